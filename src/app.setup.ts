@@ -1,0 +1,36 @@
+import { RequestMethod } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { requestIdMiddleware } from './common/http/request-id';
+import type { AppConfig } from './config/app-config';
+
+/** HTTP wiring shared by `main.ts` and the e2e tests, so both serve exactly the same app. */
+export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  app.use(requestIdMiddleware);
+  app.useBodyParser('json', { limit: config.bodyLimitBytes });
+  app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+  app.setGlobalPrefix('api', {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+    ],
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Flow Execution Service')
+      .setDescription('Runs of versioned flows, their task executions, and the credentials that call them.')
+      .setVersion('1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'BearerAuth')
+      .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'APIKeyAuth')
+      .addSecurityRequirements('BearerAuth')
+      .addSecurityRequirements('APIKeyAuth')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', useGlobalPrefix: false });
+}

@@ -1,0 +1,28 @@
+export const ROLES = ['org_admin', 'app_user', 'integration', 'publisher', 'worker', 'backoffice'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Permission =
+  | 'executions:read'
+  | 'executions:write'
+  | 'executions:report'
+  | 'flows:write'
+  | 'service-accounts:manage'
+  | 'organization:manage';
+
+/** CONTRACT.md "Permissions by role", one row a permission. */
+export const PERMISSIONS: Record<Permission, readonly Role[]> = {
+  'executions:read': ROLES,
+  'executions:write': ['org_admin', 'app_user', 'integration', 'publisher', 'backoffice'],
+  'executions:report': ['worker', 'backoffice'],
+  'flows:write': ['org_admin', 'publisher', 'backoffice'],
+  'service-accounts:manage': ['org_admin'],
+  'organization:manage': ['org_admin'],
+};
+
+export function can(role: Role, permission: Permission): boolean {
+  return PERMISSIONS[permission].includes(role);
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}

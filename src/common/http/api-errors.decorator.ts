@@ -1,0 +1,18 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../errors/error-envelope.dto';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad Request - malformed id or a request that makes no sense',
+  401: 'Unauthorized - missing or invalid credentials',
+  403: 'Forbidden - the role lacks the permission, or the resource belongs to another organization',
+  404: 'Not Found - the resource does not exist or was deleted',
+  409: 'Conflict - a state transition that is not allowed, or a duplicate',
+  422: 'Validation Error - query or body validation failed',
+};
+
+/** Documents the error envelope for the given statuses (401 and 422 are implied on every route). */
+export function ApiErrors(...statuses: number[]) {
+  const all = [...new Set([401, 422, ...statuses])].sort();
+  return applyDecorators(...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));
+}

@@ -1,0 +1,48 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module';
+import { configureApp } from './app.setup';
+import { ConfigError, ensureLocalJwtSecret, loadConfig } from './config/app-config';
+import { startEmbeddedPostgres } from './database/embedded-postgres';
+import { ensureDemoOrganization } from './service-accounts/demo-organization';
+
+async function bootstrap(): Promise<void> {
+  let config = loadConfig();
+  let databaseUrl: string;
+  let stopEmbedded = async (): Promise<void> => {};
+
+  if (config.databaseUrl) {
+    databaseUrl = config.databaseUrl;
+  } else {
+    config = ensureLocalJwtSecret(config);
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: (message: string) => console.log(message) });
+    databaseUrl = embedded.url;
+    stopEmbedded = () => embedded.stop();
+  }
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ ...config, databaseUrl }), {
+    bodyParser: false,
+    bufferLogs: true,
+  }).catch(async (error: unknown) => {
+    await stopEmbedded();
+    throw error;
+  });
+  configureApp(app, config);
+
+  // Stop accepting, let requests in flight finish, close the pool, then the embedded server.
+  const shutdown = async () => {
+    await app.close();
+    await stopEmbedded();
+    process.exit(0);
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+
+  await app.listen(config.port);
+  if (!config.databaseUrl) await ensureDemoOrganization(app, config.port);
+}
+
+bootstrap().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});
