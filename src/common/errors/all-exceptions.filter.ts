@@ -47,6 +47,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private toAppError(exception: unknown, req: Request): AppError {
     if (exception instanceof AppError) return exception;
     if (exception instanceof HttpException) return this.fromHttpException(exception, req);
+    if (isBodyParserError(exception)) {
+      return exception.status === HttpStatus.PAYLOAD_TOO_LARGE
+        ? new AppError('payload_too_large', 'Request body is too large')
+        : new AppError('bad_request', exception.type === 'entity.parse.failed' ? 'Request body is not valid JSON' : exception.message);
+    }
     if (isDatabaseUnreachable(exception)) {
       return new AppError('service_unavailable', 'The database is unavailable, try again shortly');
     }
@@ -68,6 +73,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
         return new AppError(code, status >= 500 ? 'Internal server error' : exception.message);
     }
   }
+}
+
+/** body-parser's errors (http-errors): client faults whose message is safe to show. */
+function isBodyParserError(e: unknown): e is { status: number; type: string; message: string } {
+  const { status, expose, type } = (e ?? {}) as { status?: unknown; expose?: unknown; type?: unknown };
+  return typeof status === 'number' && status >= 400 && status < 500 && expose === true && typeof type === 'string';
 }
 
 function isDatabaseUnreachable(exception: unknown): boolean {

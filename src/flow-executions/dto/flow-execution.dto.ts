@@ -1,0 +1,96 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
+
+/** A flow execution as stored, with the optional figures a query may add. */
+export interface FlowExecutionRow {
+  id: string;
+  organization_id: string;
+  flow_id: string;
+  flow_version: number;
+  status: ExecutionStatus;
+  input: Record<string, unknown>;
+  run_number: number;
+  triggered_task_executor_name: string | null;
+  pricing_config_id: string | null;
+  modified_by: string;
+  created_at: string;
+  updated_at: string;
+  total_credits?: string | number | null;
+}
+
+export class CreateFlowExecutionDto {
+  /** UUID of the flow to execute; it must belong to the caller's organization. */
+  @IsUUID()
+  flow_id: string;
+
+  /** Input data for the execution; validated against the input task's `input_schema` when it has one. */
+  @IsObject()
+  input: Record<string, unknown>;
+
+  /** The input task firing this execution: required when the flow has several input tasks. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
+  input_task_name?: string | null;
+}
+
+export class FlowExecutionResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+  created_at: string;
+  updated_at: string;
+  modified_by: string;
+  @ApiProperty({ format: 'uuid' })
+  flow_id: string;
+  /** Version of the flow definition this execution runs. */
+  @ApiProperty({ type: 'integer', minimum: 1 })
+  flow_version: number;
+  @ApiProperty({ enum: EXECUTION_STATUSES })
+  status: ExecutionStatus;
+  input: Record<string, unknown>;
+  @ApiProperty({ format: 'uuid' })
+  organization_id: string;
+  @ApiProperty({ type: 'string', format: 'uuid', nullable: true })
+  pricing_config_id: string | null;
+  /** Sum of the task executions' credits; null unless `include_credits=true`, or when none has credits. */
+  @ApiProperty({ type: 'integer', nullable: true })
+  total_credits: number | null;
+  /** Executor of the input task that fired this execution; set for multi-input flows. */
+  @ApiProperty({ type: 'string', nullable: true })
+  triggered_task_executor_name: string | null;
+  /** Position among all executions of the flow by creation (deleted included); null unless `include_run_number=true`. */
+  @ApiProperty({ type: 'integer', minimum: 1, nullable: true })
+  run_number: number | null;
+}
+
+export interface ResponseOptions {
+  includeRunNumber?: boolean;
+  includeCredits?: boolean;
+}
+
+export function toFlowExecutionResponse(row: FlowExecutionRow, options: ResponseOptions = {}): FlowExecutionResponseDto {
+  return {
+    id: row.id,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    modified_by: row.modified_by,
+    flow_id: row.flow_id,
+    flow_version: row.flow_version,
+    status: row.status,
+    input: row.input,
+    organization_id: row.organization_id,
+    pricing_config_id: row.pricing_config_id,
+    total_credits: options.includeCredits && row.total_credits != null ? Number(row.total_credits) : null,
+    triggered_task_executor_name: row.triggered_task_executor_name,
+    run_number: options.includeRunNumber ? row.run_number : null,
+  };
+}
+
+/** RFC 8288 link to the next page: the same query, paged by cursor instead of offset. */
+export function nextPageLink(originalUrl: string, cursor: string): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.delete('page');
+  url.searchParams.set('start_from_execution_id', cursor);
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}

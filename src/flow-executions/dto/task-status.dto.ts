@@ -1,0 +1,54 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, Length, ValidateNested } from 'class-validator';
+
+/** Task statuses are the spec's ProcessingStatus, so that responses always validate against it. */
+export const PROCESSING_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted', 'awaiting_input', 'cancel_requested', 'cancelled'] as const;
+export type ProcessingStatus = (typeof PROCESSING_STATUSES)[number];
+
+export class AddTaskStatusItemDto {
+  /** Name of the task as defined in the flow definition (case-sensitive). */
+  @IsString()
+  @Length(1, 255)
+  task_name: string;
+
+  @ApiProperty({ enum: PROCESSING_STATUSES })
+  @IsIn(PROCESSING_STATUSES)
+  status: ProcessingStatus;
+}
+
+export class AddTaskStatusRequestDto {
+  /** 1 to 100 task status updates, recorded in the order given. */
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => AddTaskStatusItemDto)
+  statuses: AddTaskStatusItemDto[];
+}
+
+export interface FlowTaskStatusRow {
+  id: string;
+  flow_execution_id: string;
+  task_name: string;
+  status: ProcessingStatus;
+  created_at: Date;
+  organization_id: string;
+}
+
+export class FlowTaskStatusResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+  @ApiProperty({ format: 'uuid' })
+  flow_execution_id: string;
+  task_name: string;
+  @ApiProperty({ enum: PROCESSING_STATUSES })
+  status: ProcessingStatus;
+  created_at: string;
+  @ApiProperty({ format: 'uuid' })
+  organization_id: string;
+}
+
+export function toFlowTaskStatusResponse(row: FlowTaskStatusRow): FlowTaskStatusResponseDto {
+  return { ...row, created_at: row.created_at.toISOString() };
+}

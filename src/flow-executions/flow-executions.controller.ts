@@ -1,0 +1,118 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
+import type { Principal } from '../common/auth/principal';
+import { ApiErrors } from '../common/http/api-errors.decorator';
+import { ParseIdPipe } from '../common/validation/parse-id.pipe';
+import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
+import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
+import { CreateFlowExecutionDto, FlowExecutionResponseDto, nextPageLink } from './dto/flow-execution.dto';
+import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto } from './dto/task-status.dto';
+import { FlowExecutionsService } from './flow-executions.service';
+
+const ExecutionId = () => Param('flow_execution_id', new ParseIdPipe('execution'));
+
+@ApiTags('flow-executions')
+@ApiBearerAuth('BearerAuth')
+@ApiSecurity('APIKeyAuth')
+@Controller('flow-executions')
+export class FlowExecutionsController {
+  constructor(private readonly service: FlowExecutionsService) {}
+
+  /** Create a flow execution of the flow's latest version; it runs at once when the organization has a free slot. */
+  @Post()
+  @RequirePermission('executions:write')
+  @ApiErrors(400, 403, 404)
+  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+    return this.service.create(principal, dto);
+  }
+
+  /** List a flow's executions; a full page carries `Link: <...>; rel="next"` built on the keyset cursor. */
+  @Get()
+  @RequirePermission('executions:read')
+  @ApiErrors(400, 403, 404)
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: ListFlowExecutionsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<FlowExecutionResponseDto[]> {
+    const page = await this.service.list(principal, query);
+    if (page.nextCursor) res.setHeader('Link', nextPageLink(req.originalUrl, page.nextCursor));
+    return page.items;
+  }
+
+  /**
+   * Retrieve one flow execution, optionally with its run number and total credits. Carries a
+   * strong ETag; `If-None-Match` with the current one answers 304 without a body.
+   */
+  @Get(':flow_execution_id')
+  @RequirePermission('executions:read')
+  @ApiOkResponse({ type: FlowExecutionResponseDto })
+  @ApiErrors(400, 403, 404)
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @ExecutionId() id: string,
+    @Query() query: GetFlowExecutionQueryDto,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { etag, body } = await this.service.getConditional(principal, id, query, ifNoneMatch);
+    res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
+    if (body) res.json(body);
+    else res.status(304).end();
+  }
+
+  /** Soft delete: the execution answers 404 afterwards but keeps its data and run number. Idempotent. */
+  @Delete(':flow_execution_id')
+  @RequirePermission('executions:write')
+  @HttpCode(204)
+  @ApiErrors(400, 403, 404)
+  remove(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
+    return this.service.remove(principal, id);
+  }
+
+  /** Cancel: a running execution is asked to stop (cancel_requested), a queued one is cancelled at once. */
+  @Post(':flow_execution_id/cancel')
+  @RequirePermission('executions:write')
+  @HttpCode(204)
+  @ApiErrors(400, 403, 404, 409)
+  cancel(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
+    return this.service.cancel(principal, id);
+  }
+
+  /** Re-execute on the flow's latest version, the whole run or only its stale tasks. */
+  @Post(':flow_execution_id/execute')
+  @RequirePermission('executions:write')
+  @HttpCode(204)
+  @ApiErrors(400, 403, 404, 409)
+  reexecute(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
+    return this.service.reexecute(principal, id, query.only_stale === true);
+  }
+
+  /** Report a batch of task statuses (workers). */
+  @Post(':flow_execution_id/task-status')
+  @RequirePermission('executions:report')
+  @HttpCode(200)
+  @ApiErrors(400, 403, 404)
+  addTaskStatuses(
+    @CurrentPrincipal() principal: Principal,
+    @ExecutionId() id: string,
+    @Body() dto: AddTaskStatusRequestDto,
+  ): Promise<FlowTaskStatusResponseDto[]> {
+    return this.service.addTaskStatuses(principal, id, dto);
+  }
+
+  /** Move the execution to another status (workers); only the transitions of the status machine are allowed. */
+  @Patch(':flow_execution_id/status')
+  @RequirePermission('executions:report')
+  @ApiErrors(400, 403, 404, 409)
+  patchStatus(
+    @CurrentPrincipal() principal: Principal,
+    @ExecutionId() id: string,
+    @Query() query: PatchStatusQueryDto,
+  ): Promise<FlowExecutionResponseDto> {
+    return this.service.patchStatus(principal, id, query.status);
+  }
+}

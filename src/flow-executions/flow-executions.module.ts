@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { FlowsModule } from '../flows/flows.module';
+import { FlowExecutionsController } from './flow-executions.controller';
+import { FlowExecutionsRepository } from './flow-executions.repository';
+import { FlowExecutionsService } from './flow-executions.service';
+import { InputValidator } from './input-validator';
+
+@Module({
+  imports: [FlowsModule],
+  controllers: [FlowExecutionsController],
+  providers: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
+  exports: [FlowExecutionsService, FlowExecutionsRepository],
+})
+export class FlowExecutionsModule {}

@@ -1,0 +1,256 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
+import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import type { FlowTaskStatusRow } from './dto/task-status.dto';
+
+// Timestamps leave as ISO 8601 UTC text with microseconds, so a value read back filters exactly.
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
+  fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
+  ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
+// Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
+const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
+const ACTIVE = ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ');
+
+export interface NewExecution {
+  organizationId: string;
+  flowId: string;
+  flowVersion: number;
+  input: Record<string, unknown>;
+  inputTaskName: string | null;
+  triggeredTaskExecutorName: string | null;
+  modifiedBy: string;
+}
+
+export interface ListFilter {
+  flowId: string;
+  organizationId: string;
+  sortField: 'created_at' | 'updated_at';
+  sortDirection: 'asc' | 'desc';
+  status?: ExecutionStatus[];
+  statusExclude?: ExecutionStatus[];
+  tags?: [string, string][];
+  tagsExclude?: [string, string][];
+  createdAfter?: string;
+  createdBefore?: string;
+  updatedAfter?: string;
+  updatedBefore?: string;
+  cursorId?: string;
+  offset: number;
+  limit: number;
+  withCredits: boolean;
+}
+
+export type ListResult =
+  | { flow: 'missing' | 'deleted' }
+  | { flow: 'foreign' }
+  | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[] };
+
+/**
+ * Hand-written SQL for the hot paths: each read is one round trip. (TypeORM's `query` answers an
+ * UPDATE with `[rows, count]`.)
+ */
+@Injectable()
+export class FlowExecutionsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    const rows: FlowExecutionRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS}${withCredits ? `, ${TOTAL_CREDITS}` : ''} FROM flow_executions fe WHERE fe.id = $1`,
+      [id],
+    );
+    return rows[0];
+  }
+
+  /**
+   * The flow check, the cursor lookup and the page in one statement. The flow row is always
+   * returned when it exists; page columns are null when the page is empty.
+   */
+  async list(f: ListFilter): Promise<ListResult> {
+    const params: unknown[] = [f.flowId, f.organizationId];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const where = [`fe.flow_id = f.id`, `fe.status <> 'deleted'`];
+    if (f.status?.length) where.push(`fe.status = ANY(${p(f.status)})`);
+    if (f.statusExclude?.length) where.push(`fe.status <> ALL(${p(f.statusExclude)})`);
+    if (f.createdAfter) where.push(`fe.created_at >= ${p(f.createdAfter)}`);
+    if (f.createdBefore) where.push(`fe.created_at <= ${p(f.createdBefore)}`);
+    if (f.updatedAfter) where.push(`fe.updated_at >= ${p(f.updatedAfter)}`);
+    if (f.updatedBefore) where.push(`fe.updated_at <= ${p(f.updatedBefore)}`);
+    if (f.tags?.length) where.push(`EXISTS (${hasTag(p(f.tags.map((t) => t[0])), p(f.tags.map((t) => t[1])))})`);
+    if (f.tagsExclude?.length) {
+      where.push(`NOT EXISTS (${hasTag(p(f.tagsExclude.map((t) => t[0])), p(f.tagsExclude.map((t) => t[1])))})`);
+    }
+
+    const key = `fe.${f.sortField}`;
+    const dir = f.sortDirection === 'asc' ? 'ASC' : 'DESC';
+    let cursorJoin = '';
+    if (f.cursorId) {
+      cursorJoin = `LEFT JOIN flow_executions c ON c.id = ${p(f.cursorId)} AND c.flow_id = f.id`;
+      where.push(`(${key}, fe.id) ${dir === 'ASC' ? '>' : '<'} (c.${f.sortField}, c.id)`);
+    }
+    const sql = `
+      SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted,
+             ${f.cursorId ? 'c.id IS NOT NULL' : 'NULL::boolean'} AS cursor_found, page.*
+        FROM flows f
+        ${cursorJoin}
+        LEFT JOIN LATERAL (
+          SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}
+            FROM flow_executions fe
+           WHERE ${where.join(' AND ')}
+           ORDER BY ${key} ${dir}, fe.id ${dir}
+           LIMIT ${p(f.limit)} OFFSET ${p(f.offset)}
+        ) page ON f.organization_id = $2 AND NOT f.deleted
+       WHERE f.id = $1
+       ORDER BY page.${f.sortField} ${dir}, page.id ${dir}`;
+    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null })[] =
+      await this.dataSource.query(sql, params);
+
+    const head = rows[0];
+    if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
+    if (head.flow_organization_id !== f.organizationId) return { flow: 'foreign' };
+    const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
+    return { flow: 'ok', cursor, rows: head.id === null ? [] : rows };
+  }
+
+  /**
+   * Creates the execution: allocates its run number from the flow's counter under the flow's row
+   * lock, keeps created_at strictly increasing per flow (so creation order and run numbers agree),
+   * and admits it as running when the organization has a free slot. Needs the organization lock.
+   */
+  async insert(m: EntityManager, e: NewExecution, concurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
+    const rows: FlowExecutionRow[] = await m.query(
+      `WITH flow AS (
+         UPDATE flows
+            SET executions_count = executions_count + 1,
+                last_execution_at = GREATEST(clock_timestamp(), last_execution_at + interval '1 microsecond')
+          WHERE id = $2 AND organization_id = $1 AND NOT deleted
+          RETURNING id, executions_count, last_execution_at
+       ), active AS (
+         SELECT count(*) AS n FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})
+       )
+       INSERT INTO flow_executions AS fe (organization_id, flow_id, flow_version, status, input, run_number, input_task_name,
+                                          triggered_task_executor_name, modified_by, created_at, updated_at)
+       SELECT $1, flow.id, $3, CASE WHEN active.n < $8 THEN 'running' ELSE 'queued' END, $4, flow.executions_count, $5, $6, $7,
+              flow.last_execution_at, flow.last_execution_at
+         FROM flow, active
+       RETURNING ${COLUMNS}`,
+      [e.organizationId, e.flowId, e.flowVersion, e.input, e.inputTaskName, e.triggeredTaskExecutorName, e.modifiedBy, concurrencyLimit],
+    );
+    return rows[0];
+  }
+
+  /** Locks the organization's row (creating it on first use): every change of the number running holds it. */
+  async lockOrganization(m: EntityManager, organizationId: string): Promise<number | null> {
+    await m.query(`INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [organizationId]);
+    const rows: { max_concurrent_executions: number | null }[] = await m.query(
+      `SELECT max_concurrent_executions FROM organizations WHERE id = $1 FOR UPDATE`,
+      [organizationId],
+    );
+    return rows[0].max_concurrent_executions;
+  }
+
+  /** Locks the execution's row for a status change; callers hold the organization lock first. */
+  async lockForUpdate(m: EntityManager, id: string): Promise<FlowExecutionRow | undefined> {
+    const rows: FlowExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1 FOR UPDATE`, [id]);
+    return rows[0];
+  }
+
+  async setStatus(
+    m: EntityManager,
+    id: string,
+    status: ExecutionStatus,
+    modifiedBy: string,
+    flowVersion: number | null = null,
+  ): Promise<FlowExecutionRow> {
+    const [rows]: [FlowExecutionRow[]] = await m.query(
+      `UPDATE flow_executions fe
+          SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
+              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
+        WHERE fe.id = $1
+      RETURNING ${COLUMNS}`,
+      [id, status, modifiedBy, flowVersion],
+    );
+    return rows[0];
+  }
+
+  async activeCount(m: EntityManager, organizationId: string): Promise<number> {
+    const rows: { n: number }[] = await m.query(
+      `SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})`,
+      [organizationId],
+    );
+    return rows[0].n;
+  }
+
+  async definitionOf(flowId: string, version: number): Promise<unknown> {
+    const rows: { definition: unknown }[] = await this.dataSource.query(
+      `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
+      [flowId, version],
+    );
+    return rows[0]?.definition;
+  }
+
+  /**
+   * A re-execution: a full one gives every task a new queued attempt (earlier attempts stay as
+   * history); a stale-only one resets the stale task executions in place. Edits count as re-executed.
+   */
+  async restartTasks(m: EntityManager, flowExecutionId: string, onlyStale: boolean): Promise<void> {
+    if (onlyStale) {
+      await m.query(
+        `UPDATE task_executions
+            SET processing_status = 'queued', stale_status = 'consistent', output = NULL, error = NULL,
+                started_at = NULL, completed_at = NULL, modified_by = 'system', updated_at = clock_timestamp()
+          WHERE flow_execution_id = $1 AND stale_status = 'stale'`,
+        [flowExecutionId],
+      );
+    } else {
+      await m.query(
+        `INSERT INTO task_executions (organization_id, flow_execution_id, task_name, task_execution_idx, processing_status)
+         SELECT organization_id, flow_execution_id, task_name, max(task_execution_idx) + 1, 'queued'
+           FROM task_executions WHERE flow_execution_id = $1
+          GROUP BY organization_id, flow_execution_id, task_name`,
+        [flowExecutionId],
+      );
+    }
+    await m.query(
+      `UPDATE task_executions SET edited_status = 'edited_reexecuted', updated_at = clock_timestamp()
+        WHERE flow_execution_id = $1 AND edited_status = 'edited_not_reexecuted'`,
+      [flowExecutionId],
+    );
+  }
+
+  /** A batch of task status reports as history rows, in the order given, in one statement. */
+  async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
+    return m.query(
+      `INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
+       SELECT $1, $2, item.task_name, item.status, clock_timestamp()
+         FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+        ORDER BY item.n
+       RETURNING id, flow_execution_id, task_name, status, created_at, organization_id`,
+      [execution.organization_id, execution.id, items.map((i) => i.task_name), items.map((i) => i.status)],
+    );
+  }
+
+  /** Admits the oldest waiting executions of the organization while it has free slots. */
+  async promoteWaiting(m: EntityManager, organizationId: string, concurrencyLimit: number): Promise<string[]> {
+    const [rows]: [{ id: string }[]] = await m.query(
+      `UPDATE flow_executions fe
+          SET status = 'running', updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
+        WHERE fe.id IN (
+          SELECT q.id FROM flow_executions q
+           WHERE q.organization_id = $1 AND q.status = 'queued'
+           ORDER BY q.created_at, q.id
+           LIMIT GREATEST(0, $2 - (SELECT count(*) FROM flow_executions a WHERE a.organization_id = $1 AND a.status IN (${ACTIVE})))
+        )
+      RETURNING fe.id`,
+      [organizationId, concurrencyLimit],
+    );
+    return rows.map((r) => r.id);
+  }
+}
+
+function hasTag(typesParam: string, valuesParam: string): string {
+  return `SELECT 1 FROM task_execution_tags t
+           WHERE t.flow_execution_id = fe.id AND t.status = 'active'
+             AND (t.tag_type, t.tag) IN (SELECT * FROM unnest(${typesParam}::text[], ${valuesParam}::text[]))`;
+}

@@ -1,0 +1,259 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Principal } from '../common/auth/principal';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { ifNoneMatchHits } from '../common/http/etag';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
+import { FlowsService } from '../flows/flows.service';
+import { FlowExecutionRow, CreateFlowExecutionDto, FlowExecutionResponseDto, toFlowExecutionResponse } from './dto/flow-execution.dto';
+import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
+import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { canTransition, ExecutionStatus, isActive } from './execution-status';
+import { FlowExecutionsRepository } from './flow-executions.repository';
+import { InputValidator } from './input-validator';
+
+export interface FlowExecutionPage {
+  items: FlowExecutionResponseDto[];
+  /** Id of the last execution when the page is full: the cursor of the next page. */
+  nextCursor: string | null;
+}
+
+type Decide = (current: FlowExecutionRow, hasFreeSlot: () => Promise<boolean>) => Promise<ExecutionStatus | null>;
+
+@Injectable()
+export class FlowExecutionsService {
+  constructor(
+    private readonly repository: FlowExecutionsRepository,
+    private readonly flows: FlowsService,
+    private readonly inputs: InputValidator,
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * The retrieve endpoint with conditional GET: a strong ETag from everything the body depends on
+   * (update time, status, the include flags, the credits), and no body when the caller has it.
+   */
+  async getConditional(
+    principal: Principal,
+    id: string,
+    query: GetFlowExecutionQueryDto,
+    ifNoneMatch: string | undefined,
+  ): Promise<{ etag: string; body: FlowExecutionResponseDto | null }> {
+    const row = this.accessible(principal, await this.repository.findById(id, query.include_credits === true));
+    const flags = `${query.include_run_number ? 'r' : ''}${query.include_credits ? `c${row.total_credits ?? ''}` : ''}`;
+    const etag = `"${row.updated_at.replace(/\D/g, '')}-${row.status}-${flags}"`;
+    if (ifNoneMatchHits(ifNoneMatch, etag)) return { etag, body: null };
+    const options = { includeRunNumber: query.include_run_number, includeCredits: query.include_credits };
+    return { etag, body: toFlowExecutionResponse(row, options) };
+  }
+
+  /** The row, for other modules that act on an execution (404 / 403 decided here). */
+  async getRow(principal: Principal, id: string, withCredits: boolean): Promise<FlowExecutionRow> {
+    return this.accessible(principal, await this.repository.findById(id, withCredits));
+  }
+
+  async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+    const flow = await this.flows.getExecutable(principal, dto.flow_id);
+    const inputs = inputTasks(flow.definition);
+    const task = chooseInputTask(inputs, dto.input_task_name ?? null);
+    const schema = inputSchemaOf(task);
+    if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
+
+    const row = await this.dataSource.transaction(async (m) => {
+      const limit = await this.concurrencyLimit(m, principal.organizationId);
+      return this.repository.insert(
+        m,
+        {
+          organizationId: principal.organizationId,
+          flowId: flow.id,
+          flowVersion: flow.latestVersion,
+          input: dto.input,
+          inputTaskName: task.name,
+          triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
+          modifiedBy: principal.subject,
+        },
+        limit,
+      );
+    });
+    if (!row) throw notFound('Flow'); // deleted between the read and the insert
+    return toFlowExecutionResponse(row);
+  }
+
+  async list(principal: Principal, query: ListFlowExecutionsQueryDto): Promise<FlowExecutionPage> {
+    const pageSize = query.page_size ?? 10;
+    const result = await this.repository.list({
+      flowId: query.flow_id.toLowerCase(),
+      organizationId: principal.organizationId,
+      sortField: query.sort_field ?? 'created_at',
+      sortDirection: query.sort_direction ?? 'desc',
+      status: query.status,
+      statusExclude: query.status_exclude,
+      tags: query.tags?.map(splitTag),
+      tagsExclude: query.tags_exclude?.map(splitTag),
+      createdAfter: query.created_after,
+      createdBefore: query.created_before,
+      updatedAfter: query.updated_after,
+      updatedBefore: query.updated_before,
+      cursorId: query.start_from_execution_id?.toLowerCase(),
+      offset: ((query.page ?? 1) - 1) * pageSize,
+      limit: pageSize,
+      withCredits: query.include_credits === true,
+    });
+    if (result.flow === 'foreign') throw forbidden("User doesn't have access to this flow");
+    if (result.flow !== 'ok') throw notFound('Flow');
+    if (result.cursor === 'missing') {
+      throw badRequest('start_from_execution_id does not name an execution of this flow');
+    }
+    const options = { includeRunNumber: query.include_run_number, includeCredits: query.include_credits };
+    const items = result.rows.map((row) => toFlowExecutionResponse(row, options));
+    return { items, nextCursor: items.length === pageSize ? items[items.length - 1].id : null };
+  }
+
+  /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */
+  async remove(principal: Principal, id: string): Promise<void> {
+    const row = await this.repository.findById(id, false);
+    if (row?.status === 'deleted' && row.organization_id === principal.organizationId) return;
+    this.accessible(principal, row);
+    await this.move(principal, id, async (current) => (current.status === 'deleted' ? null : 'deleted'));
+  }
+
+  /** `PATCH .../status`: the transition table decides; starting a queued run needs a free slot. */
+  async patchStatus(principal: Principal, id: string, to: ExecutionStatus): Promise<FlowExecutionResponseDto> {
+    this.accessible(principal, await this.repository.findById(id, false));
+    const row = await this.move(principal, id, async (current, hasFreeSlot) => {
+      if (!canTransition(current.status, to)) throw illegalTransition(current.status, to);
+      if (to === 'running' && !(await hasFreeSlot())) {
+        throw conflict("Cannot change status from 'queued' to 'running': the organization is at its concurrency limit");
+      }
+      return to;
+    });
+    return toFlowExecutionResponse(row);
+  }
+
+  /** running/awaiting_input → cancel_requested; queued → cancelled; asking again while cancel_requested is a no-op. */
+  async cancel(principal: Principal, id: string): Promise<void> {
+    this.accessible(principal, await this.repository.findById(id, false));
+    await this.move(principal, id, async (current) => {
+      if (current.status === 'cancel_requested') return null;
+      const to: ExecutionStatus = current.status === 'queued' ? 'cancelled' : 'cancel_requested';
+      if (!canTransition(current.status, to)) {
+        throw conflict(`Cannot cancel a flow execution in status '${current.status}'`);
+      }
+      return to;
+    });
+  }
+
+  /**
+   * Runs the execution again on the flow's latest version: every task gets a new attempt, or with
+   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits.
+   */
+  async reexecute(principal: Principal, id: string, onlyStale: boolean): Promise<void> {
+    const current = this.accessible(principal, await this.repository.findById(id, false));
+    const flow = await this.flows.getExecutable(principal, current.flow_id);
+    await this.move(
+      principal,
+      id,
+      async (row, hasFreeSlot) => {
+        if (row.status === 'cancel_requested') {
+          throw conflict("Cannot re-execute a flow execution in status 'cancel_requested': its cancellation is in progress");
+        }
+        if (isActive(row.status)) return 'running';
+        return (await hasFreeSlot()) ? 'running' : 'queued';
+      },
+      { flowVersion: flow.latestVersion, afterMove: (m) => this.repository.restartTasks(m, id, onlyStale) },
+    );
+  }
+
+  /**
+   * A worker's batch of task status reports, recorded as history. A task awaiting input moves a
+   * running execution to awaiting_input in the same transaction.
+   */
+  async addTaskStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
+    const row = this.accessible(principal, await this.repository.findById(id, false));
+    const known = new Set((await this.pinnedTasks(row)).map((t) => t.name));
+    const unknown = [...new Set(dto.statuses.map((s) => s.task_name).filter((name) => !known.has(name)))];
+    if (unknown.length > 0) {
+      throw badRequest(`Unknown task names for flow version ${row.flow_version}: ${unknown.join(', ')}`, unknown.map((n) => `statuses: unknown task '${n}'`));
+    }
+    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
+    const rows = await this.dataSource.transaction(async (m) => {
+      if (awaiting) {
+        await this.concurrencyLimit(m, principal.organizationId);
+        const locked = this.accessible(principal, await this.repository.lockForUpdate(m, id));
+        await this.syncFromTasks(m, principal, locked, 'awaiting_input');
+      }
+      return this.repository.insertTaskStatuses(m, row, dto.statuses);
+    });
+    return rows.map(toFlowTaskStatusResponse);
+  }
+
+  /** Moves a run to `to` from a worker's task report (awaiting_input) or a task edit (edited), when allowed. */
+  async syncFromTasks(m: EntityManager, principal: Principal, row: FlowExecutionRow, to: 'awaiting_input' | 'edited'): Promise<void> {
+    const allowed = to === 'awaiting_input' ? row.status === 'running' : row.status === 'completed';
+    if (allowed) await this.repository.setStatus(m, row.id, to, principal.subject);
+  }
+
+  /** Tasks of the execution's pinned flow version. */
+  async pinnedTasks(row: FlowExecutionRow): Promise<FlowTask[]> {
+    return flowTasks(await this.repository.definitionOf(row.flow_id, row.flow_version));
+  }
+
+  /** One place decides 404 versus 403 (CONTRACT.md): deleted reads as absent, another org's as forbidden. */
+  accessible(principal: Principal, row: FlowExecutionRow | undefined): FlowExecutionRow {
+    if (!row || row.status === 'deleted') throw notFound('Flow execution');
+    if (row.organization_id !== principal.organizationId) {
+      throw forbidden('You do not have permission to access this flow execution');
+    }
+    return row;
+  }
+
+  /**
+   * Every status change: organization lock, then the row lock, then the decision on the locked
+   * row, so concurrent moves serialize and the number running never passes the limit. A freed
+   * slot admits the oldest waiting executions in the same transaction.
+   */
+  private async move(
+    principal: Principal,
+    id: string,
+    decide: Decide,
+    options: { flowVersion?: number; afterMove?: (m: EntityManager) => Promise<void> } = {},
+  ): Promise<FlowExecutionRow> {
+    return this.dataSource.transaction(async (m) => {
+      const limit = await this.concurrencyLimit(m, principal.organizationId);
+      const current = this.accessible(principal, await this.repository.lockForUpdate(m, id));
+      const hasFreeSlot = async () => (await this.repository.activeCount(m, principal.organizationId)) < limit;
+      const to = await decide(current, hasFreeSlot);
+      if (to === null) return current;
+      const updated = await this.repository.setStatus(m, id, to, principal.subject, options.flowVersion ?? null);
+      await options.afterMove?.(m);
+      if (isActive(current.status) && !isActive(to)) await this.repository.promoteWaiting(m, principal.organizationId, limit);
+      return updated;
+    });
+  }
+
+  private async concurrencyLimit(m: EntityManager, organizationId: string): Promise<number> {
+    return (await this.repository.lockOrganization(m, organizationId)) ?? this.config.defaultOrgConcurrencyLimit;
+  }
+}
+
+function chooseInputTask(inputs: FlowTask[], name: string | null): FlowTask {
+  const names = inputs.map((t) => `'${t.name}'`).join(', ');
+  if (name !== null) {
+    const task = inputs.find((t) => t.name === name);
+    if (!task) throw badRequest(`input_task_name '${name}' is not an input task of this flow; its input tasks are ${names}`);
+    return task;
+  }
+  if (inputs.length !== 1) throw badRequest(`input_task_name is required: this flow has several input tasks (${names})`);
+  return inputs[0];
+}
+
+function splitTag(tag: string): [string, string] {
+  const at = tag.indexOf(':');
+  return [tag.slice(0, at), tag.slice(at + 1)];
+}
+
+export function illegalTransition(from: ExecutionStatus, to: ExecutionStatus): AppError {
+  return conflict(`Cannot change status from '${from}' to '${to}'`, { current_status: from, requested_status: to });
+}

@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Principal } from '../common/auth/principal';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
+
+@Injectable()
+export class OrganizationsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly executions: FlowExecutionsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async getSettings(principal: Principal): Promise<OrganizationSettingsResponseDto> {
+    return this.dataSource.transaction((m) => this.read(m, principal.organizationId));
+  }
+
+  /** A raised limit admits waiting executions at once, in the same transaction. */
+  async updateSettings(principal: Principal, dto: UpdateOrganizationSettingsDto): Promise<OrganizationSettingsResponseDto> {
+    return this.dataSource.transaction(async (m) => {
+      await this.executions.lockOrganization(m, principal.organizationId);
+      await m.query(`UPDATE organizations SET max_concurrent_executions = $2, updated_at = now() WHERE id = $1`, [
+        principal.organizationId,
+        dto.max_concurrent_executions,
+      ]);
+      await this.executions.promoteWaiting(m, principal.organizationId, dto.max_concurrent_executions);
+      return this.read(m, principal.organizationId);
+    });
+  }
+
+  private async read(m: EntityManager, organizationId: string): Promise<OrganizationSettingsResponseDto> {
+    const [row]: { limit: number | null; running: number; queued: number }[] = await m.query(
+      `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
+              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status IN ('running', 'awaiting_input', 'cancel_requested')) AS running,
+              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status = 'queued') AS queued`,
+      [organizationId],
+    );
+    return {
+      organization_id: organizationId,
+      max_concurrent_executions: row.limit ?? this.config.defaultOrgConcurrencyLimit,
+      running_executions: row.running,
+      queued_executions: row.queued,
+    };
+  }
+}
