@@ -1,6 +1,6 @@
 // Unit specs live beside the code; e2e specs run the real HTTP server against a real PostgreSQL.
 // Type checking is `npm run build`'s job; tests transpile only, which keeps them fast.
-const tsJest = ['ts-jest', { isolatedModules: true }];
+const tsJest = ['ts-jest', {}];
 
 module.exports = {
   testTimeout: 60000,
