@@ -38,8 +38,10 @@ async function bootstrap(): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
-  await app.listen(config.port);
+  // The demo credential is printed before the port opens, so whoever waits for readiness finds it.
+  await app.init();
   if (!config.databaseUrl) await ensureDemoOrganization(app, config.port);
+  await app.listen(config.port);
 }
 
 bootstrap().catch((error: unknown) => {

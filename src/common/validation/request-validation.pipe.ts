@@ -20,6 +20,7 @@ export class RequestValidationPipe extends ValidationPipe {
       transform: true,
       whitelist: true,
       forbidUnknownValues: false,
+      stopAtFirstError: true,
       validationError: { target: false, value: true },
       exceptionFactory: (errors) => new FieldErrors(flatten(errors, [])),
     });
@@ -39,17 +40,16 @@ export class RequestValidationPipe extends ValidationPipe {
 function flatten(errors: ValidationError[], path: (string | number)[]): ValidationIssue[] {
   return errors.flatMap((error) => {
     const loc = [...path, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
-    const own = Object.entries(error.constraints ?? {}).map(([constraint, msg]) => ({
-      loc,
-      msg,
-      type: issueType(constraint, error.value),
-      input: error.value ?? null,
-    }));
+    // A required field that is absent reads as FastAPI's `missing`, whatever the first failed rule.
+    const own = Object.entries(error.constraints ?? {}).map(([constraint, msg]) =>
+      error.value === undefined
+        ? { loc, msg: 'Field required', type: 'missing', input: null }
+        : { loc, msg, type: snakeCase(constraint), input: error.value },
+    );
     return [...own, ...flatten(error.children ?? [], loc)];
   });
 }
 
-function issueType(constraint: string, value: unknown): string {
-  if (value === undefined && (constraint === 'isDefined' || constraint === 'isNotEmpty')) return 'missing';
+function snakeCase(constraint: string): string {
   return constraint.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
