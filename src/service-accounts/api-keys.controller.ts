@@ -1,0 +1,58 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
+import type { Principal } from '../common/auth/principal';
+import { ParseIdPipe } from '../common/validation/parse-id.pipe';
+import { ApiKeyCreateResponseDto, ApiKeyResponseDto, CreateApiKeyDto, UpdateApiKeyDto } from './dto/api-key.dto';
+import { OffsetPageQueryDto } from './dto/page-query.dto';
+import { ServiceAccountsService } from './service-accounts.service';
+
+const AccountId = () => Param('service_account_id', new ParseIdPipe('service account'));
+const KeyId = () => Param('api_key_id', new ParseIdPipe('API key'));
+
+@ApiTags('service-accounts')
+@ApiBearerAuth('BearerAuth')
+@ApiSecurity('APIKeyAuth')
+@RequirePermission('service-accounts:manage')
+@Controller('service-accounts/:service_account_id/api-keys')
+export class ApiKeysController {
+  constructor(private readonly service: ServiceAccountsService) {}
+
+  /** List the API keys of a service account, oldest first; only their `token_prefix` is shown. */
+  @Get()
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @AccountId() accountId: string,
+    @Query() page: OffsetPageQueryDto,
+  ): Promise<ApiKeyResponseDto[]> {
+    return this.service.listKeys(principal, accountId, page);
+  }
+
+  /** Issue an API key; the response carries the full token, the only time it is shown. */
+  @Post()
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @AccountId() accountId: string,
+    @Body() dto: CreateApiKeyDto,
+  ): Promise<ApiKeyCreateResponseDto> {
+    return this.service.createKey(principal, accountId, dto);
+  }
+
+  /** Update the name or description of an API key. */
+  @Patch(':api_key_id')
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @AccountId() accountId: string,
+    @KeyId() keyId: string,
+    @Body() dto: UpdateApiKeyDto,
+  ): Promise<ApiKeyResponseDto> {
+    return this.service.updateKey(principal, accountId, keyId, dto);
+  }
+
+  /** Delete an API key; it stops working at once. */
+  @Delete(':api_key_id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  remove(@CurrentPrincipal() principal: Principal, @AccountId() accountId: string, @KeyId() keyId: string): Promise<void> {
+    return this.service.removeKey(principal, accountId, keyId);
+  }
+}

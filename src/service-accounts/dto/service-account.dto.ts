@@ -1,0 +1,72 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsDefined, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Role, ROLES } from '../../common/auth/permissions';
+import type { ServiceAccountEntity } from '../service-account.entity';
+
+export class CreateServiceAccountDto {
+  /** Human-readable name for this service account. */
+  @IsDefined()
+  @IsString()
+  @MaxLength(255)
+  name: string;
+
+  @ApiProperty({ type: String, nullable: true, required: false, description: 'Optional description explaining the purpose and usage of this account.' })
+  @IsOptional()
+  @IsString()
+  description?: string | null;
+
+  @ApiProperty({ enum: ROLES, enumName: 'UserRole', required: false, default: 'integration', description: 'Role its API keys act with (extension).' })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: Role | null;
+}
+
+/** `null` for `name` or `role` leaves it as it is (both are required columns); `null` clears `description`. */
+export class UpdateServiceAccountDto {
+  @ApiProperty({ type: String, nullable: true, required: false, maxLength: 255, description: 'Updated name for this service account.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
+  name?: string | null;
+
+  @ApiProperty({ type: String, nullable: true, required: false, description: 'Updated description for this service account.' })
+  @IsOptional()
+  @IsString()
+  description?: string | null;
+
+  @ApiProperty({ enum: ROLES, enumName: 'UserRole', nullable: true, required: false, description: 'New role of the account (extension).' })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: Role | null;
+}
+
+/** ServiceAccountResponse and ServiceAccountCreateResponse of the spec, plus `role`. */
+export class ServiceAccountResponseDto {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  modified_by: string;
+  /** UUID of the organization this account belongs to. */
+  organization_id: string;
+  name: string;
+  @ApiProperty({ type: String, nullable: true })
+  description: string | null;
+  /** Current status of the service account; only active accounts can authenticate. */
+  status: string;
+  @ApiProperty({ enum: ROLES, enumName: 'UserRole' })
+  role: Role;
+}
+
+export function toServiceAccountResponse(account: ServiceAccountEntity): ServiceAccountResponseDto {
+  return {
+    id: account.id,
+    created_at: account.createdAt.toISOString(),
+    updated_at: account.updatedAt.toISOString(),
+    modified_by: account.modifiedBy,
+    organization_id: account.organizationId,
+    name: account.name,
+    description: account.description,
+    status: account.status,
+    role: account.role,
+  };
+}

@@ -1,0 +1,54 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
+import type { Principal } from '../common/auth/principal';
+import { ParseIdPipe } from '../common/validation/parse-id.pipe';
+import { OffsetPageQueryDto } from './dto/page-query.dto';
+import { CreateServiceAccountDto, ServiceAccountResponseDto, UpdateServiceAccountDto } from './dto/service-account.dto';
+import { ServiceAccountsService } from './service-accounts.service';
+
+const AccountId = () => Param('service_account_id', new ParseIdPipe('service account'));
+
+@ApiTags('service-accounts')
+@ApiBearerAuth('BearerAuth')
+@ApiSecurity('APIKeyAuth')
+@RequirePermission('service-accounts:manage')
+@Controller('service-accounts')
+export class ServiceAccountsController {
+  constructor(private readonly service: ServiceAccountsService) {}
+
+  /** Create a service account in the caller's organization; API keys are issued through its `api-keys`. */
+  @Post()
+  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateServiceAccountDto): Promise<ServiceAccountResponseDto> {
+    return this.service.create(principal, dto);
+  }
+
+  /** List the service accounts of the caller's organization, oldest first. */
+  @Get()
+  list(@CurrentPrincipal() principal: Principal, @Query() page: OffsetPageQueryDto): Promise<ServiceAccountResponseDto[]> {
+    return this.service.list(principal, page);
+  }
+
+  /** Get a service account. */
+  @Get(':service_account_id')
+  get(@CurrentPrincipal() principal: Principal, @AccountId() id: string): Promise<ServiceAccountResponseDto> {
+    return this.service.get(principal, id);
+  }
+
+  /** Update the name, description or role of a service account. */
+  @Patch(':service_account_id')
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @AccountId() id: string,
+    @Body() dto: UpdateServiceAccountDto,
+  ): Promise<ServiceAccountResponseDto> {
+    return this.service.update(principal, id, dto);
+  }
+
+  /** Delete a service account and its API keys; they stop working at once. */
+  @Delete(':service_account_id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  remove(@CurrentPrincipal() principal: Principal, @AccountId() id: string): Promise<void> {
+    return this.service.remove(principal, id);
+  }
+}
