@@ -1,0 +1,225 @@
+import {
+  dslIssues,
+  downstreamTasks,
+  flowTasks,
+  inputSchemaOf,
+  inputTasks,
+  orderedTaskNames,
+  validateFlowDefinition,
+} from './flow-definition';
+
+type Task = { name?: unknown; task_executor_name?: unknown; parameters?: unknown; [key: string]: unknown };
+
+const task = (name: string, parameters: Record<string, unknown> = {}, extra: Partial<Task> = {}): Task => ({
+  name,
+  task_executor_name: 'noop',
+  task_title: name.toUpperCase(),
+  parameters,
+  ...extra,
+});
+const flow = (...configs: unknown[][]) => ({ flow: { author_uuid: '' }, flow_configs: configs.map((tasks) => ({ config: { tasks }, meta: {} })) });
+
+// The example of the spec's FlowCreateRequest.definition.
+const specExample = {
+  flow: { author_uuid: '', created_at: '' },
+  flow_configs: [
+    {
+      config: {
+        groups: [],
+        notes: [],
+        tasks: [
+          {
+            is_schedulable_executor: false,
+            name: 'e264bc8d-d6d3-4bef-a18e-a27ad491cd26',
+            parameters: {},
+            task_executor_name: 'receive_file',
+            task_title: 'Receive File',
+            visual_properties: { collapsed: false, position: { x: 584.5, y: 359.5 }, zIndex: 2 },
+          },
+          {
+            is_schedulable_executor: false,
+            name: '6ef3e60a-94e7-48b0-adbf-80d3ef81c3a6',
+            parameters: {
+              document_url: '{{e264bc8d-d6d3-4bef-a18e-a27ad491cd26.document_url}}',
+              fields: [{ columns: [], data_type: 'int', id: 'InvoiceID', instructions: '', title: 'Invoice ID' }],
+              worker: 'gpt-4.1',
+            },
+            task_executor_name: 'doc_to_structured',
+            task_title: 'Doc To Structured',
+          },
+        ],
+      },
+      meta: { description: 'Extract data from invoices', name: 'Invoice Processing' },
+    },
+  ],
+};
+
+describe('validateFlowDefinition', () => {
+  it('accepts the example definition of the spec', () => {
+    expect(validateFlowDefinition(specExample)).toEqual([]);
+  });
+
+  it('accepts tasks without parameters and references spread over several flow configs', () => {
+    expect(validateFlowDefinition(flow([{ name: 'a', task_executor_name: 'x' }], [task('b', { in: '{{a.out}}' })]))).toEqual([]);
+  });
+
+  it.each([
+    ['a definition that is not an object', [], 'definition: Definition must be an object'],
+    ['missing flow_configs', { flow: {} }, 'flow_configs: Field required'],
+    ['flow_configs that is not a list', { flow_configs: {} }, 'flow_configs: Must be a list of flow configs'],
+    ['empty flow_configs', { flow_configs: [] }, 'flow_configs: Must contain at least one flow config'],
+    ['no tasks at all', flow([], []), 'flow_configs: The flow must contain at least one task'],
+    ['a flow config that is not an object', { flow_configs: ['x'] }, 'flow_configs.0: Flow config must be an object'],
+    ['a flow config without config', { flow_configs: [{ meta: {} }] }, 'flow_configs.0.config: Flow config must have a config object'],
+    ['tasks that are not a list', { flow_configs: [{ config: { tasks: 'a' } }] }, 'flow_configs.0.config.tasks: Must be a list of tasks'],
+    ['a task that is not an object', flow([task('a'), 7]), 'flow_configs.0.config.tasks.1: Task must be an object'],
+    ['a task without name', flow([{ task_executor_name: 'x' }]), 'flow_configs.0.config.tasks.0.name: Task name must be a non-empty string'],
+    ['a task with an empty name', flow([task('  ')]), 'flow_configs.0.config.tasks.0.name: Task name must be a non-empty string'],
+    ['a task whose name is not a string', flow([task('a'), { name: 3, task_executor_name: 'x' }]), 'flow_configs.0.config.tasks.1.name: Task name must be a non-empty string'],
+    [
+      'a task without task_executor_name',
+      flow([{ name: 'a', parameters: {} }]),
+      'flow_configs.0.config.tasks.0.task_executor_name: Task executor name must be a non-empty string',
+    ],
+    ['parameters that are not an object', flow([task('a', {}, { parameters: ['x'] })]), 'flow_configs.0.config.tasks.0.parameters: Parameters must be an object'],
+    ['a duplicate task name', flow([task('x'), task('x')]), "flow_configs.0.config.tasks.1.name: Duplicate task name 'x'"],
+    ['a duplicate task name in another flow config', flow([task('x')], [task('y'), task('x')]), "flow_configs.1.config.tasks.1.name: Duplicate task name 'x'"],
+    [
+      'a reference to a task that does not exist, deep in the parameters',
+      flow([task('a'), task('b', { deep: { list: [1, { url: 'see {{ghost.url}}' }] } })]),
+      "flow_configs.0.config.tasks.1.parameters.deep.list.1.url: Reference to unknown task 'ghost'",
+    ],
+    ['a task that references itself', flow([task('a', { x: '{{a.out}}' })]), "flow_configs.0.config.tasks.0: Circular dependency: task 'a' references itself"],
+    [
+      'a cycle, naming its tasks',
+      flow([task('in'), task('b', { x: '{{c.out}}', y: '{{in.out}}' }), task('c', { x: '{{d.out}}' }), task('d', { x: '{{b.out}}' })]),
+      "flow_configs.0.config.tasks.1: Circular dependency between tasks 'b', 'c', 'd'",
+    ],
+    [
+      'an input schema that does not compile',
+      flow([task('a', { input_schema: { type: 'object', properties: { n: { type: 'integr' } } } })]),
+      'flow_configs.0.config.tasks.0.parameters.input_schema: Invalid JSON Schema: schema is invalid',
+    ],
+    [
+      'an input schema with an unresolvable $ref',
+      flow([task('a', { input_schema: { $ref: '#/$defs/missing' } })]),
+      "flow_configs.0.config.tasks.0.parameters.input_schema: Invalid JSON Schema: can't resolve reference #/$defs/missing",
+    ],
+    [
+      'an input schema that is not an object',
+      flow([task('a', { input_schema: 'string' })]),
+      'flow_configs.0.config.tasks.0.parameters.input_schema: Input schema must be a JSON Schema object',
+    ],
+  ])('reports %s', (_name, definition, expected) => {
+    const problems = validateFlowDefinition(definition);
+    expect(problems).toHaveLength(1);
+    expect(problems[0].startsWith(expected)).toBe(true);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = validateFlowDefinition(flow([task('a'), task('a'), { name: '', task_executor_name: '' }, task('b', { x: '{{nope.y}}' })]));
+    expect(problems).toEqual([
+      'flow_configs.0.config.tasks.2.name: Task name must be a non-empty string',
+      'flow_configs.0.config.tasks.2.task_executor_name: Task executor name must be a non-empty string',
+      "flow_configs.0.config.tasks.1.name: Duplicate task name 'a'",
+      "flow_configs.0.config.tasks.3.parameters.x: Reference to unknown task 'nope'",
+    ]);
+  });
+
+  it('accepts a valid input schema, and ignores input_schema on tasks that are not input tasks', () => {
+    const definition = flow([
+      task('a', { input_schema: { type: 'object', required: ['email'], properties: { email: { type: 'string', format: 'email' } } } }),
+      task('b', { src: '{{a.email}}', input_schema: { type: 'nonsense' } }),
+    ]);
+    expect(validateFlowDefinition(definition)).toEqual([]);
+  });
+
+  it('compiles input schemas independently: an $id in one definition is unknown to the next', () => {
+    const withId = flow([task('a', { input_schema: { $id: 'https://example.com/s', $defs: { n: { $id: 'https://example.com/n', type: 'number' } } } })]);
+    expect(validateFlowDefinition(withId)).toEqual([]);
+    expect(validateFlowDefinition(withId)).toEqual([]);
+    const refersToIt = flow([task('a', { input_schema: { $ref: 'https://example.com/n' } })]);
+    expect(validateFlowDefinition(refersToIt)).toHaveLength(1);
+  });
+
+  it('gives structured locations for responses', () => {
+    expect(dslIssues(flow([task('x'), task('x')]))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 1, 'name'], msg: "Duplicate task name 'x'" },
+    ]);
+  });
+
+  it('treats only {{task.field}} of known tasks, and {{task}} alone, as references', () => {
+    const definition = flow([
+      task('a.b', {}),
+      task('c', { x: '{{ a.b.out }} and {{a.b}}', y: '{{ not a reference }}', z: '{{}}', n: 5, t: true, nil: null }),
+    ]);
+    expect(validateFlowDefinition(definition)).toEqual([]);
+    expect(orderedTaskNames(definition)).toEqual(['a.b', 'c']);
+    expect(inputTasks(definition).map((t) => t.name)).toEqual(['a.b']);
+  });
+
+  it('survives very deep parameters without overflowing the stack', () => {
+    let deep: unknown = '{{a.x}}';
+    for (let i = 0; i < 20000; i++) deep = [deep];
+    expect(validateFlowDefinition(flow([task('a'), task('b', { deep })]))).toEqual([]);
+  });
+});
+
+describe('graph helpers', () => {
+  // d needs b, b needs a, c is independent; definition order d, a, b, c.
+  const diamond = flow([
+    task('d', { x: '{{b.out}}' }),
+    task('a', { input_schema: { type: 'object' } }),
+    task('b', { x: ['{{a.out}}'] }),
+    task('c'),
+  ]);
+
+  it('flowTasks lists every task of every flow config with name, executor and parameters', () => {
+    const tasks = flowTasks(flow([task('a')], [{ name: 'b', task_executor_name: 'y' }]));
+    expect(tasks).toEqual([
+      { name: 'a', task_executor_name: 'noop', parameters: {} },
+      { name: 'b', task_executor_name: 'y', parameters: {} },
+    ]);
+    expect(flowTasks(null)).toEqual([]);
+  });
+
+  it('inputTasks are the tasks that reference no other task, in definition order', () => {
+    expect(inputTasks(diamond).map((t) => t.name)).toEqual(['a', 'c']);
+    expect(inputTasks(specExample).map((t) => t.task_executor_name)).toEqual(['receive_file']);
+  });
+
+  it('inputSchemaOf returns parameters.input_schema only when it is an object', () => {
+    const [a, c] = inputTasks(diamond);
+    expect(inputSchemaOf(a)).toEqual({ type: 'object' });
+    expect(inputSchemaOf(c)).toBeUndefined();
+    expect(inputSchemaOf({ name: 'x', task_executor_name: 'y', parameters: { input_schema: [1] } })).toBeUndefined();
+  });
+
+  it('orderedTaskNames is topological and keeps definition order among ready tasks', () => {
+    expect(orderedTaskNames(diamond)).toEqual(['a', 'b', 'd', 'c']);
+    expect(orderedTaskNames(specExample)).toEqual(['e264bc8d-d6d3-4bef-a18e-a27ad491cd26', '6ef3e60a-94e7-48b0-adbf-80d3ef81c3a6']);
+  });
+
+  it('orderedTaskNames places every task after all it references', () => {
+    const wide = flow([
+      task('z', { x: '{{y.o}} {{x.o}}' }),
+      task('y', { x: '{{w.o}}' }),
+      task('x', { x: '{{w.o}}' }),
+      task('w'),
+      task('v', { x: '{{z.o}}' }),
+    ]);
+    expect(orderedTaskNames(wide)).toEqual(['w', 'y', 'x', 'z', 'v']);
+  });
+
+  it('orderedTaskNames still lists every task of a cyclic definition', () => {
+    expect(orderedTaskNames(flow([task('a', { x: '{{b.o}}' }), task('b', { x: '{{a.o}}' }), task('c')])).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('downstreamTasks returns every direct and transitive dependent, in order', () => {
+    expect(downstreamTasks(diamond, 'a')).toEqual(['b', 'd']);
+    expect(downstreamTasks(diamond, 'b')).toEqual(['d']);
+    expect(downstreamTasks(diamond, 'd')).toEqual([]);
+    expect(downstreamTasks(diamond, 'c')).toEqual([]);
+    expect(downstreamTasks(diamond, 'unknown')).toEqual([]);
+  });
+});

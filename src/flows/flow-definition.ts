@@ -1,0 +1,355 @@
+import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+
+export interface FlowTask {
+  name: string;
+  task_executor_name: string;
+  parameters: Record<string, unknown>;
+}
+
+/** One problem in a definition: the path inside the definition and what is wrong there. */
+export interface DslIssue {
+  loc: (string | number)[];
+  msg: string;
+}
+
+type Loc = (string | number)[];
+
+interface LocatedTask {
+  task: FlowTask;
+  loc: Loc;
+}
+
+interface Reference {
+  loc: Loc;
+  /** The referenced task name, known or not. */
+  target: string;
+  known: boolean;
+}
+
+// `{{task_name.output_field}}`, whitespace inside the braces allowed.
+const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.trim().length > 0;
+
+/** All tasks of all flow configs, in definition order (assumes a valid definition; malformed tasks are skipped). */
+export function flowTasks(definition: unknown): FlowTask[] {
+  return locatedTasks(definition).map(({ task }) => task);
+}
+
+/** Every problem of the definition as `path: message` strings; `[]` when it is valid. */
+export function validateFlowDefinition(definition: unknown): string[] {
+  return dslIssues(definition).map(formatDslIssue);
+}
+
+export function formatDslIssue(issue: DslIssue): string {
+  return `${issue.loc.length > 0 ? issue.loc.join('.') : 'definition'}: ${issue.msg}`;
+}
+
+/** Roots of the graph: tasks that reference no other task. */
+export function inputTasks(definition: unknown): FlowTask[] {
+  const graph = buildGraph(definition);
+  return graph.tasks.filter((task) => graph.dependencies.get(task.name)!.size === 0);
+}
+
+/** `parameters.input_schema` when it is an object (a JSON Schema). */
+export function inputSchemaOf(task: FlowTask): object | undefined {
+  const schema = task.parameters?.input_schema;
+  return isRecord(schema) ? schema : undefined;
+}
+
+/** Topological order; among tasks that are ready together, definition order decides. */
+export function orderedTaskNames(definition: unknown): string[] {
+  return topologicalOrder(buildGraph(definition));
+}
+
+/** Every task that depends on `taskName`, directly or transitively, in topological order. */
+export function downstreamTasks(definition: unknown, taskName: string): string[] {
+  const graph = buildGraph(definition);
+  if (!graph.dependents.has(taskName)) return [];
+  const reached = new Set<string>();
+  const pending = [taskName];
+  while (pending.length > 0) {
+    for (const next of graph.dependents.get(pending.pop()!)!) {
+      if (next !== taskName && !reached.has(next)) {
+        reached.add(next);
+        pending.push(next);
+      }
+    }
+  }
+  return topologicalOrder(graph).filter((name) => reached.has(name));
+}
+
+/** The structured form of `validateFlowDefinition`, for responses that carry locations as lists. */
+export function dslIssues(definition: unknown): DslIssue[] {
+  if (!isRecord(definition)) return [{ loc: [], msg: 'Definition must be an object' }];
+  const configs = definition.flow_configs;
+  if (configs === undefined || configs === null) return [{ loc: ['flow_configs'], msg: 'Field required' }];
+  if (!Array.isArray(configs)) return [{ loc: ['flow_configs'], msg: 'Must be a list of flow configs' }];
+  if (configs.length === 0) return [{ loc: ['flow_configs'], msg: 'Must contain at least one flow config' }];
+
+  const issues: DslIssue[] = [];
+  let taskEntries = 0;
+  for (const [i, entry] of configs.entries()) {
+    const loc: Loc = ['flow_configs', i];
+    const tasks = isRecord(entry) && isRecord(entry.config) ? entry.config.tasks : undefined;
+    if (!isRecord(entry)) issues.push({ loc, msg: 'Flow config must be an object' });
+    else if (!isRecord(entry.config)) issues.push({ loc: [...loc, 'config'], msg: 'Flow config must have a config object' });
+    else if (!Array.isArray(tasks)) issues.push({ loc: [...loc, 'config', 'tasks'], msg: 'Must be a list of tasks' });
+    else {
+      taskEntries += tasks.length;
+      tasks.forEach((task, j) => issues.push(...taskShapeIssues(task, [...loc, 'config', 'tasks', j])));
+    }
+  }
+  if (taskEntries === 0 && issues.length === 0) issues.push({ loc: ['flow_configs'], msg: 'The flow must contain at least one task' });
+
+  const located = locatedTasks(definition);
+  const first = new Map<string, LocatedTask>();
+  for (const entry of located) {
+    if (first.has(entry.task.name)) issues.push({ loc: [...entry.loc, 'name'], msg: `Duplicate task name '${entry.task.name}'` });
+    else first.set(entry.task.name, entry);
+  }
+
+  const names = new Set(first.keys());
+  for (const { task, loc } of located) {
+    for (const ref of references(task.parameters, names)) {
+      if (!ref.known) issues.push({ loc: [...loc, 'parameters', ...ref.loc], msg: `Reference to unknown task '${ref.target}'` });
+    }
+  }
+
+  const graph = buildGraph(definition);
+  for (const cycle of cycles(graph)) {
+    const msg =
+      cycle.length === 1
+        ? `Circular dependency: task '${cycle[0]}' references itself`
+        : `Circular dependency between tasks ${cycle.map((name) => `'${name}'`).join(', ')}`;
+    issues.push({ loc: first.get(cycle[0])!.loc, msg });
+  }
+
+  for (const task of graph.tasks) {
+    if (graph.dependencies.get(task.name)!.size > 0 || task.parameters.input_schema === undefined) continue;
+    const loc = [...first.get(task.name)!.loc, 'parameters', 'input_schema'];
+    const problem = schemaProblem(task.parameters.input_schema);
+    if (problem) issues.push({ loc, msg: problem });
+  }
+  return issues;
+}
+
+function taskShapeIssues(task: unknown, loc: Loc): DslIssue[] {
+  if (!isRecord(task)) return [{ loc, msg: 'Task must be an object' }];
+  const issues: DslIssue[] = [];
+  if (!isNonEmptyString(task.name)) issues.push({ loc: [...loc, 'name'], msg: 'Task name must be a non-empty string' });
+  if (!isNonEmptyString(task.task_executor_name)) {
+    issues.push({ loc: [...loc, 'task_executor_name'], msg: 'Task executor name must be a non-empty string' });
+  }
+  if (task.parameters !== undefined && task.parameters !== null && !isRecord(task.parameters)) {
+    issues.push({ loc: [...loc, 'parameters'], msg: 'Parameters must be an object' });
+  }
+  return issues;
+}
+
+function locatedTasks(definition: unknown): LocatedTask[] {
+  if (!isRecord(definition) || !Array.isArray(definition.flow_configs)) return [];
+  const result: LocatedTask[] = [];
+  definition.flow_configs.forEach((entry: unknown, i: number) => {
+    const tasks = isRecord(entry) && isRecord(entry.config) ? entry.config.tasks : undefined;
+    if (!Array.isArray(tasks)) return;
+    tasks.forEach((task: unknown, j: number) => {
+      if (!isRecord(task) || !isNonEmptyString(task.name)) return;
+      result.push({
+        task: {
+          name: task.name,
+          task_executor_name: typeof task.task_executor_name === 'string' ? task.task_executor_name : '',
+          parameters: isRecord(task.parameters) ? task.parameters : {},
+        },
+        loc: ['flow_configs', i, 'config', 'tasks', j],
+      });
+    });
+  });
+  return result;
+}
+
+/**
+ * Every `{{name.field}}` in any string, however deep, of `parameters`. The task is the longest known
+ * name followed by a dot (names may contain dots); `{{name}}` alone refers to a known task only.
+ * Iterative, so that a deeply nested body cannot overflow the stack.
+ */
+function references(parameters: Record<string, unknown>, names: Set<string>): Reference[] {
+  type Step = { value: unknown; key: string | number; parent: Step | null };
+  const locOf = (step: Step): Loc => {
+    const loc: Loc = [];
+    for (let at: Step | null = step; at?.parent; at = at.parent) loc.push(at.key);
+    return loc.reverse();
+  };
+  const found: Reference[] = [];
+  const pending: Step[] = [{ value: parameters, key: '', parent: null }];
+  while (pending.length > 0) {
+    const step = pending.pop()!;
+    const { value } = step;
+    if (typeof value === 'string') {
+      for (const match of value.matchAll(TEMPLATE)) {
+        const ref = resolveReference(match[1], names);
+        if (ref) found.push({ ...ref, loc: locOf(step) });
+      }
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push({ value: value[i], key: i, parent: step });
+    } else if (isRecord(value)) {
+      for (const key of Object.keys(value).reverse()) pending.push({ value: value[key], key, parent: step });
+    }
+  }
+  return found;
+}
+
+function resolveReference(expression: string, names: Set<string>): Omit<Reference, 'loc'> | null {
+  if (names.has(expression)) return { target: expression, known: true };
+  const firstDot = expression.indexOf('.');
+  if (firstDot <= 0) return null;
+  // The longest known name that ends at a dot: one look-up per dot, whatever the number of tasks.
+  for (let dot = expression.lastIndexOf('.'); dot > 0; dot = expression.lastIndexOf('.', dot - 1)) {
+    const candidate = expression.slice(0, dot);
+    if (names.has(candidate)) return { target: candidate, known: true };
+  }
+  return { target: expression.slice(0, firstDot), known: false };
+}
+
+interface Graph {
+  /** Unique tasks in definition order (the first of duplicates). */
+  tasks: FlowTask[];
+  /** name → names it references (self included, for cycle detection). */
+  dependencies: Map<string, Set<string>>;
+  /** name → names that reference it. */
+  dependents: Map<string, Set<string>>;
+}
+
+function buildGraph(definition: unknown): Graph {
+  const tasks: FlowTask[] = [];
+  const dependencies = new Map<string, Set<string>>();
+  const dependents = new Map<string, Set<string>>();
+  for (const { task } of locatedTasks(definition)) {
+    if (dependencies.has(task.name)) continue;
+    tasks.push(task);
+    dependencies.set(task.name, new Set());
+    dependents.set(task.name, new Set());
+  }
+  const names = new Set(dependencies.keys());
+  for (const task of tasks) {
+    for (const ref of references(task.parameters, names)) {
+      if (!ref.known) continue;
+      dependencies.get(task.name)!.add(ref.target);
+      dependents.get(ref.target)!.add(task.name);
+    }
+  }
+  return { tasks, dependencies, dependents };
+}
+
+/** Kahn's algorithm, always taking the ready task that comes first in the definition. Tasks on a cycle come last. */
+function topologicalOrder(graph: Graph): string[] {
+  const index = new Map(graph.tasks.map((task, i) => [task.name, i]));
+  const waiting = new Map(graph.tasks.map((task) => [task.name, graph.dependencies.get(task.name)!.size]));
+  const ready = graph.tasks.filter((task) => waiting.get(task.name) === 0).map((task) => task.name);
+  const order: string[] = [];
+  while (ready.length > 0) {
+    const name = ready.shift()!;
+    order.push(name);
+    for (const next of graph.dependents.get(name)!) {
+      const left = waiting.get(next)! - 1;
+      waiting.set(next, left);
+      if (left === 0) insertSorted(ready, next, index);
+    }
+  }
+  if (order.length < graph.tasks.length) {
+    const placed = new Set(order);
+    order.push(...graph.tasks.map((task) => task.name).filter((name) => !placed.has(name)));
+  }
+  return order;
+}
+
+function insertSorted(list: string[], name: string, index: Map<string, number>): void {
+  const position = index.get(name)!;
+  let i = list.length;
+  while (i > 0 && index.get(list[i - 1])! > position) i--;
+  list.splice(i, 0, name);
+}
+
+/** Strongly connected components that contain a cycle (Tarjan, iterative), members in definition order. */
+function cycles(graph: Graph): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const order = new Map(graph.tasks.map((task, i) => [task.name, i]));
+  const result: string[][] = [];
+  let counter = 0;
+
+  for (const root of graph.tasks.map((task) => task.name)) {
+    if (index.has(root)) continue;
+    const frames: { name: string; next: Iterator<string> }[] = [];
+    const open = (name: string) => {
+      index.set(name, counter);
+      low.set(name, counter++);
+      stack.push(name);
+      onStack.add(name);
+      frames.push({ name, next: graph.dependencies.get(name)!.values() });
+    };
+    open(root);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1];
+      const step = frame.next.next();
+      if (!step.done) {
+        const to = step.value;
+        if (!index.has(to)) open(to);
+        else if (onStack.has(to)) low.set(frame.name, Math.min(low.get(frame.name)!, index.get(to)!));
+        continue;
+      }
+      frames.pop();
+      if (frames.length > 0) {
+        const parent = frames[frames.length - 1].name;
+        low.set(parent, Math.min(low.get(parent)!, low.get(frame.name)!));
+      }
+      if (low.get(frame.name) !== index.get(frame.name)) continue;
+      const component: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== frame.name);
+      if (component.length > 1 || graph.dependencies.get(frame.name)!.has(frame.name)) {
+        result.push(component.sort((a, b) => order.get(a)! - order.get(b)!));
+      }
+    }
+  }
+  return result.sort((a, b) => order.get(a[0])! - order.get(b[0])!);
+}
+
+// One compiler for the process; what a compile registers ($id's) is removed again, so definitions never see each other.
+const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, logger: false }));
+const warmUp = {};
+ajv.compile(warmUp);
+ajv.removeSchema(warmUp);
+const builtIn = new Set([...Object.keys(ajv.schemas), ...Object.keys(ajv.refs)]);
+
+/** Compiles an input task's JSON Schema (2020-12) into a validator; throws when it is not a valid schema. */
+export function compileInputSchema(schema: object): ValidateFunction {
+  try {
+    return ajv.compile(schema);
+  } finally {
+    ajv.removeSchema(schema);
+    for (const key of [...Object.keys(ajv.schemas), ...Object.keys(ajv.refs)]) {
+      if (!builtIn.has(key)) ajv.removeSchema(key);
+    }
+  }
+}
+
+function schemaProblem(schema: unknown): string | null {
+  if (!isRecord(schema)) return 'Input schema must be a JSON Schema object';
+  try {
+    compileInputSchema(schema);
+    return null;
+  } catch (error) {
+    return `Invalid JSON Schema: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}

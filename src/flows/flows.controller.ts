@@ -1,0 +1,109 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
+import type { Principal } from '../common/auth/principal';
+import { ParseIdPipe } from '../common/validation/parse-id.pipe';
+import { CreateFlowDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
+import { FlowResponseDto, PaginatedFlowResponseDto } from './dto/flow-response.dto';
+import { FlowVersionParamsDto, FlowVersionSummaryDto, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
+import { FlowsService } from './flows.service';
+
+const FlowId = () => Param('flow_id', new ParseIdPipe('flow'));
+
+@ApiTags('flows')
+@ApiBearerAuth('BearerAuth')
+@ApiSecurity('APIKeyAuth')
+@RequirePermission('executions:read')
+@Controller('flows')
+export class FlowsController {
+  constructor(private readonly service: FlowsService) {}
+
+  /** Create a new flow in draft status, as version 1. The definition is validated (400 `invalid_dsl_input`). */
+  @Post()
+  @RequirePermission('flows:write')
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateFlowDto,
+    @Query() query: FlowExpansionQueryDto,
+  ): Promise<FlowResponseDto> {
+    return this.service.create(principal, dto, query);
+  }
+
+  /** List the flows of the caller's organization at their latest version, with paging, sorting and search. */
+  @Get()
+  list(@CurrentPrincipal() principal: Principal, @Query() query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
+    return this.service.list(principal, query);
+  }
+
+  /** Retrieve a flow at its latest version. */
+  @Get(':flow_id')
+  get(@CurrentPrincipal() principal: Principal, @FlowId() id: string, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
+    return this.service.get(principal, id, query);
+  }
+
+  /** Partially update a flow's metadata and status; the definition changes only through `PUT .../definition`. */
+  @Patch(':flow_id')
+  @RequirePermission('flows:write')
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Body() dto: PatchFlowDto,
+    @Query() query: FlowExpansionQueryDto,
+  ): Promise<FlowResponseDto> {
+    return this.service.update(principal, id, dto, query);
+  }
+
+  /** Soft delete a flow; it answers 404 from then on. */
+  @Delete(':flow_id')
+  @RequirePermission('flows:write')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  remove(@CurrentPrincipal() principal: Principal, @FlowId() id: string): Promise<void> {
+    return this.service.remove(principal, id);
+  }
+
+  /** Store a new definition of a draft flow as a new version (latest + 1). */
+  @Put(':flow_id/definition')
+  @RequirePermission('flows:write')
+  updateDefinition(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Body() dto: UpdateFlowDefinitionDto,
+    @Query() query: FlowExpansionQueryDto,
+  ): Promise<FlowResponseDto> {
+    return this.service.updateDefinition(principal, id, dto, query);
+  }
+
+  /** All versions of a flow, newest first. */
+  @Get(':flow_id/versions')
+  listVersions(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Query() query: FlowExpansionQueryDto,
+  ): Promise<FlowResponseDto[]> {
+    return this.service.listVersions(principal, id, query);
+  }
+
+  /** One version of a flow. */
+  @Get(':flow_id/versions/:version')
+  getVersion(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Param() { version }: FlowVersionParamsDto,
+    @Query() query: FlowExpansionQueryDto,
+  ): Promise<FlowResponseDto> {
+    return this.service.getVersion(principal, id, version, query);
+  }
+
+  /** Name a version or mark it as a favourite. */
+  @Patch(':flow_id/versions/:version')
+  @RequirePermission('flows:write')
+  updateVersionMetadata(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Param() { version }: FlowVersionParamsDto,
+    @Body() dto: UpdateFlowVersionMetadataDto,
+  ): Promise<FlowVersionSummaryDto> {
+    return this.service.updateVersionMetadata(principal, id, version, dto);
+  }
+}

@@ -1,0 +1,178 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { DataSource, EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { FlowVersionEntity } from './flow-version.entity';
+import { FlowEntity } from './flow.entity';
+
+export interface FlowWithVersion {
+  flow: FlowEntity;
+  version: FlowVersionEntity;
+}
+
+export interface FlowListFilter {
+  organizationId: string;
+  search?: string;
+  tagsAny: string[][];
+  tagsNone: string[][];
+  sortField: 'created_at' | 'updated_at' | 'display_name';
+  sortDirection: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+}
+
+export type NewFlow = Pick<FlowEntity, 'organizationId' | 'displayName' | 'description' | 'visibility' | 'settings' | 'tags' | 'modifiedBy'>;
+export type FlowChanges = Partial<Pick<FlowEntity, 'displayName' | 'description' | 'visibility' | 'settings' | 'status' | 'tags' | 'modifiedBy'>>;
+
+const SORT_COLUMNS = { created_at: 'f.createdAt', updated_at: 'f.updatedAt', display_name: 'f.displayName' } as const;
+
+type Joined = FlowEntity & { latest: FlowVersionEntity };
+
+@Injectable()
+export class FlowsRepository {
+  constructor(
+    @InjectRepository(FlowEntity) private readonly flows: Repository<FlowEntity>,
+    @InjectRepository(FlowVersionEntity) private readonly versions: Repository<FlowVersionEntity>,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * A live flow by id in any organization, with its latest version, in one query; the caller
+   * compares the organization (403) and treats null as 404.
+   */
+  async findWithLatest(id: string, manager?: EntityManager): Promise<FlowWithVersion | null> {
+    return unpack(await this.withLatest(manager).where('f.id = :id', { id }).andWhere('NOT f.deleted').getOne());
+  }
+
+  async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number }> {
+    const where = (query: SelectQueryBuilder<FlowEntity>) => {
+      query.where('f.organizationId = :org', { org: filter.organizationId }).andWhere('NOT f.deleted');
+      if (filter.search) query.andWhere(`f.displayName ILIKE :pattern ESCAPE '\\'`, { pattern: `%${escapeLike(filter.search)}%` });
+      filter.tagsAny.forEach((tags, i) => query.andWhere(`f.tags && :any${i}::text[]`, { [`any${i}`]: tags }));
+      filter.tagsNone.forEach((tags, i) => query.andWhere(`NOT (f.tags && :none${i}::text[])`, { [`none${i}`]: tags }));
+      return query;
+    };
+    const direction = filter.sortDirection === 'asc' ? 'ASC' : 'DESC';
+    const [rows, total] = await Promise.all([
+      where(this.withLatest())
+        .orderBy(SORT_COLUMNS[filter.sortField], direction)
+        .addOrderBy('f.id', direction)
+        .offset(filter.offset)
+        .limit(filter.limit)
+        .getMany(),
+      where(this.flows.createQueryBuilder('f')).getCount(),
+    ]);
+    return { rows: rows.map((row) => unpack(row)!), total };
+  }
+
+  /** Executions on the highest version of each flow that has any live execution (0 when none). */
+  async latestVersionExecutionCounts(organizationId: string, flowIds: string[]): Promise<Map<string, number>> {
+    const counts = new Map(flowIds.map((id) => [id, 0]));
+    if (flowIds.length === 0) return counts;
+    const rows: { flow_id: string; n: number }[] = await this.dataSource.query(
+      `SELECT DISTINCT ON (flow_id) flow_id, count(*)::int AS n
+         FROM flow_executions
+        WHERE organization_id = $1 AND flow_id = ANY($2::uuid[]) AND status <> 'deleted'
+        GROUP BY flow_id, flow_version
+        ORDER BY flow_id, flow_version DESC`,
+      [organizationId, flowIds],
+    );
+    for (const row of rows) counts.set(row.flow_id, row.n);
+    return counts;
+  }
+
+  /** The flow and its version 1, in one transaction. */
+  async create(values: NewFlow, definition: Record<string, unknown>): Promise<FlowWithVersion> {
+    return this.dataSource.transaction(async (m) => {
+      const { id } = await m.save(m.create(FlowEntity, { ...values, status: 'draft', latestVersion: 1 }));
+      await m.insert(FlowVersionEntity, newVersion(id, 1, definition, values.modifiedBy));
+      return (await this.findWithLatest(id, m))!;
+    });
+  }
+
+  /**
+   * Stores `definition` as version latest+1 under the flow's row lock, so concurrent calls get
+   * consecutive, distinct versions. `check` sees the locked row and may throw; null when the flow is gone.
+   */
+  async addVersion(
+    organizationId: string,
+    flowId: string,
+    definition: Record<string, unknown>,
+    modifiedBy: string,
+    check: (current: FlowWithVersion | null) => FlowWithVersion,
+  ): Promise<FlowWithVersion> {
+    return this.dataSource.transaction(async (m) => {
+      // Lock first, read after: a locking read joined on latest_version would drop the row once a concurrent update moved it.
+      await m.createQueryBuilder(FlowEntity, 'f').select('f.id').where('f.id = :flowId', { flowId }).setLock('pessimistic_write').getOne();
+      const { flow } = check(await this.findWithLatest(flowId, m));
+      const version = flow.latestVersion + 1;
+      await m.insert(FlowVersionEntity, newVersion(flowId, version, definition, modifiedBy));
+      await m.update(FlowEntity, { id: flowId, organizationId }, { latestVersion: version, modifiedBy });
+      return (await this.findWithLatest(flowId, m))!;
+    });
+  }
+
+  /** Applies `changes` to a live flow of the organization; false when there is none. */
+  async update(organizationId: string, id: string, changes: FlowChanges & { deleted?: true }): Promise<boolean> {
+    const result = await this.flows.update({ id, organizationId, deleted: false }, changes as QueryDeepPartialEntity<FlowEntity>);
+    return (result.affected ?? 0) > 0;
+  }
+
+  async softDelete(organizationId: string, id: string, modifiedBy: string): Promise<boolean> {
+    return this.update(organizationId, id, { deleted: true, modifiedBy });
+  }
+
+  /** Versions of a flow of the organization, newest first. */
+  listVersions(organizationId: string, flowId: string): Promise<FlowVersionEntity[]> {
+    return this.versionsOf(organizationId, flowId).orderBy('v.version', 'DESC').getMany();
+  }
+
+  findVersion(organizationId: string, flowId: string, version: number): Promise<FlowVersionEntity | null> {
+    return this.versionsOf(organizationId, flowId).andWhere('v.version = :version', { version }).getOne();
+  }
+
+  async updateVersion(
+    organizationId: string,
+    flowId: string,
+    version: number,
+    changes: Partial<Pick<FlowVersionEntity, 'name' | 'isFavourite' | 'modifiedBy'>>,
+  ): Promise<FlowVersionEntity | null> {
+    await this.versions
+      .createQueryBuilder()
+      .update()
+      .set(changes)
+      .where('flow_id = :flowId AND version = :version', { flowId, version })
+      .andWhere('flow_id IN (SELECT id FROM flows WHERE organization_id = :org AND NOT deleted)', { org: organizationId })
+      .execute();
+    return this.findVersion(organizationId, flowId, version);
+  }
+
+  private withLatest(manager?: EntityManager): SelectQueryBuilder<FlowEntity> {
+    return (manager ?? this.flows.manager)
+      .createQueryBuilder(FlowEntity, 'f')
+      .innerJoinAndMapOne('f.latest', FlowVersionEntity, 'v', 'v.flowId = f.id AND v.version = f.latestVersion');
+  }
+
+  private versionsOf(organizationId: string, flowId: string): SelectQueryBuilder<FlowVersionEntity> {
+    return this.versions
+      .createQueryBuilder('v')
+      .innerJoin(FlowEntity, 'f', 'f.id = v.flowId')
+      .where('v.flowId = :flowId', { flowId })
+      .andWhere('f.organizationId = :org AND NOT f.deleted', { org: organizationId });
+  }
+}
+
+// TypeORM's partial-entity type cannot express a jsonb column of arbitrary JSON.
+function newVersion(flowId: string, version: number, definition: Record<string, unknown>, modifiedBy: string) {
+  return { flowId, version, definition, modifiedBy } as QueryDeepPartialEntity<FlowVersionEntity>;
+}
+
+function unpack(row: FlowEntity | null): FlowWithVersion | null {
+  if (!row) return null;
+  const { latest, ...flow } = row as Joined;
+  return { flow: Object.assign(new FlowEntity(), flow), version: latest };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,203 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../common/auth/principal';
+import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { isUuid } from '../common/validation/parse-id.pipe';
+import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
+import {
+  FlowResponseDto,
+  FlowResponseExtras,
+  normalizeSettings,
+  PaginatedFlowResponseDto,
+  toFlowResponse,
+  toFlowVersionResponse,
+} from './dto/flow-response.dto';
+import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
+import { dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import type { FlowStatus } from './flow.entity';
+import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
+
+/** What the flow-executions module runs on: the flow's latest version. */
+export interface ExecutableFlow {
+  id: string;
+  organizationId: string;
+  latestVersion: number;
+  definition: unknown;
+}
+
+// flow_versions.version is a PostgreSQL integer; larger numbers name no version.
+const MAX_VERSION = 2_147_483_647;
+
+@Injectable()
+export class FlowsService {
+  constructor(private readonly repository: FlowsRepository) {}
+
+  async create(principal: Principal, dto: CreateFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
+    assertValidDefinition(dto.definition);
+    const created = await this.repository.create(
+      {
+        organizationId: principal.organizationId,
+        displayName: dto.display_name,
+        description: dto.description ?? null,
+        visibility: dto.visibility ?? null,
+        settings: settingsToStore(dto.settings),
+        tags: dto.tags ?? [],
+        modifiedBy: principal.subject,
+      },
+      dto.definition,
+    );
+    return respond(created, query);
+  }
+
+  async list(principal: Principal, query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
+    const page = query.page ?? 1;
+    const pageSize = query.page_size ?? 20;
+    const empty: PaginatedFlowResponseDto = { flows: [], total: 0, page, page_size: pageSize };
+    // Every stored definition has at least one task, so no flow is ever eligible for cleanup.
+    if (query.is_cleanable) return empty;
+    if (query.organization_id && query.organization_id.toLowerCase() !== principal.organizationId) return empty;
+
+    const groups = (query.tag_filters ?? []).filter((group) => group.values.length > 0);
+    const { rows, total } = await this.repository.listPage({
+      organizationId: principal.organizationId,
+      search: query.search || undefined,
+      tagsAny: groups.filter((group) => group.mode !== 'not_contains_any').map((group) => group.values),
+      tagsNone: groups.filter((group) => group.mode === 'not_contains_any').map((group) => group.values),
+      sortField: query.sort_field ?? 'created_at',
+      sortDirection: query.sort_direction ?? 'desc',
+      offset: (page - 1) * pageSize,
+      limit: pageSize,
+    });
+    const counts = query.include_latest_version_executions_count
+      ? await this.repository.latestVersionExecutionCounts(principal.organizationId, rows.map((row) => row.flow.id))
+      : null;
+    return {
+      flows: rows.map((row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
+      total,
+      page,
+      page_size: pageSize,
+    };
+  }
+
+  async get(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
+    return respond(await this.getAccessible(principal, id), query);
+  }
+
+  async update(principal: Principal, id: string, dto: PatchFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
+    await this.getAccessible(principal, id);
+    if (dto.status != null && !(FLOW_STATUSES as readonly string[]).includes(dto.status)) {
+      throw badRequest(`Invalid status '${dto.status}': must be one of ${FLOW_STATUSES.join(', ')}`);
+    }
+    const changes: FlowChanges = {};
+    if (dto.display_name != null) changes.displayName = dto.display_name;
+    if (dto.description !== undefined) changes.description = dto.description;
+    if (dto.visibility !== undefined) changes.visibility = dto.visibility;
+    if (dto.settings !== undefined) changes.settings = settingsToStore(dto.settings);
+    if (dto.status != null) changes.status = dto.status as FlowStatus;
+    if (dto.tags != null) changes.tags = dto.tags;
+    if (Object.keys(changes).length > 0) {
+      const updated = await this.repository.update(principal.organizationId, id, { ...changes, modifiedBy: principal.subject });
+      if (!updated) throw notFound('Flow');
+    }
+    return respond(await this.getAccessible(principal, id), query);
+  }
+
+  /** Soft delete: the flow and all its versions answer 404 from now on; executions keep their data. */
+  async remove(principal: Principal, id: string): Promise<void> {
+    await this.getAccessible(principal, id);
+    if (!(await this.repository.softDelete(principal.organizationId, id, principal.subject))) throw notFound('Flow');
+  }
+
+  /** Stores the definition as a new version (latest + 1); only a draft flow can change (spec). */
+  async updateDefinition(
+    principal: Principal,
+    id: string,
+    dto: UpdateFlowDefinitionDto,
+    query: FlowExpansionQueryDto,
+  ): Promise<FlowResponseDto> {
+    assertDraft(await this.getAccessible(principal, id));
+    assertValidDefinition(dto.definition);
+    const updated = await this.repository.addVersion(principal.organizationId, id, dto.definition, principal.subject, (locked) =>
+      assertDraft(this.accessible(principal, locked)),
+    );
+    return respond(updated, query);
+  }
+
+  async listVersions(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
+    const { flow } = await this.getAccessible(principal, id);
+    const versions = await this.repository.listVersions(principal.organizationId, id);
+    return versions.map((version) => toFlowVersionResponse(flow, version, extras(version.definition, query)));
+  }
+
+  async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
+    const { flow } = await this.getAccessible(principal, id);
+    const found = isStorableVersion(version) ? await this.repository.findVersion(principal.organizationId, id, version) : null;
+    if (!found) throw notFound('Flow version');
+    return toFlowVersionResponse(flow, found, extras(found.definition, query));
+  }
+
+  async updateVersionMetadata(
+    principal: Principal,
+    id: string,
+    version: number,
+    dto: UpdateFlowVersionMetadataDto,
+  ): Promise<FlowVersionSummaryDto> {
+    const { flow } = await this.getAccessible(principal, id);
+    if (!isStorableVersion(version)) throw notFound('Flow version');
+    const changes: { name?: string | null; isFavourite?: boolean; modifiedBy: string } = { modifiedBy: principal.subject };
+    if (dto.name !== undefined) changes.name = dto.name;
+    if (dto.is_favourite != null) changes.isFavourite = dto.is_favourite;
+    const updated = await this.repository.updateVersion(principal.organizationId, id, version, changes);
+    if (!updated) throw notFound('Flow version');
+    return toFlowVersionSummary(updated, flow.latestVersion);
+  }
+
+  /** For the flow-executions module: the flow's latest version, in one query; 404 unknown or deleted, 403 another organization. */
+  async getExecutable(principal: Principal, flowId: string): Promise<ExecutableFlow> {
+    const { flow, version } = await this.getAccessible(principal, flowId);
+    return { id: flow.id, organizationId: flow.organizationId, latestVersion: flow.latestVersion, definition: version.definition };
+  }
+
+  /** The one place that decides 404 versus 403 for a flow. */
+  private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
+    if (!isUuid(id)) throw notFound('Flow');
+    return this.accessible(principal, await this.repository.findWithLatest(id.toLowerCase()));
+  }
+
+  private accessible(principal: Principal, row: FlowWithVersion | null): FlowWithVersion {
+    if (!row) throw notFound('Flow');
+    if (row.flow.organizationId !== principal.organizationId) throw forbidden("User doesn't have access to this flow");
+    return row;
+  }
+}
+
+function respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): FlowResponseDto {
+  return toFlowResponse(row.flow, row.version, { ...extras(row.version.definition, query), ...more });
+}
+
+function extras(definition: unknown, query: FlowExpansionQueryDto): FlowResponseExtras {
+  return {
+    taskNames: query.include_ordered_task_names ? orderedTaskNames(definition) : null,
+    validationErrors: query.include_validation_errors ? dslIssues(definition) : null,
+  };
+}
+
+function assertValidDefinition(definition: unknown): void {
+  const problems = validateFlowDefinition(definition);
+  if (problems.length > 0) throw new AppError('invalid_dsl_input', 'Invalid DSL input', problems);
+}
+
+function assertDraft(row: FlowWithVersion): FlowWithVersion {
+  if (row.flow.status !== 'draft') {
+    throw badRequest(`Only a flow in draft status can change its definition; this flow is '${row.flow.status}'`);
+  }
+  return row;
+}
+
+function isStorableVersion(version: number): boolean {
+  return Number.isSafeInteger(version) && version >= 1 && version <= MAX_VERSION;
+}
+
+function settingsToStore(settings: FlowSettingsDto | null | undefined): Record<string, unknown> | null {
+  return normalizeSettings(settings) as Record<string, unknown> | null;
+}
