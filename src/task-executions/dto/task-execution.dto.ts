@@ -1,0 +1,227 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsRFC3339,
+  IsString,
+  IsUUID,
+  Length,
+  Max,
+  Min,
+} from 'class-validator';
+import { PROCESSING_STATUSES, ProcessingStatus } from '../../flow-executions/dto/task-status.dto';
+import { IsTaskTag } from '../task-tags';
+import type { TaskExecutionTagEntity } from '../task-execution-tag.entity';
+import { EDITED_STATUSES, EditedStatus, STALE_STATUSES, StaleStatus, TaskExecutionEntity } from '../task-execution.entity';
+
+const INT4_MAX = 2_147_483_647;
+export const TERMINAL_TASK_STATUSES = ['completed', 'failed'] as const;
+export type TerminalTaskStatus = (typeof TERMINAL_TASK_STATUSES)[number];
+
+/** Fields a worker may report on create and update; on update only the fields present are applied. */
+class TaskExecutionFieldsDto {
+  /** Parameters given to the task executor: any JSON value. */
+  @IsOptional()
+  input?: unknown;
+
+  /** What the task produced; changing it on a completed task execution is an edit that makes downstream tasks stale. */
+  @IsOptional()
+  output?: unknown;
+
+  /** Error information of a failed task execution: any JSON value. */
+  @IsOptional()
+  error?: unknown;
+
+  /** The original producer of this task's output, for pass-through tasks. */
+  @IsOptional()
+  source_task_executions?: unknown;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @IsOptional()
+  @IsRFC3339()
+  started_at?: string | null;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @IsOptional()
+  @IsRFC3339()
+  completed_at?: string | null;
+
+  /** Also records a task status history entry (`completed` or `failed`) in the same transaction. */
+  @ApiPropertyOptional({ enum: TERMINAL_TASK_STATUSES, nullable: true })
+  @IsOptional()
+  @IsIn(TERMINAL_TASK_STATUSES)
+  terminal_task_status?: TerminalTaskStatus | null;
+
+  /** `key:value` tags for this task of the flow execution; on update they replace the task's active tags. */
+  @ApiPropertyOptional({ type: [String], example: ['priority:high'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsTaskTag({ each: true })
+  tags?: unknown[] | null;
+
+  /** Credits this task execution consumed; they add up to the flow execution's `total_credits`. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, nullable: true })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT4_MAX)
+  credits?: number | null;
+}
+
+export class CreateTaskExecutionDto extends TaskExecutionFieldsDto {
+  /** The parent flow execution; the task execution belongs to its organization. */
+  @IsUUID()
+  flow_execution_id: string;
+
+  /** A task of the flow version the execution runs (case-sensitive). */
+  @IsString()
+  @Length(1, 200)
+  task_name: string;
+
+  /** 0 for the first attempt, 1 for the first retry, and so on; unique per task of the execution. */
+  @ApiProperty({ type: 'integer', minimum: 0 })
+  @IsInt()
+  @Min(0)
+  @Max(INT4_MAX)
+  task_execution_idx: number;
+
+  @ApiProperty({ enum: PROCESSING_STATUSES })
+  @IsIn(PROCESSING_STATUSES)
+  processing_status: ProcessingStatus;
+}
+
+/**
+ * The spec's PUT body is a whole TaskExecutionAPI; the task execution is found by
+ * (flow_execution_id, task_name, task_execution_idx). Server-kept fields (edited_status,
+ * stale_status, organization_id, timestamps, modified_by) are ignored.
+ */
+export class UpdateTaskExecutionDto extends TaskExecutionFieldsDto {
+  /** When given, it must be the id of the task execution the key names. */
+  @IsOptional()
+  @IsUUID()
+  id?: string;
+
+  @IsUUID()
+  flow_execution_id: string;
+
+  @IsString()
+  @Length(1, 200)
+  task_name: string;
+
+  @ApiProperty({ type: 'integer', minimum: 0 })
+  @IsInt()
+  @Min(0)
+  @Max(INT4_MAX)
+  task_execution_idx: number;
+
+  @ApiPropertyOptional({ enum: PROCESSING_STATUSES })
+  @IsOptional()
+  @IsIn(PROCESSING_STATUSES)
+  processing_status?: ProcessingStatus;
+}
+
+export class FlowTaskTagResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+  @ApiProperty({ format: 'uuid' })
+  flow_execution_id: string;
+  task_name: string;
+  tag: string;
+  tag_type: string;
+  tag_metadata: unknown;
+  @ApiProperty({ type: String, nullable: true })
+  status: string | null;
+  created_at: string;
+  updated_at: string;
+  @ApiProperty({ type: String, nullable: true })
+  modified_by: string | null;
+  @ApiProperty({ format: 'uuid' })
+  organization_id: string;
+}
+
+export class TaskExecutionResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+  @ApiProperty({ format: 'uuid' })
+  flow_execution_id: string;
+  @ApiProperty({ type: 'integer', minimum: 0 })
+  task_execution_idx: number;
+  task_name: string;
+  created_at: string;
+  updated_at: string;
+  modified_by: string;
+  @ApiProperty({ enum: PROCESSING_STATUSES })
+  processing_status: ProcessingStatus;
+  @ApiProperty({ enum: EDITED_STATUSES })
+  edited_status: EditedStatus;
+  @ApiProperty({ enum: STALE_STATUSES })
+  stale_status: StaleStatus;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  @ApiProperty({ format: 'uuid' })
+  organization_id: string;
+  source_task_executions: unknown;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  started_at: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  completed_at: string | null;
+  /** The active tags of this task in its flow execution. */
+  tags: FlowTaskTagResponseDto[];
+  /** Credits consumed; on reads null unless `include_credits=true`, and null when none were reported. */
+  @ApiProperty({ type: 'integer', nullable: true })
+  credits: number | null;
+}
+
+export class ListTaskExecutionsResponseDto {
+  /** Newest first. */
+  task_executions: TaskExecutionResponseDto[];
+}
+
+export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagResponseDto {
+  return {
+    id: tag.id,
+    flow_execution_id: tag.flow_execution_id,
+    task_name: tag.task_name,
+    tag: tag.tag,
+    tag_type: tag.tag_type,
+    tag_metadata: tag.tag_metadata,
+    status: tag.status,
+    created_at: tag.created_at.toISOString(),
+    updated_at: tag.updated_at.toISOString(),
+    modified_by: tag.modified_by,
+    organization_id: tag.organization_id,
+  };
+}
+
+export function toTaskExecutionResponse(
+  row: TaskExecutionEntity,
+  tags: TaskExecutionTagEntity[],
+  options: { includeCredits: boolean },
+): TaskExecutionResponseDto {
+  return {
+    id: row.id,
+    flow_execution_id: row.flow_execution_id,
+    task_execution_idx: row.task_execution_idx,
+    task_name: row.task_name,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    modified_by: row.modified_by,
+    processing_status: row.processing_status,
+    edited_status: row.edited_status,
+    stale_status: row.stale_status,
+    input: row.input,
+    output: row.output,
+    error: row.error,
+    organization_id: row.organization_id,
+    source_task_executions: row.source_task_executions,
+    started_at: row.started_at?.toISOString() ?? null,
+    completed_at: row.completed_at?.toISOString() ?? null,
+    tags: tags.map(toFlowTaskTagResponse),
+    credits: options.includeCredits ? row.credits : null,
+  };
+}

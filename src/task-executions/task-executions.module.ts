@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
+import { TaskExecutionsController } from './task-executions.controller';
+import { TaskExecutionsRepository } from './task-executions.repository';
+import { TaskExecutionsService } from './task-executions.service';
+
+@Module({
+  imports: [FlowExecutionsModule],
+  controllers: [TaskExecutionsController],
+  providers: [TaskExecutionsService, TaskExecutionsRepository],
+})
+export class TaskExecutionsModule {}

@@ -1,0 +1,221 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { ParsedTag } from './task-tags';
+import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
+import type { TaskExecutionEntity } from './task-execution.entity';
+
+const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, te.task_execution_idx, te.processing_status,
+  te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
+  te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
+const RETURNING = COLUMNS.replace(/te\./g, '');
+const TAG_COLUMNS = `id, organization_id, flow_execution_id, task_name, tag_type, tag, tag_metadata, status, modified_by, created_at, updated_at`;
+const JSON_COLUMNS = new Set(['input', 'output', 'error', 'source_task_executions']);
+const SETTABLE = new Set([...JSON_COLUMNS, 'processing_status', 'edited_status', 'started_at', 'completed_at', 'credits']);
+
+/** The columns a report may set; `undefined` leaves a column as it is. */
+export interface TaskExecutionChanges {
+  processing_status?: string;
+  edited_status?: string;
+  input?: unknown;
+  output?: unknown;
+  error?: unknown;
+  source_task_executions?: unknown;
+  started_at?: string | null;
+  completed_at?: string | null;
+  credits?: number | null;
+}
+
+export interface TaskKey {
+  flowExecutionId: string;
+  taskName: string;
+  taskExecutionIdx: number;
+}
+
+export interface ListFilter {
+  organizationId: string;
+  flowExecutionId?: string;
+  taskName?: string;
+  taskExecutionIdx?: number;
+}
+
+export type LocatedTaskExecution = TaskExecutionEntity & { parent_status: string };
+export type LockedTaskExecution = TaskExecutionEntity & { output_changed: boolean };
+
+/**
+ * Hand-written SQL: raw rows are the entities (property names are column names). JSON values go
+ * in as text cast to jsonb, since node-postgres would send a JS array as a Postgres array; a JSON
+ * `null` is stored as SQL NULL.
+ */
+@Injectable()
+export class TaskExecutionsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Raises the unique violation of task_executions_task_uq on a duplicate key. */
+  async insert(m: EntityManager, organizationId: string, key: TaskKey, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
+    const columns = ['organization_id', 'flow_execution_id', 'task_name', 'task_execution_idx', 'modified_by'];
+    const params: unknown[] = [organizationId, key.flowExecutionId, key.taskName, key.taskExecutionIdx, modifiedBy];
+    const values = columns.map((_, i) => `$${i + 1}`);
+    for (const [column, value] of settable(changes)) {
+      columns.push(column);
+      values.push(placeholder(column, params.push(toParam(column, value))));
+    }
+    const rows: TaskExecutionEntity[] = await m.query(
+      `INSERT INTO task_executions (${columns.join(', ')}, created_at, updated_at)
+       VALUES (${values.join(', ')}, clock_timestamp(), clock_timestamp())
+       RETURNING ${RETURNING}`,
+      params,
+    );
+    return rows[0];
+  }
+
+  /** The task execution and its parent's status, in any organization: the caller decides 404 versus 403. */
+  async findById(id: string): Promise<LocatedTaskExecution | undefined> {
+    const rows: LocatedTaskExecution[] = await this.dataSource.query(
+      `SELECT ${COLUMNS}, fe.status AS parent_status
+         FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+        WHERE te.id = $1`,
+      [id],
+    );
+    return rows[0];
+  }
+
+  async reload(m: EntityManager, id: string): Promise<TaskExecutionEntity> {
+    const rows: TaskExecutionEntity[] = await m.query(`SELECT ${COLUMNS} FROM task_executions te WHERE te.id = $1`, [id]);
+    return rows[0];
+  }
+
+  /**
+   * Takes the parent's KEY SHARE lock: writers that hold the parent's row lock and then touch task
+   * executions cannot wait on us in turn, so parent-then-task is the one lock order.
+   */
+  async lockParentShared(m: EntityManager, flowExecutionId: string): Promise<void> {
+    await m.query(`SELECT 1 FROM flow_executions WHERE id = $1 FOR KEY SHARE`, [flowExecutionId]);
+  }
+
+  /** Locks the (not deleted) task execution and says whether `output` (when given) differs from the stored one. */
+  async lockByKey(m: EntityManager, organizationId: string, key: TaskKey, output: unknown): Promise<LockedTaskExecution | undefined> {
+    const rows: LockedTaskExecution[] = await m.query(
+      `SELECT ${COLUMNS}, te.output IS DISTINCT FROM $5::jsonb AS output_changed
+         FROM task_executions te
+        WHERE te.flow_execution_id = $1 AND te.task_name = $2 AND te.task_execution_idx = $3 AND te.organization_id = $4
+          AND te.processing_status <> 'deleted'
+        FOR UPDATE`,
+      [key.flowExecutionId, key.taskName, key.taskExecutionIdx, organizationId, toParam('output', output ?? null)],
+    );
+    return rows[0];
+  }
+
+  async update(m: EntityManager, id: string, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
+    const params: unknown[] = [id, modifiedBy];
+    const sets = ['modified_by = $2', 'updated_at = GREATEST(clock_timestamp(), te.updated_at + interval \'1 microsecond\')'];
+    for (const [column, value] of settable(changes)) {
+      sets.push(`${column} = ${placeholder(column, params.push(toParam(column, value)))}`);
+    }
+    const [rows]: [TaskExecutionEntity[]] = await m.query(
+      `UPDATE task_executions te SET ${sets.join(', ')} WHERE te.id = $1 RETURNING ${COLUMNS}`,
+      params,
+    );
+    return rows[0];
+  }
+
+  /** Marks the latest attempt of each named task stale (their inputs came from an edited output). */
+  async markLatestStale(m: EntityManager, flowExecutionId: string, taskNames: string[]): Promise<void> {
+    await m.query(
+      `UPDATE task_executions te
+          SET stale_status = 'stale', updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')
+        WHERE te.flow_execution_id = $1 AND te.task_name = ANY($2::text[]) AND te.processing_status <> 'deleted'
+          AND te.task_execution_idx = (
+            SELECT max(x.task_execution_idx) FROM task_executions x
+             WHERE x.flow_execution_id = te.flow_execution_id AND x.task_name = te.task_name AND x.processing_status <> 'deleted')`,
+      [flowExecutionId, taskNames],
+    );
+  }
+
+  async hasStale(flowExecutionId: string): Promise<boolean> {
+    const rows: { stale: boolean }[] = await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM task_executions WHERE flow_execution_id = $1 AND stale_status = 'stale' AND processing_status <> 'deleted') AS stale`,
+      [flowExecutionId],
+    );
+    return rows[0].stale;
+  }
+
+  /** Adds the tags (reviving soft-deleted ones); with `replace`, the task's other active tags are soft-deleted. */
+  async saveTags(
+    m: EntityManager,
+    organizationId: string,
+    flowExecutionId: string,
+    taskName: string,
+    tags: ParsedTag[],
+    modifiedBy: string,
+    replace: boolean,
+  ): Promise<void> {
+    const types = tags.map((t) => t.tag_type);
+    const values = tags.map((t) => t.tag);
+    if (replace) {
+      await m.query(
+        `UPDATE task_execution_tags
+            SET status = 'deleted', modified_by = $6, updated_at = clock_timestamp()
+          WHERE flow_execution_id = $1 AND task_name = $2 AND organization_id = $3 AND status = 'active'
+            AND (tag_type, tag) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`,
+        [flowExecutionId, taskName, organizationId, types, values, modifiedBy],
+      );
+    }
+    if (tags.length === 0) return;
+    await m.query(
+      `INSERT INTO task_execution_tags AS t (organization_id, flow_execution_id, task_name, tag_type, tag, modified_by, created_at, updated_at)
+       SELECT $1, $2, $3, item.tag_type, item.tag, $6, clock_timestamp(), clock_timestamp()
+         FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS item (tag_type, tag, n)
+        ORDER BY item.n
+       ON CONFLICT ON CONSTRAINT task_execution_tags_uq
+       DO UPDATE SET status = 'active', modified_by = EXCLUDED.modified_by, updated_at = clock_timestamp()
+        WHERE t.status <> 'active'`,
+      [organizationId, flowExecutionId, taskName, types, values, modifiedBy],
+    );
+  }
+
+  /** Active tags of the given (flow execution, task) pairs, oldest first. */
+  async activeTags(m: EntityManager | DataSource, organizationId: string, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionTagEntity[]> {
+    if (pairs.length === 0) return [];
+    return m.query(
+      `SELECT ${TAG_COLUMNS} FROM task_execution_tags
+        WHERE organization_id = $1 AND status = 'active'
+          AND (flow_execution_id, task_name) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))
+        ORDER BY created_at, id`,
+      [organizationId, pairs.map((p) => p.flow_execution_id), pairs.map((p) => p.task_name)],
+    );
+  }
+
+  /** Newest first; task executions of deleted flow executions, and deleted ones, never appear. */
+  async list(f: ListFilter): Promise<TaskExecutionEntity[]> {
+    const params: unknown[] = [f.organizationId];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const where = [`te.organization_id = $1`, `fe.status <> 'deleted'`, `te.processing_status <> 'deleted'`];
+    if (f.flowExecutionId !== undefined) where.push(`te.flow_execution_id = ${p(f.flowExecutionId)}`);
+    if (f.taskName !== undefined) where.push(`te.task_name = ${p(f.taskName)}`);
+    if (f.taskExecutionIdx !== undefined) where.push(`te.task_execution_idx = ${p(f.taskExecutionIdx)}`);
+    return this.dataSource.query(
+      `SELECT ${COLUMNS}
+         FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+        WHERE ${where.join(' AND ')}
+        ORDER BY te.created_at DESC, te.id DESC`,
+      params,
+    );
+  }
+}
+
+/** The given columns; the names are interpolated into SQL, so anything outside the list is a bug. */
+function settable(changes: TaskExecutionChanges): [string, unknown][] {
+  return Object.entries(changes).filter(([column, value]) => {
+    if (!SETTABLE.has(column)) throw new Error(`task_executions.${column} is not settable`);
+    return value !== undefined;
+  });
+}
+
+function toParam(column: string, value: unknown): unknown {
+  if (!JSON_COLUMNS.has(column)) return value;
+  return value === null ? null : JSON.stringify(value);
+}
+
+function placeholder(column: string, index: number): string {
+  return JSON_COLUMNS.has(column) ? `$${index}::jsonb` : `$${index}`;
+}

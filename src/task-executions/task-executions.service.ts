@@ -1,0 +1,206 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import type { Principal } from '../common/auth/principal';
+import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
+import { downstreamTasks, flowTasks } from '../flows/flow-definition';
+import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto } from './dto/task-execution-query.dto';
+import {
+  CreateTaskExecutionDto,
+  ListTaskExecutionsResponseDto,
+  TaskExecutionResponseDto,
+  toTaskExecutionResponse,
+  UpdateTaskExecutionDto,
+} from './dto/task-execution.dto';
+import { parseTags } from './task-tags';
+import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
+import type { TaskExecutionEntity } from './task-execution.entity';
+import { LocatedTaskExecution, TaskExecutionChanges, TaskExecutionsRepository, TaskKey } from './task-executions.repository';
+
+interface Written {
+  row: TaskExecutionEntity;
+  tags: TaskExecutionTagEntity[];
+}
+
+/** Writes answer with the stored credits: the caller just reported them. */
+const WRITE_RESPONSE = { includeCredits: true };
+
+@Injectable()
+export class TaskExecutionsService {
+  constructor(
+    private readonly repository: TaskExecutionsRepository,
+    private readonly executions: FlowExecutionsService,
+    private readonly executionsRepository: FlowExecutionsRepository,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
+  async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
+    const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
+    assertKnownTask(
+      (await this.executions.pinnedTasks(parent)).map((t) => t.name),
+      parent,
+      dto.task_name,
+    );
+    const key = keyOf(parent, dto);
+    try {
+      const written = await this.dataSource.transaction(async (m): Promise<Written> => {
+        await this.repository.lockParentShared(m, parent.id);
+        const row = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
+        return { row, tags: await this.afterWrite(m, principal, parent, dto, false) };
+      });
+      return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+    } catch (error) {
+      if (!isUniqueViolation(error, 'task_executions_task_uq')) throw error;
+      throw conflict(
+        `A task execution of task '${key.taskName}' with task_execution_idx ${key.taskExecutionIdx} already exists in this flow execution`,
+        { flow_execution_id: key.flowExecutionId, task_name: key.taskName, task_execution_idx: key.taskExecutionIdx },
+      );
+    }
+  }
+
+  /**
+   * Applies the given fields to the task execution named by (flow_execution_id, task_name,
+   * task_execution_idx). A new output on a completed one is an edit: it is marked edited, the
+   * latest attempts of its downstream tasks stale, and a completed run becomes edited. With
+   * `executeFlow`, the stale tasks are then re-executed.
+   */
+  async update(principal: Principal, dto: UpdateTaskExecutionDto, executeFlow: boolean): Promise<TaskExecutionResponseDto> {
+    const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
+    const definition = await this.executionsRepository.definitionOf(parent.flow_id, parent.flow_version);
+    assertKnownTask(flowTasks(definition).map((t) => t.name), parent, dto.task_name);
+
+    // Most updates are a worker's progress and need only the task's row; an edit also needs the run's locks.
+    const attempt = (withRunLocks: boolean) =>
+      this.dataSource.transaction((m) => this.applyUpdate(m, principal, parent, definition, dto, withRunLocks));
+    const written = (await attempt(false)) ?? (await attempt(true));
+    if (!written) throw new Error('an update with the run locks is never deferred');
+
+    if (executeFlow && (await this.repository.hasStale(parent.id))) {
+      await this.executions.reexecute(principal, parent.id, true);
+      written.row = await this.repository.reload(this.dataSource.manager, written.row.id);
+    }
+    return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+  }
+
+  async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
+    const row = this.accessible(principal, await this.repository.findById(id));
+    const tags = await this.repository.activeTags(this.dataSource.manager, row.organization_id, [row]);
+    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true });
+  }
+
+  /** Newest first, always within the caller's organization; a named flow execution must be accessible. */
+  async list(principal: Principal, query: ListTaskExecutionsQueryDto): Promise<ListTaskExecutionsResponseDto> {
+    const flowExecutionId = query.flow_execution_id?.toLowerCase();
+    if (flowExecutionId !== undefined) await this.executions.getRow(principal, flowExecutionId, false);
+    const rows = await this.repository.list({
+      organizationId: principal.organizationId,
+      flowExecutionId,
+      taskName: query.task_name,
+      taskExecutionIdx: query.task_execution_idx,
+    });
+    const pairs = [...new Map(rows.map((r) => [taskOf(r), r])).values()];
+    const tagsByTask = new Map<string, TaskExecutionTagEntity[]>();
+    for (const tag of await this.repository.activeTags(this.dataSource.manager, principal.organizationId, pairs)) {
+      tagsByTask.set(taskOf(tag), [...(tagsByTask.get(taskOf(tag)) ?? []), tag]);
+    }
+    const options = { includeCredits: query.include_credits === true };
+    return { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) };
+  }
+
+  /** `null` when the update is an edit but the run's locks are not held: the caller tries again with them. */
+  private async applyUpdate(
+    m: EntityManager,
+    principal: Principal,
+    parent: FlowExecutionRow,
+    definition: unknown,
+    dto: UpdateTaskExecutionDto,
+    withRunLocks: boolean,
+  ): Promise<Written | null> {
+    let locked: FlowExecutionRow | null = null;
+    if (withRunLocks) {
+      // The order every status change uses: organization, then the execution row.
+      await this.executionsRepository.lockOrganization(m, parent.organization_id);
+      locked = this.executions.accessible(principal, await this.executionsRepository.lockForUpdate(m, parent.id));
+    } else {
+      await this.repository.lockParentShared(m, parent.id);
+    }
+    const current = await this.repository.lockByKey(m, parent.organization_id, keyOf(parent, dto), dto.output);
+    if (!current) throw notFound('Task execution');
+    if (dto.id !== undefined && dto.id.toLowerCase() !== current.id) {
+      throw badRequest('id does not match the task execution named by flow_execution_id, task_name and task_execution_idx');
+    }
+    const edit = current.processing_status === 'completed' && dto.output !== undefined && current.output_changed;
+    if (edit && !locked) return null;
+
+    const changes: TaskExecutionChanges = { ...changesOf(dto), edited_status: edit ? 'edited_not_reexecuted' : undefined };
+    const row = await this.repository.update(m, current.id, changes, principal.subject);
+    if (edit && locked) {
+      const downstream = downstreamTasks(definition, dto.task_name);
+      if (downstream.length > 0) await this.repository.markLatestStale(m, parent.id, downstream);
+      await this.executions.syncFromTasks(m, principal, locked, 'edited');
+    }
+    return { row, tags: await this.afterWrite(m, principal, parent, dto, true) };
+  }
+
+  /** Tags and the terminal status history entry, in the writer's transaction; answers the task's active tags. */
+  private async afterWrite(
+    m: EntityManager,
+    principal: Principal,
+    parent: FlowExecutionRow,
+    dto: CreateTaskExecutionDto | UpdateTaskExecutionDto,
+    replaceTags: boolean,
+  ): Promise<TaskExecutionTagEntity[]> {
+    if (dto.tags != null) {
+      await this.repository.saveTags(m, parent.organization_id, parent.id, dto.task_name, parseTags(dto.tags), principal.subject, replaceTags);
+    }
+    if (dto.terminal_task_status != null) {
+      await this.executionsRepository.insertTaskStatuses(m, parent, [{ task_name: dto.task_name, status: dto.terminal_task_status }]);
+    }
+    return this.repository.activeTags(m, parent.organization_id, [{ flow_execution_id: parent.id, task_name: dto.task_name }]);
+  }
+
+  /** The one place that decides 404 versus 403 for a task execution; a deleted run hides its tasks. */
+  private accessible(principal: Principal, row: LocatedTaskExecution | undefined): LocatedTaskExecution {
+    if (!row || row.parent_status === 'deleted' || row.processing_status === 'deleted') throw notFound('Task execution');
+    if (row.organization_id !== principal.organizationId) {
+      throw forbidden('You do not have permission to access this task execution');
+    }
+    return row;
+  }
+}
+
+/** The fields present in the body; absent ones stay `undefined` and are left alone. */
+export function changesOf(dto: CreateTaskExecutionDto | UpdateTaskExecutionDto): TaskExecutionChanges {
+  return {
+    processing_status: dto.processing_status,
+    input: dto.input,
+    output: dto.output,
+    error: dto.error,
+    source_task_executions: dto.source_task_executions,
+    started_at: dto.started_at,
+    completed_at: dto.completed_at,
+    credits: dto.credits,
+  };
+}
+
+function keyOf(parent: FlowExecutionRow, dto: CreateTaskExecutionDto | UpdateTaskExecutionDto): TaskKey {
+  return { flowExecutionId: parent.id, taskName: dto.task_name, taskExecutionIdx: dto.task_execution_idx };
+}
+
+function assertKnownTask(taskNames: string[], parent: FlowExecutionRow, taskName: string): void {
+  if (taskNames.includes(taskName)) return;
+  throw badRequest(`Unknown task name for flow version ${parent.flow_version}: ${taskName}`, [`task_name: unknown task '${taskName}'`]);
+}
+
+function taskOf(row: { flow_execution_id: string; task_name: string }): string {
+  return `${row.flow_execution_id}/${row.task_name}`;
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driverError = error.driverError as { code?: string; constraint?: string };
+  return driverError.code === '23505' && driverError.constraint === constraint;
+}
