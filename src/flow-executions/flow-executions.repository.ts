@@ -165,7 +165,7 @@ export class FlowExecutionsRepository {
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */
   async lockForUpdate(m: EntityManager, id: string): Promise<FlowExecutionRow | undefined> {
-    const rows: FlowExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1 FOR UPDATE`, [id]);
+    const rows: FlowExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1 FOR NO KEY UPDATE`, [id]);
     return rows[0];
   }
 

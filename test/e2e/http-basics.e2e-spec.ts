@@ -84,3 +84,19 @@ function unsignedToken(orgId: string): string {
   const now = Math.floor(Date.now() / 1000);
   return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ sub: 'x', org_id: orgId, role: 'org_admin', exp: now + 600 })}.`;
 }
+
+describe('bodies nested too deeply', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('answers 400 in the envelope instead of overflowing the stack', async () => {
+    const { auth } = await newOrg();
+    const deep = '{"a":'.repeat(20000) + '1' + '}'.repeat(20000);
+    const res = await t.http().post('/api/flow-executions').set(auth()).set('Content-Type', 'application/json')
+      .send(`{"flow_id":"0b7f3c1e-2a4d-4c8e-9f10-aabbccddeeff","input":${deep}}`).expect(400);
+    expect(res.body.error).toMatchObject({ code: 'bad_request', message: 'Request body is nested too deeply (more than 64 levels)' });
+  });
+});

@@ -452,7 +452,7 @@ describe('Service accounts and API keys', () => {
   describe('422', () => {
     it.each([
       ['a missing name', {}, ['body', 'name'], 'missing'],
-      ['a null name', { name: null }, ['body', 'name'], 'is_defined'],
+      ['a null name', { name: null }, ['body', 'name'], 'is_string'],
       ['a name that is not a string', { name: 42 }, ['body', 'name'], 'is_string'],
       ['a name over 255 characters', { name: 'x'.repeat(256) }, ['body', 'name'], 'max_length'],
       ['a description that is not a string', { name: 'x', description: 7 }, ['body', 'description'], 'is_string'],

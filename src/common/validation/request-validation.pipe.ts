@@ -1,5 +1,8 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
+import { badRequest } from '../errors/app-error';
 import { RequestValidationError, ValidationIssue } from './validation-error';
+
+const MAX_BODY_DEPTH = 64;
 
 const LOCATION: Record<ArgumentMetadata['type'], string> = { query: 'query', body: 'body', param: 'path', custom: 'body' };
 
@@ -20,13 +23,16 @@ export class RequestValidationPipe extends ValidationPipe {
       transform: true,
       whitelist: true,
       forbidUnknownValues: false,
-      stopAtFirstError: true,
       validationError: { target: false, value: true },
       exceptionFactory: (errors) => new FieldErrors(flatten(errors, [])),
     });
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // class-transformer recurses through free-form JSON (inputs, definitions): bound it first.
+    if (metadata.type === 'body' && deeperThan(value, MAX_BODY_DEPTH)) {
+      throw badRequest(`Request body is nested too deeply (more than ${MAX_BODY_DEPTH} levels)`);
+    }
     try {
       return await super.transform(value, metadata);
     } catch (error) {
@@ -40,14 +46,26 @@ export class RequestValidationPipe extends ValidationPipe {
 function flatten(errors: ValidationError[], path: (string | number)[]): ValidationIssue[] {
   return errors.flatMap((error) => {
     const loc = [...path, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
-    // A required field that is absent reads as FastAPI's `missing`, whatever the first failed rule.
-    const own = Object.entries(error.constraints ?? {}).map(([constraint, msg]) =>
+    // One item per field: the last rule run is the top decorator, by habit the type check
+    // (`@IsString()` above `@MaxLength()`). An absent required field reads as FastAPI's `missing`.
+    const own = Object.entries(error.constraints ?? {}).slice(-1).map(([constraint, msg]) =>
       error.value === undefined
         ? { loc, msg: 'Field required', type: 'missing', input: null }
         : { loc, msg, type: snakeCase(constraint), input: error.value },
     );
     return [...own, ...flatten(error.children ?? [], loc)];
   });
+}
+
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function snakeCase(constraint: string): string {
