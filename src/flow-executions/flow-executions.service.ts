@@ -149,7 +149,7 @@ export class FlowExecutionsService {
    * Runs the execution again on the flow's latest version: every task gets a new attempt, or with
    * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits.
    */
-  async reexecute(principal: Principal, id: string, onlyStale: boolean): Promise<void> {
+  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager): Promise<void> {
     const current = this.accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
     await this.move(
@@ -162,7 +162,7 @@ export class FlowExecutionsService {
         if (isActive(row.status)) return 'running';
         return (await hasFreeSlot()) ? 'running' : 'queued';
       },
-      { flowVersion: flow.latestVersion, afterMove: (m) => this.repository.restartTasks(m, id, onlyStale) },
+      { flowVersion: flow.latestVersion, afterMove: (m) => this.repository.restartTasks(m, id, onlyStale), within },
     );
   }
 
@@ -212,15 +212,15 @@ export class FlowExecutionsService {
   /**
    * Every status change: organization lock, then the row lock, then the decision on the locked
    * row, so concurrent moves serialize and the number running never passes the limit. A freed
-   * slot admits the oldest waiting executions in the same transaction.
+   * slot admits the oldest waiting executions in the same transaction (the caller's, when given).
    */
   private async move(
     principal: Principal,
     id: string,
     decide: Decide,
-    options: { flowVersion?: number; afterMove?: (m: EntityManager) => Promise<void> } = {},
+    options: { flowVersion?: number; afterMove?: (m: EntityManager) => Promise<void>; within?: EntityManager } = {},
   ): Promise<FlowExecutionRow> {
-    return this.dataSource.transaction(async (m) => {
+    const run = async (m: EntityManager) => {
       const limit = await this.concurrencyLimit(m, principal.organizationId);
       const current = this.accessible(principal, await this.repository.lockForUpdate(m, id));
       const hasFreeSlot = async () => (await this.repository.activeCount(m, principal.organizationId)) < limit;
@@ -230,7 +230,8 @@ export class FlowExecutionsService {
       await options.afterMove?.(m);
       if (isActive(current.status) && !isActive(to)) await this.repository.promoteWaiting(m, principal.organizationId, limit);
       return updated;
-    });
+    };
+    return options.within ? run(options.within) : this.dataSource.transaction(run);
   }
 
   private async concurrencyLimit(m: EntityManager, organizationId: string): Promise<number> {

@@ -131,8 +131,8 @@ export class TaskExecutionsRepository {
     );
   }
 
-  async hasStale(flowExecutionId: string): Promise<boolean> {
-    const rows: { stale: boolean }[] = await this.dataSource.query(
+  async hasStale(m: EntityManager, flowExecutionId: string): Promise<boolean> {
+    const rows: { stale: boolean }[] = await m.query(
       `SELECT EXISTS (SELECT 1 FROM task_executions WHERE flow_execution_id = $1 AND stale_status = 'stale' AND processing_status <> 'deleted') AS stale`,
       [flowExecutionId],
     );

@@ -72,16 +72,19 @@ export class TaskExecutionsService {
     const definition = await this.executionsRepository.definitionOf(parent.flow_id, parent.flow_version);
     assertKnownTask(flowTasks(definition).map((t) => t.name), parent, dto.task_name);
 
-    // Most updates are a worker's progress and need only the task's row; an edit also needs the run's locks.
+    // Most updates are a worker's progress and need only the task's row; an edit, or a re-execution
+    // in the same transaction, also needs the run's locks (organization, then execution, then tasks).
     const attempt = (withRunLocks: boolean) =>
-      this.dataSource.transaction((m) => this.applyUpdate(m, principal, parent, definition, dto, withRunLocks));
-    const written = (await attempt(false)) ?? (await attempt(true));
+      this.dataSource.transaction(async (m) => {
+        const written = await this.applyUpdate(m, principal, parent, definition, dto, withRunLocks);
+        if (written && executeFlow && (await this.repository.hasStale(m, parent.id))) {
+          await this.executions.reexecute(principal, parent.id, true, m);
+          written.row = await this.repository.reload(m, written.row.id);
+        }
+        return written;
+      });
+    const written = (!executeFlow && (await attempt(false))) || (await attempt(true));
     if (!written) throw new Error('an update with the run locks is never deferred');
-
-    if (executeFlow && (await this.repository.hasStale(parent.id))) {
-      await this.executions.reexecute(principal, parent.id, true);
-      written.row = await this.repository.reload(this.dataSource.manager, written.row.id);
-    }
     return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
   }
 
