@@ -15,7 +15,13 @@ async function bootstrap(): Promise<void> {
     databaseUrl = config.databaseUrl;
   } else {
     config = ensureLocalJwtSecret(config);
-    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: (message: string) => console.log(message) });
+    const embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.embeddedPgPort,
+      log: (message: string) => console.log(message),
+      serverLog: config.logLevel === 'debug' || config.logLevel === 'trace' ? (message: string) => console.log(message) : undefined,
+    });
+    console.log(`embedded PostgreSQL 15 on 127.0.0.1:${config.embeddedPgPort}, data for ${config.dataDir}`);
     databaseUrl = embedded.url;
     stopEmbedded = () => embedded.stop();
   }

