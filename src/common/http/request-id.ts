@@ -1,5 +1,17 @@
 import type { NextFunction, Request, Response } from 'express';
-import { ulid } from 'ulid';
+import { randomFillSync } from 'node:crypto';
+import { monotonicFactory } from 'ulid';
+
+// The package's default PRNG asks the OS for one byte per character; draw from a pooled buffer instead.
+const pool = Buffer.alloc(4096);
+let offset = pool.length;
+const ulid = monotonicFactory(() => {
+  if (offset === pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  return pool[offset++] / 256;
+});
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
