@@ -37,7 +37,8 @@ export class AppModule {
             // The request id is assigned by the first middleware (common/http/request-id.ts).
             genReqId: (req) => (req as { id?: string }).id ?? '',
             redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
-            customProps: (req) => ({ principal: (req as { principal?: unknown }).principal }),
+            // One line a request at info; above it, not even the listeners that would write it.
+            autoLogging: ['info', 'debug', 'trace'].includes(config.logLevel),
             serializers: {
               req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
             },
