@@ -1,10 +1,10 @@
-import { DynamicModule, Global, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
+import { createLogger, LOGGER } from './common/logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
 import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
@@ -18,7 +18,11 @@ import { TaskExecutionsModule } from './task-executions/task-executions.module';
 @Module({})
 class ConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: ConfigModule, providers: [{ provide: APP_CONFIG, useValue: config }], exports: [APP_CONFIG] };
+    const providers = [
+      { provide: APP_CONFIG, useValue: config },
+      { provide: LOGGER, useValue: createLogger(config.logLevel) },
+    ];
+    return { module: ConfigModule, providers, exports: [APP_CONFIG, LOGGER] };
   }
 }
 
@@ -29,21 +33,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot({
-          // Express 5 path syntax; the default '*' draws a legacy-route warning at every start.
-          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-          pinoHttp: {
-            level: config.logLevel,
-            // The request id is assigned by the first middleware (common/http/request-id.ts).
-            genReqId: (req) => (req as { id?: string }).id ?? '',
-            redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
-            // One line a request at info; above it, not even the listeners that would write it.
-            autoLogging: ['info', 'debug', 'trace'].includes(config.logLevel),
-            serializers: {
-              req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-            },
-          },
-        }),
         DatabaseModule.forRoot(config),
         AuthModule,
         HealthModule,

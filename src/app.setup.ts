@@ -1,15 +1,18 @@
 import { RequestMethod } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { LOGGER, NestPinoLogger, requestLogger } from './common/logging/logger';
 import { requestIdMiddleware } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 
 /** HTTP wiring shared by `main.ts` and the e2e tests, so both serve exactly the same app. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  const logger = app.get<Logger>(LOGGER);
   app.use(requestIdMiddleware);
+  app.use(requestLogger(logger));
   app.useBodyParser('json', { limit: config.bodyLimitBytes });
-  app.useLogger(app.get(Logger));
+  app.useLogger(new NestPinoLogger(logger));
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');

@@ -83,7 +83,8 @@ export class FlowExecutionsRepository {
   async list(f: ListFilter): Promise<ListResult> {
     const params: unknown[] = [f.flowId, f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
-    const where = [`fe.flow_id = f.id`, `fe.status <> 'deleted'`];
+    // `fe.flow_id = $1`, not `= f.id`: the planner then knows the flow's size and walks its index.
+    const where = [`fe.flow_id = $1`, `fe.status <> 'deleted'`];
     if (f.status?.length) where.push(`fe.status = ANY(${p(f.status)})`);
     if (f.statusExclude?.length) where.push(`fe.status <> ALL(${p(f.statusExclude)})`);
     if (f.createdAfter) where.push(`fe.created_at >= ${p(f.createdAfter)}`);
@@ -155,11 +156,12 @@ export class FlowExecutionsRepository {
 
   /** Locks the organization's row (creating it on first use): every change of the number running holds it. */
   async lockOrganization(m: EntityManager, organizationId: string): Promise<number | null> {
-    await m.query(`INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [organizationId]);
-    const rows: { max_concurrent_executions: number | null }[] = await m.query(
-      `SELECT max_concurrent_executions FROM organizations WHERE id = $1 FOR UPDATE`,
-      [organizationId],
-    );
+    const lock = `SELECT max_concurrent_executions FROM organizations WHERE id = $1 FOR UPDATE`;
+    let rows: { max_concurrent_executions: number | null }[] = await m.query(lock, [organizationId]);
+    if (rows.length === 0) {
+      await m.query(`INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [organizationId]);
+      rows = await m.query(lock, [organizationId]);
+    }
     return rows[0].max_concurrent_executions;
   }
 
