@@ -154,20 +154,24 @@ export class FlowsService {
 
   /** For the flow-executions module: the flow's latest version, in one query; 404 unknown or deleted, 403 another organization. */
   async getExecutable(principal: Principal, flowId: string): Promise<ExecutableFlow> {
-    const { flow, version } = await this.getAccessible(principal, flowId);
-    return { id: flow.id, organizationId: flow.organizationId, latestVersion: flow.latestVersion, definition: version.definition };
+    const row = isUuid(flowId) ? await this.repository.findExecutable(flowId.toLowerCase()) : undefined;
+    this.checkAccess(principal, row && row.organization_id);
+    return { id: row!.id, organizationId: row!.organization_id, latestVersion: row!.latest_version, definition: row!.definition };
   }
 
-  /** The one place that decides 404 versus 403 for a flow. */
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
-    if (!isUuid(id)) throw notFound('Flow');
-    return this.accessible(principal, await this.repository.findWithLatest(id.toLowerCase()));
+    return this.accessible(principal, isUuid(id) ? await this.repository.findWithLatest(id.toLowerCase()) : null);
   }
 
   private accessible(principal: Principal, row: FlowWithVersion | null): FlowWithVersion {
-    if (!row) throw notFound('Flow');
-    if (row.flow.organizationId !== principal.organizationId) throw forbidden("User doesn't have access to this flow");
-    return row;
+    this.checkAccess(principal, row?.flow.organizationId);
+    return row!;
+  }
+
+  /** The one place that decides 404 (unknown or deleted) versus 403 (another organization's) for a flow. */
+  private checkAccess(principal: Principal, organizationId: string | undefined): void {
+    if (organizationId === undefined) throw notFound('Flow');
+    if (organizationId !== principal.organizationId) throw forbidden("User doesn't have access to this flow");
   }
 }
 
