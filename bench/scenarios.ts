@@ -91,6 +91,14 @@ export async function buildScenarios(db: Client, fixture: Fixture, appUrl: strin
       ceiling: true,
     },
     {
+      key: 'list-first',
+      name: `list hot flow, page 1 of ${pageSize}`,
+      method: 'GET',
+      requests: list(`page_size=${pageSize}`),
+      expect: 200,
+      ceiling: true,
+    },
+    {
       key: 'list-page',
       name: `list hot flow, page ${page} of ${pageSize} (offset)`,
       method: 'GET',
