@@ -1,7 +1,13 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { FlowEntity } from '../flows/flow.entity';
 import type { ExecutionStatus } from './execution-status';
 
 @Entity('flow_executions')
+@Unique('flow_executions_run_number_uq', ['flow_id', 'run_number'])
+@Index('flow_executions_flow_created_idx', ['flow_id', 'created_at', 'id'], { where: "status <> 'deleted'" })
+@Index('flow_executions_flow_updated_idx', ['flow_id', 'updated_at', 'id'], { where: "status <> 'deleted'" })
+@Index('flow_executions_org_queued_idx', ['organization_id', 'created_at', 'id'], { where: "status = 'queued'" })
+@Index('flow_executions_org_active_idx', ['organization_id'], { where: "status IN ('running', 'awaiting_input', 'cancel_requested')" })
 export class FlowExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -10,6 +16,7 @@ export class FlowExecutionEntity {
   organization_id: string;
 
   @Column('uuid')
+  @ForeignKey(() => FlowEntity, { name: 'flow_executions_flow_id_fkey' })
   flow_id: string;
 
   @Column('integer')

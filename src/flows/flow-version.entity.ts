@@ -1,9 +1,12 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, ForeignKey, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { FlowEntity } from './flow.entity';
 
 /** One immutable definition of a flow; only its name and favourite flag change. */
 @Entity({ name: 'flow_versions' })
+@Check('flow_versions_version_check', 'version >= 1')
 export class FlowVersionEntity {
   @PrimaryColumn({ name: 'flow_id', type: 'uuid' })
+  @ForeignKey(() => FlowEntity, { name: 'flow_versions_flow_id_fkey' })
   flowId: string;
 
   @PrimaryColumn({ type: 'integer' })

@@ -1,8 +1,10 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type FlowStatus = 'draft' | 'published';
 
 @Entity({ name: 'flows' })
+@Index('flows_org_created_idx', ['organizationId', 'createdAt', 'id'], { where: 'NOT deleted' })
+@Index('flows_org_updated_idx', ['organizationId', 'updatedAt', 'id'], { where: 'NOT deleted' })
 export class FlowEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

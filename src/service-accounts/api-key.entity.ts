@@ -1,6 +1,9 @@
-import { Column, CreateDateColumn, DeleteDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, DeleteDateColumn, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { ServiceAccountEntity } from './service-account.entity';
 
 @Entity({ name: 'api_keys' })
+@Unique('api_keys_token_hash_key', ['tokenHash'])
+@Index('api_keys_service_account_idx', ['serviceAccountId', 'createdAt', 'id'], { where: 'deleted_at IS NULL' })
 export class ApiKeyEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -9,6 +12,7 @@ export class ApiKeyEntity {
   organizationId: string;
 
   @Column({ name: 'service_account_id', type: 'uuid' })
+  @ForeignKey(() => ServiceAccountEntity, { name: 'api_keys_service_account_id_fkey' })
   serviceAccountId: string;
 
   @Column({ type: 'varchar', length: 255 })

@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, DeleteDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { Role } from '../common/auth/permissions';
 
 @Entity({ name: 'service_accounts' })
+@Index('service_accounts_org_idx', ['organizationId', 'createdAt', 'id'], { where: 'deleted_at IS NULL' })
 export class ServiceAccountEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -15,10 +16,10 @@ export class ServiceAccountEntity {
   @Column({ type: 'text', nullable: true })
   description: string | null;
 
-  @Column({ type: 'varchar', length: 32 })
+  @Column({ type: 'varchar', length: 32, default: 'integration' })
   role: Role;
 
-  @Column({ type: 'varchar', length: 16 })
+  @Column({ type: 'varchar', length: 16, default: 'active' })
   status: string;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

@@ -1,7 +1,10 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { FlowExecutionEntity } from '../flow-executions/flow-execution.entity';
 
 /** A `tag_type:tag` label on a task of a flow execution (every attempt of it); the executions list filters by active ones. */
 @Entity('task_execution_tags')
+@Unique('task_execution_tags_uq', ['flow_execution_id', 'task_name', 'tag_type', 'tag'])
+@Index('task_execution_tags_lookup_idx', ['tag_type', 'tag', 'flow_execution_id'], { where: "status = 'active'" })
 export class TaskExecutionTagEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -10,6 +13,7 @@ export class TaskExecutionTagEntity {
   organization_id: string;
 
   @Column('uuid')
+  @ForeignKey(() => FlowExecutionEntity, { name: 'task_execution_tags_flow_execution_id_fkey' })
   flow_execution_id: string;
 
   @Column('varchar', { length: 200 })
@@ -31,9 +35,9 @@ export class TaskExecutionTagEntity {
   @Column('varchar', { length: 255, nullable: true })
   modified_by: string | null;
 
-  @Column('timestamptz')
+  @Column('timestamptz', { default: () => 'now()' })
   created_at: Date;
 
-  @Column('timestamptz')
+  @Column('timestamptz', { default: () => 'now()' })
   updated_at: Date;
 }

@@ -1,4 +1,5 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { FlowExecutionEntity } from '../flow-executions/flow-execution.entity';
 import type { ProcessingStatus } from '../flow-executions/dto/task-status.dto';
 
 export const EDITED_STATUSES = ['not_edited', 'edited_not_reexecuted', 'edited_reexecuted'] as const;
@@ -9,6 +10,12 @@ export type StaleStatus = (typeof STALE_STATUSES)[number];
 
 /** Property names are the column names, so a raw SQL row is this entity as it stands. */
 @Entity('task_executions')
+// The database's constraint also has INCLUDE (credits) (index-only credit sums); TypeORM can neither declare nor compare it.
+@Unique('task_executions_task_uq', ['flow_execution_id', 'task_name', 'task_execution_idx'])
+@Check('task_executions_task_execution_idx_check', 'task_execution_idx >= 0')
+@Check('task_executions_credits_check', 'credits >= 0')
+// (organization_id, created_at DESC, id DESC): TypeORM cannot declare column order, so it is told to leave the index alone.
+@Index('task_executions_org_created_idx', { synchronize: false })
 export class TaskExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -18,6 +25,7 @@ export class TaskExecutionEntity {
   organization_id: string;
 
   @Column('uuid')
+  @ForeignKey(() => FlowExecutionEntity, { name: 'task_executions_flow_execution_id_fkey' })
   flow_execution_id: string;
 
   @Column('varchar', { length: 200 })
@@ -59,9 +67,9 @@ export class TaskExecutionEntity {
   @Column('varchar', { length: 255, default: 'system' })
   modified_by: string;
 
-  @Column('timestamptz')
+  @Column('timestamptz', { default: () => 'now()' })
   created_at: Date;
 
-  @Column('timestamptz')
+  @Column('timestamptz', { default: () => 'now()' })
   updated_at: Date;
 }
