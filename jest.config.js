@@ -4,6 +4,7 @@ const tsJest = ['ts-jest', {}];
 
 module.exports = {
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   projects: [
     {
       displayName: 'unit',
