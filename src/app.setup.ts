@@ -15,7 +15,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.useLogger(new NestPinoLogger(logger));
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('query parser', 'extended');
+  // Repeated keys (`status=a&status=b`) are all the API takes; no nested `a[b]=` objects.
+  app.set('query parser', 'simple');
   app.setGlobalPrefix('api', {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
