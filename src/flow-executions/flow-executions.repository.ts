@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { driverPool } from '../database/driver-pool';
 import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import type { FlowTaskStatusRow } from './dto/task-status.dto';
@@ -68,12 +67,8 @@ export class FlowExecutionsRepository {
    * TypeORM's query runner costs more than the query itself on this path.
    */
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    const result = await this.pool.query<FlowExecutionRow>(withCredits ? FIND_WITH_CREDITS : FIND, [id]);
+    const result = await driverPool(this.dataSource).query<FlowExecutionRow>(withCredits ? FIND_WITH_CREDITS : FIND, [id]);
     return result.rows[0];
-  }
-
-  private get pool(): Pool {
-    return (this.dataSource.driver as PostgresDriver).master as Pool;
   }
 
   /**
@@ -195,6 +190,17 @@ export class FlowExecutionsRepository {
       [organizationId],
     );
     return rows[0].n;
+  }
+
+  /** The organization's limit as stored (null: the default), and how many executions hold or wait for a slot. */
+  async slotUsage(m: EntityManager, organizationId: string): Promise<{ limit: number | null; active: number; queued: number }> {
+    const rows: { limit: number | null; active: number; queued: number }[] = await m.query(
+      `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
+              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})) AS active,
+              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status = 'queued') AS queued`,
+      [organizationId],
+    );
+    return rows[0];
   }
 
   async definitionOf(flowId: string, version: number): Promise<unknown> {

@@ -180,7 +180,7 @@ export class FlowExecutionsService {
     const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
     const rows = await this.dataSource.transaction(async (m) => {
       if (awaiting) {
-        await this.concurrencyLimit(m, principal.organizationId);
+        await this.repository.lockOrganization(m, principal.organizationId);
         const locked = this.accessible(principal, await this.repository.lockForUpdate(m, id));
         await this.syncFromTasks(m, principal, locked, 'awaiting_input');
       }

@@ -31,17 +31,12 @@ export class OrganizationsService {
   }
 
   private async read(m: EntityManager, organizationId: string): Promise<OrganizationSettingsResponseDto> {
-    const [row]: { limit: number | null; running: number; queued: number }[] = await m.query(
-      `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
-              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status IN ('running', 'awaiting_input', 'cancel_requested')) AS running,
-              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status = 'queued') AS queued`,
-      [organizationId],
-    );
+    const usage = await this.executions.slotUsage(m, organizationId);
     return {
       organization_id: organizationId,
-      max_concurrent_executions: row.limit ?? this.config.defaultOrgConcurrencyLimit,
-      running_executions: row.running,
-      queued_executions: row.queued,
+      max_concurrent_executions: usage.limit ?? this.config.defaultOrgConcurrencyLimit,
+      running_executions: usage.active,
+      queued_executions: usage.queued,
     };
   }
 }
