@@ -7,6 +7,7 @@ import { RequestValidationPipe } from './common/validation/request-validation.pi
 import { createLogger, LOGGER } from './common/logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
+import { EventsModule } from './events/events.module';
 import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
 import { FlowsModule } from './flows/flows.module';
 import { HealthModule } from './health/health.module';
@@ -39,6 +40,8 @@ export class AppModule {
         OrganizationsModule,
         ServiceAccountsModule,
         FlowsModule,
+        // Before FlowExecutionsModule: /flow-executions/events must match before /flow-executions/:id.
+        EventsModule,
         FlowExecutionsModule,
         TaskExecutionsModule,
       ],

@@ -7,6 +7,7 @@ import { isRole, Role, ROLES } from './common/auth/permissions';
 import { isUuid } from './common/validation/parse-id.pipe';
 import { AppConfig, ensureLocalJwtSecret, loadConfig } from './config/app-config';
 import { buildDataSourceOptions } from './database/data-source-options';
+import { runMigrationsExclusively } from './database/migrate';
 import { startEmbeddedPostgres } from './database/embedded-postgres';
 import { ApiKeyEntity } from './service-accounts/api-key.entity';
 import { ServiceAccountEntity } from './service-accounts/service-account.entity';
@@ -93,11 +94,12 @@ async function withDatabase<T>(config: AppConfig, work: (dataSource: DataSource)
     stop = () => embedded.stop();
   }
   const dataSource = new DataSource({
-    ...buildDataSourceOptions(url, { poolSize: 2, migrationsRun: config.migrate }),
+    ...buildDataSourceOptions(url, { poolSize: 2 }),
     entities: [ServiceAccountEntity, ApiKeyEntity],
   });
   try {
     await dataSource.initialize();
+    if (config.migrate) await runMigrationsExclusively(dataSource);
     return await work(dataSource);
   } finally {
     if (dataSource.isInitialized) await dataSource.destroy();

@@ -16,6 +16,8 @@ export interface AppConfig {
   logLevel: LogLevel;
   defaultOrgConcurrencyLimit: number;
   dbPoolSize: number;
+  /** How long the event log keeps events (`EVENT_RETENTION_HOURS`). */
+  eventRetentionHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel,
     defaultOrgConcurrencyLimit: integer('DEFAULT_ORG_CONCURRENCY_LIMIT', 10, 1, 100000),
     dbPoolSize: integer('DB_POOL_SIZE', 20, 1, 500),
+    eventRetentionHours: integer('EVENT_RETENTION_HOURS', 168, 1, 24 * 365 * 10),
   };
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

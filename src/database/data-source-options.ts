@@ -2,14 +2,15 @@ import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 
 /** One builder for the app and for `ormconfig.ts` (the migration CLI). Never `synchronize`. */
-export function buildDataSourceOptions(url: string, overrides: { poolSize?: number; migrationsRun?: boolean } = {}): DataSourceOptions {
+/** Migrations run through `runMigrationsExclusively` (one replica at a time), never at initialize. */
+export function buildDataSourceOptions(url: string, overrides: { poolSize?: number } = {}): DataSourceOptions {
   return {
     type: 'postgres',
     url,
     entities: [join(__dirname, '..', '**', '*.entity.{ts,js}')],
     migrations: [join(__dirname, 'migrations', '*.{ts,js}')],
     migrationsTableName: 'migrations',
-    migrationsRun: overrides.migrationsRun ?? false,
+    migrationsRun: false,
     synchronize: false,
     poolSize: overrides.poolSize ?? 20,
     // Timestamps without an offset in filters mean UTC, whatever the server's default.

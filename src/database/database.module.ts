@@ -1,7 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions } from './data-source-options';
+import { runMigrationsExclusively } from './migrate';
 
 @Module({})
 export class DatabaseModule {
@@ -9,11 +11,18 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       imports: [
-        TypeOrmModule.forRoot({
-          ...buildDataSourceOptions(config.databaseUrl, { poolSize: config.dbPoolSize, migrationsRun: config.migrate }),
-          // Fail fast at boot instead of retrying for half a minute; a later outage answers 503.
-          retryAttempts: 0,
-          logging: false,
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            ...buildDataSourceOptions(config.databaseUrl, { poolSize: config.dbPoolSize }),
+            // Fail fast at boot instead of retrying for half a minute; a later outage answers 503.
+            retryAttempts: 0,
+            logging: false,
+          }),
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options as DataSourceOptions).initialize();
+            if (config.migrate) await runMigrationsExclusively(dataSource);
+            return dataSource;
+          },
         }),
       ],
     };

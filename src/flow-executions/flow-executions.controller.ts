@@ -1,9 +1,10 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { ApiLongPoll, preferredWait } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
@@ -45,21 +46,25 @@ export class FlowExecutionsController {
 
   /**
    * Retrieve one flow execution, optionally with its run number and total credits. Carries a
-   * strong ETag; `If-None-Match` with the current one answers 304 without a body.
+   * strong ETag; `If-None-Match` with the current one answers 304 without a body, and with
+   * `Prefer: wait=N` waits up to N seconds for the execution to change (a long-poll).
    */
   @Get(':flow_execution_id')
   @RequirePermission('executions:read')
-  @ApiOkResponse({ type: FlowExecutionResponseDto })
+  @ApiLongPoll(FlowExecutionResponseDto)
   @ApiErrors(400, 403, 404)
   async get(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Query() query: GetFlowExecutionQueryDto,
     @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Headers('prefer') prefer: string | undefined,
     @Res() res: Response,
   ): Promise<void> {
-    const { etag, body } = await this.service.getConditional(principal, id, query, ifNoneMatch);
+    const wait = preferredWait(prefer);
+    const { etag, body, waited } = await this.service.waitForChange(principal, id, query, ifNoneMatch, wait, res);
     res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
+    if (waited) res.set('Preference-Applied', `wait=${wait}`);
     if (body) res.json(body);
     else res.status(304).end();
   }

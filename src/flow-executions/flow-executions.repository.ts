@@ -253,8 +253,8 @@ export class FlowExecutionsRepository {
   }
 
   /** Admits the oldest waiting executions of the organization while it has free slots. */
-  async promoteWaiting(m: EntityManager, organizationId: string, concurrencyLimit: number): Promise<string[]> {
-    const [rows]: [{ id: string }[]] = await m.query(
+  async promoteWaiting(m: EntityManager, organizationId: string, concurrencyLimit: number): Promise<FlowExecutionRow[]> {
+    const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
           SET status = 'running', updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
         WHERE fe.id IN (
@@ -263,10 +263,10 @@ export class FlowExecutionsRepository {
            ORDER BY q.created_at, q.id
            LIMIT GREATEST(0, $2 - (SELECT count(*) FROM flow_executions a WHERE a.organization_id = $1 AND a.status IN (${ACTIVE})))
         )
-      RETURNING fe.id`,
+      RETURNING ${COLUMNS}`,
       [organizationId, concurrencyLimit],
     );
-    return rows.map((r) => r.id);
+    return rows;
   }
 }
 

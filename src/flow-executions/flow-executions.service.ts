@@ -1,9 +1,12 @@
+import type { EventEmitter } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { EventsService } from '../events/events.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService } from '../flows/flows.service';
 import { FlowExecutionRow, CreateFlowExecutionDto, FlowExecutionResponseDto, toFlowExecutionResponse } from './dto/flow-execution.dto';
@@ -19,6 +22,12 @@ export interface FlowExecutionPage {
   nextCursor: string | null;
 }
 
+export interface ConditionalResponse {
+  etag: string;
+  /** Null when the caller's `If-None-Match` names the current version: answer 304. */
+  body: FlowExecutionResponseDto | null;
+}
+
 type Decide = (current: FlowExecutionRow, hasFreeSlot: () => Promise<boolean>) => Promise<ExecutionStatus | null>;
 
 @Injectable()
@@ -27,7 +36,7 @@ export class FlowExecutionsService {
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
     private readonly inputs: InputValidator,
-    private readonly dataSource: DataSource,
+    private readonly events: EventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -40,13 +49,42 @@ export class FlowExecutionsService {
     id: string,
     query: GetFlowExecutionQueryDto,
     ifNoneMatch: string | undefined,
-  ): Promise<{ etag: string; body: FlowExecutionResponseDto | null }> {
+  ): Promise<ConditionalResponse> {
     const row = this.accessible(principal, await this.repository.findById(id, query.include_credits === true));
     const flags = `${query.include_run_number ? 'r' : ''}${query.include_credits ? `c${row.total_credits ?? ''}` : ''}`;
     const etag = `"${row.updated_at.replace(/\D/g, '')}-${row.status}-${flags}"`;
     if (ifNoneMatchHits(ifNoneMatch, etag)) return { etag, body: null };
     const options = { includeRunNumber: query.include_run_number, includeCredits: query.include_credits };
     return { etag, body: toFlowExecutionResponse(row, options) };
+  }
+
+  /**
+   * The long-poll (RFC 7240 `Prefer: wait`): when the caller already has the current version, the
+   * answer waits until the execution changes or `waitSeconds` pass. Access is decided by the first
+   * read; the wait holds no database connection.
+   */
+  async waitForChange(
+    principal: Principal,
+    id: string,
+    query: GetFlowExecutionQueryDto,
+    ifNoneMatch: string | undefined,
+    waitSeconds: number | null,
+    response: Pick<EventEmitter, 'once'>,
+  ): Promise<ConditionalResponse & { waited: boolean }> {
+    let result = await this.getConditional(principal, id, query, ifNoneMatch);
+    if (result.body || waitSeconds === null) return { ...result, waited: false };
+    const signal = disconnectSignal(response);
+    const deadline = Date.now() + waitSeconds * 1000;
+    const subscription = this.events.watchExecution(id);
+    try {
+      result = await this.getConditional(principal, id, query, ifNoneMatch);
+      while (!result.body && !signal.aborted && Date.now() < deadline) {
+        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, id, query, ifNoneMatch);
+      }
+    } finally {
+      subscription.close();
+    }
+    return { ...result, waited: true };
   }
 
   /** The row, for other modules that act on an execution (404 / 403 decided here). */
@@ -61,9 +99,9 @@ export class FlowExecutionsService {
     const schema = inputSchemaOf(task);
     if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
 
-    const row = await this.dataSource.transaction(async (m) => {
+    const row = await this.events.transaction(async (m) => {
       const limit = await this.concurrencyLimit(m, principal.organizationId);
-      return this.repository.insert(
+      const created = await this.repository.insert(
         m,
         {
           organizationId: principal.organizationId,
@@ -76,6 +114,8 @@ export class FlowExecutionsService {
         },
         limit,
       );
+      if (created) this.events.record(m, { type: 'flow_execution.created', execution: created });
+      return created;
     });
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
     return toFlowExecutionResponse(row);
@@ -178,7 +218,7 @@ export class FlowExecutionsService {
       throw badRequest(`Unknown task names for flow version ${row.flow_version}: ${unknown.join(', ')}`, unknown.map((n) => `statuses: unknown task '${n}'`));
     }
     const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
-    const rows = await this.dataSource.transaction(async (m) => {
+    const rows = await this.events.transaction(async (m) => {
       if (awaiting) {
         await this.repository.lockOrganization(m, principal.organizationId);
         const locked = this.accessible(principal, await this.repository.lockForUpdate(m, id));
@@ -192,7 +232,7 @@ export class FlowExecutionsService {
   /** Moves a run to `to` from a worker's task report (awaiting_input) or a task edit (edited), when allowed. */
   async syncFromTasks(m: EntityManager, principal: Principal, row: FlowExecutionRow, to: 'awaiting_input' | 'edited'): Promise<void> {
     const allowed = to === 'awaiting_input' ? row.status === 'running' : row.status === 'completed';
-    if (allowed) await this.repository.setStatus(m, row.id, to, principal.subject);
+    if (allowed) this.recordMove(m, row, await this.repository.setStatus(m, row.id, to, principal.subject));
   }
 
   /** Tasks of the execution's pinned flow version. */
@@ -227,11 +267,26 @@ export class FlowExecutionsService {
       const to = await decide(current, hasFreeSlot);
       if (to === null) return current;
       const updated = await this.repository.setStatus(m, id, to, principal.subject, options.flowVersion ?? null);
+      this.recordMove(m, current, updated);
       await options.afterMove?.(m);
-      if (isActive(current.status) && !isActive(to)) await this.repository.promoteWaiting(m, principal.organizationId, limit);
+      if (isActive(current.status) && !isActive(to)) await this.admitWaiting(m, principal.organizationId, limit);
       return updated;
     };
-    return options.within ? run(options.within) : this.dataSource.transaction(run);
+    return options.within ? run(options.within) : this.events.transaction(run);
+  }
+
+  /** Admits the oldest waiting executions while the organization has free slots; needs its lock and an events transaction. */
+  async admitWaiting(m: EntityManager, organizationId: string, limit: number): Promise<void> {
+    for (const promoted of await this.repository.promoteWaiting(m, organizationId, limit)) {
+      this.events.record(m, { type: 'flow_execution.status_changed', execution: promoted, previousStatus: 'queued' });
+    }
+  }
+
+  /** The event of a status change; a change that keeps the status (re-executing a running run) only wakes waiters. */
+  private recordMove(m: EntityManager, before: FlowExecutionRow, after: FlowExecutionRow): void {
+    if (before.status === after.status) return this.events.touch(m, after);
+    const type = after.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed';
+    this.events.record(m, { type, execution: after, previousStatus: before.status });
   }
 
   private async concurrencyLimit(m: EntityManager, organizationId: string): Promise<number> {

@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { EventsService } from '../events/events.service';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
 
 @Injectable()
@@ -10,6 +12,8 @@ export class OrganizationsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly executions: FlowExecutionsRepository,
+    private readonly executionsService: FlowExecutionsService,
+    private readonly events: EventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -19,13 +23,13 @@ export class OrganizationsService {
 
   /** A raised limit admits waiting executions at once, in the same transaction. */
   async updateSettings(principal: Principal, dto: UpdateOrganizationSettingsDto): Promise<OrganizationSettingsResponseDto> {
-    return this.dataSource.transaction(async (m) => {
+    return this.events.transaction(async (m) => {
       await this.executions.lockOrganization(m, principal.organizationId);
       await m.query(`UPDATE organizations SET max_concurrent_executions = $2, updated_at = now() WHERE id = $1`, [
         principal.organizationId,
         dto.max_concurrent_executions,
       ]);
-      await this.executions.promoteWaiting(m, principal.organizationId, dto.max_concurrent_executions);
+      await this.executionsService.admitWaiting(m, principal.organizationId, dto.max_concurrent_executions);
       return this.read(m, principal.organizationId);
     });
   }

@@ -119,16 +119,18 @@ export class TaskExecutionsRepository {
   }
 
   /** Marks the latest attempt of each named task stale (their inputs came from an edited output). */
-  async markLatestStale(m: EntityManager, flowExecutionId: string, taskNames: string[]): Promise<void> {
-    await m.query(
+  async markLatestStale(m: EntityManager, flowExecutionId: string, taskNames: string[]): Promise<TaskExecutionEntity[]> {
+    const [rows]: [TaskExecutionEntity[]] = await m.query(
       `UPDATE task_executions te
           SET stale_status = 'stale', updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')
         WHERE te.flow_execution_id = $1 AND te.task_name = ANY($2::text[]) AND te.processing_status <> 'deleted'
           AND te.task_execution_idx = (
             SELECT max(x.task_execution_idx) FROM task_executions x
-             WHERE x.flow_execution_id = te.flow_execution_id AND x.task_name = te.task_name AND x.processing_status <> 'deleted')`,
+             WHERE x.flow_execution_id = te.flow_execution_id AND x.task_name = te.task_name AND x.processing_status <> 'deleted')
+       RETURNING ${COLUMNS}`,
       [flowExecutionId, taskNames],
     );
+    return rows;
   }
 
   async hasStale(m: EntityManager, flowExecutionId: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
+import { EventsService } from '../events/events.service';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
@@ -33,6 +34,7 @@ export class TaskExecutionsService {
     private readonly repository: TaskExecutionsRepository,
     private readonly executions: FlowExecutionsService,
     private readonly executionsRepository: FlowExecutionsRepository,
+    private readonly events: EventsService,
     private readonly dataSource: DataSource,
   ) {}
 
@@ -46,10 +48,12 @@ export class TaskExecutionsService {
     );
     const key = keyOf(parent, dto);
     try {
-      const written = await this.dataSource.transaction(async (m): Promise<Written> => {
+      const written = await this.events.transaction(async (m): Promise<Written> => {
         await this.repository.lockParentShared(m, parent.id);
         const row = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
-        return { row, tags: await this.afterWrite(m, principal, parent, dto, false) };
+        const tags = await this.afterWrite(m, principal, parent, dto, false);
+        this.recordTasks(m, parent, [row], tags);
+        return { row, tags };
       });
       return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
     } catch (error) {
@@ -75,7 +79,7 @@ export class TaskExecutionsService {
     // Most updates are a worker's progress and need only the task's row; an edit, or a re-execution
     // in the same transaction, also needs the run's locks (organization, then execution, then tasks).
     const attempt = (withRunLocks: boolean) =>
-      this.dataSource.transaction(async (m) => {
+      this.events.transaction(async (m) => {
         const written = await this.applyUpdate(m, principal, parent, definition, dto, withRunLocks);
         if (written && executeFlow && (await this.repository.hasStale(m, parent.id))) {
           await this.executions.reexecute(principal, parent.id, true, m);
@@ -140,12 +144,23 @@ export class TaskExecutionsService {
 
     const changes: TaskExecutionChanges = { ...changesOf(dto), edited_status: edit ? 'edited_not_reexecuted' : undefined };
     const row = await this.repository.update(m, current.id, changes, principal.subject);
+    const tags = await this.afterWrite(m, principal, parent, dto, true);
+    this.recordTasks(m, locked ?? parent, [row], tags);
     if (edit && locked) {
       const downstream = downstreamTasks(definition, dto.task_name);
-      if (downstream.length > 0) await this.repository.markLatestStale(m, parent.id, downstream);
+      const stale = downstream.length > 0 ? await this.repository.markLatestStale(m, parent.id, downstream) : [];
+      this.recordTasks(m, locked, stale, await this.repository.activeTags(m, parent.organization_id, stale));
       await this.executions.syncFromTasks(m, principal, locked, 'edited');
     }
-    return { row, tags: await this.afterWrite(m, principal, parent, dto, true) };
+    return { row, tags };
+  }
+
+  /** A `task_execution.updated` event for each written task execution, with its active tags. */
+  private recordTasks(m: EntityManager, execution: FlowExecutionRow, rows: TaskExecutionEntity[], tags: TaskExecutionTagEntity[]): void {
+    for (const row of rows) {
+      const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
+      this.events.record(m, { type: 'task_execution.updated', execution, task: toTaskExecutionResponse(row, own, WRITE_RESPONSE) });
+    }
   }
 
   /** Tags and the terminal status history entry, in the writer's transaction; answers the task's active tags. */

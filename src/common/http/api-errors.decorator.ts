@@ -8,6 +8,7 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'Forbidden - the role lacks the permission, or the resource belongs to another organization',
   404: 'Not Found - the resource does not exist or was deleted',
   409: 'Conflict - a state transition that is not allowed, or a duplicate',
+  410: 'Gone - the cursor is older than the retained event log',
   422: 'Validation Error - query or body validation failed',
 };
 

@@ -1,0 +1,169 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Client } from 'pg';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
+import { LOGGER } from '../common/logging/logger';
+import { CHANGES_CHANNEL } from './event-types';
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+/**
+ * A caller's interest in changes to one execution or one organization. Created before the caller
+ * reads, so a change committed between its read and its wait is not missed.
+ */
+export class Subscription {
+  private changed = false;
+  private wake: ((changed: boolean) => void) | null = null;
+
+  constructor(
+    readonly key: string,
+    private readonly release: (subscription: Subscription) => void,
+  ) {}
+
+  /** Resolves true on a change (or a reconnect, or shutdown: the caller re-checks), false after `ms`. */
+  wait(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.changed || signal?.aborted) {
+      const changed = this.changed;
+      this.changed = false;
+      return Promise.resolve(changed);
+    }
+    return new Promise((resolve) => {
+      const done = (changed: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.wake = null;
+        this.changed = false;
+        resolve(changed);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(done, ms, false);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.wake = done;
+    });
+  }
+
+  notify(): void {
+    if (this.wake) this.wake(true);
+    else this.changed = true;
+  }
+
+  close(): void {
+    this.wake?.(false);
+    this.release(this);
+  }
+}
+
+/**
+ * One `LISTEN` connection per process, fanned out to in-process subscribers. Writers `NOTIFY` in
+ * their transaction, so only committed changes wake anyone, on every replica. Subscribers hold no
+ * database connection. After a lost connection it reconnects and wakes everyone to re-check.
+ */
+@Injectable()
+export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly subscribers = new Map<string, Set<Subscription>>();
+  private client: Client | null = null;
+  private stopped = false;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.connect();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.wakeAll();
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** `execution:<id>` or `organization:<id>`. */
+  subscribe(key: string): Subscription {
+    const subscription = new Subscription(key, (s) => this.unsubscribe(s));
+    let set = this.subscribers.get(key);
+    if (!set) this.subscribers.set(key, (set = new Set()));
+    set.add(subscription);
+    return subscription;
+  }
+
+  get listening(): boolean {
+    return this.client !== null;
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const set of this.subscribers.values()) n += set.size;
+    return n;
+  }
+
+  private unsubscribe(subscription: Subscription): void {
+    const set = this.subscribers.get(subscription.key);
+    if (!set) return;
+    set.delete(subscription);
+    if (set.size === 0) this.subscribers.delete(subscription.key);
+  }
+
+  private async connect(): Promise<void> {
+    const options = this.dataSource.options as PostgresConnectionOptions;
+    const client = new Client({ connectionString: options.url, ...(options.extra as object) });
+    client.on('notification', (message) => this.dispatch(message.payload ?? ''));
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client, null));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch (error) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+      this.lost(client, error);
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.reconnectDelay = RECONNECT_MIN_MS;
+    // Changes committed while no one listened are unknown: every waiter re-checks.
+    this.wakeAll();
+  }
+
+  private lost(client: Client, error: unknown): void {
+    if (this.client !== null && this.client !== client) return;
+    this.client = null;
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    if (this.stopped || this.reconnectTimer) return;
+    this.logger.warn({ err: error ?? undefined }, 'change listener disconnected; reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.connect();
+    }, this.reconnectDelay);
+    this.reconnectTimer.unref();
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+  }
+
+  private dispatch(payload: string): void {
+    const [organizationId, executionId] = payload.split(' ');
+    this.wakeKey(`organization:${organizationId}`);
+    this.wakeKey(`execution:${executionId}`);
+  }
+
+  private wakeKey(key: string): void {
+    const set = this.subscribers.get(key);
+    if (set) for (const subscription of set) subscription.notify();
+  }
+
+  private wakeAll(): void {
+    for (const set of this.subscribers.values()) for (const subscription of set) subscription.notify();
+  }
+}

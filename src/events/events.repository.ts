@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { CHANGES_CHANNEL, EventType } from './event-types';
+
+// pg_advisory_xact_lock(namespace, hashtext(organization_id)): 'flow' in ASCII, apart from other advisory locks.
+const ORDERING_LOCK_NAMESPACE = 0x666c6f77;
+
+export interface EventToWrite {
+  flow_id: string;
+  flow_execution_id: string;
+  type: EventType;
+  payload: Record<string, unknown>;
+}
+
+export interface StoredEvent {
+  id: string;
+  type: EventType;
+  occurred_at: string;
+  payload: Record<string, unknown>;
+}
+
+export interface EventPage {
+  /** The highest event id removed by retention. */
+  purgedThrough: bigint;
+  events: StoredEvent[];
+}
+
+@Injectable()
+export class EventsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * The transaction's events, as its last statements. The organization's ordering lock is held
+   * from the id's allocation to the commit, so an organization's events commit in id order and a
+   * reader that has seen id N will never see a smaller one appear. Executions named in `touched`
+   * changed without an event: they are only notified.
+   */
+  async append(m: EntityManager, organizationId: string, events: EventToWrite[], touched: string[]): Promise<void> {
+    if (events.length > 0) {
+      await m.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [ORDERING_LOCK_NAMESPACE, organizationId]);
+    }
+    await m.query(
+      `WITH written AS (
+         INSERT INTO flow_events (organization_id, flow_id, flow_execution_id, type, occurred_at, payload)
+         SELECT $1, e.flow_id, e.flow_execution_id, e.type, clock_timestamp(), e.payload
+           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS item (value, n),
+                jsonb_to_record(item.value) AS e (flow_id uuid, flow_execution_id uuid, type text, payload jsonb)
+          ORDER BY item.n
+         RETURNING flow_execution_id
+       )
+       SELECT pg_notify('${CHANGES_CHANNEL}', $1 || ' ' || changed.id)
+         FROM (SELECT flow_execution_id::text AS id FROM written UNION SELECT unnest($3::text[])) changed`,
+      [organizationId, JSON.stringify(events), touched],
+    );
+  }
+
+  /** Events of the organization (of one flow, when given) after the cursor, oldest first. */
+  async page(organizationId: string, flowId: string | null, after: bigint, limit: number): Promise<EventPage> {
+    const params: unknown[] = [organizationId, after.toString(), limit];
+    const scope = flowId === null ? 'e.organization_id = $1' : `e.flow_id = $${params.push(flowId)} AND e.organization_id = $1`;
+    const rows: (StoredEvent & { purged_through: string })[] = await this.dataSource.query(
+      `SELECT r.purged_through, page.*
+         FROM flow_events_retention r
+         LEFT JOIN LATERAL (
+           SELECT e.id::text, e.type, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, e.payload
+             FROM flow_events e
+            WHERE ${scope} AND e.id > $2
+            ORDER BY e.id
+            LIMIT $3
+         ) page ON true
+        ORDER BY page.id::bigint`,
+      params,
+    );
+    const events = rows[0].id === null ? [] : rows.map(({ purged_through: _, ...event }) => event);
+    return { purgedThrough: BigInt(rows[0].purged_through), events };
+  }
+
+  /**
+   * Removes up to `batch` events older than the cutoff, skipping rows another replica is removing,
+   * and advances the retention mark. Answers how many it removed.
+   */
+  async purgeOlderThan(cutoff: Date, batch: number): Promise<number> {
+    const [rows]: [{ removed: number }[]] = await this.dataSource.query(
+      `WITH doomed AS (
+         SELECT id FROM flow_events WHERE occurred_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), removed AS (
+         DELETE FROM flow_events e USING doomed WHERE e.id = doomed.id RETURNING e.id
+       )
+       UPDATE flow_events_retention
+          SET purged_through = GREATEST(purged_through, (SELECT max(id) FROM removed))
+        WHERE EXISTS (SELECT 1 FROM removed)
+      RETURNING (SELECT count(*)::int FROM removed) AS removed`,
+      [cutoff, batch],
+    );
+    return rows[0]?.removed ?? 0;
+  }
+}

@@ -1,0 +1,83 @@
+import { request, IncomingMessage, ClientRequest } from 'node:http';
+
+export interface SseMessage {
+  id?: string;
+  event?: string;
+  data?: string;
+  comment?: string;
+}
+
+/** A Server-Sent Events client over plain HTTP that collects what arrives, for tests. */
+export class SseClient {
+  readonly messages: SseMessage[] = [];
+  status = 0;
+  headers: IncomingMessage['headers'] = {};
+  body = '';
+  private buffer = '';
+  private waiters: (() => void)[] = [];
+  private req: ClientRequest;
+  readonly opened: Promise<void>;
+
+  constructor(baseUrl: string, path: string, headers: Record<string, string>) {
+    this.opened = new Promise((resolve, reject) => {
+      this.req = request(`${baseUrl}${path}`, { headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
+        this.status = res.statusCode ?? 0;
+        this.headers = res.headers;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => this.receive(chunk));
+        res.on('error', () => undefined);
+        resolve();
+      });
+      this.req.on('error', reject);
+      this.req.end();
+    });
+  }
+
+  /** Resolves once at least `n` events (messages with data) have arrived. */
+  async events(n: number, timeoutMs = 10_000): Promise<SseMessage[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.dataMessages().length < n) {
+      if (Date.now() > deadline) throw new Error(`only ${this.dataMessages().length} of ${n} events arrived; got ${JSON.stringify(this.messages)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.dataMessages();
+  }
+
+  dataMessages(): SseMessage[] {
+    return this.messages.filter((m) => m.data !== undefined);
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+
+  private receive(chunk: string): void {
+    if (this.status !== 200) {
+      this.body += chunk;
+      return;
+    }
+    this.buffer += chunk;
+    let end: number;
+    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
+      const block = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 2);
+      const message: SseMessage = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) message.comment = line.slice(1).trim();
+        else {
+          const at = line.indexOf(':');
+          const field = line.slice(0, at) as 'id' | 'event' | 'data';
+          message[field] = line.slice(at + 1).replace(/^ /, '');
+        }
+      }
+      this.messages.push(message);
+    }
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
