@@ -31,7 +31,7 @@ export class FlowEventEntity {
 
 /** A single row: the highest event id that retention has removed. */
 @Entity('flow_events_retention')
-@Check('"id"')
+@Check('flow_events_retention_id_check', 'id')
 export class FlowEventsRetentionEntity {
   @PrimaryColumn('boolean', { default: true })
   id: boolean;
