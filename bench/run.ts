@@ -12,6 +12,7 @@ import type { LoadCommand, LoadReply, LoadResult } from './load';
 import { consoleTable, markdownTable, Measurement, Row, summarize, Target } from './report';
 import { buildScenarios, checkScenarios, ParityCheck, Scenario } from './scenarios';
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, openBenchDatabase } from './seed';
+import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 
 const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page] [--reseed]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
@@ -154,8 +155,10 @@ async function main(): Promise<void> {
     } finally {
       await db.end();
     }
+    const watching = !options.only || options.only.includes(WATCH);
+    const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter((key) => key !== WATCH && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -184,10 +187,69 @@ async function main(): Promise<void> {
       }
     }
 
-    const rows = summarize(scenarios, options.connections, measurements);
-    writeReport(options, database, rows, measurements, parity);
+    let watch: WatchResults | null = null;
+    if (watching) {
+      const watchPort = await freePort();
+      const second = await startServer('app-2', APP_MAIN, watchPort, { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, JWT_SECRET: jwtSecret, PORT: String(watchPort) });
+      watch = await benchWatching(load, { app: servers.app, url: urls.app, secondUrl: `http://127.0.0.1:${watchPort}`, auth, getById }, database, options);
+      await stopChild(second);
+    }
+
+    const rows = summarize(scenarios.filter((s) => measurements.some((m) => m.scenario === s.key)), options.connections, measurements);
+    writeReport(options, database, rows, measurements, parity, watch);
   } finally {
     await stopAll();
+  }
+}
+
+const WATCH = 'watch';
+const IDLE_POLLS = 10_000;
+
+/**
+ * Watching runs: wake latency with the waiter and the writer on different processes; 10,000 idle
+ * long-polls on one process (its RSS, its database connections, GET by id for everyone else beside
+ * them); and what writing events adds to a create and a status change.
+ */
+async function benchWatching(
+  load: LoadGenerator,
+  on: { app: ChildProcess; url: string; secondUrl: string; auth: Record<string, string>; getById: Scenario },
+  database: BenchDatabase,
+  options: Options,
+): Promise<WatchResults> {
+  const { fixture } = database;
+  log('watch: wake latency, 200 long-polls woken from another process');
+  const wake = await wakeLatency(on.url, on.secondUrl, on.auth, fixture.postFlowId, 200);
+  log(`watch: wake p50 ${ms(wake.p50)} ms, p99 ${ms(wake.p99)} ms`);
+
+  const db = new Client({ connectionString: database.url });
+  await db.connect();
+  const connections = async () =>
+    Number((await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows[0].n);
+  const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readProc(`/proc/${on.app.pid}/status`))?.[1] ?? 0) / 1024;
+  try {
+    const ids = (await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' LIMIT 1000`, [fixture.smallFlowId])).rows.map((r) => r.id as string);
+    const target = { target: 'app' as Target, server: on.app, url: on.url, auth: on.auth };
+    const idle = { polls: IDLE_POLLS, rssBeforeMB: rss(), rssHeldMB: 0, dbConnectionsBefore: await connections(), dbConnectionsHeld: 0 };
+    const getRuns: { alone: number[]; beside: number[] } = { alone: [], beside: [] };
+    for (let round = 1; round <= options.rounds; round++) {
+      getRuns.alone.push((await measure(load, target, on.getById, 32, options)).requestsPerSecond);
+      log(`watch: holding ${IDLE_POLLS} idle long-polls (round ${round})`);
+      const release = await holdIdlePolls(on.url, on.auth, ids, IDLE_POLLS);
+      idle.rssHeldMB = Math.max(idle.rssHeldMB, rss());
+      idle.dbConnectionsHeld = Math.max(idle.dbConnectionsHeld, await connections());
+      getRuns.beside.push((await measure(load, target, on.getById, 32, options)).requestsPerSecond);
+      release();
+      await sleep(1_000);
+    }
+    log(`watch: GET by id c=32 alone ${getRuns.alone.map((n) => n.toFixed(0)).join(', ')} req/s, beside ${IDLE_POLLS} idle long-polls ${getRuns.beside.map((n) => n.toFixed(0)).join(', ')} req/s`);
+    log(`watch: RSS ${idle.rssBeforeMB.toFixed(0)} → ${idle.rssHeldMB.toFixed(0)} MB, database connections ${idle.dbConnectionsBefore} → ${idle.dbConnectionsHeld}`);
+
+    log('watch: write cost with and without events, 300 interleaved rounds');
+    const writes = await writeCosts(database.url, fixture, 300);
+    log(`watch: create ×${writes.create.ratio.toFixed(2)}, status change ×${writes.statusChange.ratio.toFixed(2)} with events`);
+    return { wake, idle: { ...idle, getAloneRps: median(getRuns.alone), getBesideRps: median(getRuns.beside) }, writes };
+  } finally {
+    await db.end();
   }
 }
 
@@ -225,7 +287,7 @@ async function measure(
   };
 }
 
-function writeReport(options: Options, database: BenchDatabase, rows: Row[], measurements: Measurement[], parity: ParityCheck[]): void {
+function writeReport(options: Options, database: BenchDatabase, rows: Row[], measurements: Measurement[], parity: ParityCheck[], watch: WatchResults | null): void {
   const cpu = cpus();
   const machine = {
     cpu: cpu[0]?.model ?? 'unknown',
@@ -269,14 +331,34 @@ function writeReport(options: Options, database: BenchDatabase, rows: Row[], mea
     '',
     markdownTable(rows),
     '',
+    ...(watch ? watchReport(watch) : []),
   ].join('\n');
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   writeFileSync(
     join(RESULTS, 'latest.json'),
-    JSON.stringify({ date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements }, null, 2),
+    JSON.stringify({ date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch }, null, 2),
   );
   log(`wrote bench/results/latest.md and latest.json`);
 }
+
+function watchReport(w: WatchResults): string[] {
+  const cost = (c: WatchResults['writes']['create']) => `${ms(c.withoutEventsMs)} → ${ms(c.withEventsMs)} ms (×${c.ratio.toFixed(2)})`;
+  return [
+    'Watching runs:',
+    '',
+    '| measure | result |',
+    '| --- | --- |',
+    `| wake latency, commit → held response, waiter and writer on different processes (${w.wake.samples} samples) | p50 ${ms(w.wake.p50)} ms, p99 ${ms(w.wake.p99)} ms |`,
+    `| ${w.idle.polls.toLocaleString('en')} idle long-polls on one process: RSS | ${w.idle.rssBeforeMB.toFixed(0)} → ${w.idle.rssHeldMB.toFixed(0)} MB |`,
+    `| the same: the process's database connections | ${w.idle.dbConnectionsBefore} → ${w.idle.dbConnectionsHeld} |`,
+    `| GET by id at 32 connections, alone → beside them | ${w.idle.getAloneRps.toFixed(0)} → ${w.idle.getBesideRps.toFixed(0)} req/s (×${(w.idle.getBesideRps / w.idle.getAloneRps).toFixed(2)}) |`,
+    `| create transaction, p50 without → with its event | ${cost(w.writes.create)} |`,
+    `| status-change transaction, p50 without → with its event | ${cost(w.writes.statusChange)} |`,
+    '',
+  ];
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** The server as a child with its output in bench/results/<name>.log; resolves once /health/ready answers 200. */
 async function startServer(name: string, script: string, port: number, env: NodeJS.ProcessEnv): Promise<ChildProcess> {

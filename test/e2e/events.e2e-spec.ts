@@ -224,6 +224,18 @@ describe('the event feed and long-polls', () => {
       await waitFor(() => notifier().subscriberCount === before + 5);
       for (const s of streams) s.close();
       await waitFor(() => notifier().subscriberCount === before);
+
+      // The same for held long-polls of the retrieve endpoint and of the JSON feed.
+      const flowId = await createFlow(t, org.auth);
+      const e = await createExecution(t, org.auth, flowId);
+      const etag = (await t.http().get(`${BASE}/${e.id}`).set(org.auth()).expect(200)).headers.etag;
+      const held = [
+        new SseClient(baseUrl, `${BASE}/${e.id}`, { ...org.auth(), Accept: 'application/json', 'If-None-Match': etag, Prefer: 'wait=60' }),
+        new SseClient(baseUrl, `${FEED}?after=999999999`, { ...org.auth(), Accept: 'application/json', Prefer: 'wait=60' }),
+      ];
+      await waitFor(() => notifier().subscriberCount === before + 2);
+      for (const h of held) h.close();
+      await waitFor(() => notifier().subscriberCount === before);
     });
   });
 

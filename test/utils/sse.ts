@@ -31,6 +31,7 @@ export class SseClient {
       this.req.on('error', reject);
       this.req.end();
     });
+    this.opened.catch(() => undefined); // closed before any answer (a held request): not a failure
   }
 
   /** Resolves once at least `n` events (messages with data) have arrived. */

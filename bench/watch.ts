@@ -1,0 +1,162 @@
+import { Agent, request } from 'node:http';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from '../src/database/data-source-options';
+import { EventsRepository } from '../src/events/events.repository';
+import { toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
+import { FlowExecutionsRepository } from '../src/flow-executions/flow-executions.repository';
+import type { Fixture } from './seed';
+
+/**
+ * The targets of "watching runs": wake latency across processes, the cost of 10,000 idle
+ * long-polls on one process, and what writing events adds to a write.
+ */
+export interface WatchResults {
+  wake: { samples: number; p50: number; p99: number };
+  idle: { polls: number; rssBeforeMB: number; rssHeldMB: number; dbConnectionsBefore: number; dbConnectionsHeld: number; getAloneRps: number; getBesideRps: number };
+  writes: { create: WriteCost; statusChange: WriteCost };
+}
+
+interface WriteCost {
+  withoutEventsMs: number;
+  withEventsMs: number;
+  ratio: number;
+}
+
+const BASE = '/api/flow-executions';
+
+/** Hold a long-poll on `waitUrl`'s process, change the run through `writeUrl`'s, time commit → response. */
+export async function wakeLatency(waitUrl: string, writeUrl: string, auth: Record<string, string>, flowId: string, samples: number): Promise<WatchResults['wake']> {
+  const latencies: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const created = await call(`${writeUrl}${BASE}`, 'POST', auth, { flow_id: flowId, input: { i } });
+    const first = await call(`${waitUrl}${BASE}/${created.body.id}`, 'GET', auth);
+    const held = call(`${waitUrl}${BASE}/${created.body.id}`, 'GET', { ...auth, 'If-None-Match': first.etag!, Prefer: 'wait=30' }).then((res) => ({
+      at: Date.now(),
+      body: res.body as unknown as { updated_at: string; status: string },
+    }));
+    await sleep(20); // the waiter is registered well before the write
+    await call(`${writeUrl}${BASE}/${created.body.id}/status?status=completed`, 'PATCH', auth);
+    const woke = await held;
+    if (woke.body.status !== 'completed') throw new Error(`the long-poll answered ${JSON.stringify(woke.body)}`);
+    // updated_at is set by the writing statement, just before its commit: a slight overestimate.
+    latencies.push(woke.at - Date.parse(woke.body.updated_at));
+  }
+  latencies.sort((a, b) => a - b);
+  return { samples, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+}
+
+/**
+ * Opens `polls` long-polls (If-None-Match current, wait=60) spread over `ids`; resolves once all are
+ * held, and answers a function that abandons them.
+ */
+export async function holdIdlePolls(appUrl: string, auth: Record<string, string>, ids: string[], polls: number): Promise<() => void> {
+  const etags: string[] = [];
+  for (const id of ids) etags.push((await call(`${appUrl}${BASE}/${id}`, 'GET', auth)).etag!);
+  const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+  const requests: ReturnType<typeof request>[] = [];
+  let connected = 0;
+  await new Promise<void>((resolve, reject) => {
+    for (let i = 0; i < polls; i++) {
+      const n = i % ids.length;
+      const req = request(`${appUrl}${BASE}/${ids[n]}`, { agent, headers: { ...auth, 'If-None-Match': etags[n], Prefer: 'wait=60' } });
+      req.on('socket', (socket) =>
+        socket.once('connect', () => {
+          if (++connected === polls) resolve();
+        }),
+      );
+      req.on('response', (res) => reject(new Error(`an idle long-poll was answered ${res.statusCode} early`)));
+      req.on('error', (error) => (requests.length === polls ? undefined : reject(error)));
+      req.end();
+      requests.push(req);
+    }
+  });
+  await sleep(2_000); // the server has read and parked every request
+  return () => {
+    for (const req of requests) {
+      req.removeAllListeners('response');
+      req.on('error', () => undefined);
+      req.destroy();
+    }
+    agent.destroy();
+  };
+}
+
+/**
+ * What the event append adds to a write, with the app's own repositories and SQL: a create and a
+ * status change, each timed as a whole transaction with and without its event, interleaved.
+ */
+export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: number): Promise<WatchResults['writes']> {
+  const dataSource = await new DataSource({ ...buildDataSourceOptions(databaseUrl, { poolSize: 2 }), entities: [] }).initialize();
+  try {
+    const executions = new FlowExecutionsRepository(dataSource);
+    const events = new EventsRepository(dataSource);
+    const timings = { create: [[], []] as number[][], statusChange: [[], []] as number[][] };
+    for (let i = 0; i < rounds; i++) {
+      for (const withEvents of i % 2 ? [true, false] : [false, true]) {
+        let started = performance.now();
+        const row = await dataSource.transaction(async (m) => {
+          const limit = (await executions.lockOrganization(m, fixture.organizationId)) ?? 1_000_000;
+          const created = (await executions.insert(m, {
+            organizationId: fixture.organizationId,
+            flowId: fixture.postFlowId,
+            flowVersion: 1,
+            input: { document: `bench-${i}` },
+            inputTaskName: null,
+            triggeredTaskExecutorName: null,
+            modifiedBy: 'bench',
+          }, limit))!;
+          if (withEvents) await events.append(m, fixture.organizationId, [event('flow_execution.created', created)], []);
+          return created;
+        });
+        timings.create[Number(withEvents)].push(performance.now() - started);
+
+        started = performance.now();
+        await dataSource.transaction(async (m) => {
+          await executions.lockOrganization(m, fixture.organizationId);
+          await executions.lockForUpdate(m, row.id);
+          const updated = await executions.setStatus(m, row.id, 'completed', 'bench');
+          if (withEvents) await events.append(m, fixture.organizationId, [event('flow_execution.status_changed', updated, row.status)], []);
+        });
+        timings.statusChange[Number(withEvents)].push(performance.now() - started);
+      }
+    }
+    const cost = ([without, withEvents]: number[][]): WriteCost => {
+      const [a, b] = [median(without), median(withEvents)];
+      return { withoutEventsMs: a, withEventsMs: b, ratio: b / a };
+    };
+    return { create: cost(timings.create), statusChange: cost(timings.statusChange) };
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+function event(type: 'flow_execution.created' | 'flow_execution.status_changed', row: Parameters<typeof toFlowExecutionResponse>[0], previous: string | null = null) {
+  return {
+    type,
+    flow_id: row.flow_id,
+    flow_execution_id: row.id,
+    payload: { flow_execution: toFlowExecutionResponse(row, { includeRunNumber: true }), previous_status: previous },
+  };
+}
+
+/** One request on a connection of its own, body read whole; a status above 299 throws. */
+function call(url: string, method: string, headers: Record<string, string>, body?: unknown): Promise<{ etag?: string; body: { id: string } }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(url, { method, agent: false, headers: { ...headers, ...(payload ? { 'Content-Type': 'application/json' } : {}) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) > 299) reject(new Error(`${method} ${url}: ${res.statusCode} ${text}`));
+        else resolve({ etag: res.headers.etag, body: text ? JSON.parse(text) : null });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
