@@ -191,8 +191,7 @@ async function main(): Promise<void> {
     if (watching) {
       const watchPort = await freePort();
       const second = await startServer('app-2', APP_MAIN, watchPort, { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, JWT_SECRET: jwtSecret, PORT: String(watchPort) });
-      watch = await benchWatching(load, { app: servers.app, url: urls.app, secondUrl: `http://127.0.0.1:${watchPort}`, auth, getById }, database, options);
-      await stopChild(second);
+      watch = await benchWatching(load, { app: servers.app, url: urls.app, second, secondUrl: `http://127.0.0.1:${watchPort}`, auth, getById }, database, options);
     }
 
     const rows = summarize(scenarios.filter((s) => measurements.some((m) => m.scenario === s.key)), options.connections, measurements);
@@ -212,7 +211,7 @@ const IDLE_POLLS = 10_000;
  */
 async function benchWatching(
   load: LoadGenerator,
-  on: { app: ChildProcess; url: string; secondUrl: string; auth: Record<string, string>; getById: Scenario },
+  on: { app: ChildProcess; url: string; second: ChildProcess; secondUrl: string; auth: Record<string, string>; getById: Scenario },
   database: BenchDatabase,
   options: Options,
 ): Promise<WatchResults> {
@@ -220,6 +219,7 @@ async function benchWatching(
   log('watch: wake latency, 200 long-polls woken from another process');
   const wake = await wakeLatency(on.url, on.secondUrl, on.auth, fixture.postFlowId, 200);
   log(`watch: wake p50 ${ms(wake.p50)} ms, p99 ${ms(wake.p99)} ms`);
+  await stopChild(on.second); // from here on, the database connections counted are the app's
 
   const db = new Client({ connectionString: database.url });
   await db.connect();
@@ -229,12 +229,16 @@ async function benchWatching(
   try {
     const ids = (await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' LIMIT 1000`, [fixture.smallFlowId])).rows.map((r) => r.id as string);
     const target = { target: 'app' as Target, server: on.app, url: on.url, auth: on.auth };
-    const idle = { polls: IDLE_POLLS, rssBeforeMB: rss(), rssHeldMB: 0, dbConnectionsBefore: await connections(), dbConnectionsHeld: 0 };
+    const idle = { polls: IDLE_POLLS, rssBeforeMB: 0, rssHeldMB: 0, dbConnectionsBefore: 0, dbConnectionsHeld: 0 };
     const getRuns: { alone: number[]; beside: number[] } = { alone: [], beside: [] };
     for (let round = 1; round <= options.rounds; round++) {
       getRuns.alone.push((await measure(load, target, on.getById, 32, options)).requestsPerSecond);
+      // After a run at 32 connections the pool is at its size: what the polls add comes on top.
+      idle.rssBeforeMB = Math.max(idle.rssBeforeMB, rss());
+      idle.dbConnectionsBefore = Math.max(idle.dbConnectionsBefore, await connections());
       log(`watch: holding ${IDLE_POLLS} idle long-polls (round ${round})`);
       const release = await holdIdlePolls(on.url, on.auth, ids, IDLE_POLLS);
+      await untilIdle(on.app.pid!); // every poll read its row and parked
       idle.rssHeldMB = Math.max(idle.rssHeldMB, rss());
       idle.dbConnectionsHeld = Math.max(idle.dbConnectionsHeld, await connections());
       getRuns.beside.push((await measure(load, target, on.getById, 32, options)).requestsPerSecond);
@@ -250,6 +254,21 @@ async function benchWatching(
     return { wake, idle: { ...idle, getAloneRps: median(getRuns.alone), getBesideRps: median(getRuns.beside) }, writes };
   } finally {
     await db.end();
+  }
+}
+
+/** Resolves once the process uses under 5% of a core for a second (at most 30 s). */
+async function untilIdle(pid: number): Promise<void> {
+  const ticks = () => {
+    const fields = readProc(`/proc/${pid}/stat`).split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  };
+  const deadline = Date.now() + 30_000;
+  for (let before = ticks(); Date.now() < deadline; ) {
+    await sleep(1_000);
+    const now = ticks();
+    if (now - before < 5) return;
+    before = now;
   }
 }
 
@@ -348,7 +367,7 @@ function watchReport(w: WatchResults): string[] {
     '',
     '| measure | result |',
     '| --- | --- |',
-    `| wake latency, commit → held response, waiter and writer on different processes (${w.wake.samples} samples) | p50 ${ms(w.wake.p50)} ms, p99 ${ms(w.wake.p99)} ms |`,
+    `| wake latency: held response − the writer's own response (both leave after the commit), waiter and writer on different processes, ${w.wake.samples} samples | p50 ${ms(w.wake.p50)} ms, p99 ${ms(w.wake.p99)} ms |`,
     `| ${w.idle.polls.toLocaleString('en')} idle long-polls on one process: RSS | ${w.idle.rssBeforeMB.toFixed(0)} → ${w.idle.rssHeldMB.toFixed(0)} MB |`,
     `| the same: the process's database connections | ${w.idle.dbConnectionsBefore} → ${w.idle.dbConnectionsHeld} |`,
     `| GET by id at 32 connections, alone → beside them | ${w.idle.getAloneRps.toFixed(0)} → ${w.idle.getBesideRps.toFixed(0)} req/s (×${(w.idle.getBesideRps / w.idle.getAloneRps).toFixed(2)}) |`,

@@ -14,6 +14,8 @@ const RECONNECT_MAX_MS = 5_000;
  * reads, so a change committed between its read and its wait is not missed.
  */
 export class Subscription {
+  /** Set when the process shuts down: holders answer now and stop waiting. */
+  ended = false;
   private changed = false;
   private wake: ((changed: boolean) => void) | null = null;
 
@@ -22,9 +24,9 @@ export class Subscription {
     private readonly release: (subscription: Subscription) => void,
   ) {}
 
-  /** Resolves true on a change (or a reconnect, or shutdown: the caller re-checks), false after `ms`. */
+  /** Resolves true on a change (or a reconnect: the caller re-checks), false after `ms`, on abort or at shutdown. */
   wait(ms: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.changed || signal?.aborted) {
+    if (this.changed || this.ended || signal?.aborted) {
       const changed = this.changed;
       this.changed = false;
       return Promise.resolve(changed);
@@ -42,6 +44,12 @@ export class Subscription {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.wake = done;
     });
+  }
+
+  /** Shutdown: the holder answers with what it has, without another read. */
+  end(): void {
+    this.ended = true;
+    this.wake?.(false);
   }
 
   notify(): void {
@@ -80,7 +88,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.wakeAll();
+    for (const set of this.subscribers.values()) for (const subscription of set) subscription.end();
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);
@@ -89,6 +97,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   /** `execution:<id>` or `organization:<id>`. */
   subscribe(key: string): Subscription {
     const subscription = new Subscription(key, (s) => this.unsubscribe(s));
+    if (this.stopped) subscription.ended = true;
     let set = this.subscribers.get(key);
     if (!set) this.subscribers.set(key, (set = new Set()));
     set.add(subscription);

@@ -7,5 +7,5 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** The channel of `NOTIFY`: payload `<organization_id> <flow_execution_id>`, sent at commit. */
+/** The channel `append_flow_events` notifies on: payload `<organization_id> <flow_execution_id>`, sent at commit. */
 export const CHANGES_CHANNEL = 'flow_execution_changes';

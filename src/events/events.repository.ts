@@ -1,9 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { CHANGES_CHANNEL, EventType } from './event-types';
-
-// pg_advisory_xact_lock(namespace, hashtext(organization_id)): 'flow' in ASCII, apart from other advisory locks.
-const ORDERING_LOCK_NAMESPACE = 0x666c6f77;
+import type { EventType } from './event-types';
 
 export interface EventToWrite {
   flow_id: string;
@@ -30,28 +27,13 @@ export class EventsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * The transaction's events, as its last statements. The organization's ordering lock is held
-   * from the id's allocation to the commit, so an organization's events commit in id order and a
-   * reader that has seen id N will never see a smaller one appear. Executions named in `touched`
-   * changed without an event: they are only notified.
+   * The transaction's events, as its last statement (`append_flow_events`, one round trip): it
+   * takes the organization's ordering lock, held until commit, before allocating ids, so an
+   * organization's events commit in id order and a reader that has seen id N will never see a
+   * smaller one appear. Executions named in `touched` changed without an event: they are only notified.
    */
   async append(m: EntityManager, organizationId: string, events: EventToWrite[], touched: string[]): Promise<void> {
-    if (events.length > 0) {
-      await m.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [ORDERING_LOCK_NAMESPACE, organizationId]);
-    }
-    await m.query(
-      `WITH written AS (
-         INSERT INTO flow_events (organization_id, flow_id, flow_execution_id, type, occurred_at, payload)
-         SELECT $1, e.flow_id, e.flow_execution_id, e.type, clock_timestamp(), e.payload
-           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS item (value, n),
-                jsonb_to_record(item.value) AS e (flow_id uuid, flow_execution_id uuid, type text, payload jsonb)
-          ORDER BY item.n
-         RETURNING flow_execution_id
-       )
-       SELECT pg_notify('${CHANGES_CHANNEL}', $1 || ' ' || changed.id)
-         FROM (SELECT flow_execution_id::text AS id FROM written UNION SELECT unnest($3::text[])) changed`,
-      [organizationId, JSON.stringify(events), touched],
-    );
+    await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, JSON.stringify(events), touched]);
   }
 
   /** Events of the organization (of one flow, when given) after the cursor, oldest first. */

@@ -28,6 +28,7 @@ export interface NewEvent {
 export interface EventSink {
   send(event: FlowEventDto): void;
   keepAlive(): void;
+  end(): void;
   /** Aborted when the client goes away or the process shuts down. */
   readonly closed: AbortSignal;
 }
@@ -109,7 +110,7 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
       try {
         const deadline = Date.now() + waitSeconds * 1000;
         events = await this.read(scope, query.limit ?? 100);
-        while (events.length === 0 && !signal?.aborted && Date.now() < deadline) {
+        while (events.length === 0 && !signal?.aborted && !subscription.ended && Date.now() < deadline) {
           await subscription.wait(deadline - Date.now(), signal);
           events = await this.read(scope, query.limit ?? 100);
         }
@@ -129,19 +130,21 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
     const scope = await this.scope(principal, query.flow_id, lastEventId ?? query.after);
     const limit = query.limit ?? 100;
     const subscription = this.notifier.subscribe(`organization:${principal.organizationId}`);
+    let sink: EventSink | null = null;
     try {
       let events = await this.read(scope, limit);
-      const sink = open();
-      while (!sink.closed.aborted) {
+      sink = open();
+      const streaming = () => !sink!.closed.aborted && !subscription.ended;
+      while (streaming()) {
         for (const event of events) sink.send(event);
         if (events.length > 0) scope.after = BigInt(events[events.length - 1].id);
-        if (events.length < limit && !(await subscription.wait(KEEP_ALIVE_MS, sink.closed)) && !sink.closed.aborted) {
-          sink.keepAlive();
-        }
-        if (!sink.closed.aborted) events = await this.read(scope, limit);
+        if (events.length < limit && !(await subscription.wait(KEEP_ALIVE_MS, sink.closed)) && streaming()) sink.keepAlive();
+        if (streaming()) events = await this.read(scope, limit);
       }
     } finally {
       subscription.close();
+      // Shutting down, or a failure mid-stream: the client reconnects with Last-Event-ID.
+      if (sink && !sink.closed.aborted) sink.end();
     }
   }
 

@@ -17,6 +17,7 @@ export function openEventStream(req: Request, res: Response): EventSink {
   return {
     send: (event: FlowEventDto) => res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`),
     keepAlive: () => res.write(': keep-alive\n\n'),
+    end: () => res.end(),
     closed: controller.signal,
   };
 }

@@ -78,7 +78,7 @@ export class FlowExecutionsService {
     const subscription = this.events.watchExecution(id);
     try {
       result = await this.getConditional(principal, id, query, ifNoneMatch);
-      while (!result.body && !signal.aborted && Date.now() < deadline) {
+      while (!result.body && !signal.aborted && !subscription.ended && Date.now() < deadline) {
         if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, id, query, ifNoneMatch);
       }
     } finally {

@@ -239,6 +239,23 @@ describe('the event feed and long-polls', () => {
     });
   });
 
+  it('answers held long-polls and ends streams when the process shuts down, so it stops at once', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const e = await createExecution(t, org.auth, flowId);
+    const etag = (await t.http().get(`${BASE}/${e.id}`).set(org.auth()).expect(200)).headers.etag;
+    const leaving = await createTestApp();
+    await leaving.app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(leaving.app.getHttpServer().address() as AddressInfo).port}`;
+    const stream = new SseClient(url, FEED, org.auth());
+    await stream.opened;
+    const held = fetch(`${url}${BASE}/${e.id}`, { headers: { ...org.auth(), 'If-None-Match': etag, Prefer: 'wait=60' } });
+    await new Promise((r) => setTimeout(r, 300));
+    await leaving.close(); // with the poll still held for 60 s, this would outlast the test's timeout
+    expect((await held).status).toBe(304);
+    await stream.ended;
+  });
+
   describe('long-poll on GET /api/flow-executions/{id}', () => {
     const get = (org: Org, id: string, etag: string, wait: number, app = t) =>
       app.http().get(`${BASE}/${id}`).set(org.auth()).set('If-None-Match', etag).set('Prefer', `wait=${wait}`);

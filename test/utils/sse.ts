@@ -17,14 +17,19 @@ export class SseClient {
   private waiters: (() => void)[] = [];
   private req: ClientRequest;
   readonly opened: Promise<void>;
+  /** Resolves when the server ends the stream. */
+  readonly ended: Promise<void>;
+  private markEnded: () => void = () => undefined;
 
   constructor(baseUrl: string, path: string, headers: Record<string, string>) {
+    this.ended = new Promise((resolve) => (this.markEnded = resolve));
     this.opened = new Promise((resolve, reject) => {
       this.req = request(`${baseUrl}${path}`, { headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
         this.status = res.statusCode ?? 0;
         this.headers = res.headers;
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => this.receive(chunk));
+        res.on('end', () => this.markEnded());
         res.on('error', () => undefined);
         resolve();
       });
