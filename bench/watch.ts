@@ -23,6 +23,7 @@ interface WriteCost {
 }
 
 const BASE = '/api/flow-executions';
+const IDLE_BATCH = 250;
 
 /**
  * Hold a long-poll on `waitUrl`'s process, change the run through `writeUrl`'s, and time the held
@@ -55,25 +56,27 @@ export async function holdIdlePolls(appUrl: string, auth: Record<string, string>
   for (const id of ids) etags.push((await call(`${appUrl}${BASE}/${id}`, 'GET', auth)).etag!);
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   const requests: ReturnType<typeof request>[] = [];
-  let connected = 0;
-  await new Promise<void>((resolve, reject) => {
-    for (let i = 0; i < polls; i++) {
-      const n = i % ids.length;
-      const req = request(`${appUrl}${BASE}/${ids[n]}`, { agent, headers: { ...auth, 'If-None-Match': etags[n], Prefer: 'wait=60' } });
-      req.on('socket', (socket) =>
-        socket.once('connect', () => {
-          if (++connected === polls) resolve();
-        }),
-      );
-      req.on('response', (res) => reject(new Error(`an idle long-poll was answered ${res.statusCode} early`)));
-      req.on('error', (error) => (requests.length === polls ? undefined : reject(error)));
-      req.end();
-      requests.push(req);
-    }
-  });
+  // In batches, as clients arrive over a few seconds, not as one burst that queues on the pool.
+  for (let first = 0; first < polls; first += IDLE_BATCH) {
+    await new Promise<void>((resolve, reject) => {
+      let connected = 0;
+      const batch = Math.min(IDLE_BATCH, polls - first);
+      for (let i = first; i < first + batch; i++) {
+        const n = i % ids.length;
+        const req = request(`${appUrl}${BASE}/${ids[n]}`, { agent, headers: { ...auth, 'If-None-Match': etags[n], Prefer: 'wait=60' } });
+        req.on('socket', (socket) => socket.once('connect', () => ++connected === batch && resolve()));
+        req.on('response', (res) => reject(new Error(`an idle long-poll was answered ${res.statusCode} early`)));
+        req.on('error', reject);
+        req.end();
+        requests.push(req);
+      }
+    });
+    await sleep(200);
+  }
   return () => {
     for (const req of requests) {
       req.removeAllListeners('response');
+      req.removeAllListeners('error');
       req.on('error', () => undefined);
       req.destroy();
     }
