@@ -1,10 +1,12 @@
 import { can, Permission, PERMISSIONS, Role, ROLES } from './permissions';
 
-// CONTRACT.md "Permissions by role", transcribed row by row: the table in permissions.ts must say the same.
+// CONTRACT.md "Permissions by role" and the watching table's webhook-data and task-tag rows, transcribed row by row: the table in permissions.ts must say the same.
 const CONTRACT: Record<Permission, Record<Role, boolean>> = {
   'executions:read': { org_admin: true, app_user: true, integration: true, publisher: true, worker: true, backoffice: true },
   'executions:write': { org_admin: true, app_user: true, integration: true, publisher: true, worker: false, backoffice: true },
   'executions:report': { org_admin: false, app_user: false, integration: false, publisher: false, worker: true, backoffice: true },
+  'webhook-data:submit': { org_admin: true, app_user: true, integration: true, publisher: true, worker: true, backoffice: true },
+  'task-tags:write': { org_admin: true, app_user: true, integration: false, publisher: false, worker: true, backoffice: true },
   'flows:write': { org_admin: true, app_user: false, integration: false, publisher: true, worker: false, backoffice: true },
   'service-accounts:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: false },
   'organization:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: false },

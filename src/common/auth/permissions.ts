@@ -5,6 +5,8 @@ export type Permission =
   | 'executions:read'
   | 'executions:write'
   | 'executions:report'
+  | 'webhook-data:submit'
+  | 'task-tags:write'
   | 'flows:write'
   | 'service-accounts:manage'
   | 'organization:manage';
@@ -14,6 +16,9 @@ export const PERMISSIONS: Record<Permission, readonly Role[]> = {
   'executions:read': ROLES,
   'executions:write': ['org_admin', 'app_user', 'integration', 'publisher', 'backoffice'],
   'executions:report': ['worker', 'backoffice'],
+  'webhook-data:submit': ROLES,
+  // Progress reporters, and the roles that review in the UI.
+  'task-tags:write': ['org_admin', 'app_user', 'worker', 'backoffice'],
   'flows:write': ['org_admin', 'publisher', 'backoffice'],
   'service-accounts:manage': ['org_admin'],
   'organization:manage': ['org_admin'],
