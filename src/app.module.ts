@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
+import { WebhookDataModule } from './webhook-data/webhook-data.module';
 
 @Global()
 @Module({})
@@ -44,6 +45,7 @@ export class AppModule {
         EventsModule,
         FlowExecutionsModule,
         TaskExecutionsModule,
+        WebhookDataModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

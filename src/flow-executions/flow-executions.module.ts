@@ -9,6 +9,6 @@ import { InputValidator } from './input-validator';
   imports: [FlowsModule],
   controllers: [FlowExecutionsController],
   providers: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
-  exports: [FlowExecutionsService, FlowExecutionsRepository],
+  exports: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
 })
 export class FlowExecutionsModule {}

@@ -1,10 +1,13 @@
+import Ajv2020 from 'ajv/dist/2020';
 import {
+  compileInputSchema,
   dslIssues,
   downstreamTasks,
   flowTasks,
   inputSchemaOf,
   inputTasks,
   orderedTaskNames,
+  outputModelOf,
   validateFlowDefinition,
 } from './flow-definition';
 
@@ -109,6 +112,16 @@ describe('validateFlowDefinition', () => {
       'an input schema that is not an object',
       flow([task('a', { input_schema: 'string' })]),
       'flow_configs.0.config.tasks.0.parameters.input_schema: Input schema must be a JSON Schema object',
+    ],
+    [
+      'webhook fields that are not a map of schemas',
+      flow([task('in'), task('w', { x: '{{in.o}}', fields: ['approved'] }, { task_executor_name: 'webhook_receiver' })]),
+      'flow_configs.0.config.tasks.1.parameters.fields: fields must be an object mapping each field name to a JSON Schema',
+    ],
+    [
+      'a webhook field whose schema does not compile',
+      flow([task('in'), task('w', { x: '{{in.o}}', fields: { n: { type: 'integr' } } }, { task_executor_name: 'webhook_receiver' })]),
+      'flow_configs.0.config.tasks.1.parameters.fields: Invalid JSON Schema: schema is invalid',
     ],
   ])('reports %s', (_name, definition, expected) => {
     const problems = validateFlowDefinition(definition);
@@ -221,5 +234,28 @@ describe('graph helpers', () => {
     expect(downstreamTasks(diamond, 'd')).toEqual([]);
     expect(downstreamTasks(diamond, 'c')).toEqual([]);
     expect(downstreamTasks(diamond, 'unknown')).toEqual([]);
+  });
+
+  describe('outputModelOf', () => {
+    const receiver = (fields: unknown) => ({ name: 'w', task_executor_name: 'webhook_receiver', parameters: { fields } });
+
+    it('is any object without fields', () => {
+      expect(outputModelOf({ name: 'w', task_executor_name: 'webhook_receiver', parameters: {} })).toBeUndefined();
+    });
+
+    it('requires every field without a default and allows no other', () => {
+      const model = outputModelOf(receiver({ approved: { type: 'boolean' }, notes: { type: 'string', default: '' } }))!;
+      const validate = compileInputSchema(model);
+      expect(validate({ approved: true })).toBe(true);
+      expect(validate({ approved: true, notes: 'ok' })).toBe(true);
+      expect(validate({ notes: 'ok' })).toBe(false);
+      expect(validate({ approved: 'yes' })).toBe(false);
+      expect(validate({ approved: true, extra: 1 })).toBe(false);
+      expect(new Ajv2020().validateSchema(model)).toBe(true);
+    });
+
+    it.each([[['a']], ['a'], [{ a: 'string' }]])('refuses fields %p', (fields) => {
+      expect(() => outputModelOf(receiver(fields))).toThrow();
+    });
   });
 });

@@ -61,6 +61,25 @@ export function inputSchemaOf(task: FlowTask): object | undefined {
   return isRecord(schema) ? schema : undefined;
 }
 
+/** The executor of tasks that wait for data posted to `POST /flow-executions/{id}/webhook-data`. */
+export const WEBHOOK_RECEIVER = 'webhook_receiver';
+
+/**
+ * A webhook_receiver task's output model as a JSON Schema: `parameters.fields` maps each field name
+ * to a JSON Schema; every field is required unless its schema has a `default`, and no other field is
+ * allowed. Without `fields`, any object. Throws when `fields` is not such a map.
+ */
+export function outputModelOf(task: FlowTask): object | undefined {
+  const fields = task.parameters?.fields;
+  if (fields === undefined || fields === null) return undefined;
+  if (!isRecord(fields)) throw new Error('fields must be an object mapping each field name to a JSON Schema');
+  for (const [name, schema] of Object.entries(fields)) {
+    if (!isRecord(schema) && typeof schema !== 'boolean') throw new Error(`fields.${name} must be a JSON Schema (an object or a boolean)`);
+  }
+  const required = Object.keys(fields).filter((name) => !(isRecord(fields[name]) && 'default' in fields[name]));
+  return { type: 'object', properties: fields, required, additionalProperties: false };
+}
+
 /** Topological order; among tasks that are ready together, definition order decides. */
 export function orderedTaskNames(definition: unknown): string[] {
   return topologicalOrder(buildGraph(definition));
@@ -133,6 +152,19 @@ export function dslIssues(definition: unknown): DslIssue[] {
     if (graph.dependencies.get(task.name)!.size > 0 || task.parameters.input_schema === undefined) continue;
     const loc = [...first.get(task.name)!.loc, 'parameters', 'input_schema'];
     const problem = schemaProblem(task.parameters.input_schema);
+    if (problem) issues.push({ loc, msg: problem });
+  }
+  for (const task of graph.tasks) {
+    if (task.task_executor_name !== WEBHOOK_RECEIVER || task.parameters.fields === undefined) continue;
+    const loc = [...first.get(task.name)!.loc, 'parameters', 'fields'];
+    let model: object | undefined;
+    try {
+      model = outputModelOf(task);
+    } catch (error) {
+      issues.push({ loc, msg: (error as Error).message });
+      continue;
+    }
+    const problem = model && schemaProblem(model);
     if (problem) issues.push({ loc, msg: problem });
   }
   return issues;
@@ -332,7 +364,7 @@ ajv.compile(warmUp);
 ajv.removeSchema(warmUp);
 const builtIn = new Set([...Object.keys(ajv.schemas), ...Object.keys(ajv.refs)]);
 
-/** Compiles an input task's JSON Schema (2020-12) into a validator; throws when it is not a valid schema. */
+/** Compiles an input task's JSON Schema (2020-12), or an output model, into a validator; throws when it is not a valid schema. */
 export function compileInputSchema(schema: object): ValidateFunction {
   try {
     return ajv.compile(schema);

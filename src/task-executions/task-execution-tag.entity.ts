@@ -1,10 +1,14 @@
 import { Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import { FlowExecutionEntity } from '../flow-executions/flow-execution.entity';
+import { FlowEntity } from '../flows/flow.entity';
 
 /** A `tag_type:tag` label on a task of a flow execution (every attempt of it); the executions list filters by active ones. */
 @Entity('task_execution_tags')
 @Unique('task_execution_tags_uq', ['flow_execution_id', 'task_name', 'tag_type', 'tag'])
 @Index('task_execution_tags_lookup_idx', ['tag_type', 'tag', 'flow_execution_id'], { where: "status = 'active'" })
+// (flow_id[, task_name], ((tag_type || ':' || tag) COLLATE "C")) WHERE active: expression indexes TypeORM cannot declare.
+@Index('task_execution_tags_flow_label_idx', { synchronize: false })
+@Index('task_execution_tags_flow_task_label_idx', { synchronize: false })
 export class TaskExecutionTagEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -15,6 +19,11 @@ export class TaskExecutionTagEntity {
   @Column('uuid')
   @ForeignKey(() => FlowExecutionEntity, { name: 'task_execution_tags_flow_execution_id_fkey' })
   flow_execution_id: string;
+
+  /** The execution's flow, copied so that a flow's tags are one index range. */
+  @Column('uuid')
+  @ForeignKey(() => FlowEntity, { name: 'task_execution_tags_flow_id_fkey' })
+  flow_id: string;
 
   @Column('varchar', { length: 200 })
   task_name: string;

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
+import { WebhookDataModule } from '../webhook-data/webhook-data.module';
 import { TaskExecutionsController } from './task-executions.controller';
 import { TaskExecutionsRepository } from './task-executions.repository';
 import { TaskExecutionsService } from './task-executions.service';
 
 @Module({
-  imports: [FlowExecutionsModule],
+  imports: [FlowExecutionsModule, WebhookDataModule],
   controllers: [TaskExecutionsController],
   providers: [TaskExecutionsService, TaskExecutionsRepository],
 })

@@ -6,7 +6,8 @@ import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import { downstreamTasks, flowTasks } from '../flows/flow-definition';
+import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import { WebhookDataService } from '../webhook-data/webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto } from './dto/task-execution-query.dto';
 import {
   CreateTaskExecutionDto,
@@ -35,22 +36,28 @@ export class TaskExecutionsService {
     private readonly executions: FlowExecutionsService,
     private readonly executionsRepository: FlowExecutionsRepository,
     private readonly events: EventsService,
+    private readonly webhookData: WebhookDataService,
     private readonly dataSource: DataSource,
   ) {}
 
   /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
   async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
+    const tasks = await this.executions.pinnedTasks(parent);
     assertKnownTask(
-      (await this.executions.pinnedTasks(parent)).map((t) => t.name),
+      tasks.map((t) => t.name),
       parent,
       dto.task_name,
     );
+    // Webhook data may be waiting for this task: applying it can resume the run, which takes the run's locks.
+    const receiver = tasks.some((t) => t.name === dto.task_name && t.task_executor_name === WEBHOOK_RECEIVER);
     const key = keyOf(parent, dto);
     try {
       const written = await this.events.transaction(async (m): Promise<Written> => {
-        await this.repository.lockParentShared(m, parent.id);
-        const row = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
+        const run = receiver ? await this.webhookData.lockRun(m, principal, parent.id) : null;
+        if (!run) await this.repository.lockParentShared(m, parent.id);
+        let row = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
+        if (run) row = (await this.webhookData.applyPending(m, principal, run, row)) ?? row;
         const tags = await this.afterWrite(m, principal, parent, dto, false);
         this.recordTasks(m, parent, [row], tags);
         return { row, tags };

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../errors/error-envelope.dto';
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -16,4 +16,9 @@ const DESCRIPTIONS: Record<number, string> = {
 export function ApiErrors(...statuses: number[]) {
   const all = [...new Set([401, 422, ...statuses])].sort();
   return applyDecorators(...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));
+}
+
+/** The upstream document's operationId, with the error responses, for operations named after it. */
+export function ApiUpstreamOperation(operationId: string, ...statuses: number[]) {
+  return applyDecorators(ApiOperation({ operationId }), ApiErrors(...statuses));
 }

@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Principal } from '../common/auth/principal';
+import { AppError, badRequest, conflict } from '../common/errors/app-error';
+import { RequestValidationError } from '../common/validation/validation-error';
+import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import type { ExecutionStatus } from '../flow-executions/execution-status';
+import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
+import { InputValidator } from '../flow-executions/input-validator';
+import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
+import { toWebhookDataAck, WebhookDataAckResponseDto, WebhookDataCreateRequestDto } from './dto/webhook-data.dto';
+import { StoredWebhookData, TaskAttempt, WebhookDataRepository } from './webhook-data.repository';
+
+/** Runs that take no more data: the spec's "already finished". */
+const FINISHED: readonly ExecutionStatus[] = ['completed', 'failed', 'cancel_requested', 'cancelled', 'stale', 'edited'];
+/** Task executions that data can still complete. */
+const LIVE = ['queued', 'running', 'awaiting_input'];
+
+@Injectable()
+export class WebhookDataService {
+  constructor(
+    private readonly repository: WebhookDataRepository,
+    private readonly executions: FlowExecutionsService,
+    private readonly executionsRepository: FlowExecutionsRepository,
+    private readonly inputs: InputValidator,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Stores the data for a webhook_receiver task, first write wins. When the task has a live
+   * execution it completes with the data at once (and a run awaiting input on it runs again);
+   * otherwise the data waits for the task's execution to be created.
+   */
+  async submit(principal: Principal, id: string, dto: WebhookDataCreateRequestDto): Promise<WebhookDataAckResponseDto> {
+    const row = await this.executions.getRow(principal, id, false);
+    await this.checkData(row, dto);
+    return this.dataSource.transaction(async (m) => {
+      const run = await this.lockRun(m, principal, id);
+      if (run.flow_version !== row.flow_version) await this.checkData(run, dto);
+      const stored = await this.repository.findForTask(m, id, dto.task_name, dto.data);
+      if (stored?.same) return toWebhookDataAck(stored.id, 'duplicate');
+      if (stored) {
+        throw conflict(`Different data was already stored for task '${dto.task_name}' of this flow execution: the first delivery wins`);
+      }
+      if (FINISHED.includes(run.status)) throw conflict(`The flow execution has already finished (status '${run.status}')`);
+      const attempt = await this.repository.latestAttempt(m, id, dto.task_name);
+      if (attempt && !LIVE.includes(attempt.processing_status)) {
+        throw conflict(`Task '${dto.task_name}' has already finished in this flow execution (processing_status '${attempt.processing_status}')`);
+      }
+      const data = { organizationId: run.organization_id, flowExecutionId: id, taskName: dto.task_name, data: dto.data, receivedBy: principal.subject };
+      const storedId = await this.repository.insert(m, data);
+      if (attempt) await this.apply(m, principal, run, attempt, { id: storedId, data: dto.data, received_by: principal.subject });
+      return toWebhookDataAck(storedId, 'received');
+    });
+  }
+
+  /** The run's locks, in the order every status change takes them: organization, then the execution row. */
+  async lockRun(m: EntityManager, principal: Principal, id: string): Promise<FlowExecutionRow> {
+    await this.executionsRepository.lockOrganization(m, principal.organizationId);
+    return this.executions.accessible(principal, await this.executionsRepository.lockForUpdate(m, id));
+  }
+
+  /**
+   * A task execution just created for a webhook_receiver task: data stored before it existed
+   * completes it now. Needs the run's locks (`lockRun`). The completed row, or null when nothing applied.
+   */
+  async applyPending(m: EntityManager, principal: Principal, run: FlowExecutionRow, created: TaskExecutionEntity): Promise<TaskExecutionEntity | null> {
+    const stored = await this.repository.findForTask(m, run.id, created.task_name);
+    if (!stored || stored.task_execution_id !== null) return null;
+    const attempt = await this.repository.latestAttempt(m, run.id, created.task_name);
+    if (attempt?.id !== created.id || !LIVE.includes(attempt.processing_status)) return null;
+    return this.apply(m, principal, run, attempt, stored);
+  }
+
+  private async apply(
+    m: EntityManager,
+    principal: Principal,
+    run: FlowExecutionRow,
+    attempt: TaskAttempt,
+    stored: Pick<StoredWebhookData, 'id' | 'data' | 'received_by'>,
+  ): Promise<TaskExecutionEntity> {
+    const task = await this.repository.complete(m, attempt.id, stored.data, stored.received_by);
+    await this.repository.markApplied(m, stored.id, attempt.id);
+    await this.executionsRepository.insertTaskStatuses(m, run, [{ task_name: attempt.task_name, status: 'completed' }]);
+    const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
+    if (run.status === 'awaiting_input' && waiting) await this.executionsRepository.setStatus(m, run.id, 'running', principal.subject);
+    return task;
+  }
+
+  /** 404 for a task the pinned version lacks, 400 for one that is no webhook_receiver, 422 for data its output model refuses. */
+  private async checkData(row: FlowExecutionRow, dto: WebhookDataCreateRequestDto): Promise<void> {
+    const task = (await this.executions.pinnedTasks(row)).find((t) => t.name === dto.task_name);
+    if (!task) throw new AppError('not_found', `Task '${dto.task_name}' not found in flow version ${row.flow_version} of this flow execution`);
+    if (task.task_executor_name !== WEBHOOK_RECEIVER) {
+      throw badRequest(`Task '${dto.task_name}' is not a ${WEBHOOK_RECEIVER} task (its executor is '${task.task_executor_name}')`);
+    }
+    const issues = this.outputIssues(row, task, dto.data);
+    if (issues.length > 0) throw new RequestValidationError(issues);
+  }
+
+  private outputIssues(row: FlowExecutionRow, task: FlowTask, data: unknown) {
+    try {
+      const model = outputModelOf(task);
+      return model ? this.inputs.issues(`${row.flow_id}:${row.flow_version}:${task.name}:output`, model, data, ['body', 'data']) : [];
+    } catch (error) {
+      // Flows saved before fields were validated may hold a model that does not compile.
+      throw badRequest(`Task '${task.name}' has no valid output model: ${(error as Error).message}`);
+    }
+  }
+}
