@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
+import { TaskTagsModule } from './task-tags/task-tags.module';
 import { WebhookDataModule } from './webhook-data/webhook-data.module';
 
 @Global()
@@ -46,6 +47,7 @@ export class AppModule {
         FlowExecutionsModule,
         TaskExecutionsModule,
         WebhookDataModule,
+        TaskTagsModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -22,7 +22,7 @@ export class WebhookDataController {
   @Post()
   @RequirePermission('webhook-data:submit')
   @HttpCode(200)
-  @ApiUpstreamOperation('receive_webhook_data_api_flow_executions__flow_execution_id__webhook_data_post', 400, 403, 404, 409)
+  @ApiUpstreamOperation('receive_webhook_data_api_flow_executions__flow_execution_id__webhook_data_post', WebhookDataAckResponseDto, 400, 403, 404, 409)
   submit(
     @CurrentPrincipal() principal: Principal,
     @Param('flow_execution_id', new ParseIdPipe('execution')) id: string,

@@ -1,5 +1,5 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { applyDecorators, Type } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../errors/error-envelope.dto';
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -18,7 +18,8 @@ export function ApiErrors(...statuses: number[]) {
   return applyDecorators(...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));
 }
 
-/** The upstream document's operationId, with the error responses, for operations named after it. */
-export function ApiUpstreamOperation(operationId: string, ...statuses: number[]) {
-  return applyDecorators(ApiOperation({ operationId }), ApiErrors(...statuses));
+/** An operation named as in the upstream document: its operationId, its 200 body (by the spec's schema name) and its errors. */
+export function ApiUpstreamOperation(operationId: string, ok: Type | [Type] | undefined, ...statuses: number[]) {
+  const okResponse = ok === undefined ? [] : [ApiOkResponse({ type: ok })];
+  return applyDecorators(ApiOperation({ operationId }), ...okResponse, ApiErrors(...statuses));
 }

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
@@ -124,6 +124,7 @@ export class UpdateTaskExecutionDto extends TaskExecutionFieldsDto {
   processing_status?: ProcessingStatus;
 }
 
+@ApiSchema({ name: 'FlowTaskTagAPI' })
 export class FlowTaskTagResponseDto {
   @ApiProperty({ format: 'uuid' })
   id: string;

@@ -1,0 +1,90 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Principal } from '../common/auth/principal';
+import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { flowTasks } from '../flows/flow-definition';
+import { FlowTaskTagResponseDto, toFlowTaskTagResponse } from '../task-executions/dto/task-execution.dto';
+import {
+  FlowTagsQueryDto,
+  ListTaskTagsQueryDto,
+  PatchFlowTaskTagsRequestDto,
+  PatchFlowTaskTagsRequestItemDto,
+  PatchFlowTaskTagsResponseDto,
+  TagResult,
+} from './dto/task-tag.dto';
+import { tagKey, TaskTagsRepository } from './task-tags.repository';
+
+@Injectable()
+export class TaskTagsService {
+  constructor(
+    private readonly repository: TaskTagsRepository,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Applies the operations in request order, in one transaction. Every execution must be the
+   * caller's organization's (403 for any other, 404 for a missing or deleted one) and every task one
+   * of its pinned version (400), or nothing is applied.
+   */
+  async patch(principal: Principal, dto: PatchFlowTaskTagsRequestDto): Promise<PatchFlowTaskTagsResponseDto> {
+    const items = dto.tags.map((item) => ({ ...item, flow_execution_id: item.flow_execution_id.toLowerCase() }));
+    const ids = [...new Set(items.map((i) => i.flow_execution_id))];
+    return this.dataSource.transaction(async (m) => {
+      const executions = new Map((await this.repository.lockExecutions(m, ids)).map((e) => [e.id, e]));
+      if ([...executions.values()].some((e) => e.organization_id !== principal.organizationId)) {
+        throw forbidden('You do not have permission to access a flow execution of this request');
+      }
+      const missing = ids.filter((id) => executions.get(id)?.status === undefined || executions.get(id)?.status === 'deleted');
+      if (missing.length > 0) throw new AppError('not_found', 'Flow execution not found', missing.map((id) => ({ flow_execution_id: id })));
+      const taskNames = new Map(ids.map((id) => [id, new Set(flowTasks(executions.get(id)!.definition).map((t) => t.name))]));
+      const unknown = items.flatMap((item, i) => (taskNames.get(item.flow_execution_id)!.has(item.task_name) ? [] : [i]));
+      if (unknown.length > 0) {
+        throw badRequest(
+          'Unknown task names for the flow versions of their executions',
+          unknown.map((i) => `tags.${i}.task_name: unknown task '${items[i].task_name}'`),
+        );
+      }
+
+      await this.repository.lockTags(m, items);
+      const results: TagResult[] = new Array(items.length);
+      // A round holds each tag at most once (one statement may not touch a row twice); rounds run in order.
+      for (const round of rounds(items)) {
+        const adds = round.filter((i) => items[i].operation === 'add');
+        const removes = round.filter((i) => items[i].operation === 'remove');
+        const added = adds.length > 0 ? await this.repository.add(m, principal.organizationId, adds.map((i) => items[i]), principal.subject) : new Set();
+        const removed = removes.length > 0 ? await this.repository.remove(m, principal.organizationId, removes.map((i) => items[i]), principal.subject) : new Set();
+        for (const i of adds) results[i] = added.has(tagKey(items[i])) ? 'added' : 'already_exists';
+        for (const i of removes) results[i] = removed.has(tagKey(items[i])) ? 'removed' : 'not_found';
+      }
+      return { tags: results.map((status) => ({ status })) };
+    });
+  }
+
+  async list(principal: Principal, query: ListTaskTagsQueryDto): Promise<FlowTaskTagResponseDto[]> {
+    const result = await this.repository.listForExecution(principal.organizationId, query.flow_execution_id.toLowerCase(), query.task_name);
+    if (result.execution === 'missing') throw notFound('Flow execution');
+    if (result.execution === 'foreign') throw forbidden('You do not have permission to access this flow execution');
+    return result.tags.map(toFlowTaskTagResponse);
+  }
+
+  /** The flow's distinct active tags as sorted `key:value` strings, at most FLOW_TAGS_LIMIT. */
+  async flowTags(principal: Principal, flowId: string, query: FlowTagsQueryDto): Promise<string[]> {
+    const result = await this.repository.flowTags(principal.organizationId, flowId, query.task_name);
+    if (result.flow === 'missing') throw notFound('Flow');
+    if (result.flow === 'foreign') throw forbidden("User doesn't have access to this flow");
+    return result.tags;
+  }
+}
+
+/** Item indexes grouped so that the n-th occurrence of a tag is in round n. */
+function rounds(items: PatchFlowTaskTagsRequestItemDto[]): number[][] {
+  const seen = new Map<string, number>();
+  const result: number[][] = [];
+  items.forEach((item, i) => {
+    const key = tagKey(item);
+    const round = seen.get(key) ?? 0;
+    seen.set(key, round + 1);
+    (result[round] ??= []).push(i);
+  });
+  return result;
+}
