@@ -166,6 +166,11 @@ export class FlowExecutionsRepository {
     return rows[0];
   }
 
+  /** KEY SHARE locks on several executions, in id order (any organization: the caller decides 403 / 404). */
+  async lockShared(m: EntityManager, ids: string[]): Promise<FlowExecutionRow[]> {
+    return m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = ANY($1::uuid[]) ORDER BY fe.id FOR KEY SHARE`, [ids]);
+  }
+
   async setStatus(
     m: EntityManager,
     id: string,

@@ -9,5 +9,6 @@ import { TaskExecutionsService } from './task-executions.service';
   imports: [FlowExecutionsModule, WebhookDataModule],
   controllers: [TaskExecutionsController],
   providers: [TaskExecutionsService, TaskExecutionsRepository],
+  exports: [TaskExecutionsRepository],
 })
 export class TaskExecutionsModule {}

@@ -56,11 +56,11 @@ export class TaskExecutionsService {
       const written = await this.events.transaction(async (m): Promise<Written> => {
         const run = receiver ? await this.webhookData.lockRun(m, principal, parent.id) : null;
         if (!run) await this.repository.lockParentShared(m, parent.id);
-        let row = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
-        if (run) row = (await this.webhookData.applyPending(m, principal, run, row)) ?? row;
+        const inserted = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
         const tags = await this.afterWrite(m, principal, parent, dto, false);
-        this.recordTasks(m, parent, [row], tags);
-        return { row, tags };
+        const applied = run && (await this.webhookData.applyPending(m, principal, run, inserted));
+        if (!applied) this.recordTasks(m, parent, [inserted], tags);
+        return { row: applied || inserted, tags };
       });
       return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
     } catch (error) {

@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
+import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
+import { TaskExecutionsModule } from '../task-executions/task-executions.module';
 import { FlowTagsController, TaskTagsController } from './task-tags.controller';
 import { TaskTagsRepository } from './task-tags.repository';
 import { TaskTagsService } from './task-tags.service';
 
 @Module({
+  imports: [FlowExecutionsModule, TaskExecutionsModule],
   controllers: [TaskTagsController, FlowTagsController],
   providers: [TaskTagsService, TaskTagsRepository],
 })

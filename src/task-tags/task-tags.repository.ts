@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { TaskExecutionTagEntity } from '../task-executions/task-execution-tag.entity';
+import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
 
 /** A flow's tag list holds at most this many tags (the first in order). */
 export const FLOW_TAGS_LIMIT = 1000;
@@ -18,13 +19,6 @@ export interface TagKey {
   task_name: string;
   tag_type: string;
   tag: string;
-}
-
-export interface LockedExecution {
-  id: string;
-  organization_id: string;
-  status: string;
-  definition: unknown;
 }
 
 export type FlowTagsResult = { flow: 'missing' } | { flow: 'foreign' } | { flow: 'ok'; tags: string[] };
@@ -45,18 +39,25 @@ const columns = (keys: TagKey[]) => [
 export class TaskTagsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /**
-   * The executions (any organization, deleted ones included) with their pinned definitions, each
-   * KEY SHARE locked so that none is deleted or moved to another flow version while tags are written.
-   */
-  async lockExecutions(m: EntityManager, ids: string[]): Promise<LockedExecution[]> {
+  /** The definitions of the given flow versions, by `flow_id:version`. */
+  async definitions(m: EntityManager, versions: { flow_id: string; flow_version: number }[]): Promise<Map<string, unknown>> {
+    const rows: { flow_id: string; version: number; definition: unknown }[] = await m.query(
+      `SELECT flow_id, version, definition FROM flow_versions
+        WHERE (flow_id, version) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))`,
+      [versions.map((v) => v.flow_id), versions.map((v) => v.flow_version)],
+    );
+    return new Map(rows.map((r) => [`${r.flow_id}:${r.version}`, r.definition]));
+  }
+
+  /** The latest (not deleted) attempt of each (execution, task) that has one. */
+  async latestAttempts(m: EntityManager, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionEntity[]> {
     return m.query(
-      `SELECT fe.id, fe.organization_id, fe.status, fv.definition
-         FROM flow_executions fe JOIN flow_versions fv ON fv.flow_id = fe.flow_id AND fv.version = fe.flow_version
-        WHERE fe.id = ANY($1::uuid[])
-        ORDER BY fe.id
-        FOR KEY SHARE OF fe`,
-      [ids],
+      `SELECT DISTINCT ON (te.flow_execution_id, te.task_name) te.*
+         FROM task_executions te
+        WHERE (te.flow_execution_id, te.task_name) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
+          AND te.processing_status <> 'deleted'
+        ORDER BY te.flow_execution_id, te.task_name, te.task_execution_idx DESC`,
+      [pairs.map((p) => p.flow_execution_id), pairs.map((p) => p.task_name)],
     );
   }
 

@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { EventsService } from '../events/events.service';
+import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { flowTasks } from '../flows/flow-definition';
-import { FlowTaskTagResponseDto, toFlowTaskTagResponse } from '../task-executions/dto/task-execution.dto';
+import { FlowTaskTagResponseDto, toFlowTaskTagResponse, toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
+import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
 import {
   FlowTagsQueryDto,
   ListTaskTagsQueryDto,
@@ -18,7 +22,9 @@ import { tagKey, TaskTagsRepository } from './task-tags.repository';
 export class TaskTagsService {
   constructor(
     private readonly repository: TaskTagsRepository,
-    private readonly dataSource: DataSource,
+    private readonly executions: FlowExecutionsRepository,
+    private readonly tasks: TaskExecutionsRepository,
+    private readonly events: EventsService,
   ) {}
 
   /**
@@ -29,14 +35,18 @@ export class TaskTagsService {
   async patch(principal: Principal, dto: PatchFlowTaskTagsRequestDto): Promise<PatchFlowTaskTagsResponseDto> {
     const items = dto.tags.map((item) => ({ ...item, flow_execution_id: item.flow_execution_id.toLowerCase() }));
     const ids = [...new Set(items.map((i) => i.flow_execution_id))];
-    return this.dataSource.transaction(async (m) => {
-      const executions = new Map((await this.repository.lockExecutions(m, ids)).map((e) => [e.id, e]));
+    return this.events.transaction(async (m) => {
+      const executions = new Map((await this.executions.lockShared(m, ids)).map((e) => [e.id, e]));
       if ([...executions.values()].some((e) => e.organization_id !== principal.organizationId)) {
         throw forbidden('You do not have permission to access a flow execution of this request');
       }
       const missing = ids.filter((id) => executions.get(id)?.status === undefined || executions.get(id)?.status === 'deleted');
       if (missing.length > 0) throw new AppError('not_found', 'Flow execution not found', missing.map((id) => ({ flow_execution_id: id })));
-      const taskNames = new Map(ids.map((id) => [id, new Set(flowTasks(executions.get(id)!.definition).map((t) => t.name))]));
+      const definitions = await this.repository.definitions(m, [...executions.values()]);
+      const taskNames = new Map(ids.map((id) => {
+        const e = executions.get(id)!;
+        return [id, new Set(flowTasks(definitions.get(`${e.flow_id}:${e.flow_version}`)).map((t) => t.name))];
+      }));
       const unknown = items.flatMap((item, i) => (taskNames.get(item.flow_execution_id)!.has(item.task_name) ? [] : [i]));
       if (unknown.length > 0) {
         throw badRequest(
@@ -56,8 +66,28 @@ export class TaskTagsService {
         for (const i of adds) results[i] = added.has(tagKey(items[i])) ? 'added' : 'already_exists';
         for (const i of removes) results[i] = removed.has(tagKey(items[i])) ? 'removed' : 'not_found';
       }
+      const changed = items.filter((_, i) => results[i] === 'added' || results[i] === 'removed');
+      await this.recordChanges(m, principal, executions, changed);
       return { tags: results.map((status) => ({ status })) };
     });
+  }
+
+  /** A `task_execution.updated` event for the latest attempt of each task whose tags changed (a task not yet run has none). */
+  private async recordChanges(
+    m: EntityManager,
+    principal: Principal,
+    executions: Map<string, FlowExecutionRow>,
+    changed: { flow_execution_id: string; task_name: string }[],
+  ): Promise<void> {
+    const pairs = [...new Map(changed.map((c) => [`${c.flow_execution_id}/${c.task_name}`, c])).values()];
+    if (pairs.length === 0) return;
+    const attempts = await this.repository.latestAttempts(m, pairs);
+    const tags = await this.tasks.activeTags(m, principal.organizationId, attempts);
+    for (const attempt of attempts) {
+      const own = tags.filter((tag) => tag.flow_execution_id === attempt.flow_execution_id && tag.task_name === attempt.task_name);
+      const task = toTaskExecutionResponse(attempt, own, { includeCredits: true });
+      this.events.record(m, { type: 'task_execution.updated', execution: executions.get(attempt.flow_execution_id)!, task });
+    }
   }
 
   async list(principal: Principal, query: ListTaskTagsQueryDto): Promise<FlowTaskTagResponseDto[]> {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
+import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
 import { WebhookDataController } from './webhook-data.controller';
 import { WebhookDataRepository } from './webhook-data.repository';
 import { WebhookDataService } from './webhook-data.service';
@@ -7,7 +8,8 @@ import { WebhookDataService } from './webhook-data.service';
 @Module({
   imports: [FlowExecutionsModule],
   controllers: [WebhookDataController],
-  providers: [WebhookDataService, WebhookDataRepository],
+  // TaskExecutionsRepository is stateless; provided here too since TaskExecutionsModule imports this one.
+  providers: [WebhookDataService, WebhookDataRepository, TaskExecutionsRepository],
   exports: [WebhookDataService],
 })
 export class WebhookDataModule {}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, conflict } from '../common/errors/app-error';
 import { RequestValidationError } from '../common/validation/validation-error';
@@ -8,8 +8,11 @@ import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { InputValidator } from '../flow-executions/input-validator';
+import { EventsService } from '../events/events.service';
 import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import { toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
 import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
+import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
 import { toWebhookDataAck, WebhookDataAckResponseDto, WebhookDataCreateRequestDto } from './dto/webhook-data.dto';
 import { StoredWebhookData, TaskAttempt, WebhookDataRepository } from './webhook-data.repository';
 
@@ -24,8 +27,9 @@ export class WebhookDataService {
     private readonly repository: WebhookDataRepository,
     private readonly executions: FlowExecutionsService,
     private readonly executionsRepository: FlowExecutionsRepository,
+    private readonly tasks: TaskExecutionsRepository,
     private readonly inputs: InputValidator,
-    private readonly dataSource: DataSource,
+    private readonly events: EventsService,
   ) {}
 
   /**
@@ -36,7 +40,7 @@ export class WebhookDataService {
   async submit(principal: Principal, id: string, dto: WebhookDataCreateRequestDto): Promise<WebhookDataAckResponseDto> {
     const row = await this.executions.getRow(principal, id, false);
     await this.checkData(row, dto);
-    return this.dataSource.transaction(async (m) => {
+    return this.events.transaction(async (m) => {
       const run = await this.lockRun(m, principal, id);
       if (run.flow_version !== row.flow_version) await this.checkData(run, dto);
       const stored = await this.repository.findForTask(m, id, dto.task_name, dto.data);
@@ -64,7 +68,8 @@ export class WebhookDataService {
 
   /**
    * A task execution just created for a webhook_receiver task: data stored before it existed
-   * completes it now. Needs the run's locks (`lockRun`). The completed row, or null when nothing applied.
+   * completes it now. Needs the run's locks (`lockRun`) and an events transaction; records the task's
+   * event itself. The completed row, or null when nothing applied.
    */
   async applyPending(m: EntityManager, principal: Principal, run: FlowExecutionRow, created: TaskExecutionEntity): Promise<TaskExecutionEntity | null> {
     const stored = await this.repository.findForTask(m, run.id, created.task_name);
@@ -74,6 +79,7 @@ export class WebhookDataService {
     return this.apply(m, principal, run, attempt, stored);
   }
 
+  /** Completes the task with the data; a run awaiting input on it runs again. Events: the task's, then the run's. */
   private async apply(
     m: EntityManager,
     principal: Principal,
@@ -84,8 +90,13 @@ export class WebhookDataService {
     const task = await this.repository.complete(m, attempt.id, stored.data, stored.received_by);
     await this.repository.markApplied(m, stored.id, attempt.id);
     await this.executionsRepository.insertTaskStatuses(m, run, [{ task_name: attempt.task_name, status: 'completed' }]);
+    const tags = await this.tasks.activeTags(m, run.organization_id, [task]);
+    this.events.record(m, { type: 'task_execution.updated', execution: run, task: toTaskExecutionResponse(task, tags, { includeCredits: true }) });
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
-    if (run.status === 'awaiting_input' && waiting) await this.executionsRepository.setStatus(m, run.id, 'running', principal.subject);
+    if (run.status === 'awaiting_input' && waiting) {
+      const resumed = await this.executionsRepository.setStatus(m, run.id, 'running', principal.subject);
+      this.events.record(m, { type: 'flow_execution.status_changed', execution: resumed, previousStatus: run.status });
+    }
     return task;
   }
 

@@ -101,6 +101,28 @@ describe('task tags', () => {
       expect(await ids({ tags: 'review_status:approved' })).toEqual([]);
     });
 
+    it('the feed shows each task whose tags changed as task_execution.updated, with its tags', async () => {
+      const { org, id } = await setup();
+      await t.http().post('/api/task-executions').set(org.auth('worker'))
+        .send({ flow_execution_id: id, task_name: 'extract', task_execution_idx: 0, processing_status: 'running' }).expect(201);
+      const feed = async () => (await t.http().get('/api/flow-executions/events').set(org.auth()).expect(200)).body.events as {
+        type: string;
+        flow_execution: { id: string };
+        task_execution?: { task_name: string; tags: { tag_type: string; tag: string }[] };
+      }[];
+      const before = (await feed()).length;
+      // extract has run (an event); review has not (no task execution to show); the no-op records nothing.
+      await patch(org, [add(id, 'extract', 'k', 'v'), add(id, 'extract', 'k', 'w'), add(id, 'review', 'k', 'v')]).expect(200);
+      await patch(org, [add(id, 'extract', 'k', 'v')]).expect(200);
+      await patch(org, [remove(id, 'extract', 'k', 'w')]).expect(200);
+      const events = (await feed()).slice(before);
+      expect(events.map((e) => [e.type, e.flow_execution.id, e.task_execution?.task_name])).toEqual([
+        ['task_execution.updated', id, 'extract'],
+        ['task_execution.updated', id, 'extract'],
+      ]);
+      expect(events.map((e) => e.task_execution!.tags.map((g) => `${g.tag_type}:${g.tag}`))).toEqual([['k:v', 'k:w'], ['k:v']]);
+    });
+
     it('403 for a batch with any item of another organization, and nothing applied', async () => {
       const mine = await setup();
       const theirs = await setup();

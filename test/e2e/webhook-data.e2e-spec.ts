@@ -116,6 +116,40 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
     });
   });
 
+  describe('events', () => {
+    type FeedEvent = { type: string; previous_status: string | null; flow_execution: { status: string }; task_execution?: { task_name: string; processing_status: string; output: unknown } };
+    const feed = async (org: Org): Promise<FeedEvent[]> => (await t.http().get('/api/flow-executions/events').set(org.auth()).expect(200)).body.events;
+    const since = async (org: Org, before: number) => (await feed(org)).slice(before);
+
+    it('the feed shows the task completing, then the run running again', async () => {
+      const { org, id } = await waitingRun();
+      const before = (await feed(org)).length;
+      await post(org, id, { task_name: 'approve', data: { approved: true, amount: 4 } }).expect(200);
+      const events = await since(org, before);
+      expect(events.map((e) => [e.type, e.previous_status, e.flow_execution.status])).toEqual([
+        ['task_execution.updated', null, 'awaiting_input'],
+        ['flow_execution.status_changed', 'awaiting_input', 'running'],
+      ]);
+      expect(events[0].task_execution).toMatchObject({ task_name: 'approve', processing_status: 'completed', output: { approved: true, amount: 4 } });
+      // A duplicate changes nothing, so it records nothing.
+      await post(org, id, { task_name: 'approve', data: { approved: true, amount: 4 } }).expect(200);
+      expect(await since(org, before)).toHaveLength(2);
+    });
+
+    it('stored data applied at the task’s creation shows as one task event with the data, then the run resuming', async () => {
+      const { org, id } = await setup();
+      await reportStatus(org, id, 'approve', 'awaiting_input');
+      await post(org, id, { task_name: 'approve', data: { approved: false, amount: 5 } }).expect(200);
+      const before = (await feed(org)).length;
+      await createTask(org, id, 'approve', 'awaiting_input').expect(201);
+      const events = await since(org, before);
+      expect(events.map((e) => [e.type, e.flow_execution.status, e.task_execution?.processing_status ?? null])).toEqual([
+        ['task_execution.updated', 'awaiting_input', 'completed'],
+        ['flow_execution.status_changed', 'running', null],
+      ]);
+    });
+  });
+
   describe('data before the task runs', () => {
     it('is stored, and completes the task when its execution is created', async () => {
       const { org, id } = await setup();
