@@ -189,6 +189,11 @@ export class FlowExecutionsRepository {
     return rows[0];
   }
 
+  /** A deleted execution's tags leave its flow's tag list; they stay, as the rest of its data does. */
+  async retireTags(m: EntityManager, flowExecutionId: string): Promise<void> {
+    await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = $1 AND NOT execution_deleted`, [flowExecutionId]);
+  }
+
   async activeCount(m: EntityManager, organizationId: string): Promise<number> {
     const rows: { n: number }[] = await m.query(
       `SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})`,

@@ -268,6 +268,7 @@ export class FlowExecutionsService {
       if (to === null) return current;
       const updated = await this.repository.setStatus(m, id, to, principal.subject, options.flowVersion ?? null);
       this.recordMove(m, current, updated);
+      if (to === 'deleted') await this.repository.retireTags(m, id);
       await options.afterMove?.(m);
       if (isActive(current.status) && !isActive(to)) await this.admitWaiting(m, principal.organizationId, limit);
       return updated;

@@ -6,7 +6,7 @@ import { FlowEntity } from '../flows/flow.entity';
 @Entity('task_execution_tags')
 @Unique('task_execution_tags_uq', ['flow_execution_id', 'task_name', 'tag_type', 'tag'])
 @Index('task_execution_tags_lookup_idx', ['tag_type', 'tag', 'flow_execution_id'], { where: "status = 'active'" })
-// (flow_id[, task_name], ((tag_type || ':' || tag) COLLATE "C")) WHERE active: expression indexes TypeORM cannot declare.
+// (flow_id[, task_name], ((tag_type || ':' || tag) COLLATE "C")) WHERE active and the execution not deleted: expression indexes TypeORM cannot declare.
 @Index('task_execution_tags_flow_label_idx', { synchronize: false })
 @Index('task_execution_tags_flow_task_label_idx', { synchronize: false })
 export class TaskExecutionTagEntity {
@@ -24,6 +24,10 @@ export class TaskExecutionTagEntity {
   @Column('uuid')
   @ForeignKey(() => FlowEntity, { name: 'task_execution_tags_flow_id_fkey' })
   flow_id: string;
+
+  /** Set when the execution is deleted: its tags leave the flow's tag list (and stay, as its data does). */
+  @Column('boolean', { default: false })
+  execution_deleted: boolean;
 
   @Column('varchar', { length: 200 })
   task_name: string;

@@ -164,8 +164,9 @@ export class TaskExecutionsRepository {
     }
     if (tags.length === 0) return;
     await m.query(
-      `INSERT INTO task_execution_tags AS t (organization_id, flow_execution_id, flow_id, task_name, tag_type, tag, modified_by, created_at, updated_at)
-       SELECT $1, $2, fe.flow_id, $3, item.tag_type, item.tag, $6, clock_timestamp(), clock_timestamp()
+      `INSERT INTO task_execution_tags AS t (organization_id, flow_execution_id, flow_id, execution_deleted, task_name, tag_type, tag, modified_by,
+                                             created_at, updated_at)
+       SELECT $1, $2, fe.flow_id, fe.status = 'deleted', $3, item.tag_type, item.tag, $6, clock_timestamp(), clock_timestamp()
          FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS item (tag_type, tag, n)
          JOIN flow_executions fe ON fe.id = $2
         ORDER BY item.n

@@ -8,6 +8,7 @@ export const FLOW_TAGS_LIMIT = 1000;
 
 // The expression of the task_execution_tags_flow_*label_idx indexes, written the same way so that they match.
 const LABEL = `((t.tag_type || ':' || t.tag) COLLATE "C")`;
+// Deleted executions' tags are out of the index already; this covers a delete racing a tag's insert.
 const LIVE_EXECUTION = `EXISTS (SELECT 1 FROM flow_executions fe WHERE fe.id = t.flow_execution_id AND fe.status <> 'deleted')`;
 const TAG_COLUMNS = `t.id, t.organization_id, t.flow_execution_id, t.task_name, t.tag_type, t.tag, t.tag_metadata, t.status,
   t.modified_by, t.created_at, t.updated_at`;
@@ -74,9 +75,9 @@ export class TaskTagsRepository {
   async add(m: EntityManager, organizationId: string, items: (TagKey & { tag_metadata?: unknown })[], modifiedBy: string): Promise<Set<string>> {
     const metadata = items.map((i) => (i.tag_metadata === undefined || i.tag_metadata === null ? null : JSON.stringify(i.tag_metadata)));
     const rows: TagKey[] = await m.query(
-      `INSERT INTO task_execution_tags AS t (organization_id, flow_execution_id, flow_id, task_name, tag_type, tag, tag_metadata,
+      `INSERT INTO task_execution_tags AS t (organization_id, flow_execution_id, flow_id, execution_deleted, task_name, tag_type, tag, tag_metadata,
                                              modified_by, created_at, updated_at)
-       SELECT $1, item.fe, fe.flow_id, item.task_name, item.tag_type, item.tag, item.metadata::jsonb, $2, clock_timestamp(), clock_timestamp()
+       SELECT $1, item.fe, fe.flow_id, fe.status = 'deleted', item.task_name, item.tag_type, item.tag, item.metadata::jsonb, $2, clock_timestamp(), clock_timestamp()
          FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS item (fe, task_name, tag_type, tag, metadata, n)
          JOIN flow_executions fe ON fe.id = item.fe
         ORDER BY item.n
@@ -122,15 +123,16 @@ export class TaskTagsRepository {
 
   /**
    * The flow check and its distinct active tags in one statement. A skip scan on the flow's label
-   * index: each step is one index descent to the next label of a non-deleted execution, so the cost
-   * grows with the number of distinct tags returned (at most `limit`), not with the flow's size.
+   * index (which leaves out deleted executions' tags): each step is one index descent to the next
+   * label and one primary-key probe, so the cost grows with the number of distinct tags returned (at
+   * most `limit`), not with the flow's size.
    */
   async flowTags(organizationId: string, flowId: string, taskName: string | undefined, limit = FLOW_TAGS_LIMIT): Promise<FlowTagsResult> {
     const params: unknown[] = [flowId, organizationId, limit];
     const task = taskName === undefined ? '' : `AND t.task_name = $${params.push(taskName)}`;
     const next = (after: string) =>
       `SELECT ${LABEL} AS label FROM task_execution_tags t
-        WHERE t.flow_id = $1 AND t.status = 'active' ${task} ${after} AND ${LIVE_EXECUTION}
+        WHERE t.flow_id = $1 AND t.status = 'active' AND NOT t.execution_deleted ${task} ${after} AND ${LIVE_EXECUTION}
         ORDER BY ${LABEL} LIMIT 1`;
     const rows: { organization_id: string; deleted: boolean; tags: string[] | null }[] = await this.dataSource.query(
       `WITH RECURSIVE walk (label, n) AS (

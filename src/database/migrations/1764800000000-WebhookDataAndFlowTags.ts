@@ -1,6 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-// Webhook data for waiting tasks; task tags carry their execution's flow so a flow's tag list walks an index.
+// Webhook data for waiting tasks; task tags carry their execution's flow and whether it is deleted, so a flow's tag list walks an index.
 export class WebhookDataAndFlowTags1764800000000 implements MigrationInterface {
   name = 'WebhookDataAndFlowTags1764800000000';
 
@@ -9,11 +9,13 @@ export class WebhookDataAndFlowTags1764800000000 implements MigrationInterface {
     await q.query(`UPDATE task_execution_tags t SET flow_id = fe.flow_id FROM flow_executions fe WHERE fe.id = t.flow_execution_id`);
     await q.query(`ALTER TABLE task_execution_tags ALTER COLUMN flow_id SET NOT NULL`);
     await q.query(`ALTER TABLE task_execution_tags ADD CONSTRAINT task_execution_tags_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES flows (id)`);
+    await q.query(`ALTER TABLE task_execution_tags ADD COLUMN execution_deleted boolean NOT NULL DEFAULT false`);
+    await q.query(`UPDATE task_execution_tags t SET execution_deleted = true FROM flow_executions fe WHERE fe.id = t.flow_execution_id AND fe.status = 'deleted'`);
     await q.query(
-      `CREATE INDEX task_execution_tags_flow_label_idx ON task_execution_tags (flow_id, ((tag_type || ':' || tag) COLLATE "C")) WHERE status = 'active'`,
+      `CREATE INDEX task_execution_tags_flow_label_idx ON task_execution_tags (flow_id, ((tag_type || ':' || tag) COLLATE "C")) WHERE status = 'active' AND NOT execution_deleted`,
     );
     await q.query(
-      `CREATE INDEX task_execution_tags_flow_task_label_idx ON task_execution_tags (flow_id, task_name, ((tag_type || ':' || tag) COLLATE "C")) WHERE status = 'active'`,
+      `CREATE INDEX task_execution_tags_flow_task_label_idx ON task_execution_tags (flow_id, task_name, ((tag_type || ':' || tag) COLLATE "C")) WHERE status = 'active' AND NOT execution_deleted`,
     );
 
     await q.query(`
@@ -35,6 +37,7 @@ export class WebhookDataAndFlowTags1764800000000 implements MigrationInterface {
     await q.query(`DROP TABLE webhook_data`);
     await q.query(`DROP INDEX task_execution_tags_flow_task_label_idx`);
     await q.query(`DROP INDEX task_execution_tags_flow_label_idx`);
+    await q.query(`ALTER TABLE task_execution_tags DROP COLUMN execution_deleted`);
     await q.query(`ALTER TABLE task_execution_tags DROP COLUMN flow_id`);
   }
 }
