@@ -57,7 +57,7 @@ async function main(): Promise<void> {
 /**
  * One flow of `executions` runs, 2% deleted; three tags each over three tasks (40 distinct, a quarter
  * of one task's removed), 3,000 more distinct ones (past the 1,000 bound), and a tag found only on
- * deleted runs, which the walk must step over.
+ * deleted runs, which must not show. Deleted runs' tags are marked as deleting a run marks them.
  */
 async function seed(ds: DataSource, executions: number): Promise<string> {
   await ds.query(`INSERT INTO flows (id, organization_id, display_name, modified_by) VALUES ($1, $2, 'hot', 'bench')`, [FLOW, ORG]);
@@ -69,14 +69,14 @@ async function seed(ds: DataSource, executions: number): Promise<string> {
     [ORG, FLOW, executions],
   );
   await ds.query(
-    `INSERT INTO task_execution_tags (organization_id, flow_execution_id, flow_id, task_name, tag_type, tag, status)
-     SELECT fe.organization_id, fe.id, fe.flow_id, 'task_' || k, 'kind', 'v' || ((fe.run_number + k * 7) % 40),
+    `INSERT INTO task_execution_tags (organization_id, flow_execution_id, flow_id, execution_deleted, task_name, tag_type, tag, status)
+     SELECT fe.organization_id, fe.id, fe.flow_id, fe.status = 'deleted', 'task_' || k, 'kind', 'v' || ((fe.run_number + k * 7) % 40),
             CASE WHEN k = 2 AND fe.run_number % 4 = 0 THEN 'deleted' ELSE 'active' END
        FROM flow_executions fe CROSS JOIN generate_series(0, 2) k
      UNION ALL
-     SELECT fe.organization_id, fe.id, fe.flow_id, 'task_2', 'ref', 'r' || fe.run_number, 'active' FROM flow_executions fe WHERE fe.run_number % 100 = 1
+     SELECT fe.organization_id, fe.id, fe.flow_id, false, 'task_2', 'ref', 'r' || fe.run_number, 'active' FROM flow_executions fe WHERE fe.run_number % 100 = 1
      UNION ALL
-     SELECT fe.organization_id, fe.id, fe.flow_id, 'task_0', 'aaa', 'only_deleted', 'active' FROM flow_executions fe WHERE fe.status = 'deleted'`,
+     SELECT fe.organization_id, fe.id, fe.flow_id, true, 'task_0', 'aaa', 'only_deleted', 'active' FROM flow_executions fe WHERE fe.status = 'deleted'`,
   );
   await ds.query(`ANALYZE`);
   const [counts]: { executions: number; tags: number; deleted_only: number }[] = await ds.query(
