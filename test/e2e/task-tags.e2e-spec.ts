@@ -269,7 +269,7 @@ describe('task tags', () => {
       expect(res.body).toEqual(all.slice(0, 1000));
     });
 
-    it('every role reads; 401, 403 for another organization, 404 for a missing or deleted flow, 400 for a bad id', async () => {
+    it('every role reads; 401, 403 for another organization, 404 for a missing or deleted flow, 400 for a bad id, 422 for a bad query', async () => {
       const { org, flowId, id } = await setup();
       await patch(org, [add(id, 'extract', 'secret', 'x')]).expect(200);
       for (const role of ROLES) expect((await flowTags(org, flowId, {}, role).expect(200)).body).toEqual(['secret:x']);
@@ -280,6 +280,9 @@ describe('task tags', () => {
       const missing = await flowTags(org, randomUUID()).expect(404);
       expectSpecResponse('get', FLOW_TAGS, 404, missing.body);
       await flowTags(org, 'nope').expect(400);
+      const twice = await t.http().get(`/api/flows/${flowId}/tags?task_name=a&task_name=b`).set(org.auth()).expect(422);
+      expectSpecResponse('get', FLOW_TAGS, 422, twice.body);
+      expect(twice.body.detail.map((d: { loc: string[] }) => d.loc.join('.'))).toEqual(['query.task_name']);
       await t.http().delete(`/api/flows/${flowId}`).set(org.auth()).expect(204);
       await flowTags(org, flowId).expect(404);
     });
