@@ -4,7 +4,7 @@ import { definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { ServerProcess, startServerProcess, waitUntilReady } from '../utils/server-process';
 import { newOrg } from '../utils/tokens';
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 type FeedEvent = { id: string; type: string; previous_status: string | null; flow_execution: { id: string; status: string; run_number: number } };

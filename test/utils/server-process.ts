@@ -36,7 +36,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 }
 
 /** Resolves when `/health/ready` answers 200; rejects with the server's output if it exits or takes too long. */
-export async function waitUntilReady(server: ServerProcess, timeoutMs = 60_000): Promise<void> {
+export async function waitUntilReady(server: ServerProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (server.child.exitCode !== null) throw new Error(`server exited with ${server.child.exitCode}:\n${server.output()}`);
