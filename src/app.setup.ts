@@ -3,13 +3,17 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { LOGGER, NestPinoLogger, requestLogger } from './common/logging/logger';
+import { answerClientErrorsInEnvelope } from './common/http/client-errors';
+import { closeConnectionsWhileDraining } from './common/http/drain';
 import { requestIdMiddleware } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 
 /** HTTP wiring shared by `main.ts` and the e2e tests, so both serve exactly the same app. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   const logger = app.get<Logger>(LOGGER);
+  answerClientErrorsInEnvelope(app.getHttpServer());
   app.use(requestIdMiddleware);
+  app.use(closeConnectionsWhileDraining);
   app.use(requestLogger(logger));
   app.useBodyParser('json', { limit: config.bodyLimitBytes });
   app.useLogger(new NestPinoLogger(logger));

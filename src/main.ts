@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
+import { drainHttpServer } from './common/http/drain';
 import { ConfigError, ensureLocalJwtSecret, loadConfig } from './config/app-config';
 import { startEmbeddedPostgres } from './database/embedded-postgres';
 import { ensureDemoOrganization } from './service-accounts/demo-organization';
@@ -35,11 +36,13 @@ async function bootstrap(): Promise<void> {
   });
   configureApp(app, config);
 
-  // Stop accepting, let requests in flight finish, close the pool, then the embedded server.
+  // Stop accepting, let requests in flight finish (bounded), then close the pool and the embedded server.
   const shutdown = async () => {
+    const drained = await drainHttpServer(app.getHttpServer(), config.shutdownTimeoutMs);
+    if (!drained) console.error(`requests still in flight after SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; cut`);
     await app.close();
     await stopEmbedded();
-    process.exit(0);
+    process.exit(drained ? 0 : 1);
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

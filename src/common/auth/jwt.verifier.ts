@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { isRole } from './permissions';
 import type { Principal } from './principal';
 import { isUuid } from '../validation/parse-id.pipe';
+import { isStorableString } from '../validation/storable';
 
 const LEEWAY_SECONDS = 30;
 const CACHE_LIMIT = 10_000;
@@ -39,7 +40,8 @@ export class JwtVerifier {
         requiredClaims: ['sub', 'org_id', 'role', 'exp'],
       });
       const { sub, org_id: organizationId, role, exp } = payload;
-      if (typeof sub !== 'string' || !sub || !isUuid(organizationId) || !isRole(role)) {
+      // `sub` is stored as `modified_by` (varchar 255).
+      if (typeof sub !== 'string' || !sub || sub.length > 255 || !isStorableString(sub) || !isUuid(organizationId) || !isRole(role)) {
         return null;
       }
       const principal: Principal = { subject: sub, organizationId: organizationId.toLowerCase(), role, credential: 'jwt' };

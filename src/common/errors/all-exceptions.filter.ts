@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { LOGGER } from '../logging/logger';
@@ -11,8 +12,10 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
+  405: 'method_not_allowed',
   409: 'conflict',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
   422: 'validation_error',
   429: 'rate_limited',
   503: 'service_unavailable',
@@ -20,11 +23,17 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 
 // SQLSTATE classes 08 (connection exception) and 57P (operator intervention), and socket errors.
 const UNREACHABLE = /^(08|57P0[1-3])|^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/;
+// SQLSTATE class 22 (data exception: a value PostgreSQL cannot store or compare) and 54000 (a value too large for an index).
+const UNSTORABLE = /^(22[0-9A-Z]{3}|54000)$/;
+const RETRY_AFTER_SECONDS = '1';
 
 /** Renders every error as the envelope; the log keeps what the client must not see. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
-  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+  constructor(
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
@@ -34,26 +43,34 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
     if (error.code === 'internal_error' || error.code === 'service_unavailable') {
       this.logger.error({ err: exception, reqId: requestIdOf(req) }, 'request failed');
+    } else if (error instanceof UnstorableValueError) {
+      this.logger.warn({ err: exception, reqId: requestIdOf(req) }, 'the database refused a value of the request');
     }
     const body: Record<string, unknown> = {
       error: { message: error.message, code: error.code, details: error.details },
       request_id: requestIdOf(req),
     };
     if (error instanceof RequestValidationError) body.detail = error.issues;
-    if (!res.headersSent) res.status(error.status).json(body);
+    if (res.headersSent) return;
+    if (error instanceof MethodNotAllowedError) res.setHeader('Allow', error.allow.join(', '));
+    if (error.code === 'service_unavailable' && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
+    res.status(error.status).json(body);
   }
 
   private toAppError(exception: unknown, req: Request): AppError {
     if (exception instanceof AppError) return exception;
     if (exception instanceof HttpException) return this.fromHttpException(exception, req);
     if (isBodyParserError(exception)) {
-      return exception.status === HttpStatus.PAYLOAD_TOO_LARGE
-        ? new AppError('payload_too_large', 'Request body is too large')
-        : new AppError('bad_request', exception.type === 'entity.parse.failed' ? 'Request body is not valid JSON' : exception.message);
+      if (exception.status === HttpStatus.PAYLOAD_TOO_LARGE) return new AppError('payload_too_large', 'Request body is too large');
+      // An unsupported charset or content encoding.
+      if (exception.status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) return new AppError('unsupported_media_type', exception.message);
+      return new AppError('bad_request', exception.type === 'entity.parse.failed' ? 'Request body is not valid JSON' : exception.message);
     }
     if (isDatabaseUnreachable(exception)) {
       return new AppError('service_unavailable', 'The database is unavailable, try again shortly');
     }
+    // Validation keeps such values out; this is the net under it, without the driver's words.
+    if (hasSqlState(exception, UNSTORABLE)) return new UnstorableValueError();
     return new AppError('internal_error', 'Internal server error');
   }
 
@@ -61,16 +78,52 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const status = exception.getStatus();
     const code = HTTP_STATUS_CODES[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
     switch (status) {
-      case HttpStatus.NOT_FOUND:
+      case HttpStatus.NOT_FOUND: {
+        const allow = this.methodsServing(req.path);
+        if (allow.length > 0) return new MethodNotAllowedError(req.method, req.path, allow);
         return new AppError(code, `Route ${req.method} ${req.path} not found`);
+      }
       case HttpStatus.PAYLOAD_TOO_LARGE:
         return new AppError(code, 'Request body is too large');
       case HttpStatus.BAD_REQUEST:
-        // Nest maps body-parser's SyntaxError to a plain 400; its text is the parser's, not ours.
-        return new AppError(code, 'Request body is not valid JSON');
+        // Nest maps body-parser's SyntaxError and the router's URIError (a path parameter such as '%FF') to a plain 400.
+        return /^Failed to decode param/.test(exception.message)
+          ? new AppError(code, 'The path holds a malformed percent-encoding')
+          : new AppError(code, 'Request body is not valid JSON');
+      case HttpStatus.SERVICE_UNAVAILABLE:
+        return new AppError(code, 'The service is unavailable, try again shortly');
       default:
         return new AppError(code, status >= 500 ? 'Internal server error' : exception.message);
     }
+  }
+
+  /** The methods the router serves on this path (HEAD with GET, as Express answers it); empty for an unknown path. */
+  private methodsServing(path: string): string[] {
+    const router = (this.adapterHost.httpAdapter?.getInstance() as { router?: { stack: RouterLayer[] } } | undefined)?.router;
+    const methods = new Set<string>();
+    for (const layer of router?.stack ?? []) {
+      if (!layer.route || !layer.match(path)) continue;
+      for (const [method, served] of Object.entries(layer.route.methods)) if (served && method !== '_all') methods.add(method.toUpperCase());
+    }
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  }
+}
+
+interface RouterLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): unknown;
+}
+
+class MethodNotAllowedError extends AppError {
+  constructor(method: string, path: string, readonly allow: string[]) {
+    super('method_not_allowed', `Method ${method} not allowed on ${path}; allowed: ${allow.join(', ')}`);
+  }
+}
+
+class UnstorableValueError extends AppError {
+  constructor() {
+    super('bad_request', 'The request holds a value that cannot be stored (e.g. a NUL character or a number out of range)');
   }
 }
 
@@ -78,6 +131,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
 function isBodyParserError(e: unknown): e is { status: number; type: string; message: string } {
   const { status, expose, type } = (e ?? {}) as { status?: unknown; expose?: unknown; type?: unknown };
   return typeof status === 'number' && status >= 400 && status < 500 && expose === true && typeof type === 'string';
+}
+
+function hasSqlState(exception: unknown, pattern: RegExp): boolean {
+  const { code } = ((exception as { driverError?: unknown })?.driverError ?? exception ?? {}) as { code?: unknown };
+  return typeof code === 'string' && pattern.test(code);
 }
 
 function isDatabaseUnreachable(exception: unknown): boolean {

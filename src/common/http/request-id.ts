@@ -26,6 +26,8 @@ export function requestIdMiddleware(req: Request, res: Response, next: NextFunct
   next();
 }
 
+export const newRequestId = (): string => ulid();
+
 export function requestIdOf(req: Request): string {
   return (req as WithId).id ?? ulid();
 }

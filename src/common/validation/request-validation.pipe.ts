@@ -1,5 +1,6 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { badRequest } from '../errors/app-error';
+import { findUnstorable } from './storable';
 import { RequestValidationError, ValidationIssue } from './validation-error';
 
 const MAX_BODY_DEPTH = 64;
@@ -32,6 +33,16 @@ export class RequestValidationPipe extends ValidationPipe {
     // class-transformer recurses through free-form JSON (inputs, definitions): bound it first.
     if (metadata.type === 'body' && deeperThan(value, MAX_BODY_DEPTH)) {
       throw badRequest(`Request body is nested too deeply (more than ${MAX_BODY_DEPTH} levels)`);
+    }
+    // Before class-transformer: unknown fields are checked too, and nothing unstorable reaches a query.
+    if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
+      const where = LOCATION[metadata.type];
+      const root = metadata.data ? [where, metadata.data] : [where];
+      const { nonFinite, unstorable } = findUnstorable(value, root);
+      if (nonFinite.length > 0) {
+        throw badRequest(`Number out of range at ${nonFinite.map((issue) => issue.loc.join('.')).join(', ')}`, nonFinite as unknown as Record<string, unknown>[]);
+      }
+      if (unstorable.length > 0) throw new RequestValidationError(unstorable);
     }
     try {
       return await super.transform(value, metadata);
