@@ -124,6 +124,10 @@ export class UpdateTaskExecutionDto extends TaskExecutionFieldsDto {
   processing_status?: ProcessingStatus;
 }
 
+/** Any JSON value or null: the plugin would document `unknown` as an object, and null fails that. */
+const ApiAnyJson = () =>
+  ApiProperty({ nullable: true, anyOf: [{ type: 'object' }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }] });
+
 @ApiSchema({ name: 'FlowTaskTagAPI' })
 export class FlowTaskTagResponseDto {
   @ApiProperty({ format: 'uuid' })
@@ -133,6 +137,7 @@ export class FlowTaskTagResponseDto {
   task_name: string;
   tag: string;
   tag_type: string;
+  @ApiAnyJson()
   tag_metadata: unknown;
   @ApiProperty({ type: String, nullable: true })
   status: string | null;
@@ -161,11 +166,15 @@ export class TaskExecutionResponseDto {
   edited_status: EditedStatus;
   @ApiProperty({ enum: STALE_STATUSES })
   stale_status: StaleStatus;
+  @ApiAnyJson()
   input: unknown;
+  @ApiAnyJson()
   output: unknown;
+  @ApiAnyJson()
   error: unknown;
   @ApiProperty({ format: 'uuid' })
   organization_id: string;
+  @ApiAnyJson()
   source_task_executions: unknown;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   started_at: string | null;
