@@ -119,6 +119,11 @@ const DEEP = fc.integer({ min: 20, max: 80 }).map((depth) => {
 const WIDE = fc.integer({ min: 100, max: 3000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
 const LONG_ARRAY = fc.integer({ min: 100, max: 5000 }).map((n) => Array.from({ length: n }, (_, i) => `v${i}`));
 const NASTY_KEY = fc.oneof(NASTY_STRING.filter((s) => s.length < 1000), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'));
+// Appended to a value that is otherwise valid, or used as a key, so that the request gets as far as storing it.
+const TAINT = fc.oneof(
+  fc.constantFrom('\u0000', '\ud800', '\udc00', 'a\u0000b', '\u0001', '\u001f', '\u007f', '\ufffe', '\ud83d'),
+  fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udfff', '\u0007', 'x'), minLength: 1, maxLength: 6 }),
+);
 const NASTY_VALUE: fc.Arbitrary<unknown> = fc.oneof(NASTY_STRING, NASTY_NUMBER, WRONG_TYPE, DEEP, WIDE, LONG_ARRAY, MALFORMED_ID);
 
 /** Generates values from the document's schemas, with the fixtures' ids where a field names one. */
@@ -236,7 +241,8 @@ type Breakage =
   | { kind: 'body'; value: unknown }
   | { kind: 'raw-body'; text: string }
   | { kind: 'content-type'; value: string | null }
-  | { kind: 'method'; method: string };
+  | { kind: 'method'; method: string }
+  | { kind: 'taint'; where: 'body' | 'query'; index: number; text: string; asKey: boolean };
 
 /** Requests for one operation: valid ones, and ones broken in exactly one place. */
 export function requestsFor(operation: Operation, generator: Generator, pools: IdPools, servedMethods: string[]): fc.Arbitrary<FuzzRequest> {
@@ -274,7 +280,11 @@ export function requestsFor(operation: Operation, generator: Generator, pools: I
   breakages.push(fc.record({ kind: fc.constant('extra-param' as const), name: NASTY_KEY.filter((s) => s.length < 200), value: NASTY_STRING.filter((s) => s.length < 200) }));
   const otherMethods = METHODS.filter((m) => !servedMethods.includes(m));
   if (otherMethods.length) breakages.push(fc.record({ kind: fc.constant('method' as const), method: fc.constantFrom(...otherMethods) }));
+  const taint = (where: 'body' | 'query') =>
+    fc.record({ kind: fc.constant('taint' as const), where: fc.constant(where), index: fc.nat(), text: TAINT, asKey: fc.boolean() });
+  if (params.some((p) => p.in === 'query')) breakages.push(taint('query'));
   if (bodySchema) {
+    breakages.push(taint('body'), taint('body'));
     if (bodyPaths.length) {
       const paths = fc.constantFrom(...bodyPaths);
       breakages.push(
@@ -330,6 +340,15 @@ function build(
   if (breakage.kind === 'param') apply[breakage.name] = breakage.value;
   if (breakage.kind === 'drop-param') delete apply[breakage.name];
 
+  if (breakage.kind === 'taint' && breakage.where === 'query') {
+    const present = params.filter((p) => p.in === 'query' && apply[`query:${p.name}`] !== undefined);
+    if (present.length) {
+      const key = `query:${present[breakage.index % present.length].name}`;
+      const value = apply[key];
+      apply[key] = Array.isArray(value) ? [...value.slice(1), `${value[0] ?? ''}${breakage.text}`] : `${String(value)}${breakage.text}`;
+    }
+  }
+
   for (const p of params) {
     const key = `${p.in}:${p.name}`;
     let value = apply[key];
@@ -354,6 +373,7 @@ function build(
       Object.defineProperty(sent, breakage.key, { value: breakage.value, enumerable: true, configurable: true, writable: true });
     }
     if (breakage.kind === 'body') sent = breakage.value;
+    if (breakage.kind === 'taint' && breakage.where === 'body') taintAt(sent, breakage.index, breakage.text, breakage.asKey);
     rawBody = breakage.kind === 'raw-body' ? breakage.text : serialize(sent);
     if (breakage.kind === 'content-type') contentType = breakage.value;
     if (contentType) headers['Content-Type'] = contentType;
@@ -375,6 +395,26 @@ function hasForeignField(node: unknown, pools: IdPools, isForeign: (value: unkno
 
 function foreignIds(pools: IdPools): string[] {
   return Object.values(pools.foreign).flat();
+}
+
+/** Appends `text` to one string of the body (or adds it as a key of one object), wherever it is, free-form parts included. */
+function taintAt(root: unknown, index: number, text: string, asKey: boolean): void {
+  const spots: { holder: Record<string, unknown> | unknown[]; key: string | number }[] = [];
+  const objects: Record<string, unknown>[] = [];
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach((item, i) => (typeof item === 'string' ? spots.push({ holder: node, key: i }) : walk(item)));
+    else if (node !== null && typeof node === 'object') {
+      objects.push(node as Record<string, unknown>);
+      for (const [key, value] of Object.entries(node)) typeof value === 'string' ? spots.push({ holder: node as Record<string, unknown>, key }) : walk(value);
+    }
+  };
+  walk(root);
+  if (asKey && objects.length) {
+    objects[index % objects.length][`k${text}`] = 'x';
+  } else if (spots.length) {
+    const { holder, key } = spots[index % spots.length];
+    (holder as Record<string | number, unknown>)[key] = `${(holder as Record<string | number, unknown>)[key]}${text}`;
+  }
 }
 
 function setAt(root: unknown, path: string[], value: unknown): unknown {
@@ -421,6 +461,8 @@ function describe(breakage: Breakage): string {
       return `Content-Type ${short(breakage.value)}`;
     case 'method':
       return `method ${breakage.method.toUpperCase()}`;
+    case 'taint':
+      return `${short(breakage.text)} ${breakage.asKey ? 'as a key' : 'appended to a value'} in the ${breakage.where}`;
   }
 }
 
