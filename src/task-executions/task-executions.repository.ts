@@ -36,6 +36,10 @@ export interface ListFilter {
   flowExecutionId?: string;
   taskName?: string;
   taskExecutionIdx?: number;
+  /** Keyset cursor: rows after this task execution, newest first. */
+  after?: string;
+  /** Rows wanted; one more is read, to tell whether more exist. */
+  limit: number;
 }
 
 export type LocatedTaskExecution = TaskExecutionEntity & { parent_status: string };
@@ -189,21 +193,35 @@ export class TaskExecutionsRepository {
     );
   }
 
-  /** Newest first; task executions of deleted flow executions, and deleted ones, never appear. */
-  async list(f: ListFilter): Promise<TaskExecutionEntity[]> {
+  /**
+   * Newest first, `limit + 1` rows at most, after the cursor when given, in one statement;
+   * `cursorFound` is false when the cursor names no task execution of the organization.
+   */
+  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: TaskExecutionEntity[] }> {
     const params: unknown[] = [f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     const where = [`te.organization_id = $1`, `fe.status <> 'deleted'`, `te.processing_status <> 'deleted'`];
     if (f.flowExecutionId !== undefined) where.push(`te.flow_execution_id = ${p(f.flowExecutionId)}`);
     if (f.taskName !== undefined) where.push(`te.task_name = ${p(f.taskName)}`);
     if (f.taskExecutionIdx !== undefined) where.push(`te.task_execution_idx = ${p(f.taskExecutionIdx)}`);
-    return this.dataSource.query(
-      `SELECT ${COLUMNS}
-         FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
-        WHERE ${where.join(' AND ')}
-        ORDER BY te.created_at DESC, te.id DESC`,
+    const cursor = f.after === undefined ? null : p(f.after);
+    if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
+    const rows: (TaskExecutionEntity & { cursor_found: boolean })[] = await this.dataSource.query(
+      `SELECT ${cursor ? 'c.id IS NOT NULL' : 'true'} AS cursor_found, page.*
+         FROM (SELECT 1) one
+         ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
+         LEFT JOIN LATERAL (
+           SELECT ${COLUMNS}
+             FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+            WHERE ${where.join(' AND ')}
+            ORDER BY te.created_at DESC, te.id DESC
+            LIMIT ${p(f.limit + 1)}
+         ) page ON true
+        ORDER BY page.created_at DESC, page.id DESC`,
       params,
     );
+    const cursorFound = rows[0]?.cursor_found ?? true;
+    return { cursorFound, rows: rows[0]?.id == null ? [] : rows.map(({ cursor_found: _, ...row }) => row as TaskExecutionEntity) };
   }
 }
 

@@ -179,8 +179,21 @@ export class TaskExecutionResponseDto {
 }
 
 export class ListTaskExecutionsResponseDto {
-  /** Newest first. */
+  /** Newest first, at most `limit`; `Link: <...>; rel="next"` when more exist. */
   task_executions: TaskExecutionResponseDto[];
+}
+
+export interface TaskExecutionsPage {
+  body: ListTaskExecutionsResponseDto;
+  /** The last task execution's id when more exist. */
+  nextCursor: string | null;
+}
+
+/** RFC 8288 link to the next page: the same query, after the last task execution of this one. */
+export function nextTaskPageLink(originalUrl: string, after: string): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.set('after', after);
+  return `<${url.pathname}${url.search}>; rel="next"`;
 }
 
 export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagResponseDto {
