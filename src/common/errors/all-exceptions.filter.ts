@@ -18,6 +18,8 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   503: 'service_unavailable',
 };
 
+const RETRY_AFTER_SECONDS = 1;
+
 // SQLSTATE classes 08 (connection exception) and 57P (operator intervention), and socket errors.
 const UNREACHABLE = /^(08|57P0[1-3])|^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/;
 
@@ -40,7 +42,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
       request_id: requestIdOf(req),
     };
     if (error instanceof RequestValidationError) body.detail = error.issues;
-    if (!res.headersSent) res.status(error.status).json(body);
+    if (res.headersSent) return;
+    // A 503 is transient by definition (outage, overload, a cancelled slow query): say when to come back.
+    if (error.code === 'service_unavailable' && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    res.status(error.status).json(body);
   }
 
   private toAppError(exception: unknown, req: Request): AppError {
@@ -51,6 +56,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         ? new AppError('payload_too_large', 'Request body is too large')
         : new AppError('bad_request', exception.type === 'entity.parse.failed' ? 'Request body is not valid JSON' : exception.message);
     }
+    const overload = databaseOverload(exception);
+    if (overload) return new AppError('service_unavailable', overload);
     if (isDatabaseUnreachable(exception)) {
       return new AppError('service_unavailable', 'The database is unavailable, try again shortly');
     }
@@ -78,6 +85,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
 function isBodyParserError(e: unknown): e is { status: number; type: string; message: string } {
   const { status, expose, type } = (e ?? {}) as { status?: unknown; expose?: unknown; type?: unknown };
   return typeof status === 'number' && status >= 400 && status < 500 && expose === true && typeof type === 'string';
+}
+
+/** A statement cancelled by statement_timeout (57014), or no pooled connection within the acquire timeout. */
+function databaseOverload(exception: unknown): string | null {
+  const { driverError, code, message } = (exception ?? {}) as { driverError?: { code?: unknown }; code?: unknown; message?: unknown };
+  if ((driverError?.code ?? code) === '57014') return 'The request took too long and was cancelled, try again shortly';
+  // pg-pool's text for a request that waited connectionTimeoutMillis for a connection.
+  if (typeof message === 'string' && message.startsWith('timeout exceeded when trying to connect')) {
+    return 'The service is busy, try again shortly';
+  }
+  return null;
 }
 
 function isDatabaseUnreachable(exception: unknown): boolean {
