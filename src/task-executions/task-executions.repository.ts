@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import type { ParsedTag } from './task-tags';
+import { RequestValidationError } from '../common/validation/validation-error';
+import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
 
@@ -179,6 +180,16 @@ export class TaskExecutionsRepository {
         WHERE t.status <> 'active'`,
       [organizationId, flowExecutionId, taskName, types, values, modifiedBy],
     );
+    // Tags add up over POSTs of several attempts: the bound holds for the task's active tags, not one request's.
+    const [{ n }]: { n: number }[] = await m.query(
+      `SELECT count(*)::int AS n FROM task_execution_tags WHERE flow_execution_id = $1 AND task_name = $2 AND status = 'active'`,
+      [flowExecutionId, taskName],
+    );
+    if (n > MAX_TASK_TAGS) {
+      throw new RequestValidationError([
+        { loc: ['body', 'tags'], msg: `a task may carry at most ${MAX_TASK_TAGS} active tags; this would make ${n}`, type: 'too_many_tags', input: null },
+      ]);
+    }
   }
 
   /** Active tags of the given (flow execution, task) pairs, oldest first. */
