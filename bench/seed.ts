@@ -394,6 +394,51 @@ async function tagCounts(client: Client, hotFlowId: string): Promise<Fixture['ta
   return { rare: 'customer:acme', common: 'source:email', rareCount: await count('customer', 'acme'), commonCount: await count('source', 'email') };
 }
 
+const NEIGHBOUR_ORGANIZATION_ID = 'b0000000-0000-4000-8000-00000000be9d';
+const NEIGHBOUR_FLOW_ID = 'b0000000-0000-4000-8000-0000000f1e9d';
+
+/**
+ * A second organization for the noisy-neighbour scenario: one flow whose 1,000 executions are
+ * copies of the small flow's. Made once, on first use; the ids of its executions are returned.
+ */
+export async function ensureNeighbour(url: string, fixture: Fixture): Promise<{ organizationId: string; executionIds: string[] }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const { rowCount } = await client.query(
+      `INSERT INTO flows (id, organization_id, display_name, status, latest_version, executions_count, created_at, updated_at, modified_by)
+       SELECT $1, $2, 'Neighbour flow', 'published', 1, 0, created_at, updated_at, modified_by FROM flows WHERE id = $3
+       ON CONFLICT (id) DO NOTHING`,
+      [NEIGHBOUR_FLOW_ID, NEIGHBOUR_ORGANIZATION_ID, fixture.smallFlowId],
+    );
+    if (rowCount) {
+      await client.query(
+        `INSERT INTO flow_versions (flow_id, version, definition, created_at, updated_at, modified_by)
+         SELECT $1, version, definition, created_at, updated_at, modified_by FROM flow_versions WHERE flow_id = $2`,
+        [NEIGHBOUR_FLOW_ID, fixture.smallFlowId],
+      );
+      await client.query(
+        `INSERT INTO flow_executions (organization_id, flow_id, flow_version, status, input, run_number, input_task_name, modified_by, created_at, updated_at)
+         SELECT $1, $2, flow_version, CASE WHEN status IN ('queued', 'running', 'awaiting_input', 'cancel_requested') THEN 'completed' ELSE status END,
+                input, run_number, input_task_name, modified_by, created_at, updated_at
+           FROM flow_executions WHERE flow_id = $3`,
+        [NEIGHBOUR_ORGANIZATION_ID, NEIGHBOUR_FLOW_ID, fixture.smallFlowId],
+      );
+      await client.query(
+        `UPDATE flows SET executions_count = (SELECT count(*) FROM flow_executions WHERE flow_id = $1),
+                          last_execution_at = (SELECT max(created_at) FROM flow_executions WHERE flow_id = $1) WHERE id = $1`,
+        [NEIGHBOUR_FLOW_ID],
+      );
+    }
+    await client.query('COMMIT');
+    const { rows } = await client.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' ORDER BY run_number`, [NEIGHBOUR_FLOW_ID]);
+    return { organizationId: NEIGHBOUR_ORGANIZATION_ID, executionIds: rows.map((r) => r.id as string) };
+  } finally {
+    await client.end();
+  }
+}
+
 /** Drops what earlier runs' POST scenario created, so every run starts from the seeded data. */
 async function resetPostFlow(client: Client, fixture: Fixture): Promise<void> {
   const { rowCount } = await client.query(`DELETE FROM flow_executions WHERE flow_id = $1 AND run_number > $2`, [fixture.postFlowId, fixture.perSmallFlow]);

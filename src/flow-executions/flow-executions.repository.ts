@@ -52,7 +52,10 @@ export interface ListFilter {
 export type ListResult =
   | { flow: 'missing' | 'deleted' }
   | { flow: 'foreign' }
-  | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[] };
+  | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
+
+/** Estimated JSON a page of executions may carry; past it the page ends early, after at least one row. */
+export const PAGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Hand-written SQL for the hot paths: each read is one round trip. (TypeORM's `query` answers an
@@ -97,7 +100,7 @@ export class FlowExecutionsRepository {
       where.push(`(${key}, fe.id) ${dir === 'ASC' ? '>' : '<'} (c.${f.sortField}, c.id)`);
     }
     const [limit, offset] = [`${p(f.limit)}::int`, `${p(f.offset)}::int`];
-    const select = `SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''} FROM flow_executions fe`;
+    const select = `SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
     const order = `ORDER BY ${key} ${dir}, fe.id ${dir}`;
     let page = `${select} WHERE ${where.join(' AND ')} ${order} LIMIT ${limit} OFFSET ${offset}`;
     let tagged = '';
@@ -120,22 +123,29 @@ export class FlowExecutionsRepository {
                        ${order} LIMIT ${limit} + ${offset})`;
       page = `SELECT * FROM (${both}) fe ${order} LIMIT ${limit} OFFSET ${offset}`;
     }
+    // Only the rows sent are read in full: sizes are the stored ones, summed in page order.
+    const sized = `SELECT * FROM (
+        SELECT pg.*, sum(pg.bytes) OVER (ORDER BY pg.${f.sortField} ${dir}, pg.id ${dir} ROWS UNBOUNDED PRECEDING) - pg.bytes AS bytes_before,
+               count(*) OVER () AS fetched
+          FROM (${page}) pg) s
+       WHERE s.bytes_before < ${p(PAGE_BYTES)}`;
     const sql = `${tagged}
       SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted,
              ${f.cursorId ? 'c.id IS NOT NULL' : 'NULL::boolean'} AS cursor_found, page.*
         FROM flows f
         ${cursorJoin}
-        LEFT JOIN LATERAL (${page}) page ON f.organization_id = $2 AND NOT f.deleted
+        LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        ORDER BY page.${f.sortField} ${dir}, page.id ${dir}`;
-    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null })[] =
+    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
       await this.dataSource.query(sql, params);
 
     const head = rows[0];
     if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
     if (head.flow_organization_id !== f.organizationId) return { flow: 'foreign' };
     const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
-    return { flow: 'ok', cursor, rows: head.id === null ? [] : rows };
+    if (head.id === null) return { flow: 'ok', cursor, rows: [], truncated: false };
+    return { flow: 'ok', cursor, rows, truncated: rows.length < Number(head.fetched) };
   }
 
   /**

@@ -122,7 +122,7 @@ export class TaskExecutionsService {
       limit,
     });
     if (!page.cursorFound) throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
-    const rows = page.rows.slice(0, limit);
+    const rows = page.rows;
     const pairs = [...new Map(rows.map((r) => [taskOf(r), r])).values()];
     const tagsByTask = new Map<string, TaskExecutionTagEntity[]>();
     for (const tag of await this.repository.activeTags(this.dataSource.manager, principal.organizationId, pairs)) {
@@ -131,7 +131,7 @@ export class TaskExecutionsService {
     const options = { includeCredits: query.include_credits === true };
     return {
       body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) },
-      nextCursor: page.rows.length > limit ? rows[rows.length - 1].id : null,
+      nextCursor: page.more ? rows[rows.length - 1].id : null,
     };
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { createExecution, createFlow, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
@@ -92,6 +93,44 @@ describe('resource limits', () => {
       const res = await t.http().get(TASKS).query({ after: foreignTask.id }).set(org.auth()).expect(400);
       expect(res.body.error.code).toBe('bad_request');
       expect(JSON.stringify(res.body)).not.toContain(foreign.execution.id);
+    });
+  });
+
+  describe('pages end early past their size budget, and continue by cursor', () => {
+    // Random text: PostgreSQL compresses repetitive JSON, and the budget counts stored sizes.
+    const bulky = (kb: number) => ({ blob: randomBytes(kb * 768).toString('base64') });
+
+    it('task executions: about 2 MiB a page', async () => {
+      const org = await newOrg();
+      const flowId = await createFlow(t, org.auth, LINEAR_TASKS);
+      const execution = await createExecution(t, org.auth, flowId);
+      for (let idx = 0; idx < 5; idx++) {
+        await t.http().post(TASKS).set(org.auth('worker'))
+          .send({ flow_execution_id: execution.id, task_name: 'receive', task_execution_idx: idx, processing_status: 'completed', output: bulky(700) })
+          .expect(201);
+      }
+      const seen: string[] = [];
+      let path: string | null = `${TASKS}?flow_execution_id=${execution.id}`;
+      const sizes: number[] = [];
+      for (let pages = 0; path && pages < 10; pages++) {
+        const res = await t.http().get(path).set(org.auth()).expect(200);
+        sizes.push(res.body.task_executions.length);
+        seen.push(...res.body.task_executions.map((te: { task_execution_idx: number }) => te.task_execution_idx));
+        path = nextLink(res.headers.link);
+      }
+      expect(sizes).toEqual([3, 2]);
+      expect(seen).toEqual([4, 3, 2, 1, 0]);
+    });
+
+    it('flow executions: about 4 MiB a page, the Link continuing by cursor', async () => {
+      const org = await newOrg();
+      const flowId = await createFlow(t, org.auth, [{ name: 'receive' }]);
+      for (let i = 0; i < 6; i++) await createExecution(t, org.auth, flowId, { file_key: `${i}.pdf`, ...bulky(900) });
+      const first = await t.http().get(EXECUTIONS).query({ flow_id: flowId, page_size: 100 }).set(org.auth()).expect(200);
+      expect(first.body).toHaveLength(5);
+      const rest = await t.http().get(nextLink(first.headers.link)!).set(org.auth()).expect(200);
+      expect(rest.body.map((e: { input: { file_key: string } }) => e.input.file_key)).toEqual(['0.pdf']);
+      expect(rest.headers.link).toBeUndefined();
     });
   });
 
