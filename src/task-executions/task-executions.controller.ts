@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, UpdateTaskExecutionQueryDto } from './dto/task-execution-query.dto';
 import {
@@ -49,6 +50,7 @@ export class TaskExecutionsController {
    */
   @Get()
   @RequirePermission('executions:read')
+  @RateCost(rowsCost('limit', 1000))
   @ApiErrors(400, 403, 404)
   async list(
     @CurrentPrincipal() principal: Principal,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createExecution, createFlow, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
@@ -353,6 +353,12 @@ describe('resource limits', () => {
         const health = await limited.http().get('/health/live').expect(200);
         expect(health.headers.ratelimit).toBeUndefined();
         await get(carol).expect(200);
+
+        // A list costs a token per 100 rows it asks for: 300 rows take dave's whole budget of 3.
+        const dave = await as((await newOrg()).id, 'dave');
+        const list = await limited.http().get(EXECUTIONS).query({ flow_id: randomUUID(), page_size: 300 }).set(dave).expect(404);
+        expect(list.headers.ratelimit).toBe('"credential";r=0;t=300');
+        await get(dave).expect(429);
       } finally {
         await limited.close();
       }

@@ -8,7 +8,7 @@ export interface BucketPolicy {
 export interface BucketState {
   /** Whole tokens left after this request (0 when refused). */
   remaining: number;
-  /** Seconds until the next token when empty, else until the bucket is full again. */
+  /** Seconds until the bucket holds this request's cost again when refused, else until it is full. */
   resetSeconds: number;
 }
 
@@ -23,22 +23,24 @@ export class TokenBuckets {
   private takes = 0;
 
   /**
-   * Takes one token from every bucket named, or from none: a request refused by one budget costs
-   * nothing from the others. `refused` is the index of the first empty bucket, or -1.
+   * Takes `cost` tokens from every bucket named, or from none: a request refused by one budget costs
+   * nothing from the others. `refused` is the index of the first bucket short of them, or -1.
    */
-  take(entries: { key: string; policy: BucketPolicy }[], nowMs: number): { refused: number; states: BucketState[] } {
+  take(entries: { key: string; policy: BucketPolicy }[], nowMs: number, cost = 1): { refused: number; states: BucketState[] } {
     if (++this.takes % SWEEP_EVERY === 0) this.sweep(nowMs);
     const levels = entries.map(({ key, policy }) => {
       const bucket = this.buckets.get(key);
       const elapsed = bucket ? Math.max(0, nowMs - bucket.at) / 1000 : Infinity;
       return Math.min(policy.burst, (bucket?.tokens ?? policy.burst) + elapsed * policy.rps);
     });
-    const refused = levels.findIndex((tokens) => tokens < 1);
+    // A request dearer than a whole bucket is let through once the bucket is full, leaving it in debt.
+    const refused = entries.findIndex(({ policy }, i) => levels[i] < Math.min(cost, policy.burst));
     const states = entries.map(({ key, policy }, i) => {
-      const tokens = refused < 0 ? levels[i] - 1 : levels[i];
+      const tokens = refused < 0 ? levels[i] - cost : levels[i];
       this.buckets.set(key, { tokens, at: nowMs });
-      const seconds = tokens < 1 ? (1 - tokens) / policy.rps : (policy.burst - tokens) / policy.rps;
-      return { remaining: Math.floor(tokens), resetSeconds: Math.ceil(seconds) };
+      const wanted = Math.min(cost, policy.burst);
+      const seconds = tokens < wanted ? (wanted - tokens) / policy.rps : (policy.burst - tokens) / policy.rps;
+      return { remaining: Math.max(0, Math.floor(tokens)), resetSeconds: Math.ceil(seconds) };
     });
     return { refused, states };
   }
