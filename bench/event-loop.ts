@@ -117,9 +117,9 @@ async function makeWorstCase(db: Client, fixture: Fixture): Promise<{ organizati
     [organizationId, executionId, fixture.organizationId],
   );
   await db.query(
-    `INSERT INTO task_execution_tags (organization_id, flow_execution_id, task_name, tag_type, tag, modified_by)
-     SELECT $1, $2, 'task-' || n, 'label', 'value-' || k, 'bench' FROM generate_series(0, 999) n, generate_series(1, 100) k`,
-    [organizationId, executionId],
+    `INSERT INTO task_execution_tags (organization_id, flow_execution_id, flow_id, task_name, tag_type, tag, modified_by)
+     SELECT $1, $2, $3, 'task-' || n, 'label', 'value-' || k, 'bench' FROM generate_series(0, 999) n, generate_series(1, 100) k`,
+    [organizationId, executionId, flowId],
   );
   await db.query('COMMIT');
   return { organizationId, flowId, executionId };

@@ -312,8 +312,8 @@ async function measure(
 
 const NOISY = 'noisy';
 // Per organization and per caller; the neighbour reads at a steady rate well inside it.
-const NOISY_LIMIT = { rps: 200, burst: 200 };
-const NOISY_NEIGHBOUR_RATE = 100;
+const NOISY_LIMIT = { rps: 50, burst: 50 };
+const NOISY_NEIGHBOUR_RATE = 40;
 const NOISY_NEIGHBOUR_CONNECTIONS = 4;
 const NOISY_FLOOD_CONNECTIONS = 32;
 

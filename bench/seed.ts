@@ -289,8 +289,8 @@ async function seed(url: string, scale: number, log: (message: string) => void):
     );
     await step(
       'task execution tags',
-      `INSERT INTO task_execution_tags (organization_id, flow_execution_id, task_name, tag_type, tag, modified_by, created_at, updated_at)
-       SELECT fe.organization_id, fe.id, 'receive', tag.tag_type, tag.tag, $2, fe.created_at, fe.created_at
+      `INSERT INTO task_execution_tags (organization_id, flow_execution_id, flow_id, execution_deleted, task_name, tag_type, tag, modified_by, created_at, updated_at)
+       SELECT fe.organization_id, fe.id, fe.flow_id, fe.status = 'deleted', 'receive', tag.tag_type, tag.tag, $2, fe.created_at, fe.created_at
          FROM flow_executions fe,
               LATERAL (VALUES ('source', fe.input->>'source', true),
                               ('priority', 'high', fe.input->>'priority' = 'high'),

@@ -208,8 +208,8 @@ describe('resource limits', () => {
                   now() - (200 - n) * interval '1 second', now() - (200 - n) * interval '1 second'
              FROM generate_series(1, 160) n
            RETURNING id, run_number)
-         INSERT INTO task_execution_tags (organization_id, flow_execution_id, task_name, tag_type, tag, status)
-         SELECT $1, fe.id, 'receive', tag.tag_type, tag.tag, CASE WHEN fe.run_number = 7 THEN 'deleted' ELSE 'active' END
+         INSERT INTO task_execution_tags (organization_id, flow_execution_id, flow_id, execution_deleted, task_name, tag_type, tag, status)
+         SELECT $1, fe.id, $2, fe.run_number % 10 = 0, 'receive', tag.tag_type, tag.tag, CASE WHEN fe.run_number = 7 THEN 'deleted' ELSE 'active' END
            FROM fe, LATERAL (VALUES ('source', 'email', fe.run_number <= 130), ('customer', 'acme', fe.run_number % 50 = 7)) tag (tag_type, tag, present)
           WHERE tag.present`,
         [org.id, flowId],
