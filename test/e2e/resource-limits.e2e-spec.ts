@@ -168,6 +168,16 @@ describe('resource limits', () => {
       expect(listed.body.task_executions.map((te: { task_execution_idx: number }) => te.task_execution_idx)).toEqual([0]);
       expect(listed.body.task_executions[0].tags).toHaveLength(60);
       await report(1, { tags: tags(60, 40) }).expect(201);
+
+      // PATCH /api/task-tags adds to the same tags: one more is one too many, and the batch is refused whole.
+      const patch = (from: number, n: number) =>
+        t.http().patch('/api/task-tags').set(org.auth()).send({
+          tags: tags(from, n).map((tag) => ({ operation: 'add', flow_execution_id: execution.id, task_name: 'receive', tag_type: tag.split(':')[0], tag: tag.split(':')[1] })),
+        });
+      const over = await patch(100, 2).expect(422);
+      expect(over.body.detail).toEqual([expect.objectContaining({ loc: ['body', 'tags'], type: 'too_many_tags', msg: expect.stringContaining('100') })]);
+      const after = await t.http().get(TASKS).query({ flow_execution_id: execution.id }).set(org.auth()).expect(200);
+      expect(after.body.task_executions[0].tags).toHaveLength(100);
     });
 
     it('task-status batches: at most 100', async () => {
