@@ -8,6 +8,9 @@ import type { EventEmitter } from 'node:events';
 export interface LoadRequest {
   path: string;
   headers?: Record<string, string>;
+  /** Overrides the command's method and body for this request. */
+  method?: 'GET' | 'POST';
+  body?: string;
 }
 
 export interface LoadCommand {
@@ -20,6 +23,8 @@ export interface LoadCommand {
   body?: string;
   /** Rotated through, one per request, across all connections. */
   requests: LoadRequest[];
+  /** Requests per second over all connections (an open-loop client); unset, as fast as answered. */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -58,12 +63,14 @@ function run(command: LoadCommand): Promise<LoadResult> {
         headers: command.headers,
         body: command.body,
         timeout: 10,
+        ...(command.rate ? { overallRate: command.rate } : {}),
         requests: [
           {
             // One shared counter: concurrent connections ask for different ids, as real clients would.
             setupRequest: (request: Record<string, unknown>) => {
               const r = command.requests[next++ % command.requests.length];
-              return { ...request, path: r.path, headers: r.headers ? { ...(request.headers as object), ...r.headers } : request.headers };
+              const headers = { ...(request.headers as object), ...r.headers, ...(r.body ? { 'content-type': 'application/json' } : {}) };
+              return { ...request, path: r.path, headers, ...(r.method ? { method: r.method } : {}), ...(r.body ? { body: r.body } : {}) };
             },
           },
         ],

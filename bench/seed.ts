@@ -4,11 +4,11 @@ import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 
-export const BENCH_DATABASE = 'flows_bench';
-
 type Step = (what: string, sql: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
 // Bump when the shape of the seeded data changes: a marker with another version forces a reseed.
-const SEED_VERSION = 2;
+const SEED_VERSION = 3;
+// Named by version, so that checkouts with another shape never drop each other's data on a shared server.
+export const BENCH_DATABASE = `flows_bench_v${SEED_VERSION}`;
 const ORGANIZATION_ID = 'b0000000-0000-4000-8000-00000000be9c';
 export const BENCH_SUBJECT = 'bench-user';
 const WORKER_SUBJECT = 'bench-worker';
@@ -26,6 +26,9 @@ export interface Fixture {
   hotExecutions: number;
   smallFlows: number;
   perSmallFlow: number;
+  /** Task executions (one `receive` attempt per hot-flow execution) and their tags. */
+  taskExecutions: number;
+  tags: { rare: string; common: string; rareCount: number; commonCount: number };
 }
 
 export interface SeedInfo {
@@ -271,6 +274,31 @@ async function seed(url: string, scale: number, log: (message: string) => void):
       );
     });
 
+    // One `receive` attempt per hot-flow execution, shaped like a worker's report, and its tags:
+    // source:<email|api|upload|sftp> on every one (a quarter each: common), priority:high on a
+    // tenth, customer:acme on one in 2,000 (rare).
+    await step(
+      'task executions',
+      `INSERT INTO task_executions (organization_id, flow_execution_id, task_name, task_execution_idx, processing_status, input, output,
+                                    started_at, completed_at, credits, modified_by, created_at, updated_at)
+       SELECT organization_id, id, 'receive', 0, CASE WHEN status IN ('queued', 'running') THEN 'running' ELSE 'completed' END,
+              input, jsonb_build_object('document_url', 'https://files.example.com/' || (input->>'file_key'), 'pages', input->'metadata'->'pages'),
+              created_at, updated_at, 1 + run_number % 5, $2, created_at, updated_at
+         FROM flow_executions WHERE flow_id = $1`,
+      [flowIds[0], WORKER_SUBJECT],
+    );
+    await step(
+      'task execution tags',
+      `INSERT INTO task_execution_tags (organization_id, flow_execution_id, flow_id, execution_deleted, task_name, tag_type, tag, modified_by, created_at, updated_at)
+       SELECT fe.organization_id, fe.id, fe.flow_id, fe.status = 'deleted', 'receive', tag.tag_type, tag.tag, $2, fe.created_at, fe.created_at
+         FROM flow_executions fe,
+              LATERAL (VALUES ('source', fe.input->>'source', true),
+                              ('priority', 'high', fe.input->>'priority' = 'high'),
+                              ('customer', 'acme', fe.run_number % 2000 = 0)) AS tag (tag_type, tag, present)
+        WHERE fe.flow_id = $1 AND tag.present`,
+      [flowIds[0], WORKER_SUBJECT],
+    );
+
     await step(
       'flow counters',
       `UPDATE flows f SET executions_count = x.n, last_execution_at = x.last
@@ -287,6 +315,8 @@ async function seed(url: string, scale: number, log: (message: string) => void):
       smallFlowId: flowIds[1],
       postFlowId: flowIds[2],
       ...shape,
+      taskExecutions: hot,
+      tags: await tagCounts(client, flowIds[0]),
     };
     await client.query(`CREATE TABLE bench_seed (seed_version integer NOT NULL, seeded_at timestamptz NOT NULL DEFAULT now(), fixture jsonb NOT NULL)`);
     await client.query(`INSERT INTO bench_seed (seed_version, fixture) VALUES ($1, $2)`, [SEED_VERSION, fixture]);
@@ -349,6 +379,64 @@ async function check(step: Step, log: (message: string) => void): Promise<void> 
   ].filter(Boolean);
   if (problems.length > 0) throw new Error(`seeded data is inconsistent: ${problems.join('; ')}`);
   log(`  checks passed (inputs average ${r.input_bytes} bytes of JSON)`);
+}
+
+/** The rare and common tags the scenarios filter by, and how many of the hot flow's live executions carry each. */
+async function tagCounts(client: Client, hotFlowId: string): Promise<Fixture['tags']> {
+  const count = async (tagType: string, tag: string) => {
+    const { rows } = await client.query(
+      `SELECT count(DISTINCT t.flow_execution_id)::int AS n FROM task_execution_tags t JOIN flow_executions fe ON fe.id = t.flow_execution_id
+        WHERE fe.flow_id = $1 AND fe.status <> 'deleted' AND t.tag_type = $2 AND t.tag = $3 AND t.status = 'active'`,
+      [hotFlowId, tagType, tag],
+    );
+    return rows[0].n as number;
+  };
+  return { rare: 'customer:acme', common: 'source:email', rareCount: await count('customer', 'acme'), commonCount: await count('source', 'email') };
+}
+
+const NEIGHBOUR_ORGANIZATION_ID = 'b0000000-0000-4000-8000-00000000be9d';
+const NEIGHBOUR_FLOW_ID = 'b0000000-0000-4000-8000-0000000f1e9d';
+
+/**
+ * A second organization for the noisy-neighbour scenario: one flow whose 1,000 executions are
+ * copies of the small flow's. Made once, on first use; the ids of its executions are returned.
+ */
+export async function ensureNeighbour(url: string, fixture: Fixture): Promise<{ organizationId: string; executionIds: string[] }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const { rowCount } = await client.query(
+      `INSERT INTO flows (id, organization_id, display_name, status, latest_version, executions_count, created_at, updated_at, modified_by)
+       SELECT $1, $2, 'Neighbour flow', 'published', 1, 0, created_at, updated_at, modified_by FROM flows WHERE id = $3
+       ON CONFLICT (id) DO NOTHING`,
+      [NEIGHBOUR_FLOW_ID, NEIGHBOUR_ORGANIZATION_ID, fixture.smallFlowId],
+    );
+    if (rowCount) {
+      await client.query(
+        `INSERT INTO flow_versions (flow_id, version, definition, created_at, updated_at, modified_by)
+         SELECT $1, version, definition, created_at, updated_at, modified_by FROM flow_versions WHERE flow_id = $2`,
+        [NEIGHBOUR_FLOW_ID, fixture.smallFlowId],
+      );
+      await client.query(
+        `INSERT INTO flow_executions (organization_id, flow_id, flow_version, status, input, run_number, input_task_name, modified_by, created_at, updated_at)
+         SELECT $1, $2, flow_version, CASE WHEN status IN ('queued', 'running', 'awaiting_input', 'cancel_requested') THEN 'completed' ELSE status END,
+                input, run_number, input_task_name, modified_by, created_at, updated_at
+           FROM flow_executions WHERE flow_id = $3`,
+        [NEIGHBOUR_ORGANIZATION_ID, NEIGHBOUR_FLOW_ID, fixture.smallFlowId],
+      );
+      await client.query(
+        `UPDATE flows SET executions_count = (SELECT count(*) FROM flow_executions WHERE flow_id = $1),
+                          last_execution_at = (SELECT max(created_at) FROM flow_executions WHERE flow_id = $1) WHERE id = $1`,
+        [NEIGHBOUR_FLOW_ID],
+      );
+    }
+    await client.query('COMMIT');
+    const { rows } = await client.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' ORDER BY run_number`, [NEIGHBOUR_FLOW_ID]);
+    return { organizationId: NEIGHBOUR_ORGANIZATION_ID, executionIds: rows.map((r) => r.id as string) };
+  } finally {
+    await client.end();
+  }
 }
 
 /** Drops what earlier runs' POST scenario created, so every run starts from the seeded data. */

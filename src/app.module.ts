@@ -4,6 +4,7 @@ import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { JsonBodyInterceptor } from './common/http/json-body.interceptor';
+import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
 import { createLogger, LOGGER } from './common/logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
@@ -53,6 +54,8 @@ export class AppModule {
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+        // After AuthGuard (guards run in this order): budgets are the principal's.
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_PIPE, useClass: RequestValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],

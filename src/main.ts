@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
@@ -35,6 +36,10 @@ async function bootstrap(): Promise<void> {
     throw error;
   });
   configureApp(app, config);
+  // A slow client gets this long to send its request; answers (long-polls, SSE) have their own bounds.
+  const server = app.getHttpServer() as Server;
+  server.requestTimeout = config.http.requestTimeoutMs;
+  server.headersTimeout = config.http.headersTimeoutMs;
 
   // Stop accepting, let requests in flight finish (bounded), then close the pool and the embedded server.
   const shutdown = async () => {

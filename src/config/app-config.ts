@@ -20,6 +20,19 @@ export interface AppConfig {
   eventRetentionHours: number;
   /** How long a SIGTERM waits for requests in flight before cutting them (`SHUTDOWN_TIMEOUT_MS`). */
   shutdownTimeoutMs: number;
+  /** Longest an API statement may run before PostgreSQL cancels it (503). */
+  dbStatementTimeoutMs: number;
+  /** Longest a request waits for a pooled connection (503 past it). */
+  dbPoolAcquireTimeoutMs: number;
+  /** Time to receive a whole request, and its headers; responses (long-polls, SSE) are not bounded by these. */
+  http: { requestTimeoutMs: number; headersTimeoutMs: number };
+  /** Token buckets per organization and per credential; null when `RATE_LIMIT_RPS` is unset. */
+  rateLimit: RateLimitConfig | null;
+}
+
+export interface RateLimitConfig {
+  organization: { rps: number; burst: number };
+  credential: { rps: number; burst: number };
 }
 
 export class ConfigError extends Error {}
@@ -76,7 +89,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbPoolSize: integer('DB_POOL_SIZE', 20, 1, 500),
     eventRetentionHours: integer('EVENT_RETENTION_HOURS', 168, 1, 24 * 365 * 10),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    dbStatementTimeoutMs: integer('DB_STATEMENT_TIMEOUT_MS', 5000, 1, 3_600_000),
+    dbPoolAcquireTimeoutMs: integer('DB_POOL_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
+    http: {
+      requestTimeoutMs: integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+      headersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000),
+    },
+    rateLimit: null,
   };
+
+  const positive = (name: string, fallback: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0 || value > max) {
+      problems.push(`${name} must be a number above 0 and at most ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const rateSet = (env.RATE_LIMIT_RPS ?? '') !== '';
+  if (!rateSet) {
+    for (const name of ['RATE_LIMIT_BURST', 'RATE_LIMIT_CREDENTIAL_RPS', 'RATE_LIMIT_CREDENTIAL_BURST']) {
+      if ((env[name] ?? '') !== '') problems.push(`${name} needs RATE_LIMIT_RPS`);
+    }
+  }
+  const rps = positive('RATE_LIMIT_RPS', 1, 1_000_000);
+  const burst = integer('RATE_LIMIT_BURST', Math.max(1, Math.ceil(rps)), 1, 10_000_000);
+  const credentialRps = positive('RATE_LIMIT_CREDENTIAL_RPS', rps, 1_000_000);
+  const credentialBurst = integer('RATE_LIMIT_CREDENTIAL_BURST', Math.max(1, Math.ceil(credentialRps)), 1, 10_000_000);
+  config.rateLimit = rateSet ? { organization: { rps, burst }, credential: { rps: credentialRps, burst: credentialBurst } } : null;
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  }
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return config;

@@ -3,7 +3,11 @@ import type { DataSourceOptions } from 'typeorm';
 
 /** One builder for the app and for `ormconfig.ts` (the migration CLI). Never `synchronize`. */
 /** Migrations run through `runMigrationsExclusively` (one replica at a time), never at initialize. */
-export function buildDataSourceOptions(url: string, overrides: { poolSize?: number } = {}): DataSourceOptions {
+export function buildDataSourceOptions(
+  url: string,
+  overrides: { poolSize?: number; statementTimeoutMs?: number; acquireTimeoutMs?: number } = {},
+): DataSourceOptions {
+  const statementTimeout = overrides.statementTimeoutMs ? ` -c statement_timeout=${overrides.statementTimeoutMs}` : '';
   return {
     type: 'postgres',
     url,
@@ -13,7 +17,8 @@ export function buildDataSourceOptions(url: string, overrides: { poolSize?: numb
     migrationsRun: false,
     synchronize: false,
     poolSize: overrides.poolSize ?? 20,
-    // Timestamps without an offset in filters mean UTC, whatever the server's default.
-    extra: { connectionTimeoutMillis: 5000, options: '-c TimeZone=UTC' },
+    // Timestamps without an offset in filters mean UTC, whatever the server's default. pg-pool's
+    // connectionTimeoutMillis bounds both a new connection and the wait for a pooled one.
+    extra: { connectionTimeoutMillis: overrides.acquireTimeoutMs ?? 5000, options: `-c TimeZone=UTC${statementTimeout}` },
   };
 }

@@ -13,7 +13,11 @@ export class DatabaseModule {
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({
-            ...buildDataSourceOptions(config.databaseUrl, { poolSize: config.dbPoolSize }),
+            ...buildDataSourceOptions(config.databaseUrl, {
+              poolSize: config.dbPoolSize,
+              statementTimeoutMs: config.dbStatementTimeoutMs,
+              acquireTimeoutMs: config.dbPoolAcquireTimeoutMs,
+            }),
             // Fail fast at boot instead of retrying for half a minute; a later outage answers 503.
             retryAttempts: 0,
             logging: false,

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
 import { ApiLongPoll, preferredWait } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
@@ -32,6 +33,7 @@ export class FlowExecutionsController {
   /** List a flow's executions; a full page carries `Link: <...>; rel="next"` built on the keyset cursor. */
   @Get()
   @RequirePermission('executions:read')
+  @RateCost(rowsCost('page_size', 10))
   @ApiErrors(400, 403, 404)
   async list(
     @CurrentPrincipal() principal: Principal,

@@ -52,7 +52,10 @@ export interface ListFilter {
 export type ListResult =
   | { flow: 'missing' | 'deleted' }
   | { flow: 'foreign' }
-  | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[] };
+  | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
+
+/** Estimated JSON a page of executions may carry; past it the page ends early, after at least one row. */
+export const PAGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Hand-written SQL for the hot paths: each read is one round trip. (TypeORM's `query` answers an
@@ -86,10 +89,8 @@ export class FlowExecutionsRepository {
     if (f.createdBefore) where.push(`fe.created_at <= ${p(f.createdBefore)}`);
     if (f.updatedAfter) where.push(`fe.updated_at >= ${p(f.updatedAfter)}`);
     if (f.updatedBefore) where.push(`fe.updated_at <= ${p(f.updatedBefore)}`);
-    if (f.tags?.length) where.push(`EXISTS (${hasTag(p(f.tags.map((t) => t[0])), p(f.tags.map((t) => t[1])))})`);
-    if (f.tagsExclude?.length) {
-      where.push(`NOT EXISTS (${hasTag(p(f.tagsExclude.map((t) => t[0])), p(f.tagsExclude.map((t) => t[1])))})`);
-    }
+    const tags = f.tags?.length ? tagPairs(f.tags, p) : null;
+    if (f.tagsExclude?.length) where.push(`NOT ${hasTag(tagPairs(f.tagsExclude, p))}`);
 
     const key = `fe.${f.sortField}`;
     const dir = f.sortDirection === 'asc' ? 'ASC' : 'DESC';
@@ -98,28 +99,53 @@ export class FlowExecutionsRepository {
       cursorJoin = `LEFT JOIN flow_executions c ON c.id = ${p(f.cursorId)} AND c.flow_id = f.id`;
       where.push(`(${key}, fe.id) ${dir === 'ASC' ? '>' : '<'} (c.${f.sortField}, c.id)`);
     }
-    const sql = `
+    const [limit, offset] = [`${p(f.limit)}::int`, `${p(f.offset)}::int`];
+    const select = `SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
+    const order = `ORDER BY ${key} ${dir}, fe.id ${dir}`;
+    let page = `${select} WHERE ${where.join(' AND ')} ${order} LIMIT ${limit} OFFSET ${offset}`;
+    let tagged = '';
+    if (tags) {
+      // Two plans, one chosen at run time by how many executions carry the tags (capped count,
+      // index-only): few, start from them; many, walk the flow in order and probe each execution.
+      // Walking costs about (offset + limit) * flow size / tagged rows, starting from the tag about
+      // the tagged rows: the cap is where both meet. Only the chosen branch runs (one-time filter).
+      tagged = `WITH budget AS (
+          SELECT GREATEST(100, sqrt((${limit} + ${offset})::float8 * executions_count))::int AS n FROM flows WHERE id = $1
+        ), tagged AS MATERIALIZED (
+          SELECT id FROM (${tags.map(taggedWith).join(' UNION ALL ')}) x LIMIT COALESCE((SELECT n FROM budget), 0) + 1
+        ), few AS MATERIALIZED (
+          SELECT count(*) <= COALESCE((SELECT n FROM budget), 0) AS yes FROM tagged
+        )`;
+      const both = `(${select} WHERE (SELECT yes FROM few) AND fe.id IN (SELECT id FROM tagged) AND ${where.join(' AND ')}
+                       ${order} LIMIT ${limit} + ${offset})
+                    UNION ALL
+                    (${select} WHERE NOT (SELECT yes FROM few) AND ${hasTag(tags)} AND ${where.join(' AND ')}
+                       ${order} LIMIT ${limit} + ${offset})`;
+      page = `SELECT * FROM (${both}) fe ${order} LIMIT ${limit} OFFSET ${offset}`;
+    }
+    // Only the rows sent are read in full: sizes are the stored ones, summed in page order.
+    const sized = `SELECT * FROM (
+        SELECT pg.*, sum(pg.bytes) OVER (ORDER BY pg.${f.sortField} ${dir}, pg.id ${dir} ROWS UNBOUNDED PRECEDING) - pg.bytes AS bytes_before,
+               count(*) OVER () AS fetched
+          FROM (${page}) pg) s
+       WHERE s.bytes_before < ${p(PAGE_BYTES)}`;
+    const sql = `${tagged}
       SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted,
              ${f.cursorId ? 'c.id IS NOT NULL' : 'NULL::boolean'} AS cursor_found, page.*
         FROM flows f
         ${cursorJoin}
-        LEFT JOIN LATERAL (
-          SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}
-            FROM flow_executions fe
-           WHERE ${where.join(' AND ')}
-           ORDER BY ${key} ${dir}, fe.id ${dir}
-           LIMIT ${p(f.limit)} OFFSET ${p(f.offset)}
-        ) page ON f.organization_id = $2 AND NOT f.deleted
+        LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        ORDER BY page.${f.sortField} ${dir}, page.id ${dir}`;
-    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null })[] =
+    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
       await this.dataSource.query(sql, params);
 
     const head = rows[0];
     if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
     if (head.flow_organization_id !== f.organizationId) return { flow: 'foreign' };
     const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
-    return { flow: 'ok', cursor, rows: head.id === null ? [] : rows };
+    if (head.id === null) return { flow: 'ok', cursor, rows: [], truncated: false };
+    return { flow: 'ok', cursor, rows, truncated: rows.length < Number(head.fetched) };
   }
 
   /**
@@ -280,8 +306,25 @@ export class FlowExecutionsRepository {
   }
 }
 
-function hasTag(typesParam: string, valuesParam: string): string {
-  return `SELECT 1 FROM task_execution_tags t
-           WHERE t.flow_execution_id = fe.id AND t.status = 'active'
-             AND (t.tag_type, t.tag) IN (SELECT * FROM unnest(${typesParam}::text[], ${valuesParam}::text[]))`;
+/** The executions carrying the tag in the organization: one range of task_execution_tags_org_tag_idx. */
+function taggedWith([type, tag]: [string, string]): string {
+  return `(SELECT t.flow_execution_id AS id FROM task_execution_tags t
+            WHERE t.organization_id = $2 AND t.tag_type = ${type} AND t.tag = ${tag} AND t.status = 'active')`;
+}
+
+/** The tags as pairs of placeholders. */
+function tagPairs(tags: [string, string][], p: (value: unknown) => string): [string, string][] {
+  return tags.map(([type, tag]) => [p(type), p(tag)]);
+}
+
+/**
+ * Whether the execution carries any of the tags: one index-only probe of task_execution_tags_org_tag_idx
+ * per tag. `OFFSET 0` keeps each probe per row: as a semi or anti join the planner would hash every
+ * tagged row of the organization before returning the first execution.
+ */
+function hasTag(pairs: [string, string][]): string {
+  const probe = ([type, tag]: [string, string]) =>
+    `EXISTS (SELECT 1 FROM task_execution_tags t WHERE t.organization_id = $2 AND t.tag_type = ${type} AND t.tag = ${tag}
+                AND t.flow_execution_id = fe.id AND t.status = 'active' OFFSET 0)`;
+  return `(${pairs.map(probe).join(' OR ')})`;
 }

@@ -148,7 +148,9 @@ export class FlowExecutionsService {
     }
     const options = { includeRunNumber: query.include_run_number, includeCredits: query.include_credits };
     const items = result.rows.map((row) => toFlowExecutionResponse(row, options));
-    return { items, nextCursor: items.length === pageSize ? items[items.length - 1].id : null };
+    // A full page, or one ended early by its size, continues by cursor.
+    const more = items.length === pageSize || result.truncated;
+    return { items, nextCursor: more && items.length > 0 ? items[items.length - 1].id : null };
   }
 
   /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */

@@ -5,7 +5,7 @@ import { FlowEntity } from '../flows/flow.entity';
 /** A `tag_type:tag` label on a task of a flow execution (every attempt of it); the executions list filters by active ones. */
 @Entity('task_execution_tags')
 @Unique('task_execution_tags_uq', ['flow_execution_id', 'task_name', 'tag_type', 'tag'])
-@Index('task_execution_tags_lookup_idx', ['tag_type', 'tag', 'flow_execution_id'], { where: "status = 'active'" })
+@Index('task_execution_tags_org_tag_idx', ['organization_id', 'tag_type', 'tag', 'flow_execution_id'], { where: "status = 'active'" })
 // (flow_id[, task_name], ((tag_type || ':' || tag) COLLATE "C")) WHERE active and the execution not deleted: expression indexes TypeORM cannot declare.
 @Index('task_execution_tags_flow_label_idx', { synchronize: false })
 @Index('task_execution_tags_flow_task_label_idx', { synchronize: false })

@@ -1,13 +1,16 @@
-import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, UpdateTaskExecutionQueryDto } from './dto/task-execution-query.dto';
 import {
   CreateTaskExecutionDto,
   ListTaskExecutionsResponseDto,
+  nextTaskPageLink,
   TaskExecutionResponseDto,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
@@ -40,12 +43,24 @@ export class TaskExecutionsController {
     return this.service.update(principal, dto, query.execute_flow === true);
   }
 
-  /** List task executions of the organization, newest first, with their tags. */
+  /**
+   * List task executions of the organization, newest first, with their tags: at most `limit`
+   * (default and most 1000, where the upstream API returns all); a full page carries
+   * `Link: <...>; rel="next"` with the `after` cursor.
+   */
   @Get()
   @RequirePermission('executions:read')
-  @ApiErrors(403, 404)
-  list(@CurrentPrincipal() principal: Principal, @Query() query: ListTaskExecutionsQueryDto): Promise<ListTaskExecutionsResponseDto> {
-    return this.service.list(principal, query);
+  @RateCost(rowsCost('limit', 1000))
+  @ApiErrors(400, 403, 404)
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: ListTaskExecutionsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ListTaskExecutionsResponseDto> {
+    const page = await this.service.list(principal, query);
+    if (page.nextCursor) res.setHeader('Link', nextTaskPageLink(req.originalUrl, page.nextCursor));
+    return page.body;
   }
 
   /** Retrieve one task execution with its tags. */

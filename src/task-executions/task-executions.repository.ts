@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import type { ParsedTag } from './task-tags';
+import { RequestValidationError } from '../common/validation/validation-error';
+import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
 
@@ -8,6 +9,12 @@ const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, 
   te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
   te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
 const RETURNING = COLUMNS.replace(/te\./g, '');
+/** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
+export const PAGE_BYTES = 2 * 1024 * 1024;
+// A task execution's JSON: its stored JSON values, about 600 bytes of fields, about 350 bytes per active tag.
+const ROW_BYTES = `(600 + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0)
+  + coalesce(pg_column_size(te.source_task_executions), 0)
+  + 350 * (SELECT count(*) FROM task_execution_tags tg WHERE tg.flow_execution_id = te.flow_execution_id AND tg.task_name = te.task_name AND tg.status = 'active'))`;
 const TAG_COLUMNS = `id, organization_id, flow_execution_id, task_name, tag_type, tag, tag_metadata, status, modified_by, created_at, updated_at`;
 const JSON_COLUMNS = new Set(['input', 'output', 'error', 'source_task_executions']);
 const SETTABLE = new Set([...JSON_COLUMNS, 'processing_status', 'edited_status', 'started_at', 'completed_at', 'credits']);
@@ -36,6 +43,10 @@ export interface ListFilter {
   flowExecutionId?: string;
   taskName?: string;
   taskExecutionIdx?: number;
+  /** Keyset cursor: rows after this task execution, newest first. */
+  after?: string;
+  /** Rows wanted; one more is read, to tell whether more exist. */
+  limit: number;
 }
 
 export type LocatedTaskExecution = TaskExecutionEntity & { parent_status: string };
@@ -175,6 +186,16 @@ export class TaskExecutionsRepository {
         WHERE t.status <> 'active'`,
       [organizationId, flowExecutionId, taskName, types, values, modifiedBy],
     );
+    // Tags add up over POSTs of several attempts: the bound holds for the task's active tags, not one request's.
+    const [{ n }]: { n: number }[] = await m.query(
+      `SELECT count(*)::int AS n FROM task_execution_tags WHERE flow_execution_id = $1 AND task_name = $2 AND status = 'active'`,
+      [flowExecutionId, taskName],
+    );
+    if (n > MAX_TASK_TAGS) {
+      throw new RequestValidationError([
+        { loc: ['body', 'tags'], msg: `a task may carry at most ${MAX_TASK_TAGS} active tags; this would make ${n}`, type: 'too_many_tags', input: null },
+      ]);
+    }
   }
 
   /** Active tags of the given (flow execution, task) pairs, oldest first. */
@@ -189,21 +210,46 @@ export class TaskExecutionsRepository {
     );
   }
 
-  /** Newest first; task executions of deleted flow executions, and deleted ones, never appear. */
-  async list(f: ListFilter): Promise<TaskExecutionEntity[]> {
+  /**
+   * Newest first, `limit + 1` rows at most, after the cursor when given, in one statement;
+   * `cursorFound` is false when the cursor names no task execution of the organization. The page
+   * also ends where the rows' estimated JSON (stored sizes, tags) passes PAGE_BYTES, after at least
+   * one row: only the rows sent are read in full. `more` says whether rows were left out.
+   */
+  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: TaskExecutionEntity[]; more: boolean }> {
     const params: unknown[] = [f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     const where = [`te.organization_id = $1`, `fe.status <> 'deleted'`, `te.processing_status <> 'deleted'`];
     if (f.flowExecutionId !== undefined) where.push(`te.flow_execution_id = ${p(f.flowExecutionId)}`);
     if (f.taskName !== undefined) where.push(`te.task_name = ${p(f.taskName)}`);
     if (f.taskExecutionIdx !== undefined) where.push(`te.task_execution_idx = ${p(f.taskExecutionIdx)}`);
-    return this.dataSource.query(
-      `SELECT ${COLUMNS}
-         FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
-        WHERE ${where.join(' AND ')}
-        ORDER BY te.created_at DESC, te.id DESC`,
+    const cursor = f.after === undefined ? null : p(f.after);
+    if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
+    const rows: (TaskExecutionEntity & { cursor_found: boolean; fetched: string })[] = await this.dataSource.query(
+      `SELECT ${cursor ? 'c.id IS NOT NULL' : 'true'} AS cursor_found, page.*
+         FROM (SELECT 1) one
+         ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
+         LEFT JOIN LATERAL (
+           SELECT ${RETURNING}, fetched FROM (
+             SELECT w.*, sum(w.bytes) OVER (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING) - w.bytes AS bytes_before,
+                    count(*) OVER () AS fetched
+               FROM (
+                 SELECT ${COLUMNS}, ${ROW_BYTES} AS bytes
+                   FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+                  WHERE ${where.join(' AND ')}
+                  ORDER BY te.created_at DESC, te.id DESC
+                  LIMIT ${p(f.limit + 1)}
+               ) w
+           ) sized
+           WHERE bytes_before < ${p(PAGE_BYTES)}
+         ) page ON true
+        ORDER BY page.created_at DESC, page.id DESC`,
       params,
     );
+    const cursorFound = rows[0]?.cursor_found ?? true;
+    if (rows[0]?.id == null) return { cursorFound, rows: [], more: false };
+    const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity);
+    return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
   }
 }
 

@@ -8,11 +8,11 @@ import { FlowExecutionsRepository } from '../flow-executions/flow-executions.rep
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from '../webhook-data/webhook-data.service';
-import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto } from './dto/task-execution-query.dto';
+import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
 import {
   CreateTaskExecutionDto,
-  ListTaskExecutionsResponseDto,
   TaskExecutionResponseDto,
+  TaskExecutionsPage,
   toTaskExecutionResponse,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
@@ -105,23 +105,34 @@ export class TaskExecutionsService {
     return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true });
   }
 
-  /** Newest first, always within the caller's organization; a named flow execution must be accessible. */
-  async list(principal: Principal, query: ListTaskExecutionsQueryDto): Promise<ListTaskExecutionsResponseDto> {
+  /**
+   * Newest first, always within the caller's organization, at most `limit`; a named flow execution
+   * must be accessible, and `after` must name a task execution of the organization (400 otherwise).
+   */
+  async list(principal: Principal, query: ListTaskExecutionsQueryDto): Promise<TaskExecutionsPage> {
     const flowExecutionId = query.flow_execution_id?.toLowerCase();
     if (flowExecutionId !== undefined) await this.executions.getRow(principal, flowExecutionId, false);
-    const rows = await this.repository.list({
+    const limit = query.limit ?? TASK_LIST_MAX_LIMIT;
+    const page = await this.repository.list({
       organizationId: principal.organizationId,
       flowExecutionId,
       taskName: query.task_name,
       taskExecutionIdx: query.task_execution_idx,
+      after: query.after?.toLowerCase(),
+      limit,
     });
+    if (!page.cursorFound) throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
+    const rows = page.rows;
     const pairs = [...new Map(rows.map((r) => [taskOf(r), r])).values()];
     const tagsByTask = new Map<string, TaskExecutionTagEntity[]>();
     for (const tag of await this.repository.activeTags(this.dataSource.manager, principal.organizationId, pairs)) {
       tagsByTask.set(taskOf(tag), [...(tagsByTask.get(taskOf(tag)) ?? []), tag]);
     }
     const options = { includeCredits: query.include_credits === true };
-    return { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) };
+    return {
+      body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) },
+      nextCursor: page.more ? rows[rows.length - 1].id : null,
+    };
   }
 
   /** `null` when the update is an edit but the run's locks are not held: the caller tries again with them. */

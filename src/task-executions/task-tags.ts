@@ -2,6 +2,8 @@ import { buildMessage, ValidateBy, ValidationOptions } from 'class-validator';
 
 export const TAG_TYPE_MAX_LENGTH = 100;
 export const TAG_MAX_LENGTH = 200;
+/** Active tags one task of a flow execution may carry, and tags one request may send (422 beyond). */
+export const MAX_TASK_TAGS = 100;
 
 export interface ParsedTag {
   tag_type: string;

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { RequestValidationError } from '../common/validation/validation-error';
+import { MAX_TASK_TAGS } from '../task-executions/task-tags';
 import type { TaskExecutionTagEntity } from '../task-executions/task-execution-tag.entity';
 import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
 
@@ -87,6 +89,19 @@ export class TaskTagsRepository {
        RETURNING t.flow_execution_id, t.task_name, t.tag_type, t.tag`,
       [organizationId, modifiedBy, ...columns(items), metadata],
     );
+    // The bound on a task's active tags holds whichever endpoint adds them (422, the batch rolled back).
+    const [fe, tasks] = columns(items);
+    const crowded: { n: number }[] = await m.query(
+      `SELECT count(*)::int AS n FROM task_execution_tags t
+        WHERE (t.flow_execution_id, t.task_name) IN (SELECT DISTINCT * FROM unnest($1::uuid[], $2::text[])) AND t.status = 'active'
+        GROUP BY t.flow_execution_id, t.task_name HAVING count(*) > $3 LIMIT 1`,
+      [fe, tasks, MAX_TASK_TAGS],
+    );
+    if (crowded.length > 0) {
+      throw new RequestValidationError([
+        { loc: ['body', 'tags'], msg: `a task may carry at most ${MAX_TASK_TAGS} active tags; this would make ${crowded[0].n}`, type: 'too_many_tags', input: null },
+      ]);
+    }
     return new Set(rows.map(tagKey));
   }
 

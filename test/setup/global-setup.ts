@@ -16,6 +16,10 @@ export const TEST_DATABASE_KEY = '__flowsTestDatabase';
 export default async function globalSetup(): Promise<void> {
   process.env.JWT_SECRET ||= 'e2e-test-secret-0123456789abcdefghijklmn';
   process.env.LOG_LEVEL ||= 'silent';
+  // The machine running the tests is shared: a pool wait or a statement must not fail a test for
+  // being slow. The timeouts themselves are tested with small values (resource-limits.e2e-spec.ts).
+  process.env.DB_POOL_ACQUIRE_TIMEOUT_MS ||= '60000';
+  process.env.DB_STATEMENT_TIMEOUT_MS ||= '120000';
 
   const adminUrl = process.env.DATABASE_URL;
   let state: TestDatabase;

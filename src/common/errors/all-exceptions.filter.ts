@@ -66,6 +66,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       if (exception.status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) return new AppError('unsupported_media_type', exception.message);
       return new AppError('bad_request', exception.type === 'entity.parse.failed' ? 'Request body is not valid JSON' : exception.message);
     }
+    const overload = databaseOverload(exception);
+    if (overload) return new AppError('service_unavailable', overload);
     if (isDatabaseUnreachable(exception)) {
       return new AppError('service_unavailable', 'The database is unavailable, try again shortly');
     }
@@ -136,6 +138,17 @@ function isBodyParserError(e: unknown): e is { status: number; type: string; mes
 function hasSqlState(exception: unknown, pattern: RegExp): boolean {
   const { code } = ((exception as { driverError?: unknown })?.driverError ?? exception ?? {}) as { code?: unknown };
   return typeof code === 'string' && pattern.test(code);
+}
+
+/** A statement cancelled by statement_timeout (57014), or no pooled connection within the acquire timeout. */
+function databaseOverload(exception: unknown): string | null {
+  const { driverError, code, message } = (exception ?? {}) as { driverError?: { code?: unknown }; code?: unknown; message?: unknown };
+  if ((driverError?.code ?? code) === '57014') return 'The request took too long and was cancelled, try again shortly';
+  // pg-pool's text for a request that waited connectionTimeoutMillis for a connection.
+  if (typeof message === 'string' && message.startsWith('timeout exceeded when trying to connect')) {
+    return 'The service is busy, try again shortly';
+  }
+  return null;
 }
 
 function isDatabaseUnreachable(exception: unknown): boolean {

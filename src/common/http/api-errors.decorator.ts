@@ -9,12 +9,14 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'Not Found - the resource does not exist or was deleted',
   409: 'Conflict - a state transition that is not allowed, or a duplicate',
   410: 'Gone - the cursor is older than the retained event log',
-  422: 'Validation Error - query or body validation failed',
+  422: 'Validation Error - query or body validation failed, or a documented bound exceeded',
+  429: 'Too Many Requests - the organization or the credential is over its rate limit (when configured); see Retry-After',
+  503: 'Service Unavailable - the database is unreachable or overloaded, or the request took too long; see Retry-After',
 };
 
-/** Documents the error envelope for the given statuses (401 and 422 are implied on every route). */
+/** Documents the error envelope for the given statuses (401, 422, 429 and 503 are implied on every route). */
 export function ApiErrors(...statuses: number[]) {
-  const all = [...new Set([401, 422, ...statuses])].sort();
+  const all = [...new Set([401, 422, 429, 503, ...statuses])].sort();
   return applyDecorators(...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));
 }
 

@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { QueryArray, QueryBoolean, QueryInt } from '../../common/validation/query-transforms';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
 
@@ -18,6 +18,10 @@ export class GetFlowExecutionQueryDto {
 }
 
 const TAG = /^[^:]+:.+$/;
+/** Bounds of the list's filters (422 beyond): each tag filter is one index probe per execution walked. */
+export const MAX_TAG_FILTERS = 10;
+export const MAX_STATUS_FILTERS = EXECUTION_STATUSES.length;
+const MAX_TAG_LENGTH = 301; // tag_type (100) + ':' + tag (200)
 
 export class ListFlowExecutionsQueryDto extends GetFlowExecutionQueryDto {
   /** UUID of the flow to list executions for. */
@@ -34,31 +38,37 @@ export class ListFlowExecutionsQueryDto extends GetFlowExecutionQueryDto {
   @IsIn(['asc', 'desc'])
   sort_direction?: 'asc' | 'desc' = 'desc';
 
-  /** Only executions whose status is any of these. */
+  /** Only executions whose status is any of these (at most 10). */
   @ApiPropertyOptional({ enum: EXECUTION_STATUSES, isArray: true })
   @IsOptional()
   @QueryArray()
+  @ArrayMaxSize(MAX_STATUS_FILTERS)
   @IsIn(EXECUTION_STATUSES, { each: true })
   status?: ExecutionStatus[];
 
-  /** Leave out executions whose status is any of these. */
+  /** Leave out executions whose status is any of these (at most 10). */
   @ApiPropertyOptional({ enum: EXECUTION_STATUSES, isArray: true })
   @IsOptional()
   @QueryArray()
+  @ArrayMaxSize(MAX_STATUS_FILTERS)
   @IsIn(EXECUTION_STATUSES, { each: true })
   status_exclude?: ExecutionStatus[];
 
-  /** Only executions having a task execution with any of these `key:value` tags. */
+  /** Only executions having a task execution with any of these `key:value` tags (at most 10). */
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @QueryArray()
+  @ArrayMaxSize(MAX_TAG_FILTERS)
+  @MaxLength(MAX_TAG_LENGTH, { each: true })
   @Matches(TAG, { each: true, message: 'each tag must be of the form key:value' })
   tags?: string[];
 
-  /** Leave out executions having a task execution with any of these `key:value` tags. */
+  /** Leave out executions having a task execution with any of these `key:value` tags (at most 10). */
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @QueryArray()
+  @ArrayMaxSize(MAX_TAG_FILTERS)
+  @MaxLength(MAX_TAG_LENGTH, { each: true })
   @Matches(TAG, { each: true, message: 'each tag must be of the form key:value' })
   tags_exclude?: string[];
 

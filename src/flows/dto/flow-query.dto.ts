@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { QueryBoolean, QueryInt } from '../../common/validation/query-transforms';
 
 /** The expansion parameters every operation returning a FlowResponse accepts. */
@@ -51,6 +51,7 @@ export class TagFilterDto {
   mode?: (typeof TAG_FILTER_MODES)[number] = 'contains_any';
 
   @IsArray()
+  @ArrayMaxSize(100)
   @IsString({ each: true })
   values: string[];
 }
@@ -101,11 +102,12 @@ export class ListFlowsQueryDto extends FlowExpansionQueryDto {
 
   @ApiPropertyOptional({
     type: String,
-    description: 'JSON-encoded list of tag filter groups `{"mode": "contains_any" | "not_contains_any", "values": [...]}`; all groups must hold.',
+    description: 'JSON-encoded list of tag filter groups `{"mode": "contains_any" | "not_contains_any", "values": [...]}`; all groups must hold. At most 10 groups of 100 values.',
   })
   @IsOptional()
   @JsonTagFilters()
   @IsArray({ message: 'tag_filters must be a JSON-encoded list of {mode, values} groups' })
+  @ArrayMaxSize(10)
   @ValidateNested({ each: true })
   tag_filters?: TagFilterDto[];
 

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
   ArrayUnique,
   IsArray,
   IsBoolean,
@@ -29,6 +30,9 @@ const DEFINITION_DOC = {
     "(unique 'name', 'task_executor_name', optional 'task_title', 'parameters'). Tasks reference upstream outputs with " +
     "'{{task_name.output_field}}' anywhere in their parameters.",
 } as const;
+
+/** Tags a flow may carry (422 beyond). */
+export const MAX_FLOW_TAGS = 100;
 
 export class TtlSettingsDto {
   @ApiProperty({ type: 'integer', nullable: true, required: false, minimum: 60, maximum: 5097600, description: 'TTL in seconds after completion (1 minute to 30 days).' })
@@ -89,6 +93,7 @@ export class CreateFlowDto {
   @ApiProperty({ type: [String], uniqueItems: true, required: false })
   @IsOptional()
   @IsArray()
+  @ArrayMaxSize(MAX_FLOW_TAGS)
   @ArrayUnique()
   @IsString({ each: true })
   tags?: string[];
@@ -128,6 +133,7 @@ export class PatchFlowDto {
   @ApiProperty({ type: [String], uniqueItems: true, nullable: true, required: false })
   @IsOptional()
   @IsArray()
+  @ArrayMaxSize(MAX_FLOW_TAGS)
   @ArrayUnique()
   @IsString({ each: true })
   tags?: string[] | null;

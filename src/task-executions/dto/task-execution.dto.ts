@@ -13,7 +13,7 @@ import {
   Min,
 } from 'class-validator';
 import { PROCESSING_STATUSES, ProcessingStatus } from '../../flow-executions/dto/task-status.dto';
-import { IsTaskTag } from '../task-tags';
+import { IsTaskTag, MAX_TASK_TAGS } from '../task-tags';
 import type { TaskExecutionTagEntity } from '../task-execution-tag.entity';
 import { EDITED_STATUSES, EditedStatus, STALE_STATUSES, StaleStatus, TaskExecutionEntity } from '../task-execution.entity';
 
@@ -55,11 +55,11 @@ class TaskExecutionFieldsDto {
   @IsIn(TERMINAL_TASK_STATUSES)
   terminal_task_status?: TerminalTaskStatus | null;
 
-  /** `key:value` tags for this task of the flow execution; on update they replace the task's active tags. */
+  /** `key:value` tags for this task of the flow execution (at most 100, and at most 100 active on the task); on update they replace the task's active tags. */
   @ApiPropertyOptional({ type: [String], example: ['priority:high'] })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(100)
+  @ArrayMaxSize(MAX_TASK_TAGS)
   @IsTaskTag({ each: true })
   tags?: unknown[] | null;
 
@@ -188,8 +188,21 @@ export class TaskExecutionResponseDto {
 }
 
 export class ListTaskExecutionsResponseDto {
-  /** Newest first. */
+  /** Newest first, at most `limit`; `Link: <...>; rel="next"` when more exist. */
   task_executions: TaskExecutionResponseDto[];
+}
+
+export interface TaskExecutionsPage {
+  body: ListTaskExecutionsResponseDto;
+  /** The last task execution's id when more exist. */
+  nextCursor: string | null;
+}
+
+/** RFC 8288 link to the next page: the same query, after the last task execution of this one. */
+export function nextTaskPageLink(originalUrl: string, after: string): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.set('after', after);
+  return `<${url.pathname}${url.search}>; rel="next"`;
 }
 
 export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagResponseDto {

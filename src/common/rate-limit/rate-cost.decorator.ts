@@ -1,0 +1,15 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const RATE_COST = 'rate-limit:cost';
+
+/**
+ * Tokens a request of this route takes from the rate-limit buckets (1 when undecorated), from its
+ * raw query: a list costs by the rows it asks for, since rows, not requests, are what cost.
+ */
+export const RateCost = (cost: (query: Record<string, unknown>) => number) => SetMetadata(RATE_COST, cost);
+
+/** One token per 100 rows asked for in `param` (`fallback` when absent or malformed). */
+export const rowsCost = (param: string, fallback: number) => (query: Record<string, unknown>) => {
+  const rows = Number(query[param]);
+  return Math.ceil((Number.isInteger(rows) && rows > 0 ? Math.min(rows, 1000) : fallback) / 100);
+};
