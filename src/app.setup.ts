@@ -1,8 +1,9 @@
 import { RequestMethod } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { LOGGER, NestPinoLogger, requestLogger } from './common/logging/logger';
+import { createOpenApiDocument } from './common/http/openapi';
 import { requestIdMiddleware } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 
@@ -24,17 +25,6 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     ],
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Flow Execution Service')
-      .setDescription('Runs of versioned flows, their task executions, and the credentials that call them.')
-      .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'BearerAuth')
-      .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'APIKeyAuth')
-      .addSecurityRequirements('BearerAuth')
-      .addSecurityRequirements('APIKeyAuth')
-      .build(),
-  );
+  const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', useGlobalPrefix: false });
 }

@@ -8,7 +8,12 @@ import { ApiLongPoll, preferredWait } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
-import { CreateFlowExecutionDto, FlowExecutionResponseDto, nextPageLink } from './dto/flow-execution.dto';
+import {
+  CreateFlowExecutionDto,
+  FlowExecutionResponseDto,
+  FlowExecutionResponseWithRunNumberDto,
+  nextPageLink,
+} from './dto/flow-execution.dto';
 import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto } from './dto/task-status.dto';
 import { FlowExecutionsService } from './flow-executions.service';
 
@@ -25,7 +30,7 @@ export class FlowExecutionsController {
   @Post()
   @RequirePermission('executions:write')
   @ApiErrors(400, 403, 404)
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+  createFlowExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
     return this.service.create(principal, dto);
   }
 
@@ -33,12 +38,12 @@ export class FlowExecutionsController {
   @Get()
   @RequirePermission('executions:read')
   @ApiErrors(400, 403, 404)
-  async list(
+  async listFlowExecutions(
     @CurrentPrincipal() principal: Principal,
     @Query() query: ListFlowExecutionsQueryDto,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<FlowExecutionResponseDto[]> {
+  ): Promise<FlowExecutionResponseWithRunNumberDto[]> {
     const page = await this.service.list(principal, query);
     if (page.nextCursor) res.setHeader('Link', nextPageLink(req.originalUrl, page.nextCursor));
     return page.items;
@@ -51,9 +56,9 @@ export class FlowExecutionsController {
    */
   @Get(':flow_execution_id')
   @RequirePermission('executions:read')
-  @ApiLongPoll(FlowExecutionResponseDto)
+  @ApiLongPoll(FlowExecutionResponseWithRunNumberDto)
   @ApiErrors(400, 403, 404)
-  async get(
+  async getFlowExecution(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Query() query: GetFlowExecutionQueryDto,
@@ -74,7 +79,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @HttpCode(204)
   @ApiErrors(400, 403, 404)
-  remove(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
+  deleteFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
     return this.service.remove(principal, id);
   }
 
@@ -83,7 +88,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @HttpCode(204)
   @ApiErrors(400, 403, 404, 409)
-  cancel(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
+  cancelFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
     return this.service.cancel(principal, id);
   }
 
@@ -92,7 +97,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @HttpCode(204)
   @ApiErrors(400, 403, 404, 409)
-  reexecute(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
+  executeFlow(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
     return this.service.reexecute(principal, id, query.only_stale === true);
   }
 
@@ -101,7 +106,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:report')
   @HttpCode(200)
   @ApiErrors(400, 403, 404)
-  addTaskStatuses(
+  addFlowTaskStatuses(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Body() dto: AddTaskStatusRequestDto,
@@ -113,7 +118,7 @@ export class FlowExecutionsController {
   @Patch(':flow_execution_id/status')
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)
-  patchStatus(
+  patchFlowExecutionStatus(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Query() query: PatchStatusQueryDto,

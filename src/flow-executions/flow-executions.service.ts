@@ -9,7 +9,13 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventsService } from '../events/events.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService } from '../flows/flows.service';
-import { FlowExecutionRow, CreateFlowExecutionDto, FlowExecutionResponseDto, toFlowExecutionResponse } from './dto/flow-execution.dto';
+import {
+  FlowExecutionRow,
+  CreateFlowExecutionDto,
+  FlowExecutionResponseDto,
+  FlowExecutionResponseWithRunNumberDto,
+  toFlowExecutionResponse,
+} from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { canTransition, ExecutionStatus, isActive } from './execution-status';
@@ -17,7 +23,7 @@ import { FlowExecutionsRepository } from './flow-executions.repository';
 import { InputValidator } from './input-validator';
 
 export interface FlowExecutionPage {
-  items: FlowExecutionResponseDto[];
+  items: FlowExecutionResponseWithRunNumberDto[];
   /** Id of the last execution when the page is full: the cursor of the next page. */
   nextCursor: string | null;
 }
@@ -25,7 +31,7 @@ export interface FlowExecutionPage {
 export interface ConditionalResponse {
   etag: string;
   /** Null when the caller's `If-None-Match` names the current version: answer 304. */
-  body: FlowExecutionResponseDto | null;
+  body: FlowExecutionResponseWithRunNumberDto | null;
 }
 
 type Decide = (current: FlowExecutionRow, hasFreeSlot: () => Promise<boolean>) => Promise<ExecutionStatus | null>;

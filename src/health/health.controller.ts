@@ -15,14 +15,14 @@ export class HealthController {
   /** The process is up. */
   @Get('live')
   @HealthCheck()
-  live() {
+  liveness() {
     return this.health.check([]);
   }
 
   /** The database answers. */
   @Get('ready')
   @HealthCheck()
-  ready() {
+  readiness() {
     return this.health.check([() => this.db.pingCheck('database', { timeout: 2000 })]);
   }
 }

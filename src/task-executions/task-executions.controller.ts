@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
@@ -24,7 +24,7 @@ export class TaskExecutionsController {
   @Post()
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
+  createTaskExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     return this.service.create(principal, dto);
   }
 
@@ -32,7 +32,8 @@ export class TaskExecutionsController {
   @Put()
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)
-  update(
+  @ApiBody({ type: TaskExecutionResponseDto, description: 'A TaskExecutionAPI, as the spec has it; server-kept fields are ignored' })
+  updateTaskExecution(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: UpdateTaskExecutionDto,
     @Query() query: UpdateTaskExecutionQueryDto,
@@ -44,7 +45,7 @@ export class TaskExecutionsController {
   @Get()
   @RequirePermission('executions:read')
   @ApiErrors(403, 404)
-  list(@CurrentPrincipal() principal: Principal, @Query() query: ListTaskExecutionsQueryDto): Promise<ListTaskExecutionsResponseDto> {
+  listTaskExecutions(@CurrentPrincipal() principal: Principal, @Query() query: ListTaskExecutionsQueryDto): Promise<ListTaskExecutionsResponseDto> {
     return this.service.list(principal, query);
   }
 
@@ -52,7 +53,7 @@ export class TaskExecutionsController {
   @Get(':task_execution_id')
   @RequirePermission('executions:read')
   @ApiErrors(400, 403, 404)
-  get(
+  getTaskExecution(
     @CurrentPrincipal() principal: Principal,
     @Param('task_execution_id', new ParseIdPipe('task execution')) id: string,
     @Query() query: GetTaskExecutionQueryDto,

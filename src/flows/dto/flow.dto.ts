@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayUnique,
@@ -30,6 +30,7 @@ const DEFINITION_DOC = {
     "'{{task_name.output_field}}' anywhere in their parameters.",
 } as const;
 
+@ApiSchema({ name: 'TTLSettingsRequest' })
 export class TtlSettingsDto {
   @ApiProperty({ type: 'integer', nullable: true, required: false, minimum: 60, maximum: 5097600, description: 'TTL in seconds after completion (1 minute to 30 days).' })
   @IsOptional()
@@ -39,6 +40,7 @@ export class TtlSettingsDto {
   seconds?: number | null;
 }
 
+@ApiSchema({ name: 'FlowSettingsRequest' })
 export class FlowSettingsDto {
   /** Time-to-live settings for automatic execution deletion. */
   @IsOptional()
@@ -57,6 +59,7 @@ export class FlowSettingsDto {
   review_view_id?: string | null;
 }
 
+@ApiSchema({ name: 'FlowCreateRequest' })
 export class CreateFlowDto {
   /** Human-readable name for the flow. Displayed in UI and logs. */
   @IsDefined()
@@ -95,6 +98,7 @@ export class CreateFlowDto {
 }
 
 /** `null` leaves `display_name`, `status` and `tags` as they are (required columns); it clears the others. */
+@ApiSchema({ name: 'PatchFlowRequest' })
 export class PatchFlowDto {
   @ApiProperty({ type: String, nullable: true, required: false, minLength: 1, maxLength: 255, description: 'New display name for the flow.' })
   @IsOptional()
@@ -133,6 +137,7 @@ export class PatchFlowDto {
   tags?: string[] | null;
 }
 
+@ApiSchema({ name: 'FlowDefinitionUpdate' })
 export class UpdateFlowDefinitionDto {
   @ApiProperty(DEFINITION_DOC)
   @IsDefined()
