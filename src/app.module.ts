@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
+import { MetricsModule } from './common/metrics/metrics.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
 import { createLogger, LOGGER } from './common/logging/logger';
@@ -38,6 +39,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config),
         AuthModule,
+        MetricsModule,
         HealthModule,
         OrganizationsModule,
         ServiceAccountsModule,

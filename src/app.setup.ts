@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { LOGGER, NestPinoLogger, requestLogger } from './common/logging/logger';
+import { MetricsService } from './common/metrics/metrics.service';
 import { createOpenApiDocument } from './common/http/openapi';
 import { requestIdMiddleware } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
@@ -10,6 +11,7 @@ import type { AppConfig } from './config/app-config';
 /** HTTP wiring shared by `main.ts` and the e2e tests, so both serve exactly the same app. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   const logger = app.get<Logger>(LOGGER);
+  app.use(app.get(MetricsService).httpMiddleware());
   app.use(requestIdMiddleware);
   app.use(requestLogger(logger));
   app.useBodyParser('json', { limit: config.bodyLimitBytes });
@@ -22,6 +24,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
       { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
     ],
   });
 

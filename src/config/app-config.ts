@@ -18,6 +18,14 @@ export interface AppConfig {
   dbPoolSize: number;
   /** How long the event log keeps events (`EVENT_RETENTION_HOURS`). */
   eventRetentionHours: number;
+  /** `METRICS_TOKEN`: when set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** `DB_PREPARED_STATEMENTS=false` behind a transaction-mode pooler (PgBouncer before 1.21). */
+  dbPreparedStatements: boolean;
+  /** `DATABASE_DIRECT_URL`: PostgreSQL itself, for LISTEN and the migration lock, when DATABASE_URL is a pooler. */
+  databaseDirectUrl?: string;
+  /** `RETENTION_SWEEP_INTERVAL_S`: how often each replica deletes executions past their flow's TTL. */
+  retentionSweepIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -54,6 +62,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
   }
+  const databaseDirectUrl = env.DATABASE_DIRECT_URL || undefined;
+  if (databaseDirectUrl && !/^postgres(ql)?:\/\//.test(databaseDirectUrl)) {
+    problems.push('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// connection string');
+  }
+  if (databaseDirectUrl && !databaseUrl) problems.push('DATABASE_DIRECT_URL needs DATABASE_URL');
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   const jwtSecret = env.JWT_SECRET || undefined;
   if (jwtSecret !== undefined && jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (databaseUrl && jwtSecret === undefined) problems.push('JWT_SECRET is required when DATABASE_URL is set');
@@ -73,6 +88,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     defaultOrgConcurrencyLimit: integer('DEFAULT_ORG_CONCURRENCY_LIMIT', 10, 1, 100000),
     dbPoolSize: integer('DB_POOL_SIZE', 20, 1, 500),
     eventRetentionHours: integer('EVENT_RETENTION_HOURS', 168, 1, 24 * 365 * 10),
+    metricsToken,
+    dbPreparedStatements: boolean('DB_PREPARED_STATEMENTS', true),
+    databaseDirectUrl,
+    retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
   };
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

@@ -5,6 +5,7 @@ import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventsService } from '../events/events.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
@@ -44,6 +45,7 @@ export class FlowExecutionsService {
     private readonly inputs: InputValidator,
     private readonly events: EventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -82,12 +84,14 @@ export class FlowExecutionsService {
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
     const subscription = this.events.watchExecution(id);
+    this.metrics.longPolls.inc();
     try {
       result = await this.getConditional(principal, id, query, ifNoneMatch);
       while (!result.body && !signal.aborted && !subscription.ended && Date.now() < deadline) {
         if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, id, query, ifNoneMatch);
       }
     } finally {
+      this.metrics.longPolls.dec();
       subscription.close();
     }
     return { ...result, waited: true };
