@@ -26,6 +26,8 @@ export interface AppConfig {
   databaseDirectUrl?: string;
   /** `RETENTION_SWEEP_INTERVAL_S`: how often each replica deletes executions past their flow's TTL. */
   retentionSweepIntervalSeconds: number;
+  /** `NODE_ENV=production`: nothing but JSON lines on stdout, and no demo credential printed. */
+  production: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbPreparedStatements: boolean('DB_PREPARED_STATEMENTS', true),
     databaseDirectUrl,
     retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
+    production: env.NODE_ENV === 'production',
   };
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
