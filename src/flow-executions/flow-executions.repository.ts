@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { driverPool } from '../database/driver-pool';
+import { driverQuery } from '../database/driver-pool';
 import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import type { FlowTaskStatusRow } from './dto/task-status.dto';
@@ -67,7 +67,7 @@ export class FlowExecutionsRepository {
    * TypeORM's query runner costs more than the query itself on this path.
    */
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    const result = await driverPool(this.dataSource).query<FlowExecutionRow>(withCredits ? FIND_WITH_CREDITS : FIND, [id]);
+    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_WITH_CREDITS : FIND, [id]);
     return result.rows[0];
   }
 
