@@ -13,6 +13,7 @@ import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
 import { FlowsModule } from './flows/flows.module';
 import { HealthModule } from './health/health.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { RetentionModule } from './retention/retention.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
 import { TaskTagsModule } from './task-tags/task-tags.module';
@@ -50,6 +51,7 @@ export class AppModule {
         TaskExecutionsModule,
         WebhookDataModule,
         TaskTagsModule,
+        RetentionModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -11,7 +11,9 @@ export class TtlSettingsResponseDto {
 
 @ApiSchema({ name: 'FlowSettings' })
 export class FlowSettingsResponseDto {
+  /** Executions are soft-deleted once completed, failed or cancelled for `ttl.seconds`. */
   ttl: TtlSettingsResponseDto;
+  /** Stored, with no effect: executions keep the version they started on (see the request field). */
   reexecute_on_update: boolean;
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   review_view_id: string | null;

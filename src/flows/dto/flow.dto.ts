@@ -42,13 +42,18 @@ export class TtlSettingsDto {
 
 @ApiSchema({ name: 'FlowSettingsRequest' })
 export class FlowSettingsDto {
-  /** Time-to-live settings for automatic execution deletion. */
+  /** Time-to-live: an execution is soft-deleted once it has been completed, failed or cancelled for `ttl.seconds`. */
   @IsOptional()
   @ValidateNested()
   @Type(() => TtlSettingsDto)
   ttl?: TtlSettingsDto;
 
-  /** Reexecute stale tasks on flow update. */
+  /**
+   * Stored and returned, with no effect: a definition changes only while the flow is a draft and
+   * every execution keeps the version it started on, so nothing existing becomes stale on a flow
+   * update; stale tasks come from task edits and re-run through `PUT /api/task-executions?execute_flow=true`
+   * or `POST .../execute?only_stale=true`.
+   */
   @IsOptional()
   @IsBoolean()
   reexecute_on_update?: boolean;
