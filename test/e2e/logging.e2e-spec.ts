@@ -50,7 +50,7 @@ describe('logs in production: JSON lines only, no secrets', () => {
     expect(messages).toEqual(expect.arrayContaining(['listening', 'shutting down', 'stopped']));
     expect(lines.filter((line) => line.msg === 'request completed').length).toBeGreaterThanOrEqual(5);
     for (const secret of secrets) expect(server.output()).not.toContain(secret);
-  });
+  }, 180_000);
 
   it('turns a failed start into JSON lines and exit code 1', async () => {
     const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: 'info', DATABASE_URL: 'postgres://postgres:hunter2-secret@127.0.0.1:1/none' });
@@ -60,7 +60,7 @@ describe('logs in production: JSON lines only, no secrets', () => {
     const fatal = lines.find((line) => line.level === 60) as { err?: { message: string; stack: string } } | undefined;
     expect(fatal?.err?.message).toContain('ECONNREFUSED');
     expect(server.output()).not.toContain('hunter2-secret');
-  });
+  }, 180_000);
 
   it('turns an uncaught exception into one fatal JSON line with its stack, and exit code 1', async () => {
     const script = `const l = require('./src/common/logging/logger'); l.logUncaughtErrors(l.createLogger('info')); setTimeout(() => { throw new Error('boom'); });`;
