@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
+import { MetricsModule } from './common/metrics/metrics.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { JsonBodyInterceptor } from './common/http/json-body.interceptor';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
@@ -14,6 +15,7 @@ import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
 import { FlowsModule } from './flows/flows.module';
 import { HealthModule } from './health/health.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { RetentionModule } from './retention/retention.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
 import { TaskTagsModule } from './task-tags/task-tags.module';
@@ -40,6 +42,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config),
         AuthModule,
+        MetricsModule,
         HealthModule,
         OrganizationsModule,
         ServiceAccountsModule,
@@ -50,6 +53,7 @@ export class AppModule {
         TaskExecutionsModule,
         WebhookDataModule,
         TaskTagsModule,
+        RetentionModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

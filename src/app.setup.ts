@@ -1,10 +1,12 @@
 import { RequestMethod } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { LOGGER, NestPinoLogger, requestLogger } from './common/logging/logger';
 import { answerClientErrorsInEnvelope } from './common/http/client-errors';
 import { closeConnectionsWhileDraining } from './common/http/drain';
+import { MetricsService } from './common/metrics/metrics.service';
+import { createOpenApiDocument } from './common/http/openapi';
 import { requestIdMiddleware } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 
@@ -12,6 +14,7 @@ import type { AppConfig } from './config/app-config';
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   const logger = app.get<Logger>(LOGGER);
   answerClientErrorsInEnvelope(app.getHttpServer());
+  app.use(app.get(MetricsService).httpMiddleware());
   app.use(requestIdMiddleware);
   app.use(closeConnectionsWhileDraining);
   app.use(requestLogger(logger));
@@ -25,20 +28,10 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
       { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
     ],
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Flow Execution Service')
-      .setDescription('Runs of versioned flows, their task executions, and the credentials that call them.')
-      .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'BearerAuth')
-      .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'APIKeyAuth')
-      .addSecurityRequirements('BearerAuth')
-      .addSecurityRequirements('APIKeyAuth')
-      .build(),
-  );
+  const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', useGlobalPrefix: false });
 }

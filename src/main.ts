@@ -1,15 +1,16 @@
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { drainHttpServer } from './common/http/drain';
-import { ConfigError, ensureLocalJwtSecret, loadConfig } from './config/app-config';
+import { createLogger, logUncaughtErrors, NestPinoLogger } from './common/logging/logger';
+import { AppConfig, ConfigError, ensureLocalJwtSecret, loadConfig } from './config/app-config';
 import { startEmbeddedPostgres } from './database/embedded-postgres';
-import { ensureDemoOrganization } from './service-accounts/demo-organization';
+import { DEMO_ORGANIZATION_ID, ensureDemoOrganization } from './service-accounts/demo-organization';
 
-async function bootstrap(): Promise<void> {
-  let config = loadConfig();
+async function bootstrap(config: AppConfig, logger: Logger): Promise<void> {
   let databaseUrl: string;
   let stopEmbedded = async (): Promise<void> => {};
 
@@ -20,17 +21,20 @@ async function bootstrap(): Promise<void> {
     const embedded = await startEmbeddedPostgres({
       dataDir: config.dataDir,
       port: config.embeddedPgPort,
-      log: (message: string) => console.log(message),
-      serverLog: config.logLevel === 'debug' || config.logLevel === 'trace' ? (message: string) => console.log(message) : undefined,
+      log: (message: string) => logger.info({ context: 'EmbeddedPostgres' }, message),
+      serverLog:
+        config.logLevel === 'debug' || config.logLevel === 'trace' ? (message: string) => logger.debug({ context: 'EmbeddedPostgres' }, message) : undefined,
     });
-    console.log(`embedded PostgreSQL 15 on 127.0.0.1:${config.embeddedPgPort}, data for ${config.dataDir}`);
+    logger.info({ context: 'EmbeddedPostgres' }, `embedded PostgreSQL 15 on 127.0.0.1:${config.embeddedPgPort}, data for ${config.dataDir}`);
     databaseUrl = embedded.url;
     stopEmbedded = () => embedded.stop();
   }
 
+  // Nest's own lines, from the first, go through the JSON logger; a failed start reaches the catch below.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ ...config, databaseUrl }), {
     bodyParser: false,
-    bufferLogs: true,
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
   }).catch(async (error: unknown) => {
     await stopEmbedded();
     throw error;
@@ -42,11 +46,13 @@ async function bootstrap(): Promise<void> {
   server.headersTimeout = config.http.headersTimeoutMs;
 
   // Stop accepting, let requests in flight finish (bounded), then close the pool and the embedded server.
-  const shutdown = async () => {
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
     const drained = await drainHttpServer(app.getHttpServer(), config.shutdownTimeoutMs);
-    if (!drained) console.error(`requests still in flight after SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; cut`);
+    if (!drained) logger.error(`requests still in flight after SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; cut`);
     await app.close();
     await stopEmbedded();
+    logger.info('stopped');
     process.exit(drained ? 0 : 1);
   };
   process.once('SIGTERM', shutdown);
@@ -54,11 +60,24 @@ async function bootstrap(): Promise<void> {
 
   // The demo credential is printed before the port opens, so whoever waits for readiness finds it.
   await app.init();
-  if (!config.databaseUrl) await ensureDemoOrganization(app, config.port);
+  if (!config.databaseUrl && !config.production) await ensureDemoOrganization(app, config.port);
+  if (!config.databaseUrl && config.production) {
+    logger.info(`no demo key is printed in production; make one: npm run cli -- create-api-key --org ${DEMO_ORGANIZATION_ID} --role org_admin`);
+  }
   await app.listen(config.port);
+  logger.info({ port: config.port }, 'listening');
 }
 
-bootstrap().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+let config: AppConfig;
+try {
+  config = loadConfig();
+} catch (error) {
+  createLogger('info').fatal(error instanceof ConfigError ? error.message : { err: error });
+  process.exit(1);
+}
+const logger = createLogger(config.logLevel);
+logUncaughtErrors(logger);
+bootstrap(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'start failed');
   process.exit(1);
 });

@@ -28,6 +28,16 @@ export interface AppConfig {
   http: { requestTimeoutMs: number; headersTimeoutMs: number };
   /** Token buckets per organization and per credential; null when `RATE_LIMIT_RPS` is unset. */
   rateLimit: RateLimitConfig | null;
+  /** `METRICS_TOKEN`: when set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** `DB_PREPARED_STATEMENTS=false` behind a transaction-mode pooler (PgBouncer before 1.21). */
+  dbPreparedStatements: boolean;
+  /** `DATABASE_DIRECT_URL`: PostgreSQL itself, for LISTEN and the migration lock, when DATABASE_URL is a pooler. */
+  databaseDirectUrl?: string;
+  /** `RETENTION_SWEEP_INTERVAL_S`: how often each replica deletes executions past their flow's TTL. */
+  retentionSweepIntervalSeconds: number;
+  /** `NODE_ENV=production`: nothing but JSON lines on stdout, and no demo credential printed. */
+  production: boolean;
 }
 
 export interface RateLimitConfig {
@@ -69,6 +79,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
   }
+  const databaseDirectUrl = env.DATABASE_DIRECT_URL || undefined;
+  if (databaseDirectUrl && !/^postgres(ql)?:\/\//.test(databaseDirectUrl)) {
+    problems.push('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// connection string');
+  }
+  if (databaseDirectUrl && !databaseUrl) problems.push('DATABASE_DIRECT_URL needs DATABASE_URL');
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   const jwtSecret = env.JWT_SECRET || undefined;
   if (jwtSecret !== undefined && jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (databaseUrl && jwtSecret === undefined) problems.push('JWT_SECRET is required when DATABASE_URL is set');
@@ -96,6 +113,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       headersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000),
     },
     rateLimit: null,
+    metricsToken,
+    dbPreparedStatements: boolean('DB_PREPARED_STATEMENTS', true),
+    databaseDirectUrl,
+    retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
+    production: env.NODE_ENV === 'production',
   };
 
   const positive = (name: string, fallback: number, max: number): number => {

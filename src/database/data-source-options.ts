@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 
-/** One builder for the app and for `ormconfig.ts` (the migration CLI). Never `synchronize`. */
-/** Migrations run through `runMigrationsExclusively` (one replica at a time), never at initialize. */
+/**
+ * One builder for the app and for `ormconfig.ts` (the migration CLI). Never `synchronize`; migrations
+ * run through `runMigrationsExclusively` (one replica at a time), never at initialize.
+ */
 export function buildDataSourceOptions(
   url: string,
   overrides: { poolSize?: number; statementTimeoutMs?: number; acquireTimeoutMs?: number } = {},

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions } from './data-source-options';
+import { usePreparedStatements } from './driver-pool';
 import { runMigrationsExclusively } from './migrate';
 
 @Module({})
@@ -24,7 +25,14 @@ export class DatabaseModule {
           }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options as DataSourceOptions).initialize();
-            if (config.migrate) await runMigrationsExclusively(dataSource);
+            usePreparedStatements(dataSource, config.dbPreparedStatements);
+            if (config.migrate && config.databaseDirectUrl) {
+              // The migration lock is a session lock: it needs PostgreSQL itself, not a transaction pooler.
+              const direct = await new DataSource({ ...(options as DataSourceOptions), url: config.databaseDirectUrl, poolSize: 2 } as DataSourceOptions).initialize();
+              await runMigrationsExclusively(direct).finally(() => direct.destroy());
+            } else if (config.migrate) {
+              await runMigrationsExclusively(dataSource);
+            }
             return dataSource;
           },
         }),

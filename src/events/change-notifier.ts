@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { LOGGER } from '../common/logging/logger';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { CHANGES_CHANNEL } from './event-types';
 
 const RECONNECT_MIN_MS = 100;
@@ -79,6 +80,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   constructor(
     private readonly dataSource: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -123,7 +125,8 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
 
   private async connect(): Promise<void> {
     const options = this.dataSource.options as PostgresConnectionOptions;
-    const client = new Client({ connectionString: options.url, ...(options.extra as object) });
+    // LISTEN holds its session: behind a transaction pooler it must reach PostgreSQL itself.
+    const client = new Client({ connectionString: this.config.databaseDirectUrl ?? options.url, ...(options.extra as object) });
     client.on('notification', (message) => this.dispatch(message.payload ?? ''));
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));

@@ -35,7 +35,7 @@ export class EventsController {
   @RequirePermission('executions:read')
   @ApiFeed()
   @ApiErrors(400, 403, 404, 410)
-  async list(
+  async listFlowExecutionEvents(
     @CurrentPrincipal() principal: Principal,
     @Query() query: ListFlowEventsQueryDto,
     @Headers('prefer') prefer: string | undefined,

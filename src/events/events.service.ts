@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest } from '../common/errors/app-error';
 import { LOGGER } from '../common/logging/logger';
+import { CommittedEvent, MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowExecutionRow, toFlowExecutionResponse } from '../flow-executions/dto/flow-execution.dto';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
@@ -37,6 +38,8 @@ interface Pending {
   organizationId: string | null;
   events: EventToWrite[];
   touched: Set<string>;
+  /** The same events as the metrics count them, once committed. */
+  committed: CommittedEvent[];
 }
 
 const PURGE_INTERVAL_MS = 60_000;
@@ -56,15 +59,16 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
    * A transaction whose recorded events are written as its last statements, under the
    * organization's ordering lock (see EventsRepository.append), and announced at commit.
    */
-  transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (m) => {
-      const pending: Pending = { organizationId: null, events: [], touched: new Set() };
+  async transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    const pending: Pending = { organizationId: null, events: [], touched: new Set(), committed: [] };
+    const result = await this.dataSource.transaction(async (m) => {
       this.pending.set(m, pending);
       const result = await fn(m);
       if (pending.organizationId !== null) {
@@ -72,6 +76,8 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
       }
       return result;
     });
+    this.metrics.eventsCommitted(pending.committed);
+    return result;
   }
 
   /** Records events of the transaction `m`, which must come from `transaction()`. */
@@ -88,6 +94,7 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
           ...(event.task ? { task_execution: event.task } : {}),
         },
       });
+      pending.committed.push({ type: event.type, status: event.execution.status, previousStatus: event.previousStatus ?? null });
     }
   }
 
@@ -107,6 +114,7 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
     let events = await this.read(scope, query.limit ?? 100);
     if (events.length === 0 && waitSeconds !== null) {
       const subscription = this.notifier.subscribe(`organization:${principal.organizationId}`);
+      this.metrics.longPolls.inc();
       try {
         const deadline = Date.now() + waitSeconds * 1000;
         events = await this.read(scope, query.limit ?? 100);
@@ -115,6 +123,7 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
           events = await this.read(scope, query.limit ?? 100);
         }
       } finally {
+        this.metrics.longPolls.dec();
         subscription.close();
       }
     }
@@ -131,6 +140,7 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
     const limit = query.limit ?? 100;
     const subscription = this.notifier.subscribe(`organization:${principal.organizationId}`);
     let sink: EventSink | null = null;
+    this.metrics.sseStreams.inc();
     try {
       let events = await this.read(scope, limit);
       sink = open();
@@ -142,6 +152,7 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
         if (streaming()) events = await this.read(scope, limit);
       }
     } finally {
+      this.metrics.sseStreams.dec();
       subscription.close();
       // Shutting down, or a failure mid-stream: the client reconnects with Last-Event-ID.
       if (sink && !sink.closed.aborted) sink.end();

@@ -15,6 +15,9 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 /** Statuses that hold one of the organization's concurrency slots. */
 export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['running', 'awaiting_input', 'cancel_requested'];
 
+/** Statuses a flow's `settings.ttl.seconds` counts from (the database's `terminal_at`). */
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'cancelled'];
+
 /**
  * CONTRACT.md "Flow executions": the moves `PATCH .../status` may make; anything else is a 409.
  * `deleted` is reachable from all. Workers' task reports (awaiting_input) and re-execution

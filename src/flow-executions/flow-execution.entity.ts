@@ -8,6 +8,7 @@ import type { ExecutionStatus } from './execution-status';
 @Index('flow_executions_flow_updated_idx', ['flow_id', 'updated_at', 'id'], { where: "status <> 'deleted'" })
 @Index('flow_executions_org_queued_idx', ['organization_id', 'created_at', 'id'], { where: "status = 'queued'" })
 @Index('flow_executions_org_active_idx', ['organization_id'], { where: "status IN ('running', 'awaiting_input', 'cancel_requested')" })
+@Index('flow_executions_flow_terminal_idx', ['flow_id', 'terminal_at'], { where: "status IN ('completed', 'failed', 'cancelled')" })
 export class FlowExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -49,4 +50,8 @@ export class FlowExecutionEntity {
 
   @Column('timestamptz')
   updated_at: Date;
+
+  /** When the run last entered completed, failed or cancelled; null in any other status. Kept by a trigger. */
+  @Column('timestamptz', { nullable: true })
+  terminal_at: Date | null;
 }

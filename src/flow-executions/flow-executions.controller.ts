@@ -9,7 +9,12 @@ import { ApiLongPoll, preferredWait } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
-import { CreateFlowExecutionDto, FlowExecutionResponseDto, nextPageLink } from './dto/flow-execution.dto';
+import {
+  CreateFlowExecutionDto,
+  FlowExecutionResponseDto,
+  FlowExecutionResponseWithRunNumberDto,
+  nextPageLink,
+} from './dto/flow-execution.dto';
 import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto } from './dto/task-status.dto';
 import { FlowExecutionsService } from './flow-executions.service';
 
@@ -26,7 +31,7 @@ export class FlowExecutionsController {
   @Post()
   @RequirePermission('executions:write')
   @ApiErrors(400, 403, 404)
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+  createFlowExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
     return this.service.create(principal, dto);
   }
 
@@ -35,12 +40,12 @@ export class FlowExecutionsController {
   @RequirePermission('executions:read')
   @RateCost(rowsCost('page_size', 10))
   @ApiErrors(400, 403, 404)
-  async list(
+  async listFlowExecutions(
     @CurrentPrincipal() principal: Principal,
     @Query() query: ListFlowExecutionsQueryDto,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<FlowExecutionResponseDto[]> {
+  ): Promise<FlowExecutionResponseWithRunNumberDto[]> {
     const page = await this.service.list(principal, query);
     if (page.nextCursor) res.setHeader('Link', nextPageLink(req.originalUrl, page.nextCursor));
     return page.items;
@@ -53,9 +58,9 @@ export class FlowExecutionsController {
    */
   @Get(':flow_execution_id')
   @RequirePermission('executions:read')
-  @ApiLongPoll(FlowExecutionResponseDto)
+  @ApiLongPoll(FlowExecutionResponseWithRunNumberDto)
   @ApiErrors(400, 403, 404)
-  async get(
+  async getFlowExecution(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Query() query: GetFlowExecutionQueryDto,
@@ -76,7 +81,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @HttpCode(204)
   @ApiErrors(400, 403, 404)
-  remove(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
+  deleteFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
     return this.service.remove(principal, id);
   }
 
@@ -85,7 +90,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @HttpCode(204)
   @ApiErrors(400, 403, 404, 409)
-  cancel(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
+  cancelFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
     return this.service.cancel(principal, id);
   }
 
@@ -94,7 +99,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @HttpCode(204)
   @ApiErrors(400, 403, 404, 409)
-  reexecute(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
+  executeFlow(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
     return this.service.reexecute(principal, id, query.only_stale === true);
   }
 
@@ -103,7 +108,7 @@ export class FlowExecutionsController {
   @RequirePermission('executions:report')
   @HttpCode(200)
   @ApiErrors(400, 403, 404)
-  addTaskStatuses(
+  addFlowTaskStatuses(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Body() dto: AddTaskStatusRequestDto,
@@ -115,7 +120,7 @@ export class FlowExecutionsController {
   @Patch(':flow_execution_id/status')
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)
-  patchStatus(
+  patchFlowExecutionStatus(
     @CurrentPrincipal() principal: Principal,
     @ExecutionId() id: string,
     @Query() query: PatchStatusQueryDto,

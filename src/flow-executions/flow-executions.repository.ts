@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { driverPool } from '../database/driver-pool';
+import { driverQuery } from '../database/driver-pool';
 import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import type { FlowTaskStatusRow } from './dto/task-status.dto';
 
 // Timestamps leave as ISO 8601 UTC text with microseconds, so a value read back filters exactly.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
+export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
@@ -70,7 +70,7 @@ export class FlowExecutionsRepository {
    * TypeORM's query runner costs more than the query itself on this path.
    */
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    const result = await driverPool(this.dataSource).query<FlowExecutionRow>(withCredits ? FIND_WITH_CREDITS : FIND, [id]);
+    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_WITH_CREDITS : FIND, [id]);
     return result.rows[0];
   }
 

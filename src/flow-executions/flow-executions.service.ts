@@ -5,11 +5,18 @@ import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventsService } from '../events/events.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService } from '../flows/flows.service';
-import { FlowExecutionRow, CreateFlowExecutionDto, FlowExecutionResponseDto, toFlowExecutionResponse } from './dto/flow-execution.dto';
+import {
+  FlowExecutionRow,
+  CreateFlowExecutionDto,
+  FlowExecutionResponseDto,
+  FlowExecutionResponseWithRunNumberDto,
+  toFlowExecutionResponse,
+} from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { canTransition, ExecutionStatus, isActive } from './execution-status';
@@ -17,7 +24,7 @@ import { FlowExecutionsRepository } from './flow-executions.repository';
 import { InputValidator } from './input-validator';
 
 export interface FlowExecutionPage {
-  items: FlowExecutionResponseDto[];
+  items: FlowExecutionResponseWithRunNumberDto[];
   /** Id of the last execution when the page is full: the cursor of the next page. */
   nextCursor: string | null;
 }
@@ -25,7 +32,7 @@ export interface FlowExecutionPage {
 export interface ConditionalResponse {
   etag: string;
   /** Null when the caller's `If-None-Match` names the current version: answer 304. */
-  body: FlowExecutionResponseDto | null;
+  body: FlowExecutionResponseWithRunNumberDto | null;
 }
 
 type Decide = (current: FlowExecutionRow, hasFreeSlot: () => Promise<boolean>) => Promise<ExecutionStatus | null>;
@@ -38,6 +45,7 @@ export class FlowExecutionsService {
     private readonly inputs: InputValidator,
     private readonly events: EventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -76,12 +84,14 @@ export class FlowExecutionsService {
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
     const subscription = this.events.watchExecution(id);
+    this.metrics.longPolls.inc();
     try {
       result = await this.getConditional(principal, id, query, ifNoneMatch);
       while (!result.body && !signal.aborted && !subscription.ended && Date.now() < deadline) {
         if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, id, query, ifNoneMatch);
       }
     } finally {
+      this.metrics.longPolls.dec();
       subscription.close();
     }
     return { ...result, waited: true };

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
+import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { CreateFlowDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
 import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
@@ -22,7 +23,8 @@ export class FlowsController {
   /** Create a new flow in draft status, as version 1. The definition is validated (400 `invalid_dsl_input`). */
   @Post()
   @RequirePermission('flows:write')
-  create(
+  @ApiErrors(400, 403)
+  createFlow(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateFlowDto,
     @Query() query: FlowExpansionQueryDto,
@@ -32,20 +34,23 @@ export class FlowsController {
 
   /** List the flows of the caller's organization at their latest version, with paging, sorting and search. */
   @Get()
-  list(@CurrentPrincipal() principal: Principal, @Query() query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
+  @ApiErrors()
+  listFlows(@CurrentPrincipal() principal: Principal, @Query() query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
     return this.service.list(principal, query);
   }
 
   /** Retrieve a flow at its latest version. */
   @Get(':flow_id')
-  get(@CurrentPrincipal() principal: Principal, @FlowId() id: string, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
+  @ApiErrors(400, 403, 404)
+  getFlow(@CurrentPrincipal() principal: Principal, @FlowId() id: string, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     return this.service.get(principal, id, query);
   }
 
   /** Partially update a flow's metadata and status; the definition changes only through `PUT .../definition`. */
   @Patch(':flow_id')
   @RequirePermission('flows:write')
-  update(
+  @ApiErrors(400, 403, 404)
+  patchFlow(
     @CurrentPrincipal() principal: Principal,
     @FlowId() id: string,
     @Body() dto: PatchFlowDto,
@@ -58,14 +63,16 @@ export class FlowsController {
   @Delete(':flow_id')
   @RequirePermission('flows:write')
   @HttpCode(HttpStatus.NO_CONTENT)
-  remove(@CurrentPrincipal() principal: Principal, @FlowId() id: string): Promise<void> {
+  @ApiErrors(400, 403, 404)
+  deleteFlow(@CurrentPrincipal() principal: Principal, @FlowId() id: string): Promise<void> {
     return this.service.remove(principal, id);
   }
 
   /** Store a new definition of a draft flow as a new version (latest + 1). */
   @Put(':flow_id/definition')
   @RequirePermission('flows:write')
-  updateDefinition(
+  @ApiErrors(400, 403, 404)
+  updateFlowDefinition(
     @CurrentPrincipal() principal: Principal,
     @FlowId() id: string,
     @Body() dto: UpdateFlowDefinitionDto,
@@ -76,7 +83,8 @@ export class FlowsController {
 
   /** All versions of a flow, newest first. */
   @Get(':flow_id/versions')
-  listVersions(
+  @ApiErrors(400, 403, 404)
+  listFlowVersions(
     @CurrentPrincipal() principal: Principal,
     @FlowId() id: string,
     @Query() query: FlowExpansionQueryDto,
@@ -86,7 +94,8 @@ export class FlowsController {
 
   /** One version of a flow. */
   @Get(':flow_id/versions/:version')
-  getVersion(
+  @ApiErrors(400, 403, 404)
+  getFlowVersion(
     @CurrentPrincipal() principal: Principal,
     @FlowId() id: string,
     @Param() { version }: FlowVersionParamsDto,
@@ -98,7 +107,8 @@ export class FlowsController {
   /** Name a version or mark it as a favourite. */
   @Patch(':flow_id/versions/:version')
   @RequirePermission('flows:write')
-  updateVersionMetadata(
+  @ApiErrors(400, 403, 404)
+  updateFlowVersionMetadata(
     @CurrentPrincipal() principal: Principal,
     @FlowId() id: string,
     @Param() { version }: FlowVersionParamsDto,

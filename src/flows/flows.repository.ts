@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { driverPool } from '../database/driver-pool';
+import { driverQuery } from '../database/driver-pool';
 import { FlowVersionEntity } from './flow-version.entity';
 import { FlowEntity } from './flow.entity';
 
@@ -64,7 +64,7 @@ export class FlowsRepository {
    * path runs it on every request; the ORM's query builder costs more than the query).
    */
   async findExecutable(id: string): Promise<ExecutableFlowRow | undefined> {
-    const result = await driverPool(this.dataSource).query<ExecutableFlowRow>(FIND_EXECUTABLE, [id]);
+    const result = await driverQuery<ExecutableFlowRow>(this.dataSource, FIND_EXECUTABLE, [id]);
     return result.rows[0];
   }
 

@@ -17,14 +17,14 @@ export class HealthController {
   /** The process is up. */
   @Get('live')
   @HealthCheck()
-  live() {
+  liveness() {
     return this.health.check([]);
   }
 
   /** The database answers, and the process is not shutting down (503 from the first moment it drains). */
   @Get('ready')
   @HealthCheck()
-  ready() {
+  readiness() {
     if (draining.aborted) throw new AppError('service_unavailable', 'The service is shutting down');
     return this.health.check([() => this.db.pingCheck('database', { timeout: 2000 })]);
   }

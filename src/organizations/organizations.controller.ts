@@ -17,7 +17,7 @@ export class OrganizationsController {
   @Get()
   @RequirePermission('organization:manage')
   @ApiErrors(403)
-  get(@CurrentPrincipal() principal: Principal): Promise<OrganizationSettingsResponseDto> {
+  getOrganizationSettings(@CurrentPrincipal() principal: Principal): Promise<OrganizationSettingsResponseDto> {
     return this.service.getSettings(principal);
   }
 
@@ -25,7 +25,7 @@ export class OrganizationsController {
   @Put()
   @RequirePermission('organization:manage')
   @ApiErrors(403)
-  update(@CurrentPrincipal() principal: Principal, @Body() dto: UpdateOrganizationSettingsDto): Promise<OrganizationSettingsResponseDto> {
+  updateOrganizationSettings(@CurrentPrincipal() principal: Principal, @Body() dto: UpdateOrganizationSettingsDto): Promise<OrganizationSettingsResponseDto> {
     return this.service.updateSettings(principal, dto);
   }
 }

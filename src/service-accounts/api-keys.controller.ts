@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
+import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { ApiKeyCreateResponseDto, ApiKeyResponseDto, CreateApiKeyDto, UpdateApiKeyDto } from './dto/api-key.dto';
 import { OffsetPageQueryDto } from './dto/page-query.dto';
@@ -20,7 +21,8 @@ export class ApiKeysController {
 
   /** List the API keys of a service account, oldest first; only their `token_prefix` is shown. */
   @Get()
-  list(
+  @ApiErrors(400, 403, 404)
+  listServiceAccountApiKeys(
     @CurrentPrincipal() principal: Principal,
     @AccountId() accountId: string,
     @Query() page: OffsetPageQueryDto,
@@ -30,7 +32,8 @@ export class ApiKeysController {
 
   /** Issue an API key; the response carries the full token, the only time it is shown. */
   @Post()
-  create(
+  @ApiErrors(400, 403, 404)
+  createServiceAccountApiKey(
     @CurrentPrincipal() principal: Principal,
     @AccountId() accountId: string,
     @Body() dto: CreateApiKeyDto,
@@ -40,7 +43,8 @@ export class ApiKeysController {
 
   /** Update the name or description of an API key. */
   @Patch(':api_key_id')
-  update(
+  @ApiErrors(400, 403, 404)
+  updateApiKey(
     @CurrentPrincipal() principal: Principal,
     @AccountId() accountId: string,
     @KeyId() keyId: string,
@@ -52,7 +56,8 @@ export class ApiKeysController {
   /** Delete an API key; it stops working at once. */
   @Delete(':api_key_id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  remove(@CurrentPrincipal() principal: Principal, @AccountId() accountId: string, @KeyId() keyId: string): Promise<void> {
+  @ApiErrors(400, 403, 404)
+  deleteApiKey(@CurrentPrincipal() principal: Principal, @AccountId() accountId: string, @KeyId() keyId: string): Promise<void> {
     return this.service.removeKey(principal, accountId, keyId);
   }
 }

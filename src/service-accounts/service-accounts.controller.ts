@@ -2,9 +2,15 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
+import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { OffsetPageQueryDto } from './dto/page-query.dto';
-import { CreateServiceAccountDto, ServiceAccountResponseDto, UpdateServiceAccountDto } from './dto/service-account.dto';
+import {
+  CreateServiceAccountDto,
+  ServiceAccountCreateResponseDto,
+  ServiceAccountResponseDto,
+  UpdateServiceAccountDto,
+} from './dto/service-account.dto';
 import { ServiceAccountsService } from './service-accounts.service';
 
 const AccountId = () => Param('service_account_id', new ParseIdPipe('service account'));
@@ -19,25 +25,29 @@ export class ServiceAccountsController {
 
   /** Create a service account in the caller's organization; API keys are issued through its `api-keys`. */
   @Post()
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateServiceAccountDto): Promise<ServiceAccountResponseDto> {
+  @ApiErrors(403)
+  createServiceAccount(@CurrentPrincipal() principal: Principal, @Body() dto: CreateServiceAccountDto): Promise<ServiceAccountCreateResponseDto> {
     return this.service.create(principal, dto);
   }
 
   /** List the service accounts of the caller's organization, oldest first. */
   @Get()
-  list(@CurrentPrincipal() principal: Principal, @Query() page: OffsetPageQueryDto): Promise<ServiceAccountResponseDto[]> {
+  @ApiErrors(403)
+  listServiceAccounts(@CurrentPrincipal() principal: Principal, @Query() page: OffsetPageQueryDto): Promise<ServiceAccountResponseDto[]> {
     return this.service.list(principal, page);
   }
 
   /** Get a service account. */
   @Get(':service_account_id')
-  get(@CurrentPrincipal() principal: Principal, @AccountId() id: string): Promise<ServiceAccountResponseDto> {
+  @ApiErrors(400, 403, 404)
+  getServiceAccount(@CurrentPrincipal() principal: Principal, @AccountId() id: string): Promise<ServiceAccountResponseDto> {
     return this.service.get(principal, id);
   }
 
   /** Update the name, description or role of a service account. */
   @Patch(':service_account_id')
-  update(
+  @ApiErrors(400, 403, 404)
+  updateServiceAccount(
     @CurrentPrincipal() principal: Principal,
     @AccountId() id: string,
     @Body() dto: UpdateServiceAccountDto,
@@ -48,7 +58,8 @@ export class ServiceAccountsController {
   /** Delete a service account and its API keys; they stop working at once. */
   @Delete(':service_account_id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  remove(@CurrentPrincipal() principal: Principal, @AccountId() id: string): Promise<void> {
+  @ApiErrors(400, 403, 404)
+  deleteServiceAccount(@CurrentPrincipal() principal: Principal, @AccountId() id: string): Promise<void> {
     return this.service.remove(principal, id);
   }
 }

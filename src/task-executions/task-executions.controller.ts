@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
@@ -27,7 +27,7 @@ export class TaskExecutionsController {
   @Post()
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
+  createTaskExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     return this.service.create(principal, dto);
   }
 
@@ -35,7 +35,8 @@ export class TaskExecutionsController {
   @Put()
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)
-  update(
+  @ApiBody({ type: TaskExecutionResponseDto, description: 'A TaskExecutionAPI, as the spec has it; server-kept fields are ignored' })
+  updateTaskExecution(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: UpdateTaskExecutionDto,
     @Query() query: UpdateTaskExecutionQueryDto,
@@ -52,7 +53,7 @@ export class TaskExecutionsController {
   @RequirePermission('executions:read')
   @RateCost(rowsCost('limit', 1000))
   @ApiErrors(400, 403, 404)
-  async list(
+  async listTaskExecutions(
     @CurrentPrincipal() principal: Principal,
     @Query() query: ListTaskExecutionsQueryDto,
     @Req() req: Request,
@@ -67,7 +68,7 @@ export class TaskExecutionsController {
   @Get(':task_execution_id')
   @RequirePermission('executions:read')
   @ApiErrors(400, 403, 404)
-  get(
+  getTaskExecution(
     @CurrentPrincipal() principal: Principal,
     @Param('task_execution_id', new ParseIdPipe('task execution')) id: string,
     @Query() query: GetTaskExecutionQueryDto,

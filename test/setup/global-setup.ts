@@ -36,6 +36,12 @@ export default async function globalSetup(): Promise<void> {
     const url = new URL(adminUrl);
     url.pathname = `/${database}`;
     process.env.DATABASE_URL = url.toString();
+    // Behind a pooler, the direct URL (LISTEN, the migration lock) names the same fresh database.
+    if (process.env.DATABASE_DIRECT_URL) {
+      const direct = new URL(process.env.DATABASE_DIRECT_URL);
+      direct.pathname = `/${database}`;
+      process.env.DATABASE_DIRECT_URL = direct.toString();
+    }
     state = { kind: 'server', adminUrl, database };
   } else {
     const tempDir = mkdtempSync(join(tmpdir(), 'flows-e2e-'));

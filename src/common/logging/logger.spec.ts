@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
-import { requestLogger } from './logger';
+import { createLogger, requestLogger } from './logger';
 
 function capture(level: string) {
   const lines: Record<string, unknown>[] = [];
@@ -38,5 +38,26 @@ describe('requestLogger', () => {
     expect(next).toHaveBeenCalledTimes(1);
     expect(res.listenerCount('finish')).toBe(0);
     expect(lines).toHaveLength(0);
+  });
+});
+
+describe('createLogger', () => {
+  it('censors credentials wherever a logged object carries them', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => lines.push(line) });
+    logger.info(
+      {
+        authorization: 'Bearer top-1',
+        req: { headers: { authorization: 'Bearer top-2', 'x-api-key': 'saf_top-3' } },
+        webhook: { secret: 'whsec_top-4' },
+        key: { token: 'saf_top-5' },
+        config: { jwt_secret: 'top-6' },
+        kept: 'visible',
+      },
+      'with secrets',
+    );
+    expect(lines).toHaveLength(1);
+    for (const secret of ['top-1', 'top-2', 'top-3', 'top-4', 'top-5', 'top-6']) expect(lines[0]).not.toContain(secret);
+    expect(JSON.parse(lines[0])).toMatchObject({ authorization: '[redacted]', kept: 'visible', webhook: { secret: '[redacted]' } });
   });
 });

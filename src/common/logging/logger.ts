@@ -7,9 +7,29 @@ import { requestIdOf } from '../http/request-id';
 /** Injection token for the process's pino logger. */
 export const LOGGER = Symbol('LOGGER');
 
-/** JSON lines on stdout. Request headers are never logged, so credentials cannot leak into logs. */
-export function createLogger(level: string): Logger {
-  return pino({ level });
+/**
+ * Wherever a credential could sit in a logged object; request headers are never logged either.
+ * pino's paths match exact keys at a depth, so each is listed at the depths objects are logged.
+ */
+const REDACT = ['authorization', 'x-api-key', 'token', 'api_key', 'secret', 'webhook_secret', 'password', 'jwt_secret', 'metrics_token'].flatMap(
+  (key) => [`["${key}"]`, `*["${key}"]`, `*.*["${key}"]`, `*.headers["${key}"]`],
+);
+
+/** JSON lines on stdout, secrets censored. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+}
+
+/** An error nobody caught becomes one fatal JSON line (with its stack in `err`), then the process exits. */
+export function logUncaughtErrors(logger: Logger): void {
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection');
+    process.exit(1);
+  });
 }
 
 /** Nest's own messages (startup, errors it logs itself) as JSON lines of the same logger. */

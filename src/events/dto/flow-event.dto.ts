@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { QueryInt } from '../../common/validation/query-transforms';
-import { FlowExecutionResponseDto } from '../../flow-executions/dto/flow-execution.dto';
+import { FlowExecutionResponseWithRunNumberDto } from '../../flow-executions/dto/flow-execution.dto';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../../flow-executions/execution-status';
 import { TaskExecutionResponseDto } from '../../task-executions/dto/task-execution.dto';
 import { EVENT_TYPES, EventType } from '../event-types';
@@ -36,7 +36,7 @@ export class FlowEventDto {
   type: EventType;
   occurred_at: string;
   /** The execution as the retrieve endpoint returned it right after the change, with its run number. */
-  flow_execution: FlowExecutionResponseDto;
+  flow_execution: FlowExecutionResponseWithRunNumberDto;
   /** The status before, for `flow_execution.status_changed` and `flow_execution.deleted`; null otherwise. */
   @ApiProperty({ enum: EXECUTION_STATUSES, nullable: true })
   previous_status: ExecutionStatus | null;

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
 
@@ -19,6 +19,7 @@ export interface FlowExecutionRow {
   total_credits?: string | number | null;
 }
 
+@ApiSchema({ name: 'FlowExecutionCreateRequest' })
 export class CreateFlowExecutionDto {
   /** UUID of the flow to execute; it must belong to the caller's organization. */
   @IsUUID()
@@ -35,6 +36,7 @@ export class CreateFlowExecutionDto {
   input_task_name?: string | null;
 }
 
+@ApiSchema({ name: 'FlowExecutionResponse' })
 export class FlowExecutionResponseDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
@@ -59,6 +61,11 @@ export class FlowExecutionResponseDto {
   /** Executor of the input task that fired this execution; set for multi-input flows. */
   @ApiProperty({ type: 'string', nullable: true })
   triggered_task_executor_name: string | null;
+}
+
+/** The retrieve and list body: the spec names it apart, with the run number. */
+@ApiSchema({ name: 'FlowExecutionResponseWithRunNumber' })
+export class FlowExecutionResponseWithRunNumberDto extends FlowExecutionResponseDto {
   /** Position among all executions of the flow by creation (deleted included); null unless `include_run_number=true`. */
   @ApiProperty({ type: 'integer', minimum: 1, nullable: true })
   run_number: number | null;
@@ -69,7 +76,7 @@ export interface ResponseOptions {
   includeCredits?: boolean;
 }
 
-export function toFlowExecutionResponse(row: FlowExecutionRow, options: ResponseOptions = {}): FlowExecutionResponseDto {
+export function toFlowExecutionResponse(row: FlowExecutionRow, options: ResponseOptions = {}): FlowExecutionResponseWithRunNumberDto {
   return {
     id: row.id,
     created_at: row.created_at,

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, Length, ValidateNested } from 'class-validator';
 
@@ -6,6 +6,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, Length, ValidateNe
 export const PROCESSING_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted', 'awaiting_input', 'cancel_requested', 'cancelled'] as const;
 export type ProcessingStatus = (typeof PROCESSING_STATUSES)[number];
 
+@ApiSchema({ name: 'AddTaskStatusRequestItem' })
 export class AddTaskStatusItemDto {
   /** Name of the task as defined in the flow definition (case-sensitive). */
   @IsString()
@@ -17,6 +18,7 @@ export class AddTaskStatusItemDto {
   status: ProcessingStatus;
 }
 
+@ApiSchema({ name: 'AddTaskStatusRequest' })
 export class AddTaskStatusRequestDto {
   /** 1 to 100 task status updates, recorded in the order given. */
   @IsArray()
@@ -36,6 +38,7 @@ export interface FlowTaskStatusRow {
   organization_id: string;
 }
 
+@ApiSchema({ name: 'FlowTaskStatusAPI' })
 export class FlowTaskStatusResponseDto {
   @ApiProperty({ format: 'uuid' })
   id: string;

@@ -1,21 +1,26 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import type { DslIssue } from '../flow-definition';
 import type { FlowVersionEntity } from '../flow-version.entity';
 import type { FlowEntity } from '../flow.entity';
 
+@ApiSchema({ name: 'TTLSettings' })
 export class TtlSettingsResponseDto {
   @ApiProperty({ type: 'integer', nullable: true })
   seconds: number | null;
 }
 
+@ApiSchema({ name: 'FlowSettings' })
 export class FlowSettingsResponseDto {
+  /** Executions are soft-deleted once completed, failed or cancelled for `ttl.seconds`. */
   ttl: TtlSettingsResponseDto;
+  /** Stored, with no effect: executions keep the version they started on (see the request field). */
   reexecute_on_update: boolean;
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   review_view_id: string | null;
 }
 
 /** One DSL problem, in the spec's ErrorDetails shape. */
+@ApiSchema({ name: 'FlowValidationError' })
 export class FlowValidationErrorDto {
   type: string;
   @ApiProperty({ type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'integer' }] } })
@@ -25,6 +30,7 @@ export class FlowValidationErrorDto {
   input: unknown;
 }
 
+@ApiSchema({ name: 'FlowResponse' })
 export class FlowResponseDto {
   id: string;
   created_at: string;
@@ -57,6 +63,7 @@ export class FlowResponseDto {
   deleted: boolean;
 }
 
+@ApiSchema({ name: 'PaginatedFlowResponse' })
 export class PaginatedFlowResponseDto {
   flows: FlowResponseDto[];
   @ApiProperty({ type: 'integer' })

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, IsString, MaxLength } from 'class-validator';
 import { QueryInt } from '../../common/validation/query-transforms';
 import type { FlowVersionEntity } from '../flow-version.entity';
@@ -12,6 +12,7 @@ export class FlowVersionParamsDto {
 }
 
 /** `null` clears `name` and leaves `is_favourite` as it is. */
+@ApiSchema({ name: 'UpdateFlowVersionMetadata' })
 export class UpdateFlowVersionMetadataDto {
   @ApiProperty({ type: String, nullable: true, required: false, maxLength: 255 })
   @IsOptional()
@@ -26,6 +27,7 @@ export class UpdateFlowVersionMetadataDto {
 }
 
 /** Lightweight version metadata for the version history sidebar. */
+@ApiSchema({ name: 'FlowVersionSummary' })
 export class FlowVersionSummaryDto {
   @ApiProperty({ type: 'integer' })
   version: number;

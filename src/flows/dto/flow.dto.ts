@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -34,6 +34,7 @@ const DEFINITION_DOC = {
 /** Tags a flow may carry (422 beyond). */
 export const MAX_FLOW_TAGS = 100;
 
+@ApiSchema({ name: 'TTLSettingsRequest' })
 export class TtlSettingsDto {
   @ApiProperty({ type: 'integer', nullable: true, required: false, minimum: 60, maximum: 5097600, description: 'TTL in seconds after completion (1 minute to 30 days).' })
   @IsOptional()
@@ -43,14 +44,20 @@ export class TtlSettingsDto {
   seconds?: number | null;
 }
 
+@ApiSchema({ name: 'FlowSettingsRequest' })
 export class FlowSettingsDto {
-  /** Time-to-live settings for automatic execution deletion. */
+  /** Time-to-live: an execution is soft-deleted once it has been completed, failed or cancelled for `ttl.seconds`. */
   @IsOptional()
   @ValidateNested()
   @Type(() => TtlSettingsDto)
   ttl?: TtlSettingsDto;
 
-  /** Reexecute stale tasks on flow update. */
+  /**
+   * Stored and returned, with no effect: a definition changes only while the flow is a draft and
+   * every execution keeps the version it started on, so nothing existing becomes stale on a flow
+   * update; stale tasks come from task edits and re-run through `PUT /api/task-executions?execute_flow=true`
+   * or `POST .../execute?only_stale=true`.
+   */
   @IsOptional()
   @IsBoolean()
   reexecute_on_update?: boolean;
@@ -61,6 +68,7 @@ export class FlowSettingsDto {
   review_view_id?: string | null;
 }
 
+@ApiSchema({ name: 'FlowCreateRequest' })
 export class CreateFlowDto {
   /** Human-readable name for the flow. Displayed in UI and logs. */
   @IsDefined()
@@ -100,6 +108,7 @@ export class CreateFlowDto {
 }
 
 /** `null` leaves `display_name`, `status` and `tags` as they are (required columns); it clears the others. */
+@ApiSchema({ name: 'PatchFlowRequest' })
 export class PatchFlowDto {
   @ApiProperty({ type: String, nullable: true, required: false, minLength: 1, maxLength: 255, description: 'New display name for the flow.' })
   @IsOptional()
@@ -139,6 +148,7 @@ export class PatchFlowDto {
   tags?: string[] | null;
 }
 
+@ApiSchema({ name: 'FlowDefinitionUpdate' })
 export class UpdateFlowDefinitionDto {
   @ApiProperty(DEFINITION_DOC)
   @IsDefined()

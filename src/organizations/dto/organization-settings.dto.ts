@@ -1,6 +1,7 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsInt, Max, Min } from 'class-validator';
 
+@ApiSchema({ name: 'OrganizationSettingsUpdateRequest' })
 export class UpdateOrganizationSettingsDto {
   /** How many executions of the organization may run at once; the rest wait, oldest first. */
   @ApiProperty({ type: 'integer', minimum: 1, maximum: 100000 })
@@ -10,6 +11,7 @@ export class UpdateOrganizationSettingsDto {
   max_concurrent_executions: number;
 }
 
+@ApiSchema({ name: 'OrganizationSettingsResponse' })
 export class OrganizationSettingsResponseDto {
   @ApiProperty({ format: 'uuid' })
   organization_id: string;

@@ -1,7 +1,8 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsDefined, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { ApiKeyEntity } from '../api-key.entity';
 
+@ApiSchema({ name: 'ApiKeyCreateRequest' })
 export class CreateApiKeyDto {
   /** Human-readable name for this API key. */
   @IsDefined()
@@ -16,6 +17,7 @@ export class CreateApiKeyDto {
 }
 
 /** `null` for `name` leaves it as it is (a required column); `null` clears `description`. */
+@ApiSchema({ name: 'ApiKeyUpdateRequest' })
 export class UpdateApiKeyDto {
   @ApiProperty({ type: String, nullable: true, required: false, maxLength: 255, description: 'Updated name for this API key.' })
   @IsOptional()
@@ -29,6 +31,7 @@ export class UpdateApiKeyDto {
   description?: string | null;
 }
 
+@ApiSchema({ name: 'ApiKeyResponse' })
 export class ApiKeyResponseDto {
   id: string;
   created_at: string;
@@ -47,6 +50,7 @@ export class ApiKeyResponseDto {
   organization_id: string;
 }
 
+@ApiSchema({ name: 'ApiKeyCreateResponse' })
 export class ApiKeyCreateResponseDto extends ApiKeyResponseDto {
   /** The full token. This is the only time it is shown: it cannot be retrieved later. */
   token: string;

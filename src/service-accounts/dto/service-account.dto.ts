@@ -1,8 +1,9 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { Role, ROLES } from '../../common/auth/permissions';
 import type { ServiceAccountEntity } from '../service-account.entity';
 
+@ApiSchema({ name: 'ServiceAccountCreateRequest' })
 export class CreateServiceAccountDto {
   /** Human-readable name for this service account. */
   @IsDefined()
@@ -18,10 +19,12 @@ export class CreateServiceAccountDto {
   @ApiProperty({ enum: ROLES, enumName: 'UserRole', required: false, default: 'integration', description: 'Role its API keys act with (extension).' })
   @IsOptional()
   @IsIn(ROLES)
-  role?: Role | null;
+  // A null role is taken as absent (OpenAPI 3.0 cannot mark a $ref nullable).
+  role?: Role;
 }
 
 /** `null` for `name` or `role` leaves it as it is (both are required columns); `null` clears `description`. */
+@ApiSchema({ name: 'ServiceAccountUpdateRequest' })
 export class UpdateServiceAccountDto {
   @ApiProperty({ type: String, nullable: true, required: false, maxLength: 255, description: 'Updated name for this service account.' })
   @IsOptional()
@@ -34,13 +37,15 @@ export class UpdateServiceAccountDto {
   @IsString()
   description?: string | null;
 
-  @ApiProperty({ enum: ROLES, enumName: 'UserRole', nullable: true, required: false, description: 'New role of the account (extension).' })
+  @ApiProperty({ enum: ROLES, enumName: 'UserRole', required: false, description: 'New role of the account (extension).' })
   @IsOptional()
   @IsIn(ROLES)
-  role?: Role | null;
+  // A null role is taken as absent (OpenAPI 3.0 cannot mark a $ref nullable).
+  role?: Role;
 }
 
 /** ServiceAccountResponse and ServiceAccountCreateResponse of the spec, plus `role`. */
+@ApiSchema({ name: 'ServiceAccountResponse' })
 export class ServiceAccountResponseDto {
   id: string;
   created_at: string;
@@ -56,6 +61,10 @@ export class ServiceAccountResponseDto {
   @ApiProperty({ enum: ROLES, enumName: 'UserRole' })
   role: Role;
 }
+
+/** The create answer, named apart in the spec; the same fields. */
+@ApiSchema({ name: 'ServiceAccountCreateResponse' })
+export class ServiceAccountCreateResponseDto extends ServiceAccountResponseDto {}
 
 export function toServiceAccountResponse(account: ServiceAccountEntity): ServiceAccountResponseDto {
   return {

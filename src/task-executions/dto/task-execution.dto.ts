@@ -72,6 +72,7 @@ class TaskExecutionFieldsDto {
   credits?: number | null;
 }
 
+@ApiSchema({ name: 'CreateTaskExecutionRequest' })
 export class CreateTaskExecutionDto extends TaskExecutionFieldsDto {
   /** The parent flow execution; the task execution belongs to its organization. */
   @IsUUID()
@@ -99,6 +100,7 @@ export class CreateTaskExecutionDto extends TaskExecutionFieldsDto {
  * (flow_execution_id, task_name, task_execution_idx). Server-kept fields (edited_status,
  * stale_status, organization_id, timestamps, modified_by) are ignored.
  */
+@ApiSchema({ name: 'UpdateTaskExecutionRequest' })
 export class UpdateTaskExecutionDto extends TaskExecutionFieldsDto {
   /** When given, it must be the id of the task execution the key names. */
   @IsOptional()
@@ -149,6 +151,7 @@ export class FlowTaskTagResponseDto {
   organization_id: string;
 }
 
+@ApiSchema({ name: 'TaskExecutionAPI' })
 export class TaskExecutionResponseDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
@@ -187,9 +190,14 @@ export class TaskExecutionResponseDto {
   credits: number | null;
 }
 
+/** The list's items: the same fields, under the name the spec gives them there. */
+@ApiSchema({ name: 'TaskExecutionWithTagsAPI' })
+export class TaskExecutionWithTagsResponseDto extends TaskExecutionResponseDto {}
+
+@ApiSchema({ name: 'ListTaskExecutionsResponse' })
 export class ListTaskExecutionsResponseDto {
   /** Newest first, at most `limit`; `Link: <...>; rel="next"` when more exist. */
-  task_executions: TaskExecutionResponseDto[];
+  task_executions: TaskExecutionWithTagsResponseDto[];
 }
 
 export interface TaskExecutionsPage {
