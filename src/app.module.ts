@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
 import { createLogger, LOGGER } from './common/logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
@@ -38,6 +39,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config),
         AuthModule,
+        IdempotencyModule,
         HealthModule,
         OrganizationsModule,
         ServiceAccountsModule,

@@ -18,6 +18,8 @@ export interface AppConfig {
   dbPoolSize: number;
   /** How long the event log keeps events (`EVENT_RETENTION_HOURS`). */
   eventRetentionHours: number;
+  /** How long an `Idempotency-Key` answer is kept and replayed (`IDEMPOTENCY_TTL_HOURS`). */
+  idempotencyTtlHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     defaultOrgConcurrencyLimit: integer('DEFAULT_ORG_CONCURRENCY_LIMIT', 10, 1, 100000),
     dbPoolSize: integer('DB_POOL_SIZE', 20, 1, 500),
     eventRetentionHours: integer('EVENT_RETENTION_HOURS', 168, 1, 24 * 365 * 10),
+    idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
   };
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { Idempotent } from '../common/idempotency/idempotency.decorator';
 import { ApiLongPoll, preferredWait } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
@@ -24,6 +25,7 @@ export class FlowExecutionsController {
   /** Create a flow execution of the flow's latest version; it runs at once when the organization has a free slot. */
   @Post()
   @RequirePermission('executions:write')
+  @Idempotent()
   @ApiErrors(400, 403, 404)
   create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
     return this.service.create(principal, dto);
@@ -82,6 +84,7 @@ export class FlowExecutionsController {
   @Post(':flow_execution_id/cancel')
   @RequirePermission('executions:write')
   @HttpCode(204)
+  @Idempotent()
   @ApiErrors(400, 403, 404, 409)
   cancel(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
     return this.service.cancel(principal, id);
@@ -91,6 +94,7 @@ export class FlowExecutionsController {
   @Post(':flow_execution_id/execute')
   @RequirePermission('executions:write')
   @HttpCode(204)
+  @Idempotent()
   @ApiErrors(400, 403, 404, 409)
   reexecute(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
     return this.service.reexecute(principal, id, query.only_stale === true);

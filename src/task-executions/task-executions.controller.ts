@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { Idempotent } from '../common/idempotency/idempotency.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, UpdateTaskExecutionQueryDto } from './dto/task-execution-query.dto';
 import {
@@ -23,6 +24,7 @@ export class TaskExecutionsController {
   /** Record a task execution (workers); the organization is the parent flow execution's. */
   @Post()
   @RequirePermission('executions:report')
+  @Idempotent()
   @ApiErrors(400, 403, 404, 409)
   create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     return this.service.create(principal, dto);
