@@ -5,7 +5,7 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { Idempotent } from '../common/idempotency/idempotency.decorator';
-import { ApiLongPoll, preferredWait } from '../common/http/prefer';
+import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
@@ -64,11 +64,7 @@ export class FlowExecutionsController {
     @Res() res: Response,
   ): Promise<void> {
     const wait = preferredWait(prefer);
-    const { etag, body, waited } = await this.service.waitForChange(principal, id, query, ifNoneMatch, wait, res);
-    res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
-    if (waited) res.set('Preference-Applied', `wait=${wait}`);
-    if (body) res.json(body);
-    else res.status(304).end();
+    replyConditional(res, await this.service.waitForChange(principal, { id }, query, ifNoneMatch, wait, res), wait);
   }
 
   /** Soft delete: the execution answers 404 afterwards but keeps its data and run number. Idempotent. */

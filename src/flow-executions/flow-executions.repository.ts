@@ -20,6 +20,15 @@ const FIND_WITH_CREDITS = {
   text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
 
+const FIND_BY_RUN = {
+  name: 'flow_execution_by_run_number',
+  text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+};
+const FIND_BY_RUN_WITH_CREDITS = {
+  name: 'flow_execution_by_run_number_with_credits',
+  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+};
+
 export interface NewExecution {
   organizationId: string;
   flowId: string;
@@ -68,6 +77,12 @@ export class FlowExecutionsRepository {
    */
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     const result = await driverPool(this.dataSource).query<FlowExecutionRow>(withCredits ? FIND_WITH_CREDITS : FIND, [id]);
+    return result.rows[0];
+  }
+
+  /** By flow and run number: one lookup in flow_executions_run_number_uq. */
+  async findByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    const result = await driverPool(this.dataSource).query<FlowExecutionRow>(withCredits ? FIND_BY_RUN_WITH_CREDITS : FIND_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
   }
 
