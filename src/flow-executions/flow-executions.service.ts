@@ -112,24 +112,18 @@ export class FlowExecutionsService {
     const schema = inputSchemaOf(task);
     if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
 
-    const row = await this.events.transaction(async (m) => {
-      const limit = await this.concurrencyLimit(m, principal.organizationId);
-      const created = await this.repository.insert(
-        m,
-        {
-          organizationId: principal.organizationId,
-          flowId: flow.id,
-          flowVersion: flow.latestVersion,
-          input: dto.input,
-          inputTaskName: task.name,
-          triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
-          modifiedBy: principal.subject,
-        },
-        limit,
-      );
-      if (created) this.events.record(m, { type: 'flow_execution.created', execution: created });
-      return created;
-    });
+    const row = await this.repository.start(
+      {
+        organizationId: principal.organizationId,
+        flowId: flow.id,
+        flowVersion: flow.latestVersion,
+        input: dto.input,
+        inputTaskName: task.name,
+        triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
+        modifiedBy: principal.subject,
+      },
+      this.config.defaultOrgConcurrencyLimit,
+    );
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
     return toFlowExecutionResponse(row);
   }
