@@ -14,7 +14,7 @@ import { buildScenarios, checkScenarios, ParityCheck, Scenario } from './scenari
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenchDatabase } from './seed';
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page] [--reseed]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -30,6 +30,7 @@ interface Options {
   connections: number[];
   only: string[] | null;
   reseed: boolean;
+  database: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -44,6 +45,7 @@ function parseOptions(argv: string[]): Options {
       connections: { type: 'string', default: '1,32' },
       only: { type: 'string' },
       reseed: { type: 'boolean', default: false },
+      database: { type: 'string', default: BENCH_DATABASE },
       help: { type: 'boolean', default: false },
     },
   }));
@@ -66,6 +68,7 @@ function parseOptions(argv: string[]): Options {
     connections: values.connections!.split(',').map((c) => number('connections', c, { integer: true })),
     only: values.only ? values.only.split(',') : null,
     reseed: values.reseed!,
+    database: values.database!,
   };
 }
 
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
       embedded: { dataDir: join(ROOT, 'data', 'bench'), port: config.embeddedPgPort + 1 },
       scale: options.scale,
       reseed: options.reseed,
+      database: options.database,
       log,
     });
     const { fixture } = database;
@@ -288,7 +292,7 @@ async function measure(
     url: on.url,
     connections,
     method: s.method,
-    headers: { ...on.auth, ...(s.body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: { ...(s.credentials ?? on.auth), ...(s.body ? { 'Content-Type': 'application/json' } : {}) },
     body: s.body,
     requests: s.requests,
   };

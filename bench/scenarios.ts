@@ -15,6 +15,8 @@ export interface Scenario {
   expect: number;
   /** Also measured on the raw server (the ceiling). */
   ceiling: boolean;
+  /** Sent instead of the bearer token. */
+  credentials?: Record<string, string>;
 }
 
 const BASE = '/api/flow-executions';
@@ -50,6 +52,7 @@ export async function buildScenarios(db: Client, fixture: Fixture, appUrl: strin
   );
   if (before.length === 0) throw new Error(`the hot flow has fewer than ${(page - 1) * pageSize} live executions`);
 
+  const apiKey = { 'X-API-Key': await issueApiKey(appUrl, auth) };
   const etagIds = anyIds.slice(0, ETAG_POOL);
   const etags = await Promise.all(etagIds.map((id) => fetchEtag(`${appUrl}${BASE}/${id}`, auth)));
 
@@ -57,6 +60,8 @@ export async function buildScenarios(db: Client, fixture: Fixture, appUrl: strin
   const list = (query: string) => [{ path: `${BASE}?flow_id=${fixture.hotFlowId}&${query}` }];
   return [
     { key: 'get', name: 'GET by id', method: 'GET', requests: get(anyIds), expect: 200, ceiling: true },
+    // The raw server checks no credential: the figure to compare is the bearer GET's, above.
+    { key: 'get-key', name: 'GET by id, X-API-Key', method: 'GET', requests: get(anyIds), expect: 200, ceiling: false, credentials: apiKey },
     {
       key: 'get-run-hot',
       name: 'GET by id, include_run_number, hot flow',
@@ -168,6 +173,17 @@ export async function buildScenarios(db: Client, fixture: Fixture, appUrl: strin
   ];
 }
 
+/** A service account's key, issued through the API as an integration would get one. */
+async function issueApiKey(appUrl: string, auth: Record<string, string>): Promise<string> {
+  const post = async (path: string, body: object) => {
+    const res = await fetch(`${appUrl}${path}`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 201) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
+    return res.json() as Promise<{ id: string; token: string }>;
+  };
+  const account = await post('/api/service-accounts', { name: 'bench integration', role: 'integration' });
+  return (await post(`/api/service-accounts/${account.id}/api-keys`, { name: 'bench' })).token;
+}
+
 async function fetchEtag(url: string, auth: Record<string, string>): Promise<string> {
   const res = await fetch(url, { headers: auth });
   const etag = res.headers.get('etag');
@@ -192,7 +208,7 @@ export async function checkScenarios(scenarios: Scenario[], appUrl: string, rawU
     const r = s.requests[0];
     const res = await fetch(`${base}${r.path}`, {
       method: s.method,
-      headers: { ...auth, ...r.headers, ...(s.body ? { 'Content-Type': 'application/json' } : {}) },
+      headers: { ...(s.credentials ?? auth), ...r.headers, ...(s.body ? { 'Content-Type': 'application/json' } : {}) },
       body: s.body,
     });
     return { status: res.status, etag: res.headers.get('etag'), link: res.headers.get('link'), body: await res.text() };

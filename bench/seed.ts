@@ -79,8 +79,12 @@ export async function openBenchDatabase(options: {
   embedded: { dataDir: string; port: number };
   scale: number;
   reseed: boolean;
+  /** Name of the database on the server (several checkouts may bench on one server). */
+  database?: string;
   log: (message: string) => void;
 }): Promise<BenchDatabase> {
+  const database = options.database ?? BENCH_DATABASE;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`bad database name '${database}'`);
   const { log } = options;
   let adminUrl = options.adminUrl;
   let stop = async (): Promise<void> => {};
@@ -92,22 +96,22 @@ export async function openBenchDatabase(options: {
   }
   try {
     const url = new URL(adminUrl);
-    url.pathname = `/${BENCH_DATABASE}`;
+    url.pathname = `/${database}`;
     const benchUrl = url.toString();
     const server = `${url.hostname}:${url.port || 5432}${options.adminUrl ? '' : ' (embedded)'}`;
 
-    let marker = options.reseed ? null : await readMarker(adminUrl, benchUrl);
+    let marker = options.reseed ? null : await readMarker(adminUrl, benchUrl, database);
     let seconds: number | null = null;
     if (marker && marker.fixture.scale === options.scale && marker.version === SEED_VERSION) {
-      log(`reusing ${BENCH_DATABASE} on ${server}, seeded at scale ${options.scale} on ${marker.seededAt}`);
+      log(`reusing ${database} on ${server}, seeded at scale ${options.scale} on ${marker.seededAt}`);
     } else {
-      log(`seeding ${BENCH_DATABASE} on ${server} at scale ${options.scale}`);
+      log(`seeding ${database} on ${server} at scale ${options.scale}`);
       const started = process.hrtime.bigint();
-      await recreateDatabase(adminUrl);
+      await recreateDatabase(adminUrl, database);
       await migrate(benchUrl);
       await seed(benchUrl, options.scale, log);
       seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      marker = await readMarker(adminUrl, benchUrl);
+      marker = await readMarker(adminUrl, benchUrl, database);
       if (!marker) throw new Error('the seed wrote no marker');
       log(`seeded ${marker.fixture.executions} executions in ${seconds.toFixed(1)} s`);
     }
@@ -135,11 +139,11 @@ export async function openBenchDatabase(options: {
   }
 }
 
-async function readMarker(adminUrl: string, benchUrl: string): Promise<{ version: number; seededAt: string; fixture: Fixture } | null> {
+async function readMarker(adminUrl: string, benchUrl: string, database: string): Promise<{ version: number; seededAt: string; fixture: Fixture } | null> {
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [BENCH_DATABASE]);
+    const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [database]);
     if (!exists.rowCount) return null;
   } finally {
     await admin.end();
@@ -157,13 +161,13 @@ async function readMarker(adminUrl: string, benchUrl: string): Promise<{ version
   }
 }
 
-async function recreateDatabase(adminUrl: string): Promise<void> {
+async function recreateDatabase(adminUrl: string, database: string): Promise<void> {
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     // A half-seeded or other-scale database is never patched up: it is replaced.
-    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${database}`);
   } finally {
     await admin.end();
   }
@@ -439,8 +443,12 @@ export async function ensureNeighbour(url: string, fixture: Fixture): Promise<{ 
   }
 }
 
-/** Drops what earlier runs' POST scenario created, so every run starts from the seeded data. */
+/**
+ * Drops what earlier runs' POST scenario created, so every run starts from the seeded data, and
+ * gives the organization a limit high enough that the creates run rather than queue.
+ */
 async function resetPostFlow(client: Client, fixture: Fixture): Promise<void> {
+  await client.query(`UPDATE organizations SET max_concurrent_executions = 1000000 WHERE id = $1`, [fixture.organizationId]);
   const { rowCount } = await client.query(`DELETE FROM flow_executions WHERE flow_id = $1 AND run_number > $2`, [fixture.postFlowId, fixture.perSmallFlow]);
   if (!rowCount) return;
   await client.query(

@@ -1,8 +1,8 @@
 import { Agent, request } from 'node:http';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { EventsRepository } from '../src/events/events.repository';
-import { toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
+import { FlowExecutionRow, toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../src/flow-executions/flow-executions.repository';
 import type { Fixture } from './seed';
 
@@ -99,15 +99,7 @@ export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: 
         let started = performance.now();
         const row = await dataSource.transaction(async (m) => {
           const limit = (await executions.lockOrganization(m, fixture.organizationId)) ?? 1_000_000;
-          const created = (await executions.insert(m, {
-            organizationId: fixture.organizationId,
-            flowId: fixture.postFlowId,
-            flowVersion: 1,
-            input: { document: `bench-${i}` },
-            inputTaskName: null,
-            triggeredTaskExecutorName: null,
-            modifiedBy: 'bench',
-          }, limit))!;
+          const created = await insertExecution(m, fixture, { document: `bench-${i}` }, limit);
           if (withEvents) await events.append(m, fixture.organizationId, [event('flow_execution.created', created)], []);
           return created;
         });
@@ -131,6 +123,30 @@ export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: 
   } finally {
     await dataSource.destroy();
   }
+}
+
+/**
+ * A create's writes without its event, as separate statements in the caller's transaction (the
+ * service creates in one statement, start_flow_execution, which always appends the event).
+ */
+async function insertExecution(m: EntityManager, fixture: Fixture, input: object, limit: number): Promise<FlowExecutionRow> {
+  const [row]: FlowExecutionRow[] = await m.query(
+    `WITH flow AS (
+       UPDATE flows
+          SET executions_count = executions_count + 1,
+              last_execution_at = GREATEST(clock_timestamp(), last_execution_at + interval '1 microsecond')
+        WHERE id = $2
+        RETURNING id, executions_count, last_execution_at
+     )
+     INSERT INTO flow_executions AS fe (organization_id, flow_id, flow_version, status, input, run_number, modified_by, created_at, updated_at)
+     SELECT $1, flow.id, 1, CASE WHEN o.active_executions < $4 THEN 'running' ELSE 'queued' END, $3, flow.executions_count, 'bench',
+            flow.last_execution_at, flow.last_execution_at
+       FROM flow, organizations o WHERE o.id = $1
+     RETURNING fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.triggered_task_executor_name,
+               fe.pricing_config_id, fe.modified_by, fe.created_at::text, fe.updated_at::text`,
+    [fixture.organizationId, fixture.postFlowId, input, limit],
+  );
+  return row;
 }
 
 function event(type: 'flow_execution.created' | 'flow_execution.status_changed', row: Parameters<typeof toFlowExecutionResponse>[0], previous: string | null = null) {

@@ -6,6 +6,7 @@ import { MetricsModule } from './common/metrics/metrics.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { JsonBodyInterceptor } from './common/http/json-body.interceptor';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
 import { createLogger, LOGGER } from './common/logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
@@ -43,6 +44,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         AuthModule,
         MetricsModule,
+        IdempotencyModule,
         HealthModule,
         OrganizationsModule,
         ServiceAccountsModule,

@@ -38,6 +38,8 @@ export interface AppConfig {
   retentionSweepIntervalSeconds: number;
   /** `NODE_ENV=production`: nothing but JSON lines on stdout, and no demo credential printed. */
   production: boolean;
+  /** How long an `Idempotency-Key` answer is kept and replayed (`IDEMPOTENCY_TTL_HOURS`). */
+  idempotencyTtlHours: number;
 }
 
 export interface RateLimitConfig {
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseDirectUrl,
     retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
     production: env.NODE_ENV === 'production',
+    idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
   };
 
   const positive = (name: string, fallback: number, max: number): number => {

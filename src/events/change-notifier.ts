@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { LOGGER } from '../common/logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { CHANGES_CHANNEL } from './event-types';
+import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL } from './event-types';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -68,6 +68,7 @@ export class Subscription {
  * One `LISTEN` connection per process, fanned out to in-process subscribers. Writers `NOTIFY` in
  * their transaction, so only committed changes wake anyone, on every replica. Subscribers hold no
  * database connection. After a lost connection it reconnects and wakes everyone to re-check.
+ * The same connection hears credential changes, for the API-key cache.
  */
 @Injectable()
 export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
@@ -76,6 +77,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   private stopped = false;
   private reconnectDelay = RECONNECT_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private credentials = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -110,6 +112,14 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     return this.client !== null;
   }
 
+  /**
+   * Changes when a credential may have changed: on its notification, and whenever the connection
+   * is lost or made (notifications may have been missed). What was verified under another value is stale.
+   */
+  get credentialsGeneration(): number {
+    return this.credentials;
+  }
+
   get subscriberCount(): number {
     let n = 0;
     for (const set of this.subscribers.values()) n += set.size;
@@ -127,12 +137,15 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     const options = this.dataSource.options as PostgresConnectionOptions;
     // LISTEN holds its session: behind a transaction pooler it must reach PostgreSQL itself.
     const client = new Client({ connectionString: this.config.databaseDirectUrl ?? options.url, ...(options.extra as object) });
-    client.on('notification', (message) => this.dispatch(message.payload ?? ''));
+    client.on('notification', (message) => {
+      if (message.channel === CREDENTIALS_CHANNEL) this.credentials++;
+      else this.dispatch(message.payload ?? '');
+    });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${CHANGES_CHANNEL}; LISTEN ${CREDENTIALS_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -144,6 +157,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
       return;
     }
     this.client = client;
+    this.credentials++;
     this.reconnectDelay = RECONNECT_MIN_MS;
     // Changes committed while no one listened are unknown: every waiter re-checks.
     this.wakeAll();
@@ -152,6 +166,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   private lost(client: Client, error: unknown): void {
     if (this.client !== null && this.client !== client) return;
     this.client = null;
+    this.credentials++;
     client.removeAllListeners();
     client.on('error', () => undefined);
     if (this.stopped || this.reconnectTimer) return;

@@ -5,7 +5,8 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
-import { ApiLongPoll, preferredWait } from '../common/http/prefer';
+import { Idempotent } from '../common/idempotency/idempotency.decorator';
+import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
@@ -30,6 +31,7 @@ export class FlowExecutionsController {
   /** Create a flow execution of the flow's latest version; it runs at once when the organization has a free slot. */
   @Post()
   @RequirePermission('executions:write')
+  @Idempotent()
   @ApiErrors(400, 403, 404)
   createFlowExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
     return this.service.create(principal, dto);
@@ -69,11 +71,7 @@ export class FlowExecutionsController {
     @Res() res: Response,
   ): Promise<void> {
     const wait = preferredWait(prefer);
-    const { etag, body, waited } = await this.service.waitForChange(principal, id, query, ifNoneMatch, wait, res);
-    res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
-    if (waited) res.set('Preference-Applied', `wait=${wait}`);
-    if (body) res.json(body);
-    else res.status(304).end();
+    replyConditional(res, await this.service.waitForChange(principal, { id }, query, ifNoneMatch, wait, res), wait);
   }
 
   /** Soft delete: the execution answers 404 afterwards but keeps its data and run number. Idempotent. */
@@ -89,6 +87,7 @@ export class FlowExecutionsController {
   @Post(':flow_execution_id/cancel')
   @RequirePermission('executions:write')
   @HttpCode(204)
+  @Idempotent()
   @ApiErrors(400, 403, 404, 409)
   cancelFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
     return this.service.cancel(principal, id);
@@ -98,6 +97,7 @@ export class FlowExecutionsController {
   @Post(':flow_execution_id/execute')
   @RequirePermission('executions:write')
   @HttpCode(204)
+  @Idempotent()
   @ApiErrors(400, 403, 404, 409)
   executeFlow(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
     return this.service.reexecute(principal, id, query.only_stale === true);

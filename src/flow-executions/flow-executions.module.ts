@@ -3,11 +3,12 @@ import { FlowsModule } from '../flows/flows.module';
 import { FlowExecutionsController } from './flow-executions.controller';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { FlowExecutionsService } from './flow-executions.service';
+import { FlowRunsController } from './flow-runs.controller';
 import { InputValidator } from './input-validator';
 
 @Module({
   imports: [FlowsModule],
-  controllers: [FlowExecutionsController],
+  controllers: [FlowExecutionsController, FlowRunsController],
   providers: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
   exports: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
 })

@@ -12,12 +12,25 @@ export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, 
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
-const ACTIVE = ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ');
 
 const FIND = { name: 'flow_execution_by_id', text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
 const FIND_WITH_CREDITS = {
   name: 'flow_execution_by_id_with_credits',
   text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
+};
+
+const FIND_BY_RUN = {
+  name: 'flow_execution_by_run_number',
+  text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+};
+const FIND_BY_RUN_WITH_CREDITS = {
+  name: 'flow_execution_by_run_number_with_credits',
+  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+};
+
+const START = {
+  name: 'start_flow_execution',
+  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
 };
 
 export interface NewExecution {
@@ -71,6 +84,12 @@ export class FlowExecutionsRepository {
    */
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_WITH_CREDITS : FIND, [id]);
+    return result.rows[0];
+  }
+
+  /** By flow and run number: one lookup in flow_executions_run_number_uq. */
+  async findByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_BY_RUN_WITH_CREDITS : FIND_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
   }
 
@@ -149,30 +168,24 @@ export class FlowExecutionsRepository {
   }
 
   /**
-   * Creates the execution: allocates its run number from the flow's counter under the flow's row
-   * lock, keeps created_at strictly increasing per flow (so creation order and run numbers agree),
-   * and admits it as running when the organization has a free slot. Needs the organization lock.
+   * Creates the execution in one statement (start_flow_execution, see its migration): the run
+   * number from the flow's counter under the flow's row lock, created_at strictly increasing per
+   * flow, running when the organization has a free slot, and the created event appended under the
+   * organization's ordering lock, all in one round trip and one implicit transaction. Undefined
+   * when the flow is gone.
    */
-  async insert(m: EntityManager, e: NewExecution, concurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
-    const rows: FlowExecutionRow[] = await m.query(
-      `WITH flow AS (
-         UPDATE flows
-            SET executions_count = executions_count + 1,
-                last_execution_at = GREATEST(clock_timestamp(), last_execution_at + interval '1 microsecond')
-          WHERE id = $2 AND organization_id = $1 AND NOT deleted
-          RETURNING id, executions_count, last_execution_at
-       ), active AS (
-         SELECT count(*) AS n FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})
-       )
-       INSERT INTO flow_executions AS fe (organization_id, flow_id, flow_version, status, input, run_number, input_task_name,
-                                          triggered_task_executor_name, modified_by, created_at, updated_at)
-       SELECT $1, flow.id, $3, CASE WHEN active.n < $8 THEN 'running' ELSE 'queued' END, $4, flow.executions_count, $5, $6, $7,
-              flow.last_execution_at, flow.last_execution_at
-         FROM flow, active
-       RETURNING ${COLUMNS}`,
-      [e.organizationId, e.flowId, e.flowVersion, e.input, e.inputTaskName, e.triggeredTaskExecutorName, e.modifiedBy, concurrencyLimit],
-    );
-    return rows[0];
+  async start(e: NewExecution, defaultConcurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
+    const result = await driverQuery<FlowExecutionRow>(this.dataSource, START, [
+      e.organizationId,
+      e.flowId,
+      e.flowVersion,
+      e.input,
+      e.inputTaskName,
+      e.triggeredTaskExecutorName,
+      e.modifiedBy,
+      defaultConcurrencyLimit,
+    ]);
+    return result.rows[0];
   }
 
   /** Locks the organization's row (creating it on first use): every change of the number running holds it. */
@@ -220,19 +233,17 @@ export class FlowExecutionsRepository {
     await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = $1 AND NOT execution_deleted`, [flowExecutionId]);
   }
 
+  /** Slots in use: the organization's counter, kept by triggers on flow_executions. */
   async activeCount(m: EntityManager, organizationId: string): Promise<number> {
-    const rows: { n: number }[] = await m.query(
-      `SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})`,
-      [organizationId],
-    );
-    return rows[0].n;
+    const rows: { n: number }[] = await m.query(`SELECT active_executions AS n FROM organizations WHERE id = $1`, [organizationId]);
+    return rows[0]?.n ?? 0;
   }
 
   /** The organization's limit as stored (null: the default), and how many executions hold or wait for a slot. */
   async slotUsage(m: EntityManager, organizationId: string): Promise<{ limit: number | null; active: number; queued: number }> {
     const rows: { limit: number | null; active: number; queued: number }[] = await m.query(
       `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
-              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status IN (${ACTIVE})) AS active,
+              COALESCE((SELECT active_executions FROM organizations WHERE id = $1), 0) AS active,
               (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status = 'queued') AS queued`,
       [organizationId],
     );
@@ -297,7 +308,7 @@ export class FlowExecutionsRepository {
           SELECT q.id FROM flow_executions q
            WHERE q.organization_id = $1 AND q.status = 'queued'
            ORDER BY q.created_at, q.id
-           LIMIT GREATEST(0, $2 - (SELECT count(*) FROM flow_executions a WHERE a.organization_id = $1 AND a.status IN (${ACTIVE})))
+           LIMIT GREATEST(0, $2 - (SELECT o.active_executions FROM organizations o WHERE o.id = $1))
         )
       RETURNING ${COLUMNS}`,
       [organizationId, concurrencyLimit],

@@ -29,7 +29,11 @@ export interface FlowExecutionPage {
   nextCursor: string | null;
 }
 
+/** An execution by its id, or by its flow and run number. */
+export type ExecutionLocator = { id: string } | { flowId: string; runNumber: number };
+
 export interface ConditionalResponse {
+  id: string;
   etag: string;
   /** Null when the caller's `If-None-Match` names the current version: answer 304. */
   body: FlowExecutionResponseWithRunNumberDto | null;
@@ -51,19 +55,20 @@ export class FlowExecutionsService {
   /**
    * The retrieve endpoint with conditional GET: a strong ETag from everything the body depends on
    * (update time, status, the include flags, the credits), and no body when the caller has it.
+   * Found by id, or by flow and run number (then the body always carries the run number).
    */
   async getConditional(
     principal: Principal,
-    id: string,
+    at: ExecutionLocator,
     query: GetFlowExecutionQueryDto,
     ifNoneMatch: string | undefined,
   ): Promise<ConditionalResponse> {
-    const row = this.accessible(principal, await this.repository.findById(id, query.include_credits === true));
-    const flags = `${query.include_run_number ? 'r' : ''}${query.include_credits ? `c${row.total_credits ?? ''}` : ''}`;
+    const row = await this.find(principal, at, query.include_credits === true);
+    const includeRunNumber = query.include_run_number === true || 'runNumber' in at;
+    const flags = `${includeRunNumber ? 'r' : ''}${query.include_credits ? `c${row.total_credits ?? ''}` : ''}`;
     const etag = `"${row.updated_at.replace(/\D/g, '')}-${row.status}-${flags}"`;
-    if (ifNoneMatchHits(ifNoneMatch, etag)) return { etag, body: null };
-    const options = { includeRunNumber: query.include_run_number, includeCredits: query.include_credits };
-    return { etag, body: toFlowExecutionResponse(row, options) };
+    if (ifNoneMatchHits(ifNoneMatch, etag)) return { id: row.id, etag, body: null };
+    return { id: row.id, etag, body: toFlowExecutionResponse(row, { includeRunNumber, includeCredits: query.include_credits }) };
   }
 
   /**
@@ -73,28 +78,36 @@ export class FlowExecutionsService {
    */
   async waitForChange(
     principal: Principal,
-    id: string,
+    at: ExecutionLocator,
     query: GetFlowExecutionQueryDto,
     ifNoneMatch: string | undefined,
     waitSeconds: number | null,
     response: Pick<EventEmitter, 'once'>,
   ): Promise<ConditionalResponse & { waited: boolean }> {
-    let result = await this.getConditional(principal, id, query, ifNoneMatch);
+    let result = await this.getConditional(principal, at, query, ifNoneMatch);
     if (result.body || waitSeconds === null) return { ...result, waited: false };
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
-    const subscription = this.events.watchExecution(id);
+    const subscription = this.events.watchExecution(result.id);
     this.metrics.longPolls.inc();
     try {
-      result = await this.getConditional(principal, id, query, ifNoneMatch);
+      result = await this.getConditional(principal, at, query, ifNoneMatch);
       while (!result.body && !signal.aborted && !subscription.ended && Date.now() < deadline) {
-        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, id, query, ifNoneMatch);
+        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, at, query, ifNoneMatch);
       }
     } finally {
       this.metrics.longPolls.dec();
       subscription.close();
     }
     return { ...result, waited: true };
+  }
+
+  /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
+  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow> {
+    if ('id' in at) return this.accessible(principal, await this.repository.findById(at.id, withCredits));
+    const row = await this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
+    if (!row) await this.flows.getExecutable(principal, at.flowId);
+    return this.accessible(principal, row);
   }
 
   /** The row, for other modules that act on an execution (404 / 403 decided here). */
@@ -109,25 +122,21 @@ export class FlowExecutionsService {
     const schema = inputSchemaOf(task);
     if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
 
-    const row = await this.events.transaction(async (m) => {
-      const limit = await this.concurrencyLimit(m, principal.organizationId);
-      const created = await this.repository.insert(
-        m,
-        {
-          organizationId: principal.organizationId,
-          flowId: flow.id,
-          flowVersion: flow.latestVersion,
-          input: dto.input,
-          inputTaskName: task.name,
-          triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
-          modifiedBy: principal.subject,
-        },
-        limit,
-      );
-      if (created) this.events.record(m, { type: 'flow_execution.created', execution: created });
-      return created;
-    });
+    const row = await this.repository.start(
+      {
+        organizationId: principal.organizationId,
+        flowId: flow.id,
+        flowVersion: flow.latestVersion,
+        input: dto.input,
+        inputTaskName: task.name,
+        triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
+        modifiedBy: principal.subject,
+      },
+      this.config.defaultOrgConcurrencyLimit,
+    );
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
+    // The created event is written by start_flow_execution itself, not through EventsService.
+    this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return toFlowExecutionResponse(row);
   }
 

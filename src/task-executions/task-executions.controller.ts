@@ -5,6 +5,7 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
+import { Idempotent } from '../common/idempotency/idempotency.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, UpdateTaskExecutionQueryDto } from './dto/task-execution-query.dto';
 import {
@@ -26,6 +27,7 @@ export class TaskExecutionsController {
   /** Record a task execution (workers); the organization is the parent flow execution's. */
   @Post()
   @RequirePermission('executions:report')
+  @Idempotent()
   @ApiErrors(400, 403, 404, 409)
   createTaskExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     return this.service.create(principal, dto);

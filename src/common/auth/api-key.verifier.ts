@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { driverQuery } from '../../database/driver-pool';
+import { ChangeNotifier } from '../../events/change-notifier';
 import { isRole } from './permissions';
 import type { Principal } from './principal';
 
@@ -10,25 +12,60 @@ export function hashApiKey(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+// While this process hears credential changes, a verified key is trusted this long; else (no listener) for at most 1 s.
+const LISTENING_TTL_MS = 10_000;
+const FALLBACK_TTL_MS = 1_000;
+const CACHE_LIMIT = 10_000;
+
+const FIND_KEY = {
+  name: 'api_key_by_hash',
+  text: `SELECT k.service_account_id, k.organization_id, sa.role
+           FROM api_keys k
+           JOIN service_accounts sa ON sa.id = k.service_account_id
+          WHERE k.token_hash = $1 AND k.deleted_at IS NULL AND sa.deleted_at IS NULL AND sa.status = 'active'`,
+};
+
+interface Verified {
+  principal: Principal;
+  verifiedAt: number;
+  generation: number;
+}
+
 /**
- * Looks the key up on every request, so that deleting a key or its service account takes effect
- * at once in every server process. One indexed query.
+ * Verified keys are cached in process briefly: any change to a key or a service account (deleting,
+ * disabling, a new role) notifies every process through PostgreSQL, which drops its cache, so a
+ * revocation takes effect everywhere within milliseconds; without the listener the cache trusts
+ * an answer for at most a second. Unknown keys are never cached.
  */
 @Injectable()
 export class ApiKeyVerifier {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly cache = new Map<string, Verified>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly notifier: ChangeNotifier,
+  ) {}
 
   async verify(token: string): Promise<Principal | null> {
     if (!token.startsWith(API_KEY_PREFIX) || token.length > 200) return null;
-    const rows: { service_account_id: string; organization_id: string; role: string }[] = await this.dataSource.query(
-      `SELECT k.service_account_id, k.organization_id, sa.role
-         FROM api_keys k
-         JOIN service_accounts sa ON sa.id = k.service_account_id
-        WHERE k.token_hash = $1 AND k.deleted_at IS NULL AND sa.deleted_at IS NULL AND sa.status = 'active'`,
-      [hashApiKey(token)],
-    );
+    const hash = hashApiKey(token);
+    const now = Date.now();
+    const generation = this.notifier.credentialsGeneration;
+    const cached = this.cache.get(hash);
+    if (cached) {
+      const ttl = this.notifier.listening ? LISTENING_TTL_MS : FALLBACK_TTL_MS;
+      if (cached.generation === generation && now - cached.verifiedAt < ttl) return cached.principal;
+      this.cache.delete(hash);
+    }
+    const { rows } = await driverQuery<{ service_account_id: string; organization_id: string; role: string }>(this.dataSource, FIND_KEY, [hash]);
     const row = rows[0];
     if (!row || !isRole(row.role)) return null;
-    return { subject: row.service_account_id, organizationId: row.organization_id, role: row.role, credential: 'api_key' };
+    const principal: Principal = { subject: row.service_account_id, organizationId: row.organization_id, role: row.role, credential: 'api_key' };
+    // A change heard while the query ran may postdate what it read: then the answer serves this request only.
+    if (this.notifier.credentialsGeneration === generation) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(hash, { principal, verifiedAt: now, generation });
+    }
+    return principal;
   }
 }

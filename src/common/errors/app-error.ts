@@ -11,10 +11,12 @@ export const ERROR_STATUS = {
   method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
   request_timeout: HttpStatus.REQUEST_TIMEOUT,
   conflict: HttpStatus.CONFLICT,
+  idempotency_key_in_use: HttpStatus.CONFLICT,
   cursor_expired: HttpStatus.GONE,
   payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
   unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   validation_error: HttpStatus.UNPROCESSABLE_ENTITY,
+  idempotency_key_reused: HttpStatus.UNPROCESSABLE_ENTITY,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,
   header_fields_too_large: 431 as HttpStatus, // Request Header Fields Too Large (RFC 6585), absent from HttpStatus
   internal_error: HttpStatus.INTERNAL_SERVER_ERROR,

@@ -1,5 +1,6 @@
 import { applyDecorators, Type } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiResponse } from '@nestjs/swagger';
+import type { Response } from 'express';
 
 export const MAX_WAIT_SECONDS = 60;
 
@@ -31,4 +32,12 @@ export function ApiLongPoll(type: Type<unknown>) {
     }),
     ApiResponse({ status: 304, description: 'Not Modified - If-None-Match names the current version' }),
   );
+}
+
+/** Writes a conditional GET's answer: ETag always, `Preference-Applied` when held, the body or a 304. */
+export function replyConditional(res: Response, answer: { etag: string; body: unknown; waited: boolean }, wait: number | null): void {
+  res.set({ ETag: answer.etag, 'Cache-Control': 'private, no-cache' });
+  if (answer.waited) res.set('Preference-Applied', `wait=${wait}`);
+  if (answer.body) res.json(answer.body);
+  else res.status(304).end();
 }

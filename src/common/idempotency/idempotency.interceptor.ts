@@ -1,0 +1,112 @@
+import { CallHandler, ExecutionContext, HttpStatus, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { from, lastValueFrom, Observable, of } from 'rxjs';
+import type { AuthenticatedRequest } from '../auth/auth.decorators';
+import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
+import { LOGGER } from '../logging/logger';
+import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
+
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+const PRINTABLE_ASCII = /^[\x20-\x7e]{1,255}$/;
+// Answers the client may fix and send again with the same key: bad input, limits; 5xx are not kept either.
+const NOT_KEPT = new Set<number>([400, 401, 408, 413, 415, 422, 429]);
+
+interface StoredError {
+  error: { code: ErrorCode; message: string; details: AppError['details'] };
+}
+
+/**
+ * `Idempotency-Key` (IETF httpapi draft, as Stripe does it): the first request with a key runs and
+ * its answer is kept for `IDEMPOTENCY_TTL_HOURS`; the same request again gets that answer with
+ * `Idempotent-Replayed: true`; another request with the key is a 422; one while the first runs, a 409.
+ * Applied per route with `@Idempotent()`.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(
+    private readonly store: IdempotencyStore,
+    private readonly reflector: Reflector,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const req = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
+    const res = context.switchToHttp().getResponse<Response>();
+    const key = req.headers['idempotency-key'];
+    if (key === undefined) return next.handle();
+    if (typeof key !== 'string' || !PRINTABLE_ASCII.test(key)) {
+      throw new AppError('bad_request', `${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters`);
+    }
+    if (!req.principal) throw new Error('@Idempotent() needs an authenticated route');
+
+    const scope: IdempotencyScope = {
+      organizationId: req.principal.organizationId,
+      operation: `${req.method} ${(req.route as { path: string }).path}`,
+      key,
+    };
+    const claim = await this.store.claim(scope, fingerprint(req));
+    switch (claim.kind) {
+      case 'reused':
+        throw new AppError('idempotency_key_reused', `${IDEMPOTENCY_HEADER} '${key}' was already used with a different request`);
+      case 'in_progress':
+        res.setHeader('Retry-After', '1');
+        throw new AppError('idempotency_key_in_use', `A request with ${IDEMPOTENCY_HEADER} '${key}' is still being processed; retry shortly`);
+      case 'replay':
+        res.setHeader('Idempotent-Replayed', 'true');
+        if (claim.status >= 400) {
+          const { error } = claim.body as StoredError;
+          throw new AppError(error.code, error.message, error.details);
+        }
+        return of(claim.body ?? undefined);
+      case 'owner': {
+        const status = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? 201 : 200);
+        return from(this.runOnce(scope, claim.owner, status, next));
+      }
+    }
+  }
+
+  /** Runs the handler; keeps its answer (or its kept error) before it is sent, or frees the key. */
+  private async runOnce(scope: IdempotencyScope, owner: string, status: number, next: CallHandler): Promise<unknown> {
+    let body: unknown;
+    try {
+      body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+    } catch (error) {
+      const kept = error instanceof AppError && error.status < 500 && !NOT_KEPT.has(error.status);
+      const stored: StoredError | null = kept ? { error: { code: error.code, message: error.message, details: error.details } } : null;
+      await (stored ? this.store.complete(scope, owner, ERROR_STATUS[stored.error.code], stored) : this.store.release(scope, owner)).catch(
+        (err: unknown) => this.logger.warn({ err }, 'could not record the outcome of an idempotent request'),
+      );
+      throw error;
+    }
+    // The work is done: a failure to keep the answer must not turn it into an error (the key then expires by its lock).
+    await this.store.complete(scope, owner, status ?? HttpStatus.OK, body).catch((err: unknown) =>
+      this.logger.warn({ err }, 'could not record the outcome of an idempotent request'),
+    );
+    return body;
+  }
+}
+
+/** Method, path, sorted query and the canonical JSON body: what makes two requests "the same". */
+export function fingerprint(req: Pick<Request, 'method' | 'path' | 'originalUrl' | 'body'>): string {
+  const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+  query.sort();
+  return createHash('sha256')
+    .update(JSON.stringify([req.method, req.path, query.toString(), canonical(req.body)]))
+    .digest('hex');
+}
+
+/** JSON with object keys sorted at every level, so key order and whitespace do not matter. */
+export function canonical(value: unknown): string {
+  if (value === undefined) return '';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonical(v))).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}

@@ -1,0 +1,72 @@
+import { createExecution, createFlow } from '../factories/flows';
+import { createTestApp, TestApp } from '../utils/create-test-app';
+import { newOrg } from '../utils/tokens';
+
+const BASE = '/api/flow-executions';
+type Org = Awaited<ReturnType<typeof newOrg>>;
+
+/** The create path runs in one statement (start_flow_execution); what it writes must equal what the rest of the service writes. */
+describe('creates in one statement', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  const createdEvent = async (org: Org, id: string) => {
+    const page = await t.http().get(`${BASE}/events`).set(org.auth()).expect(200);
+    return page.body.events.find((e: { type: string; flow_execution: { id: string } }) => e.type === 'flow_execution.created' && e.flow_execution.id === id);
+  };
+
+  it('writes the created event with the body the retrieve endpoint answers', async () => {
+    const org = await newOrg();
+    const single = await createFlow(t, org.auth);
+    const multi = await createFlow(t, org.auth, [
+      { name: 'upload', task_executor_name: 'receive_file' },
+      { name: 'mail', task_executor_name: 'receive_email' },
+    ]);
+    const a = await createExecution(t, org.auth, single, { nested: { list: [1, 'two', null], flag: true } });
+    const b = (await t.http().post(BASE).set(org.auth()).send({ flow_id: multi, input: {}, input_task_name: 'mail' }).expect(201)).body;
+    for (const created of [a, b]) {
+      const retrieved = await t.http().get(`${BASE}/${created.id}?include_run_number=true`).set(org.auth()).expect(200);
+      const event = await createdEvent(org, created.id);
+      expect(event).toMatchObject({ previous_status: null });
+      expect(event.flow_execution).toEqual(retrieved.body);
+    }
+    expect(b.triggered_task_executor_name).toBe('receive_email');
+  });
+
+  it('keeps the organization’s slot counter equal to its active executions through every kind of transition', async () => {
+    const org = await newOrg();
+    await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 5 }).expect(200);
+    const flowId = await createFlow(t, org.auth);
+    const counted = async () => {
+      const [row] = await t.dataSource.query(
+        `SELECT o.active_executions AS counter,
+                (SELECT count(*)::int FROM flow_executions WHERE organization_id = o.id AND status IN ('running', 'awaiting_input', 'cancel_requested')) AS actual
+           FROM organizations o WHERE o.id = $1`,
+        [org.id],
+      );
+      return row as { counter: number; actual: number };
+    };
+    const created = await Promise.all(Array.from({ length: 16 }, (_, i) => createExecution(t, org.auth, flowId, { i })));
+    expect(await counted()).toEqual({ counter: 5, actual: 5 });
+
+    const running = created.filter((e) => e.status === 'running').map((e) => e.id);
+    const queued = created.filter((e) => e.status === 'queued').map((e) => e.id);
+    const worker = org.auth('worker');
+    await Promise.all([
+      t.http().patch(`${BASE}/${running[0]}/status?status=completed`).set(worker).expect(200),
+      t.http().post(`${BASE}/${running[1]}/cancel`).set(org.auth()).expect(204),
+      t.http().delete(`${BASE}/${running[2]}`).set(org.auth()).expect(204),
+      t.http().post(`${BASE}/${running[3]}/task-status`).set(worker).send({ statuses: [{ task_name: 'receive', status: 'awaiting_input' }] }).expect(200),
+      t.http().post(`${BASE}/${queued[0]}/cancel`).set(org.auth()).expect(204),
+      createExecution(t, org.auth, flowId),
+    ]);
+    await t.http().post(`${BASE}/${running[0]}/execute`).set(org.auth()).expect(204);
+    await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 8 }).expect(200);
+    const after = await counted();
+    expect(after.counter).toBe(after.actual);
+    expect(after.actual).toBe(8);
+  });
+});
