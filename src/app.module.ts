@@ -16,6 +16,7 @@ import { ServiceAccountsModule } from './service-accounts/service-accounts.modul
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
 import { TaskTagsModule } from './task-tags/task-tags.module';
 import { WebhookDataModule } from './webhook-data/webhook-data.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Global()
 @Module({})
@@ -48,6 +49,7 @@ export class AppModule {
         TaskExecutionsModule,
         WebhookDataModule,
         TaskTagsModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -18,6 +18,25 @@ export interface AppConfig {
   dbPoolSize: number;
   /** How long the event log keeps events (`EVENT_RETENTION_HOURS`). */
   eventRetentionHours: number;
+  webhooks: WebhooksConfig;
+}
+
+export interface WebhooksConfig {
+  /** Run the delivery worker in this process (`WEBHOOK_WORKER`); every replica does by default. */
+  worker: boolean;
+  /** Per attempt, connect to end of response (`WEBHOOK_TIMEOUT_MS`). */
+  timeoutMs: number;
+  /** The first retry's delay, doubled for each next one (`WEBHOOK_RETRY_BASE_MS`). */
+  retryBaseMs: number;
+  /** How long a message is retried, and how long an endpoint may fail before it is disabled (`WEBHOOK_RETRY_WINDOW_MS`). */
+  retryWindowMs: number;
+  /** Consecutive failed messages that disable an endpoint (`WEBHOOK_DISABLE_AFTER`). */
+  disableAfter: number;
+  /** Requests in flight per process (`WEBHOOK_CONCURRENCY`) and per endpoint per process (`WEBHOOK_ENDPOINT_CONCURRENCY`). */
+  concurrency: number;
+  endpointConcurrency: number;
+  /** Loopback, private and link-local targets: development and tests only (`WEBHOOK_ALLOW_PRIVATE_URLS`). */
+  allowPrivateUrls: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -73,6 +92,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     defaultOrgConcurrencyLimit: integer('DEFAULT_ORG_CONCURRENCY_LIMIT', 10, 1, 100000),
     dbPoolSize: integer('DB_POOL_SIZE', 20, 1, 500),
     eventRetentionHours: integer('EVENT_RETENTION_HOURS', 168, 1, 24 * 365 * 10),
+    webhooks: {
+      worker: boolean('WEBHOOK_WORKER', true),
+      timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      retryBaseMs: integer('WEBHOOK_RETRY_BASE_MS', 5_000, 1, 3_600_000),
+      retryWindowMs: integer('WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
+      disableAfter: integer('WEBHOOK_DISABLE_AFTER', 100, 1, 1_000_000),
+      concurrency: integer('WEBHOOK_CONCURRENCY', 32, 1, 1_000),
+      endpointConcurrency: integer('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
+      allowPrivateUrls: boolean('WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    },
   };
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { LOGGER } from '../common/logging/logger';
-import { CHANGES_CHANNEL } from './event-types';
+import { CHANGES_CHANNEL, DELIVERIES_CHANNEL } from './event-types';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -94,7 +94,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     await client?.end().catch(() => undefined);
   }
 
-  /** `execution:<id>` or `organization:<id>`. */
+  /** `execution:<id>`, `organization:<id>`, or `webhook-deliveries` (deliveries were queued somewhere). */
   subscribe(key: string): Subscription {
     const subscription = new Subscription(key, (s) => this.unsubscribe(s));
     if (this.stopped) subscription.ended = true;
@@ -124,12 +124,14 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   private async connect(): Promise<void> {
     const options = this.dataSource.options as PostgresConnectionOptions;
     const client = new Client({ connectionString: options.url, ...(options.extra as object) });
-    client.on('notification', (message) => this.dispatch(message.payload ?? ''));
+    client.on('notification', (message) =>
+      message.channel === DELIVERIES_CHANNEL ? this.wakeKey('webhook-deliveries') : this.dispatch(message.payload ?? ''),
+    );
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${CHANGES_CHANNEL}; LISTEN ${DELIVERIES_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);

@@ -11,6 +11,6 @@ import { EventsService } from './events.service';
   imports: [FlowsModule],
   controllers: [EventsController],
   providers: [EventsService, EventsRepository, ChangeNotifier],
-  exports: [EventsService],
+  exports: [EventsService, ChangeNotifier],
 })
 export class EventsModule {}
