@@ -50,8 +50,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.wakeup?.notify();
-    await this.loop;
-    await Promise.allSettled([...this.attempts]);
+    // Attempts end within their timeout; the bound only guards against a stuck database call.
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, this.config.webhooks.timeoutMs + LEASE_MARGIN_MS).unref());
+    await Promise.race([Promise.allSettled([this.loop, ...this.attempts]), bound]);
     this.wakeup?.close();
     this.sender.close();
   }

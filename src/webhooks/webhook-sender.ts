@@ -50,6 +50,7 @@ export class WebhookSender {
     const elapsed = () => Math.round(performance.now() - started);
     return new Promise((resolve) => {
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const finish = (status: number | null, error: string | null) => {
         if (settled) return;
         settled = true;
@@ -71,7 +72,7 @@ export class WebhookSender {
         headers: { ...headers, 'content-type': 'application/json', 'user-agent': USER_AGENT, 'content-length': Buffer.byteLength(body).toString() },
         ...(this.allowPrivate ? {} : { lookup: guardedLookup }),
       });
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         finish(null, `timeout after ${this.timeoutMs} ms`);
         req.destroy();
       }, this.timeoutMs);

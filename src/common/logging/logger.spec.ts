@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
-import { requestLogger } from './logger';
+import { createLogger, requestLogger } from './logger';
 
 function capture(level: string) {
   const lines: Record<string, unknown>[] = [];
@@ -38,5 +38,17 @@ describe('requestLogger', () => {
     expect(next).toHaveBeenCalledTimes(1);
     expect(res.listenerCount('finish')).toBe(0);
     expect(lines).toHaveLength(0);
+  });
+});
+
+describe('createLogger', () => {
+  it("never writes a failed query's parameters", () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => lines.push(line) });
+    const err = Object.assign(new Error('insert failed'), { query: 'INSERT INTO webhooks ...', parameters: ['whsec_c2VjcmV0'], driverError: { parameters: ['whsec_c2VjcmV0'] } });
+    logger.error({ err }, 'request failed');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('whsec_');
+    expect(JSON.parse(lines[0]).err).toMatchObject({ message: 'insert failed', parameters: '[redacted]' });
   });
 });

@@ -7,9 +7,13 @@ import { requestIdOf } from '../http/request-id';
 /** Injection token for the process's pino logger. */
 export const LOGGER = Symbol('LOGGER');
 
-/** JSON lines on stdout. Request headers are never logged, so credentials cannot leak into logs. */
-export function createLogger(level: string): Logger {
-  return pino({ level });
+/**
+ * JSON lines on stdout. Request headers are never logged, so credentials cannot leak into logs; nor
+ * are a failed query's parameters (TypeORM puts them on the error), which may hold webhook secrets.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const redact = { paths: ['err.parameters', 'err.driverError.parameters'], censor: '[redacted]' };
+  return destination ? pino({ level, redact }, destination) : pino({ level, redact });
 }
 
 /** Nest's own messages (startup, errors it logs itself) as JSON lines of the same logger. */
