@@ -15,6 +15,8 @@ const OUTAGE_BACKOFF_MIN_MS = 100;
 const OUTAGE_BACKOFF_MAX_MS = 5_000;
 // A lease outlives the attempt's timeout by this much before another replica may take the delivery over.
 const LEASE_MARGIN_MS = 2_000;
+const PURGE_INTERVAL_MS = 60_000;
+const PURGE_BATCH = 1_000;
 
 /**
  * Sends due webhook deliveries, on every replica. It claims with `FOR UPDATE SKIP LOCKED` and a
@@ -30,6 +32,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private wakeup: Subscription | null = null;
   private loop: Promise<void> | null = null;
   private stopped = false;
+  private purgeTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly repository: WebhooksRepository,
@@ -45,10 +48,24 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (!this.config.webhooks.worker) return;
     this.wakeup = this.notifier.subscribe('webhook-deliveries');
     this.loop = this.run();
+    const purge = () => this.purgeFinished().catch((err: unknown) => this.logger.warn({ err }, 'webhook delivery retention sweep failed'));
+    this.purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
+    this.purgeTimer.unref();
+  }
+
+  /** Finished deliveries and their log are kept as long as events (`EVENT_RETENTION_HOURS`). */
+  async purgeFinished(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.config.eventRetentionHours * 3_600_000);
+    let total = 0;
+    for (let removed = PURGE_BATCH; removed === PURGE_BATCH; total += removed) {
+      removed = await this.repository.purgeFinished(cutoff, PURGE_BATCH);
+    }
+    return total;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wakeup?.notify();
     // Attempts end within their timeout; the bound only guards against a stuck database call.
     const bound = new Promise<void>((resolve) => setTimeout(resolve, this.config.webhooks.timeoutMs + LEASE_MARGIN_MS).unref());
@@ -71,11 +88,15 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         const free = concurrency - this.attempts.size;
         let wait = IDLE_POLL_MS;
         if (free > 0) {
-          const claimed = await this.repository.claim(free, endpointConcurrency, this.inFlight, timeoutMs + LEASE_MARGIN_MS);
-          for (const delivery of claimed) this.start(delivery);
-          if (claimed.length === free) continue;
-          const full = [...this.inFlight].filter(([, n]) => n >= endpointConcurrency).map(([id]) => id);
-          const due = await this.repository.msUntilNextDue(full);
+          // The next due time is one index probe; the claim, which visits every enabled webhook, runs only when something is due.
+          const full = () => [...this.inFlight].filter(([, n]) => n >= endpointConcurrency).map(([id]) => id);
+          let due = await this.repository.msUntilNextDue(full());
+          if (due !== null && due <= 0) {
+            const claimed = await this.repository.claim(free, endpointConcurrency, this.inFlight, timeoutMs + LEASE_MARGIN_MS);
+            for (const delivery of claimed) this.start(delivery);
+            if (claimed.length === free) continue;
+            due = claimed.length > 0 ? await this.repository.msUntilNextDue(full()) : MIN_POLL_MS;
+          }
           if (due !== null) wait = Math.min(IDLE_POLL_MS, Math.max(MIN_POLL_MS, due));
         }
         if (outage) this.logger.info('webhook worker: database reachable again');

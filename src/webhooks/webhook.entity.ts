@@ -67,8 +67,9 @@ export class WebhookEntity {
 
 /** One message: an event for one webhook (or a redelivery of it), retried until it succeeds or fails for good. */
 @Entity('webhook_deliveries')
-@Index('webhook_deliveries_due_idx', ['webhook_id', 'next_attempt_at'], { where: `status = 'pending'` })
+@Index('webhook_deliveries_webhook_idx', ['webhook_id', 'status', 'next_attempt_at'])
 @Index('webhook_deliveries_next_idx', ['next_attempt_at'], { where: `status = 'pending'` })
+@Index('webhook_deliveries_created_idx', ['created_at'])
 export class WebhookDeliveryEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

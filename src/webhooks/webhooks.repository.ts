@@ -97,14 +97,16 @@ export class WebhooksRepository {
 
   /** Milliseconds until the next delivery falls due at a webhook not in `full` (negative: overdue), or null. */
   async msUntilNextDue(full: string[]): Promise<number | null> {
-    const [row]: { ms: number | null }[] = await this.dataSource.query(
-      `SELECT (extract(epoch FROM min(d.next_attempt_at) - clock_timestamp()) * 1000)::float8 AS ms
+    const [row]: { ms: number }[] = await this.dataSource.query(
+      `SELECT (extract(epoch FROM d.next_attempt_at - clock_timestamp()) * 1000)::float8 AS ms
          FROM webhook_deliveries d
-         JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'enabled'
-        WHERE d.status = 'pending' AND d.webhook_id <> ALL ($1::uuid[])`,
+        WHERE d.status = 'pending' AND d.webhook_id <> ALL ($1::uuid[])
+          AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.status = 'enabled')
+        ORDER BY d.next_attempt_at
+        LIMIT 1`,
       [full],
     );
-    return row.ms;
+    return row?.ms ?? null;
   }
 
   /**
@@ -157,6 +159,17 @@ export class WebhooksRepository {
       if (reason !== null) await this.failPending(m, delivery.webhook_id);
       return reason !== null;
     });
+  }
+
+  /** Removes up to `batch` finished deliveries (and their attempts) created before the cutoff; answers how many. */
+  async purgeFinished(cutoff: Date, batch: number): Promise<number> {
+    const [, removed]: [unknown, number] = await this.dataSource.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE created_at < $1 AND status <> 'pending' ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+       )`,
+      [cutoff, batch],
+    );
+    return removed;
   }
 
   /** A disabled webhook sends nothing more: its pending deliveries fail. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { Role } from '../../src/common/auth/permissions';
 import { EVENT_TYPES } from '../../src/events/event-types';
+import { DeliveryWorker } from '../../src/webhooks/delivery-worker';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
@@ -431,11 +432,27 @@ describe('webhooks', () => {
       await Promise.all(Array.from({ length: n }, (_, i) => createExecution(i % 2 ? t : replica, org.auth, flowId)));
       const got = await fast.waitFor(n);
       expect(new Set(got.map((x) => x.headers['webhook-id'])).size).toBe(n);
-      // The slow endpoint holds at most its per-endpoint limit per replica, and has answered nothing.
-      expect(slow.received.length).toBeLessThanOrEqual(2 * 4);
+      // The slow endpoint never had more requests open than its per-endpoint limit on each replica.
+      expect(slow.received.length).toBeGreaterThan(0);
+      expect(slow.maxOpen).toBeLessThanOrEqual(2 * 4);
       slow.release();
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(fast.received).toHaveLength(n);
+    });
+
+    it('removes finished deliveries and their log after the retention period, and keeps pending ones', async () => {
+      const org = await newOrg();
+      const [ok, failing] = [await receiver(), await receiver(() => 'hang')];
+      const done = await register(org, { url: ok.url() });
+      const waiting = await register(org, { url: failing.url() });
+      await createExecution(t, org.auth, await createFlow(t, org.auth));
+      await eventually(() => log(org, done.id), (a) => a.length === 1);
+      await eventually(() => log(org, waiting.id), (a) => a.length === 1);
+      const later = new Date(Date.now() + (t.config.eventRetentionHours + 1) * 3_600_000);
+      expect(await t.app.get(DeliveryWorker).purgeFinished(later)).toBeGreaterThanOrEqual(1);
+      expect(await log(org, done.id)).toEqual([]);
+      expect(await log(org, waiting.id)).toHaveLength(1);
+      failing.release();
     });
   });
 });

@@ -13,6 +13,9 @@ export type Answer = (request: Received, n: number) => number | 'hang';
 /** A real HTTP endpoint on 127.0.0.1 that records what webhooks POST to it. */
 export class WebhookReceiver {
   readonly received: Received[] = [];
+  /** The most requests that were open at once. */
+  maxOpen = 0;
+  private open = 0;
   private readonly hanging = new Set<ServerResponse>();
 
   private constructor(
@@ -55,6 +58,8 @@ export class WebhookReceiver {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.maxOpen = Math.max(this.maxOpen, ++this.open);
+    res.once('close', () => this.open--);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
