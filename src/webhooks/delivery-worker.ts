@@ -74,28 +74,28 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.sender.close();
   }
 
-  /** Attempts this process has in flight. */
-  get busy(): number {
-    return this.attempts.size;
-  }
-
   private async run(): Promise<void> {
     const { concurrency, endpointConcurrency, timeoutMs } = this.config.webhooks;
     let backoff = OUTAGE_BACKOFF_MIN_MS;
     let outage = false;
+    let busy = false;
     while (!this.stopped) {
       try {
         const free = concurrency - this.attempts.size;
         let wait = IDLE_POLL_MS;
         if (free > 0) {
-          // The next due time is one index probe; the claim, which visits every enabled webhook, runs only when something is due.
+          // The next due time is one index probe; the claim, which visits every enabled webhook, runs
+          // only when something is due (or the last claim found work, so more is likely).
           const full = () => [...this.inFlight].filter(([, n]) => n >= endpointConcurrency).map(([id]) => id);
-          let due = await this.repository.msUntilNextDue(full());
+          let due = busy ? 0 : await this.repository.msUntilNextDue(full());
           if (due !== null && due <= 0) {
             const claimed = await this.repository.claim(free, endpointConcurrency, this.inFlight, timeoutMs + LEASE_MARGIN_MS);
             for (const delivery of claimed) this.start(delivery);
+            busy = claimed.length > 0;
             if (claimed.length === free) continue;
-            due = claimed.length > 0 ? await this.repository.msUntilNextDue(full()) : MIN_POLL_MS;
+            due = busy ? await this.repository.msUntilNextDue(full()) : MIN_POLL_MS;
+          } else {
+            busy = false;
           }
           if (due !== null) wait = Math.min(IDLE_POLL_MS, Math.max(MIN_POLL_MS, due));
         }
@@ -147,6 +147,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         nextAttemptAt: retryAt,
       },
       { disableAfter, windowMs: retryWindowMs },
+      delivery.failing,
     );
     if (disabled) this.logger.warn({ webhookId: delivery.webhook_id }, 'webhook disabled after failing');
   }

@@ -15,6 +15,8 @@ export interface ClaimedDelivery {
   secret: string;
   /** The secret before a rotation, while it is still signed with. */
   previous_secret: string | null;
+  /** The webhook's failure state when claimed: a success with none to clear records in one statement. */
+  failing: boolean;
   event_id: string;
   /** Null when retention has removed the event. */
   event: StoredEvent | null;
@@ -83,6 +85,7 @@ export class WebhooksRepository {
          )
          SELECT c.id, c.webhook_id, c.attempts AS attempt, c.created_at, c.event_id::text, w.url, w.secret,
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
+                (w.consecutive_failures <> 0 OR w.failing_since IS NOT NULL) AS failing,
                 e.type, ${OCCURRED_AT} AS occurred_at, e.payload
            FROM claimed c
            JOIN webhooks w ON w.id = c.webhook_id
@@ -115,8 +118,12 @@ export class WebhooksRepository {
    * the attempt still holds it (`attempts` is the fence: a lease that ran out was taken over).
    * Answers whether the webhook was disabled by this outcome.
    */
-  async record(outcome: AttemptOutcome, policy: { disableAfter: number; windowMs: number }): Promise<boolean> {
+  async record(outcome: AttemptOutcome, policy: { disableAfter: number; windowMs: number }, failing = true): Promise<boolean> {
     const { delivery } = outcome;
+    if (outcome.status === 'succeeded' && !failing) {
+      await this.recordSuccess(outcome);
+      return false;
+    }
     return this.dataSource.transaction(async (m) => {
       const [hook]: { consecutive_failures: number; failing_since: Date | null; status: WebhookStatus }[] = await m.query(
         `SELECT consecutive_failures, failing_since, status FROM webhooks WHERE id = $1 FOR NO KEY UPDATE`,
@@ -159,6 +166,30 @@ export class WebhooksRepository {
       if (reason !== null) await this.failPending(m, delivery.webhook_id);
       return reason !== null;
     });
+  }
+
+  /**
+   * The common case in one statement: a success at a webhook with no failures to clear touches only
+   * the delivery (and the log), never the webhook row, so it cannot deadlock with a delete.
+   */
+  private async recordSuccess(outcome: AttemptOutcome): Promise<void> {
+    const { delivery } = outcome;
+    try {
+      await this.dataSource.query(
+        `WITH moved AS (
+           UPDATE webhook_deliveries SET status = 'succeeded', next_attempt_at = NULL
+            WHERE id = $1 AND attempts = $2 AND status = 'pending'
+           RETURNING id
+         )
+         INSERT INTO webhook_attempts (delivery_id, webhook_id, attempt, response_status, error, duration_ms, attempted_at, next_attempt_at)
+         SELECT d.id, d.webhook_id, $2, $3, NULL, $4, $5, NULL FROM webhook_deliveries d WHERE d.id = $1`,
+        [delivery.id, delivery.attempt, outcome.responseStatus, outcome.durationMs, outcome.attemptedAt],
+      );
+    } catch (err) {
+      // The webhook (and with it the delivery) was deleted meanwhile: nothing to record.
+      const { code, driverError } = err as { code?: string; driverError?: { code?: string } };
+      if ((code ?? driverError?.code) !== '23503') throw err;
+    }
   }
 
   /** Removes up to `batch` finished deliveries (and their attempts) created before the cutoff; answers how many. */
