@@ -79,7 +79,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     let backoff = OUTAGE_BACKOFF_MIN_MS;
     let outage = false;
     let busy = false;
-    while (!this.stopped) {
+    // The notifier ends its subscriptions at shutdown, possibly before this worker's own hook runs.
+    while (!this.stopped && !this.wakeup!.ended) {
       try {
         const free = concurrency - this.attempts.size;
         let wait = IDLE_POLL_MS;
