@@ -392,6 +392,26 @@ describe('webhooks', () => {
       expect(redeliver.status).toBe(409);
     });
 
+    it('disables an endpoint that has not succeeded for the whole retry window, even below WEBHOOK_DISABLE_AFTER', async () => {
+      const org = await newOrg();
+      const r = await receiver(() => 500);
+      const hook = await register(org, { url: r.url() });
+      const flowId = await createFlow(t, org.auth);
+      await createExecution(t, org.auth, flowId);
+      const first = await eventually(() => log(org, hook.id), (a) => a.length > 0 && a[0].status === 'failed');
+      // One failed message so far (the threshold is 2); the next attempt comes after the window (3 s) has passed.
+      const firstAttemptAt = Date.parse(first[first.length - 1].attempted_at);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstAttemptAt + 3100 - Date.now())));
+      await createExecution(t, org.auth, flowId);
+      const disabled = await eventually(
+        async () => (await t.http().get(`/api/webhooks/${hook.id}`).set(org.auth()).expect(200)).body,
+        (w) => w.status === 'disabled',
+      );
+      expect(disabled.disabled_reason).toMatch(/^failing since \d{4}-/);
+      expect(disabled.consecutive_failures).toBe(1);
+      expect((await log(org, hook.id, { status: 'pending' }))).toEqual([]);
+    });
+
     it('redelivers an event as a new message with the same webhook-id', async () => {
       const org = await newOrg();
       const r = await receiver();
