@@ -21,6 +21,7 @@ import { ServiceAccountsModule } from './service-accounts/service-accounts.modul
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
 import { TaskTagsModule } from './task-tags/task-tags.module';
 import { WebhookDataModule } from './webhook-data/webhook-data.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Global()
 @Module({})
@@ -56,6 +57,7 @@ export class AppModule {
         WebhookDataModule,
         TaskTagsModule,
         RetentionModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -40,11 +40,31 @@ export interface AppConfig {
   production: boolean;
   /** How long an `Idempotency-Key` answer is kept and replayed (`IDEMPOTENCY_TTL_HOURS`). */
   idempotencyTtlHours: number;
+  /** Webhook delivery (`WEBHOOK_*`). */
+  webhooks: WebhooksConfig;
 }
 
 export interface RateLimitConfig {
   organization: { rps: number; burst: number };
   credential: { rps: number; burst: number };
+}
+
+export interface WebhooksConfig {
+  /** Run the delivery worker in this process (`WEBHOOK_WORKER`); every replica does by default. */
+  worker: boolean;
+  /** Per attempt, connect to end of response (`WEBHOOK_TIMEOUT_MS`). */
+  timeoutMs: number;
+  /** The first retry's delay, doubled for each next one (`WEBHOOK_RETRY_BASE_MS`). */
+  retryBaseMs: number;
+  /** How long a message is retried, and how long an endpoint may fail before it is disabled (`WEBHOOK_RETRY_WINDOW_MS`). */
+  retryWindowMs: number;
+  /** Consecutive failed messages that disable an endpoint (`WEBHOOK_DISABLE_AFTER`). */
+  disableAfter: number;
+  /** Requests in flight per process (`WEBHOOK_CONCURRENCY`) and per endpoint per process (`WEBHOOK_ENDPOINT_CONCURRENCY`). */
+  concurrency: number;
+  endpointConcurrency: number;
+  /** Loopback, private and link-local targets: development and tests only (`WEBHOOK_ALLOW_PRIVATE_URLS`). */
+  allowPrivateUrls: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -121,6 +141,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
     production: env.NODE_ENV === 'production',
     idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    webhooks: {
+      worker: boolean('WEBHOOK_WORKER', true),
+      timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      retryBaseMs: integer('WEBHOOK_RETRY_BASE_MS', 5_000, 1, 3_600_000),
+      retryWindowMs: integer('WEBHOOK_RETRY_WINDOW_MS', 86_400_000, 1_000, 30 * 86_400_000),
+      disableAfter: integer('WEBHOOK_DISABLE_AFTER', 100, 1, 1_000_000),
+      concurrency: integer('WEBHOOK_CONCURRENCY', 32, 1, 1_000),
+      endpointConcurrency: integer('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
+      allowPrivateUrls: boolean('WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    },
   };
 
   const positive = (name: string, fallback: number, max: number): number => {

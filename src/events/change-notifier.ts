@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { LOGGER } from '../common/logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL } from './event-types';
+import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL } from './event-types';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -98,7 +98,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     await client?.end().catch(() => undefined);
   }
 
-  /** `execution:<id>` or `organization:<id>`. */
+  /** `execution:<id>`, `organization:<id>`, or `webhook-deliveries` (deliveries were queued somewhere). */
   subscribe(key: string): Subscription {
     const subscription = new Subscription(key, (s) => this.unsubscribe(s));
     if (this.stopped) subscription.ended = true;
@@ -139,13 +139,14 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     const client = new Client({ connectionString: this.config.databaseDirectUrl ?? options.url, ...(options.extra as object) });
     client.on('notification', (message) => {
       if (message.channel === CREDENTIALS_CHANNEL) this.credentials++;
+      else if (message.channel === DELIVERIES_CHANNEL) this.wakeKey('webhook-deliveries');
       else this.dispatch(message.payload ?? '');
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}; LISTEN ${CREDENTIALS_CHANNEL}`);
+      await client.query(`LISTEN ${CHANGES_CHANNEL}; LISTEN ${CREDENTIALS_CHANNEL}; LISTEN ${DELIVERIES_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);

@@ -31,6 +31,7 @@ export class EventsRepository {
    * takes the organization's ordering lock, held until commit, before allocating ids, so an
    * organization's events commit in id order and a reader that has seen id N will never see a
    * smaller one appear. Executions named in `touched` changed without an event: they are only notified.
+   * The same function writes the webhook outbox: a delivery per event and enabled matching webhook.
    */
   async append(m: EntityManager, organizationId: string, events: EventToWrite[], touched: string[]): Promise<void> {
     await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, JSON.stringify(events), touched]);

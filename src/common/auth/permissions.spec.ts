@@ -10,6 +10,7 @@ const CONTRACT: Record<Permission, Record<Role, boolean>> = {
   'flows:write': { org_admin: true, app_user: false, integration: false, publisher: true, worker: false, backoffice: true },
   'service-accounts:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: false },
   'organization:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: false },
+  'webhooks:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: true },
 };
 
 describe('permission table', () => {

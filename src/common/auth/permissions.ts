@@ -9,7 +9,8 @@ export type Permission =
   | 'task-tags:write'
   | 'flows:write'
   | 'service-accounts:manage'
-  | 'organization:manage';
+  | 'organization:manage'
+  | 'webhooks:manage';
 
 /** CONTRACT.md "Permissions by role", one row a permission. */
 export const PERMISSIONS: Record<Permission, readonly Role[]> = {
@@ -22,6 +23,7 @@ export const PERMISSIONS: Record<Permission, readonly Role[]> = {
   'flows:write': ['org_admin', 'publisher', 'backoffice'],
   'service-accounts:manage': ['org_admin'],
   'organization:manage': ['org_admin'],
+  'webhooks:manage': ['org_admin', 'backoffice'],
 };
 
 export function can(role: Role, permission: Permission): boolean {

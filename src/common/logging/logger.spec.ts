@@ -60,4 +60,14 @@ describe('createLogger', () => {
     for (const secret of ['top-1', 'top-2', 'top-3', 'top-4', 'top-5', 'top-6']) expect(lines[0]).not.toContain(secret);
     expect(JSON.parse(lines[0])).toMatchObject({ authorization: '[redacted]', kept: 'visible', webhook: { secret: '[redacted]' } });
   });
+
+  it("never writes a failed query's parameters", () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => lines.push(line) });
+    const err = Object.assign(new Error('insert failed'), { query: 'INSERT INTO webhooks ...', parameters: ['whsec_c2VjcmV0'], driverError: { parameters: ['whsec_c2VjcmV0'] } });
+    logger.error({ err }, 'request failed');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('whsec_');
+    expect(JSON.parse(lines[0]).err).toMatchObject({ message: 'insert failed', parameters: '[redacted]' });
+  });
 });

@@ -13,6 +13,9 @@ export const LOGGER = Symbol('LOGGER');
  */
 const REDACT = ['authorization', 'x-api-key', 'token', 'api_key', 'secret', 'webhook_secret', 'password', 'jwt_secret', 'metrics_token'].flatMap(
   (key) => [`["${key}"]`, `*["${key}"]`, `*.*["${key}"]`, `*.headers["${key}"]`],
+).concat(
+  // A failed query's parameters (TypeORM puts them on the error) may hold webhook secrets.
+  ['err.parameters', 'err.driverError.parameters'],
 );
 
 /** JSON lines on stdout, secrets censored. */

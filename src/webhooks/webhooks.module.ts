@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { FlowsModule } from '../flows/flows.module';
+import { DeliveryWorker } from './delivery-worker';
+import { WebhookEntity } from './webhook.entity';
+import { WebhooksController } from './webhooks.controller';
+import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksService } from './webhooks.service';
+
+/** Webhooks: endpoints, the delivery worker every replica runs, and the delivery log. */
+@Module({
+  imports: [TypeOrmModule.forFeature([WebhookEntity]), FlowsModule],
+  controllers: [WebhooksController],
+  providers: [WebhooksService, WebhooksRepository, DeliveryWorker],
+})
+export class WebhooksModule {}
