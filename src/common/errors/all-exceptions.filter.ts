@@ -156,9 +156,11 @@ function isDatabaseUnreachable(exception: unknown): boolean {
   let current: unknown = exception;
   while (current && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
-    const { code, message } = current as { code?: unknown; message?: unknown };
+    const { code, message, name } = current as { code?: unknown; message?: unknown; name?: unknown };
     if (typeof code === 'string' && UNREACHABLE.test(code)) return true;
-    if (typeof message === 'string' && /Connection terminated|connection timeout|the database system is (starting|shutting) up/i.test(message)) {
+    // TypeORM's query runner, released when its connection died mid-transaction (nothing was committed).
+    if (name === 'QueryRunnerAlreadyReleasedError' || name === 'QueryRunnerProviderAlreadyReleasedError') return true;
+    if (typeof message === 'string' && /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|the database system is (starting|shutting) up/i.test(message)) {
       return true;
     }
     current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
