@@ -41,7 +41,8 @@ type ControllerMetadata = [Promise<Record<string, Function>>, Record<string, Rec
 
 /**
  * The loaded metadata skips a method's inferred response when the method has any `@ApiResponse`
- * (ApiErrors, here), while the compiled plugin adds it beside them; add it the same way.
+ * (ApiErrors, here), and its summary when it has an `@ApiOperation`, while the compiled plugin
+ * adds both beside them; add them the same way.
  */
 async function addResponseTypes(metadata: () => Promise<Record<string, unknown>>): Promise<void> {
   const { controllers } = (await metadata())['@nestjs/swagger'] as { controllers?: ControllerMetadata };
@@ -49,8 +50,10 @@ async function addResponseTypes(metadata: () => Promise<Record<string, unknown>>
     const exports = await file;
     for (const [className, methods] of Object.entries(classes)) {
       const prototype = exports[className].prototype;
-      for (const [key, { summary: _summary, deprecated: _deprecated, tags: _tags, ...response }] of Object.entries(methods)) {
+      for (const [key, { summary, deprecated: _deprecated, tags: _tags, ...response }] of Object.entries(methods)) {
         const method = prototype[key];
+        const operation = Reflect.getMetadata('swagger/apiOperation', method) as Record<string, unknown> | undefined;
+        if (operation && !operation.summary && summary) Reflect.defineMetadata('swagger/apiOperation', { ...operation, summary }, method);
         const status = Reflect.getMetadata(HTTP_CODE_METADATA, method) ?? (Reflect.getMetadata(METHOD_METADATA, method) === 1 ? 201 : 200);
         const existing = Reflect.getMetadata('swagger/apiResponse', method) as Record<string, unknown> | undefined;
         if (existing?.[status]) continue;

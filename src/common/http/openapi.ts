@@ -7,6 +7,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 const TAGS: [string, string][] = [
   ['flow-executions', 'Runs of a flow: create, read, list, cancel, re-execute, status and the event feed'],
   ['task-executions', 'The tasks inside a run, as workers report them'],
+  ['task-tags', "`key:value` tags on a run's tasks"],
+  ['webhook-data', 'Data for tasks that wait for a webhook'],
   ['flows', 'Versioned flow definitions'],
   ['service-accounts', 'Service accounts and their API keys (org_admin)'],
   ['organizations', "The organization's settings (org_admin)"],
