@@ -1,3 +1,4 @@
+import { ApiAnyJson } from '../../common/http/api-any-json';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -126,9 +127,6 @@ export class UpdateTaskExecutionDto extends TaskExecutionFieldsDto {
   processing_status?: ProcessingStatus;
 }
 
-/** Any JSON value or null: the plugin would document `unknown` as an object, and null fails that. */
-const ApiAnyJson = () =>
-  ApiProperty({ nullable: true, anyOf: [{ type: 'object' }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }] });
 
 @ApiSchema({ name: 'FlowTaskTagAPI' })
 export class FlowTaskTagResponseDto {

@@ -1,3 +1,4 @@
+import { ApiAnyJson } from '../../common/http/api-any-json';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, IsUUID, Length, ValidateNested } from 'class-validator';
@@ -33,7 +34,7 @@ export class PatchFlowTaskTagsRequestItemDto {
   tag_type: string;
 
   /** Any JSON value, stored with an added tag; an existing active tag keeps its own. */
-  @ApiPropertyOptional({ nullable: true })
+  @ApiAnyJson({ required: false })
   @IsOptional()
   tag_metadata?: unknown;
 }
