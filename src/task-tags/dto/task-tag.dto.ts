@@ -1,5 +1,5 @@
 import { ApiAnyJson } from '../../common/http/api-any-json';
-import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, IsUUID, Length, ValidateNested } from 'class-validator';
 import { TAG_MAX_LENGTH, TAG_TYPE_MAX_LENGTH } from '../../task-executions/task-tags';
