@@ -7,7 +7,7 @@ import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/prefer';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { GetFlowExecutionQueryDto } from './dto/flow-execution-query.dto';
-import { FlowExecutionResponseDto } from './dto/flow-execution.dto';
+import { FlowExecutionResponseWithRunNumberDto } from './dto/flow-execution.dto';
 import { RunNumberParamsDto } from './dto/run-number-params.dto';
 import { FlowExecutionsService } from './flow-executions.service';
 
@@ -24,7 +24,7 @@ export class FlowRunsController {
    */
   @Get(':run_number')
   @RequirePermission('executions:read')
-  @ApiLongPoll(FlowExecutionResponseDto)
+  @ApiLongPoll(FlowExecutionResponseWithRunNumberDto)
   @ApiErrors(400, 403, 404)
   async getByRunNumber(
     @CurrentPrincipal() principal: Principal,

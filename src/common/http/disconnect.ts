@@ -3,10 +3,17 @@ import { draining } from './drain';
 
 /**
  * Aborts when the response closes (sent, or the client went away) or the process starts shutting
- * down: held requests stop waiting at once.
+ * down: held requests stop waiting at once. A plain listener on `draining`, removed on close:
+ * `AbortSignal.any` would keep every composite signal registered on the process-wide one.
  */
 export function disconnectSignal(response: Pick<EventEmitter, 'once'>): AbortSignal {
   const controller = new AbortController();
-  response.once('close', () => controller.abort());
-  return AbortSignal.any([controller.signal, draining]);
+  const abort = () => controller.abort();
+  if (draining.aborted) abort();
+  else draining.addEventListener('abort', abort, { once: true });
+  response.once('close', () => {
+    draining.removeEventListener('abort', abort);
+    abort();
+  });
+  return controller.signal;
 }

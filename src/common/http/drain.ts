@@ -1,8 +1,10 @@
+import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
-// The process's shutdown: one per process, since a signal is.
+// The process's shutdown: one per process, since a signal is. Every held request listens to it.
 const controller = new AbortController();
+setMaxListeners(0, controller.signal);
 
 /** Aborted once the process starts shutting down: readiness fails, held requests answer now. */
 export const draining: AbortSignal = controller.signal;
