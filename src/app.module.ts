@@ -1,10 +1,10 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
-import { JsonBodyInterceptor } from './common/http/json-body.interceptor';
+import { JsonBodyGuard } from './common/http/json-body.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
@@ -61,9 +61,10 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
-        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         // After AuthGuard (guards run in this order): budgets are the principal's.
         { provide: APP_GUARD, useClass: RateLimitGuard },
+        // Last: a 415 is decided once the caller is known and within its budget, as an interceptor would.
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
         { provide: APP_PIPE, useClass: RequestValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],
