@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createExecution, createFlow, LINEAR_TASKS } from '../factories/flows';
+import { createExecution, createFlow, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
@@ -42,10 +42,7 @@ describe('task executions', () => {
 
   /** A fresh organization with a LINEAR_TASKS flow (receive → extract → review) and one running execution. */
   async function setup() {
-    const org = await newOrg();
-    const flowId = await createFlow(t, org.auth, LINEAR_TASKS);
-    const execution = await createExecution(t, org.auth, flowId);
-    return { org, flowId, execution };
+    return orgWithExecution(t, LINEAR_TASKS);
   }
 
   const report = (org: Org, body: Body, role: Role = 'worker') => t.http().post(BASE).set(org.auth(role)).send(body);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createExecution, createFlow, LINEAR_TASKS } from '../factories/flows';
+import { createExecution, createFlow, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
@@ -20,10 +20,7 @@ describe('task tags', () => {
   afterAll(() => t.close());
 
   async function setup() {
-    const org = await newOrg();
-    const flowId = await createFlow(t, org.auth, LINEAR_TASKS);
-    const execution = await createExecution(t, org.auth, flowId);
-    return { org, flowId, id: execution.id };
+    return orgWithExecution(t, LINEAR_TASKS);
   }
 
   const patch = (org: Org, tags: unknown, role: Role = 'app_user') => t.http().patch(TAGS).set(org.auth(role)).send({ tags });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createExecution, createFlow, TaskSpec } from '../factories/flows';
+import { createExecution, createFlow, TaskSpec, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
@@ -32,10 +32,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
   afterAll(() => t.close());
 
   async function setup() {
-    const org = await newOrg();
-    const flowId = await createFlow(t, org.auth, TASKS);
-    const execution = await createExecution(t, org.auth, flowId);
-    return { org, flowId, id: execution.id };
+    return orgWithExecution(t, TASKS);
   }
 
   const post = (org: Org, id: string, body: unknown, role: Role = 'integration') =>

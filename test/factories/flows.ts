@@ -1,4 +1,5 @@
 import type { TestApp } from '../utils/create-test-app';
+import { newOrg } from '../utils/tokens';
 
 type Auth = () => Record<string, string>;
 
@@ -41,4 +42,12 @@ export async function createExecution(t: TestApp, auth: Auth, flowId: string, in
   const res = await t.http().post('/api/flow-executions').set(auth()).send({ flow_id: flowId, input });
   if (res.status !== 201) throw new Error(`createExecution: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { id: string; status: string; created_at: string; run_number: number | null };
+}
+
+/** A fresh organization with a flow of `tasks` and one execution of it, running. */
+export async function orgWithExecution(t: TestApp, tasks: TaskSpec[] = LINEAR_TASKS) {
+  const org = await newOrg();
+  const flowId = await createFlow(t, org.auth, tasks);
+  const execution = await createExecution(t, org.auth, flowId);
+  return { org, flowId, execution, id: execution.id };
 }
