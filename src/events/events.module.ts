@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { FlowsModule } from '../flows/flows.module';
-import { ChangeNotifier } from './change-notifier';
+import { ChangeNotifier } from '../database/notifier';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';

@@ -10,7 +10,7 @@ import { FlowExecutionRow, toFlowExecutionResponse } from '../flow-executions/dt
 import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { FlowsService } from '../flows/flows.service';
 import type { TaskExecutionResponseDto } from '../task-executions/dto/task-execution.dto';
-import { ChangeNotifier, Subscription } from './change-notifier';
+import { ChangeNotifier, Subscription } from '../database/notifier';
 import { FlowEventDto, FlowEventsPageDto, ListFlowEventsQueryDto, toFlowEvent } from './dto/flow-event.dto';
 import type { EventType } from './event-types';
 import { EventsRepository, EventToWrite } from './events.repository';

@@ -5,7 +5,7 @@ import { LOGGER } from '../common/logging/logger';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { toFlowEvent } from '../events/dto/flow-event.dto';
-import { ChangeNotifier, Subscription } from '../events/change-notifier';
+import { ChangeNotifier, Subscription } from '../database/notifier';
 import { nextAttemptAt } from './retry-schedule';
 import { WebhookSender } from './webhook-sender';
 import { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { ChangeNotifier } from '../../events/change-notifier';
+import type { ChangeNotifier } from '../../database/notifier';
 import { ApiKeyVerifier } from './api-key.verifier';
 
 describe('ApiKeyVerifier cache', () => {

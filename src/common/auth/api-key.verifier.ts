@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { driverQuery } from '../../database/driver-pool';
-import { ChangeNotifier } from '../../events/change-notifier';
+import { ChangeNotifier } from '../../database/notifier';
 import { isRole } from './permissions';
 import type { Principal } from './principal';
 

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { LOGGER } from '../common/logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL } from './event-types';
+import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL } from '../events/event-types';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
