@@ -8,7 +8,7 @@ import { JsonBodyGuard } from './common/http/json-body.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
-import { createLogger, LOGGER } from './common/logging/logger';
+import { createLogger, LOGGER } from './logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
 import { EventsModule } from './events/events.module';

@@ -2,7 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
-import { LOGGER, NestPinoLogger, requestLogger } from './common/logging/logger';
+import { LOGGER, NestPinoLogger, requestLogger } from './logging/logger';
 import { answerClientErrorsInEnvelope } from './common/http/client-errors';
 import { closeConnectionsWhileDraining } from './common/http/drain';
 import { MetricsService } from './common/metrics/metrics.service';

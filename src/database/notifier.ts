@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
-import { LOGGER } from '../common/logging/logger';
+import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL } from '../events/event-types';
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest } from '../common/errors/app-error';
-import { LOGGER } from '../common/logging/logger';
+import { LOGGER } from '../logging/logger';
 import { CommittedEvent, MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowExecutionRow, toFlowExecutionResponse } from '../flow-executions/dto/flow-execution.dto';

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
-import { LOGGER } from '../common/logging/logger';
+import { LOGGER } from '../logging/logger';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { toFlowEvent } from '../events/dto/flow-event.dto';

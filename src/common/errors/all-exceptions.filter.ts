@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Injec
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { LOGGER } from '../logging/logger';
+import { LOGGER } from '../../logging/logger';
 import { AppError, ErrorCode } from './app-error';
 import { RequestValidationError } from '../validation/validation-error';
 import { requestIdOf } from '../http/request-id';

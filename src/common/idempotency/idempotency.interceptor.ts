@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { from, lastValueFrom, Observable, of } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
-import { LOGGER } from '../logging/logger';
+import { LOGGER } from '../../logging/logger';
 import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';

@@ -1,8 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import pino, { Logger } from 'pino';
-import type { AuthenticatedRequest } from '../auth/auth.decorators';
-import { requestIdOf } from '../http/request-id';
+import type { AuthenticatedRequest } from '../common/auth/auth.decorators';
+import { requestIdOf } from '../common/http/request-id';
 
 /** Injection token for the process's pino logger. */
 export const LOGGER = Symbol('LOGGER');
