@@ -1,8 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
 import pino, { Logger } from 'pino';
-import type { AuthenticatedRequest } from '../common/auth/auth.decorators';
-import { requestIdOf } from '../common/http/request-id';
 
 /** Injection token for the process's pino logger. */
 export const LOGGER = Symbol('LOGGER');
@@ -54,31 +51,4 @@ export class NestPinoLogger implements LoggerService {
   verbose(message: unknown, context?: string) {
     this.logger.trace({ context }, String(message));
   }
-}
-
-/**
- * One line a request, written when the response is finished, with its id and who called. It costs
- * nothing per request when the level is above info (pino-http builds a child logger per request).
- */
-export function requestLogger(logger: Logger) {
-  if (!logger.isLevelEnabled('info')) return (_req: Request, _res: Response, next: NextFunction) => next();
-  return (req: Request & AuthenticatedRequest, res: Response, next: NextFunction) => {
-    const start = performance.now();
-    res.once('finish', () => {
-      const principal = req.principal;
-      logger.info(
-        {
-          reqId: requestIdOf(req),
-          method: req.method,
-          url: req.originalUrl,
-          status: res.statusCode,
-          ms: Math.round((performance.now() - start) * 10) / 10,
-          org: principal?.organizationId,
-          caller: principal && `${principal.credential}:${principal.subject}`,
-        },
-        'request completed',
-      );
-    });
-    next();
-  };
 }
