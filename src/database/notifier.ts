@@ -5,13 +5,12 @@ import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL } from '../events/event-types';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 
 /**
- * A caller's interest in changes to one execution or one organization. Created before the caller
+ * A caller's interest in a key (one execution's changes, one organization's, ...). Created before the caller
  * reads, so a change committed between its read and its wait is not missed.
  */
 export class Subscription {
@@ -64,20 +63,28 @@ export class Subscription {
   }
 }
 
+/** What an owner of a channel does with it; registered with `Notifier.listen`. */
+export interface ChannelListener {
+  /** A notification on the channel, with its payload, heard after its sender committed. */
+  notification(payload: string): void;
+  /** The connection was made or lost: notifications may have been missed. */
+  gap?(): void;
+}
+
 /**
  * One `LISTEN` connection per process, fanned out to in-process subscribers. Writers `NOTIFY` in
  * their transaction, so only committed changes wake anyone, on every replica. Subscribers hold no
  * database connection. After a lost connection it reconnects and wakes everyone to re-check.
- * The same connection hears credential changes, for the API-key cache.
+ * It knows no channel itself: each owner registers its own (`listen`) and says whom it wakes.
  */
 @Injectable()
-export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
+export class Notifier implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly channels = new Map<string, ChannelListener>();
   private readonly subscribers = new Map<string, Set<Subscription>>();
   private client: Client | null = null;
   private stopped = false;
   private reconnectDelay = RECONNECT_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private credentials = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -98,7 +105,18 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     await client?.end().catch(() => undefined);
   }
 
-  /** `execution:<id>`, `organization:<id>`, or `webhook-deliveries` (deliveries were queued somewhere). */
+  /**
+   * Hears `channel` from now on. Owners register in their constructor, before the connection
+   * opens; a later registration is listened to at once.
+   */
+  listen(channel: string, listener: ChannelListener): void {
+    if (this.channels.has(channel)) throw new Error(`channel ${channel} already has a listener`);
+    this.channels.set(channel, listener);
+    const client = this.client;
+    if (client) client.query(listenTo(client, [channel])).catch((error: unknown) => this.lost(client, error));
+  }
+
+  /** Interest in a key that channel owners wake (e.g. `execution:<id>`). */
   subscribe(key: string): Subscription {
     const subscription = new Subscription(key, (s) => this.unsubscribe(s));
     if (this.stopped) subscription.ended = true;
@@ -108,16 +126,14 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     return subscription;
   }
 
-  get listening(): boolean {
-    return this.client !== null;
+  /** Wakes the key's subscribers; channel owners call it from their listener. */
+  wake(key: string): void {
+    const set = this.subscribers.get(key);
+    if (set) for (const subscription of set) subscription.notify();
   }
 
-  /**
-   * Changes when a credential may have changed: on its notification, and whenever the connection
-   * is lost or made (notifications may have been missed). What was verified under another value is stale.
-   */
-  get credentialsGeneration(): number {
-    return this.credentials;
+  get listening(): boolean {
+    return this.client !== null;
   }
 
   get subscriberCount(): number {
@@ -137,16 +153,12 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     const options = this.dataSource.options as PostgresConnectionOptions;
     // LISTEN holds its session: behind a transaction pooler it must reach PostgreSQL itself.
     const client = new Client({ connectionString: this.config.databaseDirectUrl ?? options.url, ...(options.extra as object) });
-    client.on('notification', (message) => {
-      if (message.channel === CREDENTIALS_CHANNEL) this.credentials++;
-      else if (message.channel === DELIVERIES_CHANNEL) this.wakeKey('webhook-deliveries');
-      else this.dispatch(message.payload ?? '');
-    });
+    client.on('notification', (message) => this.channels.get(message.channel)?.notification(message.payload ?? ''));
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}; LISTEN ${CREDENTIALS_CHANNEL}; LISTEN ${DELIVERIES_CHANNEL}`);
+      if (this.channels.size > 0) await client.query(listenTo(client, [...this.channels.keys()]));
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -158,8 +170,8 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
       return;
     }
     this.client = client;
-    this.credentials++;
     this.reconnectDelay = RECONNECT_MIN_MS;
+    for (const listener of this.channels.values()) listener.gap?.();
     // Changes committed while no one listened are unknown: every waiter re-checks.
     this.wakeAll();
   }
@@ -167,7 +179,7 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
   private lost(client: Client, error: unknown): void {
     if (this.client !== null && this.client !== client) return;
     this.client = null;
-    this.credentials++;
+    for (const listener of this.channels.values()) listener.gap?.();
     client.removeAllListeners();
     client.on('error', () => undefined);
     if (this.stopped || this.reconnectTimer) return;
@@ -180,18 +192,12 @@ export class ChangeNotifier implements OnModuleInit, BeforeApplicationShutdown {
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
   }
 
-  private dispatch(payload: string): void {
-    const [organizationId, executionId] = payload.split(' ');
-    this.wakeKey(`organization:${organizationId}`);
-    this.wakeKey(`execution:${executionId}`);
-  }
-
-  private wakeKey(key: string): void {
-    const set = this.subscribers.get(key);
-    if (set) for (const subscription of set) subscription.notify();
-  }
-
   private wakeAll(): void {
     for (const set of this.subscribers.values()) for (const subscription of set) subscription.notify();
   }
+}
+
+/** `LISTEN` statements for the channels, names quoted (channel names are case-sensitive identifiers). */
+function listenTo(client: Client, channels: string[]): string {
+  return channels.map((channel) => `LISTEN ${client.escapeIdentifier(channel)}`).join('; ');
 }

@@ -10,8 +10,3 @@ export type EventType = (typeof EVENT_TYPES)[number];
 /** The channel `append_flow_events` notifies on: payload `<organization_id> <flow_execution_id>`, sent at commit. */
 export const CHANGES_CHANNEL = 'flow_execution_changes';
 
-/** The channel of `NOTIFY` on any change to an API key or a service account (a trigger sends it): cached keys are dropped. */
-export const CREDENTIALS_CHANNEL = 'credential_changes';
-
-/** The channel of `NOTIFY` when webhook deliveries are queued (payload empty): workers wake and claim. */
-export const DELIVERIES_CHANNEL = 'webhook_deliveries';

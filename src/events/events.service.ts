@@ -10,9 +10,9 @@ import { FlowExecutionRow, toFlowExecutionResponse } from '../flow-executions/dt
 import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { FlowsService } from '../flows/flows.service';
 import type { TaskExecutionResponseDto } from '../task-executions/dto/task-execution.dto';
-import { ChangeNotifier, Subscription } from '../database/notifier';
+import { Notifier, Subscription } from '../database/notifier';
 import { FlowEventDto, FlowEventsPageDto, ListFlowEventsQueryDto, toFlowEvent } from './dto/flow-event.dto';
-import type { EventType } from './event-types';
+import { CHANGES_CHANNEL, EventType } from './event-types';
 import { EventsRepository, EventToWrite } from './events.repository';
 
 export interface NewEvent {
@@ -54,13 +54,22 @@ export class EventsService implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     private readonly repository: EventsRepository,
-    private readonly notifier: ChangeNotifier,
+    private readonly notifier: Notifier,
     private readonly flows: FlowsService,
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    // Payload `<organization_id> <flow_execution_id>`: the organization's feed and the execution's long-polls wake.
+    notifier.listen(CHANGES_CHANNEL, {
+      notification: (payload) => {
+        const [organizationId, executionId] = payload.split(' ');
+        notifier.wake(`organization:${organizationId}`);
+        notifier.wake(`execution:${executionId}`);
+      },
+    });
+  }
 
   /**
    * A transaction whose recorded events are written as its last statements, under the

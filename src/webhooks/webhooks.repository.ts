@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { DELIVERIES_CHANNEL, EventType } from '../events/event-types';
+import type { EventType } from '../events/event-types';
 import type { StoredEvent } from '../events/events.repository';
 import type { DeliveryStatus, WebhookStatus } from './webhook.entity';
+
+/** The channel of `NOTIFY` when webhook deliveries are queued (payload empty; append_flow_events sends it too): workers wake and claim. */
+export const DELIVERIES_CHANNEL = 'webhook_deliveries';
 
 /** A delivery a worker holds the lease of: everything needed to send it. */
 export interface ClaimedDelivery {
