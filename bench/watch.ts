@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { DataSource, EntityManager } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
-import { EventsRepository } from '../src/events/events.repository';
+import { EventsRepository } from '../src/event-log/event-log.repository';
 import { FlowExecutionRow, toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../src/flow-executions/flow-executions.repository';
 import type { Fixture } from './seed';

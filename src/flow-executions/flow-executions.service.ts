@@ -7,7 +7,7 @@ import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../events/events.service';
+import { EventsService } from '../event-log/event-log.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService } from '../flows/flows.service';
 import {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../events/events.service';
+import { EventsService } from '../event-log/event-log.service';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';

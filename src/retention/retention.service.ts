@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Logger } from 'pino';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../events/events.service';
+import { EventsService } from '../event-log/event-log.service';
 import { RetentionRepository } from './retention.repository';
 
 /** Rows a statement touches, at most. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { EventsService } from '../events/events.service';
+import { EventsService } from '../event-log/event-log.service';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
-import { EventsService } from '../events/events.service';
+import { EventsService } from '../event-log/event-log.service';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { flowTasks } from '../flows/flow-definition';

@@ -8,7 +8,7 @@ import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { InputValidator } from '../flow-executions/input-validator';
-import { EventsService } from '../events/events.service';
+import { EventsService } from '../event-log/event-log.service';
 import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
 import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';

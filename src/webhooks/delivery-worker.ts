@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { LOGGER } from '../logging/logger';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { toFlowEvent } from '../events/dto/flow-event.dto';
+import { toFlowEvent } from '../feed/dto/flow-event.dto';
 import { Notifier, Subscription } from '../database/notifier';
 import { nextAttemptAt } from './retry-schedule';
 import { WebhookSender } from './webhook-sender';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { EventsService } from '../../src/events/events.service';
+import { EventsService } from '../../src/event-log/event-log.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';

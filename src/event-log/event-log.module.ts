@@ -1,9 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { FlowsModule } from '../flows/flows.module';
 import { NotifierModule } from '../database/notifier.module';
-import { EventsController } from './events.controller';
-import { EventsRepository } from './events.repository';
-import { EventsService } from './events.service';
+import { EventsController } from '../feed/feed.controller';
+import { EventsRepository } from './event-log.repository';
+import { EventsService } from './event-log.service';
 
 /** The event log: every change of an execution, in commit order, for the feed, long-polls and webhooks. */
 @Global()

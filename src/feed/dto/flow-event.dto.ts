@@ -4,8 +4,8 @@ import { QueryInt } from '../../common/validation/query-transforms';
 import { FlowExecutionResponseWithRunNumberDto } from '../../flow-executions/dto/flow-execution.dto';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../../flow-executions/execution-status';
 import { TaskExecutionResponseDto } from '../../task-executions/dto/task-execution.dto';
-import { EVENT_TYPES, EventType } from '../event-types';
-import type { StoredEvent } from '../events.repository';
+import { EVENT_TYPES, EventType } from '../../event-log/event-types';
+import type { StoredEvent } from '../../event-log/event-log.repository';
 
 export class ListFlowEventsQueryDto {
   /** Only the events of this flow's executions; without it, the whole organization's. */

@@ -11,9 +11,9 @@ import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { FlowsService } from '../flows/flows.service';
 import type { TaskExecutionResponseDto } from '../task-executions/dto/task-execution.dto';
 import { Notifier, Subscription } from '../database/notifier';
-import { FlowEventDto, FlowEventsPageDto, ListFlowEventsQueryDto, toFlowEvent } from './dto/flow-event.dto';
+import { FlowEventDto, FlowEventsPageDto, ListFlowEventsQueryDto, toFlowEvent } from '../feed/dto/flow-event.dto';
 import { CHANGES_CHANNEL, EventType } from './event-types';
-import { EventsRepository, EventToWrite } from './events.repository';
+import { EventsRepository, EventToWrite } from './event-log.repository';
 
 export interface NewEvent {
   type: EventType;

@@ -7,7 +7,7 @@ import { ApiErrors } from '../common/http/api-errors.decorator';
 import { disconnectSignal } from '../common/http/disconnect';
 import { preferredWait } from '../common/http/prefer';
 import { FlowEventsPageDto, ListFlowEventsQueryDto } from './dto/flow-event.dto';
-import { EventsService } from './events.service';
+import { EventsService } from '../event-log/event-log.service';
 import { openEventStream } from './sse';
 
 /** The feed's two representations and its request headers, for Swagger UI. */
