@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { DataSource, EntityManager } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
-import { EventsRepository } from '../src/event-log/event-log.repository';
+import { EventLogRepository } from '../src/event-log/event-log.repository';
 import { FlowExecutionRow, toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../src/flow-executions/flow-executions.repository';
 import type { Fixture } from './seed';
@@ -92,7 +92,7 @@ export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: 
   const dataSource = await new DataSource({ ...buildDataSourceOptions(databaseUrl, { poolSize: 2 }), entities: [] }).initialize();
   try {
     const executions = new FlowExecutionsRepository(dataSource);
-    const events = new EventsRepository(dataSource);
+    const events = new EventLogRepository(dataSource);
     const timings = { create: [[], []] as number[][], statusChange: [[], []] as number[][] };
     for (let i = 0; i < rounds; i++) {
       for (const withEvents of i % 2 ? [true, false] : [false, true]) {

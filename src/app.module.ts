@@ -11,7 +11,7 @@ import { RequestValidationPipe } from './common/validation/request-validation.pi
 import { createLogger, LOGGER } from './logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
-import { EventsModule } from './event-log/event-log.module';
+import { FeedModule } from './feed/feed.module';
 import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
 import { FlowsModule } from './flows/flows.module';
 import { HealthModule } from './health/health.module';
@@ -51,7 +51,7 @@ export class AppModule {
         ServiceAccountsModule,
         FlowsModule,
         // Before FlowExecutionsModule: /flow-executions/events must match before /flow-executions/:id.
-        EventsModule,
+        FeedModule,
         FlowExecutionsModule,
         TaskExecutionsModule,
         WebhookDataModule,

@@ -1,16 +1,12 @@
-import { Global, Module } from '@nestjs/common';
-import { FlowsModule } from '../flows/flows.module';
+import { Module } from '@nestjs/common';
 import { NotifierModule } from '../database/notifier.module';
-import { EventsController } from '../feed/feed.controller';
-import { EventsRepository } from './event-log.repository';
-import { EventsService } from './event-log.service';
+import { EventLogRepository } from './event-log.repository';
+import { EventLog } from './event-log.service';
 
 /** The event log: every change of an execution, in commit order, for the feed, long-polls and webhooks. */
-@Global()
 @Module({
-  imports: [FlowsModule, NotifierModule],
-  controllers: [EventsController],
-  providers: [EventsService, EventsRepository],
-  exports: [EventsService],
+  imports: [NotifierModule],
+  providers: [EventLog, EventLogRepository],
+  exports: [EventLog],
 })
-export class EventsModule {}
+export class EventLogModule {}

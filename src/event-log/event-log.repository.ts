@@ -1,18 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import type { EventType } from './event-types';
+import type { EventType, StoredEvent } from './event-types';
 
 export interface EventToWrite {
   flow_id: string;
   flow_execution_id: string;
   type: EventType;
-  payload: Record<string, unknown>;
-}
-
-export interface StoredEvent {
-  id: string;
-  type: EventType;
-  occurred_at: string;
   payload: Record<string, unknown>;
 }
 
@@ -23,7 +16,7 @@ export interface EventPage {
 }
 
 @Injectable()
-export class EventsRepository {
+export class EventLogRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**

@@ -1,7 +1,7 @@
 import { Check, Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import type { EventType } from './event-types';
 
-/** One entry of the event log; written by `EventsService` only, in the transaction of the change. */
+/** One entry of the event log; written by `EventLog` only, in the transaction of the change. */
 @Entity('flow_events')
 @Index('flow_events_org_idx', ['organization_id', 'id'])
 @Index('flow_events_flow_idx', ['flow_id', 'id'])

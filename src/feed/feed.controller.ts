@@ -7,7 +7,7 @@ import { ApiErrors } from '../common/http/api-errors.decorator';
 import { disconnectSignal } from '../common/http/disconnect';
 import { preferredWait } from '../common/http/prefer';
 import { FlowEventsPageDto, ListFlowEventsQueryDto } from './dto/flow-event.dto';
-import { EventsService } from '../event-log/event-log.service';
+import { FeedService } from './feed.service';
 import { openEventStream } from './sse';
 
 /** The feed's two representations and its request headers, for Swagger UI. */
@@ -23,8 +23,8 @@ const ApiFeed = () =>
 @ApiBearerAuth('BearerAuth')
 @ApiSecurity('APIKeyAuth')
 @Controller('flow-executions/events')
-export class EventsController {
-  constructor(private readonly events: EventsService) {}
+export class FeedController {
+  constructor(private readonly feed: FeedService) {}
 
   /**
    * The organization's event feed (one flow's with `flow_id`), oldest first, in commit order: as a
@@ -44,10 +44,10 @@ export class EventsController {
     @Res() res: Response,
   ): Promise<void> {
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
-      return this.events.stream(principal, query, lastEventId, () => openEventStream(req, res));
+      return this.feed.stream(principal, query, lastEventId, () => openEventStream(req, res));
     }
     const wait = preferredWait(prefer);
-    const page = await this.events.page(principal, query, wait, disconnectSignal(res));
+    const page = await this.feed.page(principal, query, wait, disconnectSignal(res));
     if (wait !== null) res.setHeader('Preference-Applied', `wait=${wait}`);
     res.json(page);
   }

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { draining } from '../common/http/drain';
 import type { FlowEventDto } from './dto/flow-event.dto';
-import type { EventSink } from '../event-log/event-log.service';
+import type { EventSink } from './feed.service';
 
 /** Opens a Server-Sent Events response; the sink's signal aborts when the client disconnects or the process drains. */
 export function openEventStream(req: Request, res: Response): EventSink {

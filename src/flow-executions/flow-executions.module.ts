@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventLogModule } from '../event-log/event-log.module';
 import { FlowsModule } from '../flows/flows.module';
 import { FlowExecutionsController } from './flow-executions.controller';
 import { FlowExecutionsRepository } from './flow-executions.repository';
@@ -7,7 +8,7 @@ import { FlowRunsController } from './flow-runs.controller';
 import { InputValidator } from './input-validator';
 
 @Module({
-  imports: [FlowsModule],
+  imports: [FlowsModule, EventLogModule],
   controllers: [FlowExecutionsController, FlowRunsController],
   providers: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
   exports: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],

@@ -7,7 +7,7 @@ import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../event-log/event-log.service';
+import { EventLog } from '../event-log/event-log.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService } from '../flows/flows.service';
 import {
@@ -19,6 +19,7 @@ import {
 } from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { executionEvent } from './execution-events';
 import { canTransition, ExecutionStatus, isActive } from './execution-status';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { InputValidator } from './input-validator';
@@ -47,7 +48,7 @@ export class FlowExecutionsService {
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
     private readonly inputs: InputValidator,
-    private readonly events: EventsService,
+    private readonly events: EventLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
@@ -135,7 +136,7 @@ export class FlowExecutionsService {
       this.config.defaultOrgConcurrencyLimit,
     );
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
-    // The created event is written by start_flow_execution itself, not through EventsService.
+    // The created event is written by start_flow_execution itself, not through the event log.
     this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return toFlowExecutionResponse(row);
   }
@@ -300,15 +301,15 @@ export class FlowExecutionsService {
   /** Admits the oldest waiting executions while the organization has free slots; needs its lock and an events transaction. */
   async admitWaiting(m: EntityManager, organizationId: string, limit: number): Promise<void> {
     for (const promoted of await this.repository.promoteWaiting(m, organizationId, limit)) {
-      this.events.record(m, { type: 'flow_execution.status_changed', execution: promoted, previousStatus: 'queued' });
+      this.events.record(m, executionEvent('flow_execution.status_changed', promoted, 'queued'));
     }
   }
 
   /** The event of a status change; a change that keeps the status (re-executing a running run) only wakes waiters. */
   private recordMove(m: EntityManager, before: FlowExecutionRow, after: FlowExecutionRow): void {
-    if (before.status === after.status) return this.events.touch(m, after);
+    if (before.status === after.status) return this.events.touch(m, after.organization_id, after.id);
     const type = after.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed';
-    this.events.record(m, { type, execution: after, previousStatus: before.status });
+    this.events.record(m, executionEvent(type, after, before.status));
   }
 
   private async concurrencyLimit(m: EntityManager, organizationId: string): Promise<number> {

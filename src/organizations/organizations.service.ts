@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../event-log/event-log.service';
+import { EventLog } from '../event-log/event-log.service';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
@@ -13,7 +13,7 @@ export class OrganizationsService {
     private readonly dataSource: DataSource,
     private readonly executions: FlowExecutionsRepository,
     private readonly executionsService: FlowExecutionsService,
-    private readonly events: EventsService,
+    private readonly events: EventLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

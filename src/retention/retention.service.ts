@@ -2,7 +2,8 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Logger } from 'pino';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../event-log/event-log.service';
+import { EventLog } from '../event-log/event-log.service';
+import { executionEvent } from '../flow-executions/execution-events';
 import { RetentionRepository } from './retention.repository';
 
 /** Rows a statement touches, at most. */
@@ -23,7 +24,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     private readonly repository: RetentionRepository,
-    private readonly events: EventsService,
+    private readonly events: EventLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -60,7 +61,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       if (!(await this.repository.tryLockOrganization(m, organizationId))) return 0;
       const rows = await this.repository.deleteDue(m, ids);
       for (const { previous_status, ...execution } of rows) {
-        this.events.record(m, { type: 'flow_execution.deleted', execution, previousStatus: previous_status });
+        this.events.record(m, executionEvent('flow_execution.deleted', execution, previous_status));
       }
       return rows.length;
     });

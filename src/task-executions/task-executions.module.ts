@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventLogModule } from '../event-log/event-log.module';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
 import { WebhookDataModule } from '../webhook-data/webhook-data.module';
 import { TaskExecutionsController } from './task-executions.controller';
@@ -6,7 +7,7 @@ import { TaskExecutionsRepository } from './task-executions.repository';
 import { TaskExecutionsService } from './task-executions.service';
 
 @Module({
-  imports: [FlowExecutionsModule, WebhookDataModule],
+  imports: [FlowExecutionsModule, WebhookDataModule, EventLogModule],
   controllers: [TaskExecutionsController],
   providers: [TaskExecutionsService, TaskExecutionsRepository],
   exports: [TaskExecutionsRepository],

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { EventsService } from '../event-log/event-log.service';
+import { EventLog } from '../event-log/event-log.service';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from '../webhook-data/webhook-data.service';
@@ -35,7 +36,7 @@ export class TaskExecutionsService {
     private readonly repository: TaskExecutionsRepository,
     private readonly executions: FlowExecutionsService,
     private readonly executionsRepository: FlowExecutionsRepository,
-    private readonly events: EventsService,
+    private readonly events: EventLog,
     private readonly webhookData: WebhookDataService,
     private readonly dataSource: DataSource,
   ) {}
@@ -177,7 +178,7 @@ export class TaskExecutionsService {
   private recordTasks(m: EntityManager, execution: FlowExecutionRow, rows: TaskExecutionEntity[], tags: TaskExecutionTagEntity[]): void {
     for (const row of rows) {
       const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
-      this.events.record(m, { type: 'task_execution.updated', execution, task: toTaskExecutionResponse(row, own, WRITE_RESPONSE) });
+      this.events.record(m, executionEvent('task_execution.updated', execution, null, { task_execution: toTaskExecutionResponse(row, own, WRITE_RESPONSE) }));
     }
   }
 

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventLogModule } from '../event-log/event-log.module';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
 import { TaskExecutionsModule } from '../task-executions/task-executions.module';
 import { FlowTagsController, TaskTagsController } from './task-tags.controller';
@@ -6,7 +7,7 @@ import { TaskTagsRepository } from './task-tags.repository';
 import { TaskTagsService } from './task-tags.service';
 
 @Module({
-  imports: [FlowExecutionsModule, TaskExecutionsModule],
+  imports: [FlowExecutionsModule, TaskExecutionsModule, EventLogModule],
   controllers: [TaskTagsController, FlowTagsController],
   providers: [TaskTagsService, TaskTagsRepository],
 })

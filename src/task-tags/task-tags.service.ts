@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
-import { EventsService } from '../event-log/event-log.service';
+import { EventLog } from '../event-log/event-log.service';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { flowTasks } from '../flows/flow-definition';
 import { FlowTaskTagResponseDto, toFlowTaskTagResponse, toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
@@ -24,7 +25,7 @@ export class TaskTagsService {
     private readonly repository: TaskTagsRepository,
     private readonly executions: FlowExecutionsRepository,
     private readonly tasks: TaskExecutionsRepository,
-    private readonly events: EventsService,
+    private readonly events: EventLog,
   ) {}
 
   /**
@@ -86,7 +87,7 @@ export class TaskTagsService {
     for (const attempt of attempts) {
       const own = tags.filter((tag) => tag.flow_execution_id === attempt.flow_execution_id && tag.task_name === attempt.task_name);
       const task = toTaskExecutionResponse(attempt, own, { includeCredits: true });
-      this.events.record(m, { type: 'task_execution.updated', execution: executions.get(attempt.flow_execution_id)!, task });
+      this.events.record(m, executionEvent('task_execution.updated', executions.get(attempt.flow_execution_id)!, null, { task_execution: task }));
     }
   }
 

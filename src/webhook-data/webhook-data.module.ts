@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventLogModule } from '../event-log/event-log.module';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
 import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
 import { WebhookDataController } from './webhook-data.controller';
@@ -6,7 +7,7 @@ import { WebhookDataRepository } from './webhook-data.repository';
 import { WebhookDataService } from './webhook-data.service';
 
 @Module({
-  imports: [FlowExecutionsModule],
+  imports: [FlowExecutionsModule, EventLogModule],
   controllers: [WebhookDataController],
   // TaskExecutionsRepository is stateless; provided here too since TaskExecutionsModule imports this one.
   providers: [WebhookDataService, WebhookDataRepository, TaskExecutionsRepository],

@@ -6,9 +6,10 @@ import { RequestValidationError } from '../common/validation/validation-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { InputValidator } from '../flow-executions/input-validator';
-import { EventsService } from '../event-log/event-log.service';
+import { EventLog } from '../event-log/event-log.service';
 import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
 import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
@@ -29,7 +30,7 @@ export class WebhookDataService {
     private readonly executionsRepository: FlowExecutionsRepository,
     private readonly tasks: TaskExecutionsRepository,
     private readonly inputs: InputValidator,
-    private readonly events: EventsService,
+    private readonly events: EventLog,
   ) {}
 
   /**
@@ -91,11 +92,11 @@ export class WebhookDataService {
     await this.repository.markApplied(m, stored.id, attempt.id);
     await this.executionsRepository.insertTaskStatuses(m, run, [{ task_name: attempt.task_name, status: 'completed' }]);
     const tags = await this.tasks.activeTags(m, run.organization_id, [task]);
-    this.events.record(m, { type: 'task_execution.updated', execution: run, task: toTaskExecutionResponse(task, tags, { includeCredits: true }) });
+    this.events.record(m, executionEvent('task_execution.updated', run, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }));
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
     if (run.status === 'awaiting_input' && waiting) {
       const resumed = await this.executionsRepository.setStatus(m, run.id, 'running', principal.subject);
-      this.events.record(m, { type: 'flow_execution.status_changed', execution: resumed, previousStatus: run.status });
+      this.events.record(m, executionEvent('flow_execution.status_changed', resumed, run.status));
     }
     return task;
   }

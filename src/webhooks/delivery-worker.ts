@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { LOGGER } from '../logging/logger';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { toFlowEvent } from '../feed/dto/flow-event.dto';
+import { renderEvent } from '../event-log/event-types';
 import { Notifier, Subscription } from '../database/notifier';
 import { nextAttemptAt } from './retry-schedule';
 import { WebhookSender } from './webhook-sender';
@@ -136,7 +136,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const { retryBaseMs, retryWindowMs, disableAfter } = this.config.webhooks;
     const attemptedAt = new Date();
     // The body is the event exactly as the feed shows it.
-    const body = delivery.event ? JSON.stringify(toFlowEvent(delivery.event)) : null;
+    const body = delivery.event ? JSON.stringify(renderEvent(delivery.event)) : null;
     const result = body
       ? await this.sender.send(delivery.url, this.sign(delivery, body, attemptedAt), body)
       : { status: null, error: 'the event is no longer retained', durationMs: 0 };

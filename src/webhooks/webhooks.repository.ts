@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import type { EventType } from '../event-log/event-types';
-import type { StoredEvent } from '../event-log/event-log.repository';
+import type { EventType, StoredEvent } from '../event-log/event-types';
 import type { DeliveryStatus, WebhookStatus } from './webhook.entity';
 
 /** The channel of `NOTIFY` when webhook deliveries are queued (payload empty; append_flow_events sends it too): workers wake and claim. */

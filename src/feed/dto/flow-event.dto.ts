@@ -4,8 +4,7 @@ import { QueryInt } from '../../common/validation/query-transforms';
 import { FlowExecutionResponseWithRunNumberDto } from '../../flow-executions/dto/flow-execution.dto';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../../flow-executions/execution-status';
 import { TaskExecutionResponseDto } from '../../task-executions/dto/task-execution.dto';
-import { EVENT_TYPES, EventType } from '../../event-log/event-types';
-import type { StoredEvent } from '../../event-log/event-log.repository';
+import { EVENT_TYPES, EventType, renderEvent, StoredEvent } from '../../event-log/event-types';
 
 export class ListFlowEventsQueryDto {
   /** Only the events of this flow's executions; without it, the whole organization's. */
@@ -52,5 +51,5 @@ export class FlowEventsPageDto {
 }
 
 export function toFlowEvent(event: StoredEvent): FlowEventDto {
-  return { id: event.id, type: event.type, occurred_at: event.occurred_at, ...event.payload } as FlowEventDto;
+  return renderEvent(event) as unknown as FlowEventDto;
 }
