@@ -188,17 +188,6 @@ export class FlowExecutionsRepository {
     return result.rows[0];
   }
 
-  /** Locks the organization's row (creating it on first use): every change of the number running holds it. */
-  async lockOrganization(m: EntityManager, organizationId: string): Promise<number | null> {
-    const lock = `SELECT max_concurrent_executions FROM organizations WHERE id = $1 FOR UPDATE`;
-    let rows: { max_concurrent_executions: number | null }[] = await m.query(lock, [organizationId]);
-    if (rows.length === 0) {
-      await m.query(`INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [organizationId]);
-      rows = await m.query(lock, [organizationId]);
-    }
-    return rows[0].max_concurrent_executions;
-  }
-
   /** Locks the execution's row for a status change; callers hold the organization lock first. */
   async lockForUpdate(m: EntityManager, id: string): Promise<FlowExecutionRow | undefined> {
     const rows: FlowExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1 FOR NO KEY UPDATE`, [id]);
@@ -233,21 +222,10 @@ export class FlowExecutionsRepository {
     await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = $1 AND NOT execution_deleted`, [flowExecutionId]);
   }
 
-  /** Slots in use: the organization's counter, kept by triggers on flow_executions. */
-  async activeCount(m: EntityManager, organizationId: string): Promise<number> {
-    const rows: { n: number }[] = await m.query(`SELECT active_executions AS n FROM organizations WHERE id = $1`, [organizationId]);
-    return rows[0]?.n ?? 0;
-  }
-
-  /** The organization's limit as stored (null: the default), and how many executions hold or wait for a slot. */
-  async slotUsage(m: EntityManager, organizationId: string): Promise<{ limit: number | null; active: number; queued: number }> {
-    const rows: { limit: number | null; active: number; queued: number }[] = await m.query(
-      `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
-              COALESCE((SELECT active_executions FROM organizations WHERE id = $1), 0) AS active,
-              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status = 'queued') AS queued`,
-      [organizationId],
-    );
-    return rows[0];
+  /** How many of the organization's executions wait for a slot (flow_executions_org_queued_idx). */
+  async queuedCount(m: EntityManager, organizationId: string): Promise<number> {
+    const rows: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status = 'queued'`, [organizationId]);
+    return rows[0].n;
   }
 
   async definitionOf(flowId: string, version: number): Promise<unknown> {

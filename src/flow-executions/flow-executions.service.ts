@@ -1,15 +1,15 @@
 import type { EventEmitter } from 'node:events';
-import { Inject, Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventLog } from '../event-log/event-log.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService } from '../flows/flows.service';
+import { OrganizationsService, Slots } from '../organizations/organizations.service';
 import {
   FlowExecutionRow,
   CreateFlowExecutionDto,
@@ -18,6 +18,7 @@ import {
   toFlowExecutionResponse,
 } from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
+import { OrganizationSettingsResponseDto } from './dto/organization-settings.dto';
 import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { executionEvent } from './execution-events';
 import { canTransition, ExecutionStatus, isActive } from './execution-status';
@@ -42,6 +43,12 @@ export interface ConditionalResponse {
 
 type Decide = (current: FlowExecutionRow, hasFreeSlot: () => Promise<boolean>) => Promise<ExecutionStatus | null>;
 
+/** A run locked for a status change, with its organization's slots read under the organization's lock. */
+export interface LockedRun {
+  row: FlowExecutionRow;
+  slots: Slots;
+}
+
 @Injectable()
 export class FlowExecutionsService {
   constructor(
@@ -49,7 +56,8 @@ export class FlowExecutionsService {
     private readonly flows: FlowsService,
     private readonly inputs: InputValidator,
     private readonly events: EventLog,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly organizations: OrganizationsService,
+    private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -133,7 +141,7 @@ export class FlowExecutionsService {
         triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
         modifiedBy: principal.subject,
       },
-      this.config.defaultOrgConcurrencyLimit,
+      this.organizations.defaultLimit,
     );
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
     // The created event is written by start_flow_execution itself, not through the event log.
@@ -241,11 +249,7 @@ export class FlowExecutionsService {
     }
     const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
     const rows = await this.events.transaction(async (m) => {
-      if (awaiting) {
-        await this.repository.lockOrganization(m, principal.organizationId);
-        const locked = this.accessible(principal, await this.repository.lockForUpdate(m, id));
-        await this.syncFromTasks(m, principal, locked, 'awaiting_input');
-      }
+      if (awaiting) await this.syncFromTasks(m, principal, (await this.lockRun(m, principal, id)).row, 'awaiting_input');
       return this.repository.insertTaskStatuses(m, row, dto.statuses);
     });
     return rows.map(toFlowTaskStatusResponse);
@@ -283,24 +287,53 @@ export class FlowExecutionsService {
     options: { flowVersion?: number; afterMove?: (m: EntityManager) => Promise<void>; within?: EntityManager } = {},
   ): Promise<FlowExecutionRow> {
     const run = async (m: EntityManager) => {
-      const limit = await this.concurrencyLimit(m, principal.organizationId);
-      const current = this.accessible(principal, await this.repository.lockForUpdate(m, id));
-      const hasFreeSlot = async () => (await this.repository.activeCount(m, principal.organizationId)) < limit;
+      const { row: current, slots } = await this.lockRun(m, principal, id);
+      const hasFreeSlot = async () => slots.active < slots.limit;
       const to = await decide(current, hasFreeSlot);
       if (to === null) return current;
       const updated = await this.repository.setStatus(m, id, to, principal.subject, options.flowVersion ?? null);
       this.recordMove(m, current, updated);
       if (to === 'deleted') await this.repository.retireTags(m, id);
       await options.afterMove?.(m);
-      if (isActive(current.status) && !isActive(to)) await this.admitWaiting(m, principal.organizationId, limit);
+      if (isActive(current.status) && !isActive(to)) await this.admitWaiting(m, slots);
       return updated;
     };
     return options.within ? run(options.within) : this.events.transaction(run);
   }
 
+  /** The run's locks, in the one order every status change takes them: the organization's row, then the run's (404 / 403 decided on it). */
+  async lockRun(m: EntityManager, principal: Principal, id: string): Promise<LockedRun> {
+    const slots = await this.organizations.lock(m, principal.organizationId);
+    return { slots, row: this.accessible(principal, await this.repository.lockForUpdate(m, id)) };
+  }
+
+  /** The organization's limit, its slots in use and its waiting executions. */
+  async getSettings(principal: Principal): Promise<OrganizationSettingsResponseDto> {
+    return this.dataSource.transaction('REPEATABLE READ', async (m) => this.settings(m, await this.organizations.slots(m, principal.organizationId)));
+  }
+
+  /** A raised limit admits waiting executions at once, in the same transaction. */
+  async updateSettings(principal: Principal, dto: { max_concurrent_executions: number }): Promise<OrganizationSettingsResponseDto> {
+    return this.events.transaction(async (m) => {
+      const slots = await this.organizations.lock(m, principal.organizationId);
+      await this.organizations.setLimit(m, slots, dto.max_concurrent_executions);
+      await this.admitWaiting(m, slots);
+      return this.settings(m, await this.organizations.slots(m, principal.organizationId));
+    });
+  }
+
+  private async settings(m: EntityManager, slots: Slots): Promise<OrganizationSettingsResponseDto> {
+    return {
+      organization_id: slots.organizationId,
+      max_concurrent_executions: slots.limit,
+      running_executions: slots.active,
+      queued_executions: await this.repository.queuedCount(m, slots.organizationId),
+    };
+  }
+
   /** Admits the oldest waiting executions while the organization has free slots; needs its lock and an events transaction. */
-  async admitWaiting(m: EntityManager, organizationId: string, limit: number): Promise<void> {
-    for (const promoted of await this.repository.promoteWaiting(m, organizationId, limit)) {
+  async admitWaiting(m: EntityManager, slots: Slots): Promise<void> {
+    for (const promoted of await this.repository.promoteWaiting(m, slots.organizationId, slots.limit)) {
       this.events.record(m, executionEvent('flow_execution.status_changed', promoted, 'queued'));
     }
   }
@@ -312,9 +345,6 @@ export class FlowExecutionsService {
     this.events.record(m, executionEvent(type, after, before.status));
   }
 
-  private async concurrencyLimit(m: EntityManager, organizationId: string): Promise<number> {
-    return (await this.repository.lockOrganization(m, organizationId)) ?? this.config.defaultOrgConcurrencyLimit;
-  }
 }
 
 function chooseInputTask(inputs: FlowTask[], name: string | null): FlowTask {

@@ -38,12 +38,6 @@ export class RetentionRepository {
     );
   }
 
-  /** The organization's row lock, unless someone holds it: a sweep never waits, it comes back next time. */
-  async tryLockOrganization(m: EntityManager, organizationId: string): Promise<boolean> {
-    const rows: unknown[] = await m.query(`SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE SKIP LOCKED`, [organizationId]);
-    return rows.length > 0;
-  }
-
   /**
    * Soft-deletes those of `ids` that are still due, skipping rows another transaction holds (another
    * replica's sweep, an API write): each is deleted once, and nobody waits for the sweep's locks.

@@ -4,6 +4,7 @@ import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventLog } from '../event-log/event-log.service';
 import { executionEvent } from '../flow-executions/execution-events';
+import { OrganizationsService } from '../organizations/organizations.service';
 import { RetentionRepository } from './retention.repository';
 
 /** Rows a statement touches, at most. */
@@ -25,6 +26,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     private readonly repository: RetentionRepository,
     private readonly events: EventLog,
+    private readonly organizations: OrganizationsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -58,7 +60,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private deleteInOrganization(organizationId: string, ids: string[]): Promise<number> {
     // Same lock order as the API's status changes: the organization, the executions, then the event log.
     return this.events.transaction(async (m) => {
-      if (!(await this.repository.tryLockOrganization(m, organizationId))) return 0;
+      // The organization's row lock, unless someone holds it: a sweep never waits, it comes back next time.
+      if (!(await this.organizations.tryLock(m, organizationId))) return 0;
       const rows = await this.repository.deleteDue(m, ids);
       for (const { previous_status, ...execution } of rows) {
         this.events.record(m, executionEvent('flow_execution.deleted', execution, previous_status));

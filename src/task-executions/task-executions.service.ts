@@ -147,9 +147,7 @@ export class TaskExecutionsService {
   ): Promise<Written | null> {
     let locked: FlowExecutionRow | null = null;
     if (withRunLocks) {
-      // The order every status change uses: organization, then the execution row.
-      await this.executionsRepository.lockOrganization(m, parent.organization_id);
-      locked = this.executions.accessible(principal, await this.executionsRepository.lockForUpdate(m, parent.id));
+      locked = (await this.executions.lockRun(m, principal, parent.id)).row;
     } else {
       await this.repository.lockParentShared(m, parent.id);
     }

@@ -63,8 +63,7 @@ export class WebhookDataService {
 
   /** The run's locks, in the order every status change takes them: organization, then the execution row. */
   async lockRun(m: EntityManager, principal: Principal, id: string): Promise<FlowExecutionRow> {
-    await this.executionsRepository.lockOrganization(m, principal.organizationId);
-    return this.executions.accessible(principal, await this.executionsRepository.lockForUpdate(m, id));
+    return (await this.executions.lockRun(m, principal, id)).row;
   }
 
   /**

@@ -4,14 +4,14 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
-import { OrganizationsService } from './organizations.service';
+import { FlowExecutionsService } from './flow-executions.service';
 
 @ApiTags('organizations')
 @ApiBearerAuth('BearerAuth')
 @ApiSecurity('APIKeyAuth')
 @Controller('organizations/settings')
-export class OrganizationsController {
-  constructor(private readonly service: OrganizationsService) {}
+export class OrganizationSettingsController {
+  constructor(private readonly service: FlowExecutionsService) {}
 
   /** The caller's organization: its concurrency limit and how many executions run and wait. */
   @Get()
