@@ -16,7 +16,7 @@ import {
   FlowExecutionResponseWithRunNumberDto,
   nextPageLink,
 } from './dto/flow-execution.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto } from './dto/task-status.dto';
+import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto } from '../task-executions/dto/task-status.dto';
 import { FlowExecutionsService } from './flow-executions.service';
 
 const ExecutionId = () => Param('flow_execution_id', new ParseIdPipe('execution'));

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
-import type { FlowTaskStatusRow } from './dto/task-status.dto';
+import type { FlowTaskStatusRow } from '../task-executions/dto/task-status.dto';
 
 // Timestamps leave as ISO 8601 UTC text with microseconds, so a value read back filters exactly.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

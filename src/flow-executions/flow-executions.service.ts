@@ -19,7 +19,7 @@ import {
 } from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { OrganizationSettingsResponseDto } from './dto/organization-settings.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from '../task-executions/dto/task-status.dto';
 import { executionEvent } from './execution-events';
 import { canTransition, ExecutionStatus, isActive } from './execution-status';
 import { FlowExecutionsRepository } from './flow-executions.repository';

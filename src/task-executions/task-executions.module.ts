@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { EventLogModule } from '../event-log/event-log.module';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
-import { WebhookDataModule } from '../webhook-data/webhook-data.module';
+import { WebhookDataModule } from './webhook-data.module';
 import { TaskExecutionsController } from './task-executions.controller';
 import { TaskExecutionsRepository } from './task-executions.repository';
 import { TaskExecutionsService } from './task-executions.service';

@@ -8,7 +8,7 @@ import { FlowExecutionsRepository } from '../flow-executions/flow-executions.rep
 import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
-import { WebhookDataService } from '../webhook-data/webhook-data.service';
+import { WebhookDataService } from './webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
 import {
   CreateTaskExecutionDto,

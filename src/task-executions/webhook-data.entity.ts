@@ -1,6 +1,6 @@
 import { Column, Entity, ForeignKey, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import { FlowExecutionEntity } from '../flow-executions/flow-execution.entity';
-import { TaskExecutionEntity } from '../task-executions/task-execution.entity';
+import { TaskExecutionEntity } from './task-execution.entity';
 
 /** Data posted for a webhook_receiver task of a flow execution: one per task, first write wins. */
 @Entity('webhook_data')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { ProcessingStatus } from '../flow-executions/dto/task-status.dto';
-import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
+import type { ProcessingStatus } from './dto/task-status.dto';
+import type { TaskExecutionEntity } from './task-execution.entity';
 
 export interface StoredWebhookData {
   id: string;

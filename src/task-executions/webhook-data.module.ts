@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { EventLogModule } from '../event-log/event-log.module';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
-import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
+import { TaskExecutionsRepository } from './task-executions.repository';
 import { WebhookDataController } from './webhook-data.controller';
 import { WebhookDataRepository } from './webhook-data.repository';
 import { WebhookDataService } from './webhook-data.service';

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { EventLogModule } from '../event-log/event-log.module';
 import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
-import { TaskExecutionsModule } from '../task-executions/task-executions.module';
+import { TaskExecutionsModule } from './task-executions.module';
 import { FlowTagsController, TaskTagsController } from './task-tags.controller';
 import { TaskTagsRepository } from './task-tags.repository';
 import { TaskTagsService } from './task-tags.service';

@@ -7,8 +7,8 @@ import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto
 import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { flowTasks } from '../flows/flow-definition';
-import { FlowTaskTagResponseDto, toFlowTaskTagResponse, toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
-import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
+import { FlowTaskTagResponseDto, toFlowTaskTagResponse, toTaskExecutionResponse } from './dto/task-execution.dto';
+import { TaskExecutionsRepository } from './task-executions.repository';
 import {
   FlowTagsQueryDto,
   ListTaskTagsQueryDto,

@@ -11,9 +11,9 @@ import { FlowExecutionsService } from '../flow-executions/flow-executions.servic
 import { InputValidator } from '../flow-executions/input-validator';
 import { EventLog } from '../event-log/event-log.service';
 import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
-import { toTaskExecutionResponse } from '../task-executions/dto/task-execution.dto';
-import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
-import { TaskExecutionsRepository } from '../task-executions/task-executions.repository';
+import { toTaskExecutionResponse } from './dto/task-execution.dto';
+import type { TaskExecutionEntity } from './task-execution.entity';
+import { TaskExecutionsRepository } from './task-executions.repository';
 import { toWebhookDataAck, WebhookDataAckResponseDto, WebhookDataCreateRequestDto } from './dto/webhook-data.dto';
 import { StoredWebhookData, TaskAttempt, WebhookDataRepository } from './webhook-data.repository';
 

@@ -4,7 +4,7 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiUpstreamOperation } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
-import { FlowTaskTagResponseDto } from '../task-executions/dto/task-execution.dto';
+import { FlowTaskTagResponseDto } from './dto/task-execution.dto';
 import { FlowTagsQueryDto, ListTaskTagsQueryDto, PatchFlowTaskTagsRequestDto, PatchFlowTaskTagsResponseDto } from './dto/task-tag.dto';
 import { TaskTagsService } from './task-tags.service';
 

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
-import { MAX_TASK_TAGS } from '../task-executions/task-tags';
-import type { TaskExecutionTagEntity } from '../task-executions/task-execution-tag.entity';
-import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
+import { MAX_TASK_TAGS } from './task-tags';
+import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
+import type { TaskExecutionEntity } from './task-execution.entity';
 
 /** A flow's tag list holds at most this many tags (the first in order). */
 export const FLOW_TAGS_LIMIT = 1000;

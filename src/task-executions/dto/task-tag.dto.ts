@@ -2,7 +2,7 @@ import { ApiAnyJson } from '../../common/http/api-any-json';
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, IsUUID, Length, ValidateNested } from 'class-validator';
-import { TAG_MAX_LENGTH, TAG_TYPE_MAX_LENGTH } from '../../task-executions/task-tags';
+import { TAG_MAX_LENGTH, TAG_TYPE_MAX_LENGTH } from '../task-tags';
 
 export const TAG_OPERATIONS = ['add', 'remove'] as const;
 export type TagOperation = (typeof TAG_OPERATIONS)[number];
