@@ -19,8 +19,6 @@ import { OrganizationsModule } from './organizations/organizations.module';
 import { RetentionModule } from './retention/retention.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
-import { TaskTagsModule } from './task-executions/task-tags.module';
-import { WebhookDataModule } from './task-executions/webhook-data.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Global()
@@ -54,8 +52,6 @@ export class AppModule {
         FeedModule,
         FlowExecutionsModule,
         TaskExecutionsModule,
-        WebhookDataModule,
-        TaskTagsModule,
         RetentionModule,
         WebhooksModule,
       ],

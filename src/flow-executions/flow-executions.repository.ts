@@ -3,7 +3,6 @@ import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
-import type { FlowTaskStatusRow } from '../task-executions/dto/task-status.dto';
 
 // Timestamps leave as ISO 8601 UTC text with microseconds, so a value read back filters exactly.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -262,18 +261,6 @@ export class FlowExecutionsRepository {
       `UPDATE task_executions SET edited_status = 'edited_reexecuted', updated_at = clock_timestamp()
         WHERE flow_execution_id = $1 AND edited_status = 'edited_not_reexecuted'`,
       [flowExecutionId],
-    );
-  }
-
-  /** A batch of task status reports as history rows, in the order given, in one statement. */
-  async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
-    return m.query(
-      `INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
-       SELECT $1, $2, item.task_name, item.status, clock_timestamp()
-         FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
-        ORDER BY item.n
-       RETURNING id, flow_execution_id, task_name, status, created_at, organization_id`,
-      [execution.organization_id, execution.id, items.map((i) => i.task_name), items.map((i) => i.status)],
     );
   }
 

@@ -19,7 +19,6 @@ import {
 } from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { OrganizationSettingsResponseDto } from './dto/organization-settings.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from '../task-executions/dto/task-status.dto';
 import { executionEvent } from './execution-events';
 import { canTransition, ExecutionStatus, isActive } from './execution-status';
 import { FlowExecutionsRepository } from './flow-executions.repository';
@@ -234,25 +233,6 @@ export class FlowExecutionsService {
       },
       { flowVersion: flow.latestVersion, afterMove: (m) => this.repository.restartTasks(m, id, onlyStale), within },
     );
-  }
-
-  /**
-   * A worker's batch of task status reports, recorded as history. A task awaiting input moves a
-   * running execution to awaiting_input in the same transaction.
-   */
-  async addTaskStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
-    const row = this.accessible(principal, await this.repository.findById(id, false));
-    const known = new Set((await this.pinnedTasks(row)).map((t) => t.name));
-    const unknown = [...new Set(dto.statuses.map((s) => s.task_name).filter((name) => !known.has(name)))];
-    if (unknown.length > 0) {
-      throw badRequest(`Unknown task names for flow version ${row.flow_version}: ${unknown.join(', ')}`, unknown.map((n) => `statuses: unknown task '${n}'`));
-    }
-    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
-    const rows = await this.events.transaction(async (m) => {
-      if (awaiting) await this.syncFromTasks(m, principal, (await this.lockRun(m, principal, id)).row, 'awaiting_input');
-      return this.repository.insertTaskStatuses(m, row, dto.statuses);
-    });
-    return rows.map(toFlowTaskStatusResponse);
   }
 
   /** Moves a run to `to` from a worker's task report (awaiting_input) or a task edit (edited), when allowed. */

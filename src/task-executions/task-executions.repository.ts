@@ -4,6 +4,8 @@ import { RequestValidationError } from '../common/validation/validation-error';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
+import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import type { FlowTaskStatusRow } from './dto/task-status.dto';
 
 const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, te.task_execution_idx, te.processing_status,
   te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
@@ -207,6 +209,18 @@ export class TaskExecutionsRepository {
           AND (flow_execution_id, task_name) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))
         ORDER BY created_at, id`,
       [organizationId, pairs.map((p) => p.flow_execution_id), pairs.map((p) => p.task_name)],
+    );
+  }
+
+  /** A batch of task status reports as history rows, in the order given, in one statement. */
+  async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
+    return m.query(
+      `INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
+       SELECT $1, $2, item.task_name, item.status, clock_timestamp()
+         FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+        ORDER BY item.n
+       RETURNING id, flow_execution_id, task_name, status, created_at, organization_id`,
+      [execution.organization_id, execution.id, items.map((i) => i.task_name), items.map((i) => i.status)],
     );
   }
 

@@ -17,6 +17,7 @@ import {
   toTaskExecutionResponse,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
+import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
@@ -98,6 +99,25 @@ export class TaskExecutionsService {
     const written = (!executeFlow && (await attempt(false))) || (await attempt(true));
     if (!written) throw new Error('an update with the run locks is never deferred');
     return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+  }
+
+  /**
+   * A worker's batch of task status reports, recorded as history. A task awaiting input moves a
+   * running execution to awaiting_input in the same transaction.
+   */
+  async addStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
+    const row = await this.executions.getRow(principal, id, false);
+    const known = new Set((await this.executions.pinnedTasks(row)).map((t) => t.name));
+    const unknown = [...new Set(dto.statuses.map((s) => s.task_name).filter((name) => !known.has(name)))];
+    if (unknown.length > 0) {
+      throw badRequest(`Unknown task names for flow version ${row.flow_version}: ${unknown.join(', ')}`, unknown.map((n) => `statuses: unknown task '${n}'`));
+    }
+    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
+    const rows = await this.events.transaction(async (m) => {
+      if (awaiting) await this.executions.syncFromTasks(m, principal, (await this.executions.lockRun(m, principal, id)).row, 'awaiting_input');
+      return this.repository.insertTaskStatuses(m, row, dto.statuses);
+    });
+    return rows.map(toFlowTaskStatusResponse);
   }
 
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
@@ -192,7 +212,7 @@ export class TaskExecutionsService {
       await this.repository.saveTags(m, parent.organization_id, parent.id, dto.task_name, parseTags(dto.tags), principal.subject, replaceTags);
     }
     if (dto.terminal_task_status != null) {
-      await this.executionsRepository.insertTaskStatuses(m, parent, [{ task_name: dto.task_name, status: dto.terminal_task_status }]);
+      await this.repository.insertTaskStatuses(m, parent, [{ task_name: dto.task_name, status: dto.terminal_task_status }]);
     }
     return this.repository.activeTags(m, parent.organization_id, [{ flow_execution_id: parent.id, task_name: dto.task_name }]);
   }

@@ -89,7 +89,7 @@ export class WebhookDataService {
   ): Promise<TaskExecutionEntity> {
     const task = await this.repository.complete(m, attempt.id, stored.data, stored.received_by);
     await this.repository.markApplied(m, stored.id, attempt.id);
-    await this.executionsRepository.insertTaskStatuses(m, run, [{ task_name: attempt.task_name, status: 'completed' }]);
+    await this.tasks.insertTaskStatuses(m, run, [{ task_name: attempt.task_name, status: 'completed' }]);
     const tags = await this.tasks.activeTags(m, run.organization_id, [task]);
     this.events.record(m, executionEvent('task_execution.updated', run, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }));
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
