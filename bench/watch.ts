@@ -111,7 +111,7 @@ export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: 
         await dataSource.transaction(async (m) => {
           await organizations.lock(m, fixture.organizationId);
           await executions.lockForUpdate(m, row.id);
-          const updated = await executions.setStatus(m, row.id, 'completed', 'bench');
+          const updated = (await executions.setStatus(m, row.id, { from: [row.status], to: 'completed' }, 'bench'))!;
           if (withEvents) await events.append(m, fixture.organizationId, [event('flow_execution.status_changed', updated, row.status)], []);
         });
         timings.statusChange[Number(withEvents)].push(performance.now() - started);

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
-import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
+import { ExecutionStatus, isExecutionStatus } from './execution-status';
+import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 
 // Timestamps leave as ISO 8601 UTC text with microseconds, so a value read back filters exactly.
@@ -65,6 +66,22 @@ export type ListResult =
   | { flow: 'missing' | 'deleted' }
   | { flow: 'foreign' }
   | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
+
+/** Status lists of the transition table as SQL literals, where a partial index's predicate must match them. */
+function statusList(statuses: readonly string[]): string {
+  if (statuses.length === 0 || !statuses.every(isExecutionStatus)) throw new Error(`not a list of statuses: ${statuses.join(', ')}`);
+  return `(${statuses.map((s) => `'${s}'`).join(', ')})`;
+}
+// flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
+const ADMITTED_FROM = statusList(sources('admit', 'running'));
+const EXPIRED_FROM = statusList(sources('retention', 'deleted'));
+// The flow's TTL as an interval; flows without one never match.
+const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
+
+export interface ExpiredExecution {
+  organization_id: string;
+  id: string;
+}
 
 /** Estimated JSON a page of executions may carry; past it the page ends early, after at least one row. */
 export const PAGE_BYTES = 4 * 1024 * 1024;
@@ -193,32 +210,43 @@ export class FlowExecutionsRepository {
     return rows[0];
   }
 
+  /**
+   * The KEY SHARE lock of a task writer: writers that hold the run's row lock and then touch its
+   * tasks cannot wait on it in turn, so run-then-task is the one lock order.
+   */
+  async lockKeyShare(m: EntityManager, id: string): Promise<void> {
+    await m.query(`SELECT 1 FROM flow_executions WHERE id = $1 FOR KEY SHARE`, [id]);
+  }
+
   /** KEY SHARE locks on several executions, in id order (any organization: the caller decides 403 / 404). */
   async lockShared(m: EntityManager, ids: string[]): Promise<FlowExecutionRow[]> {
     return m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = ANY($1::uuid[]) ORDER BY fe.id FOR KEY SHARE`, [ids]);
   }
 
+  /** The status move of one run, on the condition its rule states: undefined when the run is in none of `from`. */
   async setStatus(
     m: EntityManager,
     id: string,
-    status: ExecutionStatus,
+    move: { from: readonly ExecutionStatus[]; to: ExecutionStatus },
     modifiedBy: string,
     flowVersion: number | null = null,
-  ): Promise<FlowExecutionRow> {
+  ): Promise<FlowExecutionRow | undefined> {
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
           SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
               updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
-        WHERE fe.id = $1
+        WHERE fe.id = $1 AND fe.status = ANY($5::text[])
       RETURNING ${COLUMNS}`,
-      [id, status, modifiedBy, flowVersion],
+      [id, move.to, modifiedBy, flowVersion, move.from],
     );
     return rows[0];
   }
 
-  /** A deleted execution's tags leave its flow's tag list; they stay, as the rest of its data does. */
-  async retireTags(m: EntityManager, flowExecutionId: string): Promise<void> {
-    await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = $1 AND NOT execution_deleted`, [flowExecutionId]);
+  /** Deleted executions' tags leave their flow's tag list; they stay, as the rest of their data does. */
+  async retireTags(m: EntityManager, flowExecutionIds: string[]): Promise<void> {
+    await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = ANY($1::uuid[]) AND NOT execution_deleted`, [
+      flowExecutionIds,
+    ]);
   }
 
   /** How many of the organization's executions wait for a slot (flow_executions_org_queued_idx). */
@@ -271,12 +299,56 @@ export class FlowExecutionsRepository {
           SET status = 'running', updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
         WHERE fe.id IN (
           SELECT q.id FROM flow_executions q
-           WHERE q.organization_id = $1 AND q.status = 'queued'
+           WHERE q.organization_id = $1 AND q.status IN ${ADMITTED_FROM}
            ORDER BY q.created_at, q.id
            LIMIT GREATEST(0, $2 - (SELECT o.active_executions FROM organizations o WHERE o.id = $1))
         )
       RETURNING ${COLUMNS}`,
       [organizationId, concurrencyLimit],
+    );
+    return rows;
+  }
+
+  /**
+   * Executions past their flow's TTL, oldest first per flow, without locking: each flow's due rows
+   * come from flow_executions_flow_terminal_idx (flow_id, terminal_at) over terminal rows only.
+   */
+  async findExpired(limit: number): Promise<ExpiredExecution[]> {
+    return this.dataSource.query(
+      `SELECT due.organization_id, due.id
+         FROM flows f
+         CROSS JOIN LATERAL (
+           SELECT fe.organization_id, fe.id
+             FROM flow_executions fe
+            WHERE fe.flow_id = f.id AND fe.status IN ${EXPIRED_FROM} AND fe.terminal_at <= clock_timestamp() - ${TTL}
+            ORDER BY fe.terminal_at
+            LIMIT $1
+         ) due
+        WHERE f.settings #>> '{ttl,seconds}' IS NOT NULL
+        LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /**
+   * Soft-deletes those of `ids` that are still due, skipping rows another transaction holds (another
+   * replica's sweep, an API write): each is deleted once, and nobody waits for the sweep's locks.
+   */
+  async deleteExpired(m: EntityManager, ids: string[]): Promise<(FlowExecutionRow & { previous_status: ExecutionStatus })[]> {
+    const [rows]: [(FlowExecutionRow & { previous_status: ExecutionStatus })[]] = await m.query(
+      `WITH due AS (
+         SELECT fe.id, fe.status
+           FROM flow_executions fe JOIN flows f ON f.id = fe.flow_id
+          WHERE fe.id = ANY($1::uuid[]) AND fe.status IN ${EXPIRED_FROM} AND fe.terminal_at <= clock_timestamp() - ${TTL}
+          FOR NO KEY UPDATE OF fe SKIP LOCKED
+       )
+       UPDATE flow_executions fe
+          SET status = 'deleted', modified_by = 'retention',
+              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
+         FROM due
+        WHERE fe.id = due.id
+      RETURNING ${COLUMNS}, due.status AS previous_status`,
+      [ids],
     );
     return rows;
   }

@@ -97,14 +97,6 @@ export class TaskExecutionsRepository {
     return rows[0];
   }
 
-  /**
-   * Takes the parent's KEY SHARE lock: writers that hold the parent's row lock and then touch task
-   * executions cannot wait on us in turn, so parent-then-task is the one lock order.
-   */
-  async lockParentShared(m: EntityManager, flowExecutionId: string): Promise<void> {
-    await m.query(`SELECT 1 FROM flow_executions WHERE id = $1 FOR KEY SHARE`, [flowExecutionId]);
-  }
-
   /** Locks the (not deleted) task execution and says whether `output` (when given) differs from the stored one. */
   async lockByKey(m: EntityManager, organizationId: string, key: TaskKey, output: unknown): Promise<LockedTaskExecution | undefined> {
     const rows: LockedTaskExecution[] = await m.query(

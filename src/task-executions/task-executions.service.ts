@@ -6,6 +6,7 @@ import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { executionEvent } from '../flow-executions/execution-events';
+import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from './webhook-data.service';
@@ -36,6 +37,7 @@ export class TaskExecutionsService {
   constructor(
     private readonly repository: TaskExecutionsRepository,
     private readonly executions: FlowExecutionsService,
+    private readonly lifecycle: ExecutionLifecycle,
     private readonly executionsRepository: FlowExecutionsRepository,
     private readonly events: EventLog,
     private readonly webhookData: WebhookDataService,
@@ -56,8 +58,8 @@ export class TaskExecutionsService {
     const key = keyOf(parent, dto);
     try {
       const written = await this.events.transaction(async (m): Promise<Written> => {
-        const run = receiver ? await this.webhookData.lockRun(m, principal, parent.id) : null;
-        if (!run) await this.repository.lockParentShared(m, parent.id);
+        const run = receiver ? await this.lifecycle.lockRun(m, principal, parent.id) : null;
+        if (!run) await this.lifecycle.shareRun(m, parent.id);
         const inserted = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
         const tags = await this.afterWrite(m, principal, parent, dto, false);
         const applied = run && (await this.webhookData.applyPending(m, principal, run, inserted));
@@ -114,7 +116,7 @@ export class TaskExecutionsService {
     }
     const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
     const rows = await this.events.transaction(async (m) => {
-      if (awaiting) await this.executions.syncFromTasks(m, principal, (await this.executions.lockRun(m, principal, id)).row, 'awaiting_input');
+      if (awaiting) await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
       return this.repository.insertTaskStatuses(m, row, dto.statuses);
     });
     return rows.map(toFlowTaskStatusResponse);
@@ -165,12 +167,9 @@ export class TaskExecutionsService {
     dto: UpdateTaskExecutionDto,
     withRunLocks: boolean,
   ): Promise<Written | null> {
-    let locked: FlowExecutionRow | null = null;
-    if (withRunLocks) {
-      locked = (await this.executions.lockRun(m, principal, parent.id)).row;
-    } else {
-      await this.repository.lockParentShared(m, parent.id);
-    }
+    // A run's status change takes the run's locks first (organization, then run), then its tasks'.
+    const locked = withRunLocks ? await this.lifecycle.lockRun(m, principal, parent.id) : null;
+    if (!locked) await this.lifecycle.shareRun(m, parent.id);
     const current = await this.repository.lockByKey(m, parent.organization_id, keyOf(parent, dto), dto.output);
     if (!current) throw notFound('Task execution');
     if (dto.id !== undefined && dto.id.toLowerCase() !== current.id) {
@@ -182,12 +181,12 @@ export class TaskExecutionsService {
     const changes: TaskExecutionChanges = { ...changesOf(dto), edited_status: edit ? 'edited_not_reexecuted' : undefined };
     const row = await this.repository.update(m, current.id, changes, principal.subject);
     const tags = await this.afterWrite(m, principal, parent, dto, true);
-    this.recordTasks(m, locked ?? parent, [row], tags);
+    this.recordTasks(m, locked?.row ?? parent, [row], tags);
     if (edit && locked) {
       const downstream = downstreamTasks(definition, dto.task_name);
       const stale = downstream.length > 0 ? await this.repository.markLatestStale(m, parent.id, downstream) : [];
-      this.recordTasks(m, locked, stale, await this.repository.activeTags(m, parent.organization_id, stale));
-      await this.executions.syncFromTasks(m, principal, locked, 'edited');
+      this.recordTasks(m, locked.row, stale, await this.repository.activeTags(m, parent.organization_id, stale));
+      await this.lifecycle.apply(m, locked, { cause: 'task_edited' }, principal.subject);
     }
     return { row, tags };
   }

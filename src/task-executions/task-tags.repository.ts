@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
+import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { MAX_TASK_TAGS } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
@@ -26,7 +27,11 @@ export interface TagKey {
 
 export type FlowTagsResult = { flow: 'missing' } | { flow: 'foreign' } | { flow: 'ok'; tags: string[] };
 
-export type TagListResult = { execution: 'missing' } | { execution: 'foreign' } | { execution: 'ok'; tags: TaskExecutionTagEntity[] };
+/** The execution as found (any organization: the caller decides 404 / 403) and, when it is the caller's, its tags. */
+export interface TagListResult {
+  execution: { organization_id: string; status: ExecutionStatus } | undefined;
+  tags: TaskExecutionTagEntity[];
+}
 
 export const tagKey = (k: TagKey) => JSON.stringify([k.flow_execution_id, k.task_name, k.tag_type, k.tag]);
 
@@ -121,7 +126,7 @@ export class TaskTagsRepository {
 
   /** The execution check and its active tags (oldest first) in one statement; a foreign execution's tags are never read. */
   async listForExecution(organizationId: string, flowExecutionId: string, taskName: string | undefined): Promise<TagListResult> {
-    const rows: (TaskExecutionTagEntity & { execution_organization_id: string; execution_status: string })[] = await this.dataSource.query(
+    const rows: (TaskExecutionTagEntity & { execution_organization_id: string; execution_status: ExecutionStatus })[] = await this.dataSource.query(
       `SELECT fe.organization_id AS execution_organization_id, fe.status AS execution_status, ${TAG_COLUMNS}
          FROM flow_executions fe
          LEFT JOIN task_execution_tags t
@@ -131,9 +136,9 @@ export class TaskTagsRepository {
       [flowExecutionId, organizationId, taskName ?? null],
     );
     const head = rows[0];
-    if (!head || head.execution_status === 'deleted') return { execution: 'missing' };
-    if (head.execution_organization_id !== organizationId) return { execution: 'foreign' };
-    return { execution: 'ok', tags: head.id === null ? [] : rows };
+    if (!head) return { execution: undefined, tags: [] };
+    const execution = { organization_id: head.execution_organization_id, status: head.execution_status };
+    return { execution, tags: head.id === null ? [] : rows };
   }
 
   /**

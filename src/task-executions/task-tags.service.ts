@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { EventLog } from '../event-log/event-log.service';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { executionEvent } from '../flow-executions/execution-events';
-import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { accessible } from '../flow-executions/execution-access';
+import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { flowTasks } from '../flows/flow-definition';
 import { FlowTaskTagResponseDto, toFlowTaskTagResponse, toTaskExecutionResponse } from './dto/task-execution.dto';
 import { TaskExecutionsRepository } from './task-executions.repository';
@@ -23,26 +24,21 @@ import { tagKey, TaskTagsRepository } from './task-tags.repository';
 export class TaskTagsService {
   constructor(
     private readonly repository: TaskTagsRepository,
-    private readonly executions: FlowExecutionsRepository,
+    private readonly lifecycle: ExecutionLifecycle,
     private readonly tasks: TaskExecutionsRepository,
     private readonly events: EventLog,
   ) {}
 
   /**
-   * Applies the operations in request order, in one transaction. Every execution must be the
-   * caller's organization's (403 for any other, 404 for a missing or deleted one) and every task one
-   * of its pinned version (400), or nothing is applied.
+   * Applies the operations in request order, in one transaction. Every execution must exist (404)
+   * and be the caller's organization's (403), and every task one of its pinned version (400), or
+   * nothing is applied.
    */
   async patch(principal: Principal, dto: PatchFlowTaskTagsRequestDto): Promise<PatchFlowTaskTagsResponseDto> {
     const items = dto.tags.map((item) => ({ ...item, flow_execution_id: item.flow_execution_id.toLowerCase() }));
     const ids = [...new Set(items.map((i) => i.flow_execution_id))];
     return this.events.transaction(async (m) => {
-      const executions = new Map((await this.executions.lockShared(m, ids)).map((e) => [e.id, e]));
-      if ([...executions.values()].some((e) => e.organization_id !== principal.organizationId)) {
-        throw forbidden('You do not have permission to access a flow execution of this request');
-      }
-      const missing = ids.filter((id) => executions.get(id)?.status === undefined || executions.get(id)?.status === 'deleted');
-      if (missing.length > 0) throw new AppError('not_found', 'Flow execution not found', missing.map((id) => ({ flow_execution_id: id })));
+      const executions = await this.lifecycle.shareRuns(m, principal, ids);
       const definitions = await this.repository.definitions(m, [...executions.values()]);
       const taskNames = new Map(ids.map((id) => {
         const e = executions.get(id)!;
@@ -93,8 +89,7 @@ export class TaskTagsService {
 
   async list(principal: Principal, query: ListTaskTagsQueryDto): Promise<FlowTaskTagResponseDto[]> {
     const result = await this.repository.listForExecution(principal.organizationId, query.flow_execution_id.toLowerCase(), query.task_name);
-    if (result.execution === 'missing') throw notFound('Flow execution');
-    if (result.execution === 'foreign') throw forbidden('You do not have permission to access this flow execution');
+    accessible(principal, result.execution);
     return result.tags.map(toFlowTaskTagResponse);
   }
 

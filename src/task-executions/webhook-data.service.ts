@@ -5,7 +5,7 @@ import { AppError, badRequest, conflict } from '../common/errors/app-error';
 import { RequestValidationError } from '../common/validation/validation-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
-import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { ExecutionLifecycle, LockedRun } from '../flow-executions/execution-lifecycle';
 import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { InputValidator } from '../flow-executions/input-validator';
@@ -27,7 +27,7 @@ export class WebhookDataService {
   constructor(
     private readonly repository: WebhookDataRepository,
     private readonly executions: FlowExecutionsService,
-    private readonly executionsRepository: FlowExecutionsRepository,
+    private readonly lifecycle: ExecutionLifecycle,
     private readonly tasks: TaskExecutionsRepository,
     private readonly inputs: InputValidator,
     private readonly events: EventLog,
@@ -42,39 +42,34 @@ export class WebhookDataService {
     const row = await this.executions.getRow(principal, id, false);
     await this.checkData(row, dto);
     return this.events.transaction(async (m) => {
-      const run = await this.lockRun(m, principal, id);
-      if (run.flow_version !== row.flow_version) await this.checkData(run, dto);
+      const run = await this.lifecycle.lockRun(m, principal, id);
+      if (run.row.flow_version !== row.flow_version) await this.checkData(run.row, dto);
       const stored = await this.repository.findForTask(m, id, dto.task_name, dto.data);
       if (stored?.same) return toWebhookDataAck(stored.id, 'duplicate');
       if (stored) {
         throw conflict(`Different data was already stored for task '${dto.task_name}' of this flow execution: the first delivery wins`);
       }
-      if (FINISHED.includes(run.status)) throw conflict(`The flow execution has already finished (status '${run.status}')`);
+      if (FINISHED.includes(run.row.status)) throw conflict(`The flow execution has already finished (status '${run.row.status}')`);
       const attempt = await this.repository.latestAttempt(m, id, dto.task_name);
       if (attempt && !LIVE.includes(attempt.processing_status)) {
         throw conflict(`Task '${dto.task_name}' has already finished in this flow execution (processing_status '${attempt.processing_status}')`);
       }
-      const data = { organizationId: run.organization_id, flowExecutionId: id, taskName: dto.task_name, data: dto.data, receivedBy: principal.subject };
+      const data = { organizationId: run.row.organization_id, flowExecutionId: id, taskName: dto.task_name, data: dto.data, receivedBy: principal.subject };
       const storedId = await this.repository.insert(m, data);
       if (attempt) await this.apply(m, principal, run, attempt, { id: storedId, data: dto.data, received_by: principal.subject });
       return toWebhookDataAck(storedId, 'received');
     });
   }
 
-  /** The run's locks, in the order every status change takes them: organization, then the execution row. */
-  async lockRun(m: EntityManager, principal: Principal, id: string): Promise<FlowExecutionRow> {
-    return (await this.executions.lockRun(m, principal, id)).row;
-  }
-
   /**
    * A task execution just created for a webhook_receiver task: data stored before it existed
-   * completes it now. Needs the run's locks (`lockRun`) and an events transaction; records the task's
-   * event itself. The completed row, or null when nothing applied.
+   * completes it now. Needs the run's locks (ExecutionLifecycle.lockRun) and an event log transaction;
+   * records the task's event itself. The completed row, or null when nothing applied.
    */
-  async applyPending(m: EntityManager, principal: Principal, run: FlowExecutionRow, created: TaskExecutionEntity): Promise<TaskExecutionEntity | null> {
-    const stored = await this.repository.findForTask(m, run.id, created.task_name);
+  async applyPending(m: EntityManager, principal: Principal, run: LockedRun, created: TaskExecutionEntity): Promise<TaskExecutionEntity | null> {
+    const stored = await this.repository.findForTask(m, run.row.id, created.task_name);
     if (!stored || stored.task_execution_id !== null) return null;
-    const attempt = await this.repository.latestAttempt(m, run.id, created.task_name);
+    const attempt = await this.repository.latestAttempt(m, run.row.id, created.task_name);
     if (attempt?.id !== created.id || !LIVE.includes(attempt.processing_status)) return null;
     return this.apply(m, principal, run, attempt, stored);
   }
@@ -83,20 +78,18 @@ export class WebhookDataService {
   private async apply(
     m: EntityManager,
     principal: Principal,
-    run: FlowExecutionRow,
+    run: LockedRun,
     attempt: TaskAttempt,
     stored: Pick<StoredWebhookData, 'id' | 'data' | 'received_by'>,
   ): Promise<TaskExecutionEntity> {
     const task = await this.repository.complete(m, attempt.id, stored.data, stored.received_by);
     await this.repository.markApplied(m, stored.id, attempt.id);
-    await this.tasks.insertTaskStatuses(m, run, [{ task_name: attempt.task_name, status: 'completed' }]);
-    const tags = await this.tasks.activeTags(m, run.organization_id, [task]);
-    this.events.record(m, executionEvent('task_execution.updated', run, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }));
+    await this.tasks.insertTaskStatuses(m, run.row, [{ task_name: attempt.task_name, status: 'completed' }]);
+    const tags = await this.tasks.activeTags(m, run.row.organization_id, [task]);
+    this.events.record(m, executionEvent('task_execution.updated', run.row, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }));
+    // A run awaiting input on this task runs again.
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
-    if (run.status === 'awaiting_input' && waiting) {
-      const resumed = await this.executionsRepository.setStatus(m, run.id, 'running', principal.subject);
-      this.events.record(m, executionEvent('flow_execution.status_changed', resumed, run.status));
-    }
+    if (waiting) await this.lifecycle.apply(m, run, { cause: 'webhook_data' }, principal.subject);
     return task;
   }
 
