@@ -255,14 +255,6 @@ export class FlowExecutionsRepository {
     return rows[0].n;
   }
 
-  async definitionOf(flowId: string, version: number): Promise<unknown> {
-    const rows: { definition: unknown }[] = await this.dataSource.query(
-      `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
-      [flowId, version],
-    );
-    return rows[0]?.definition;
-  }
-
   /**
    * A re-execution: a full one gives every task a new queued attempt (earlier attempts stay as
    * history); a stale-only one resets the stale task executions in place. Edits count as re-executed.

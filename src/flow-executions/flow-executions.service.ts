@@ -8,7 +8,7 @@ import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
-import { FlowsService } from '../flows/flows.service';
+import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
   FlowExecutionRow,
@@ -24,6 +24,7 @@ import { ExecutionLifecycle } from './execution-lifecycle';
 import type { ExecutionStatus } from './execution-status';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { InputValidator } from './input-validator';
+import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
 
 export interface FlowExecutionPage {
   items: FlowExecutionResponseWithRunNumberDto[];
@@ -200,9 +201,27 @@ export class FlowExecutionsService {
     await this.lifecycle.change(principal, id, { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale }, within);
   }
 
-  /** Tasks of the execution's pinned flow version. */
-  async pinnedTasks(row: FlowExecutionRow): Promise<FlowTask[]> {
-    return flowTasks(await this.repository.definitionOf(row.flow_id, row.flow_version));
+  /**
+   * The one check of task names against their runs' pinned flow versions (400 naming each unknown
+   * one; 404 where the endpoint documents it). Answers the runs' pinned versions, by run id.
+   */
+  async knownTasks(
+    named: (NamedTask & { run: FlowExecutionRow })[],
+    code: 'bad_request' | 'not_found' = 'bad_request',
+    manager?: EntityManager,
+  ): Promise<Map<string, PinnedVersion>> {
+    const runs = [...new Map(named.map((n) => [n.run.id, n.run])).values()];
+    const versions = [...new Map(runs.map((r) => [versionKey(r.flow_id, r.flow_version), { flowId: r.flow_id, version: r.flow_version }])).values()];
+    const definitions = await this.flows.pinnedDefinitions(versions, manager);
+    const pinned = new Map(
+      runs.map((run) => {
+        const definition = definitions.get(versionKey(run.flow_id, run.flow_version));
+        return [run.id, { definition, tasks: flowTasks(definition) }];
+      }),
+    );
+    const unknown = named.filter((n) => !pinned.get(n.run.id)!.tasks.some((t) => t.name === n.taskName));
+    if (unknown.length > 0) throw unknownTasksError(unknown, code);
+    return pinned;
   }
 
   /** The organization's limit, its slots in use and its waiting executions. */

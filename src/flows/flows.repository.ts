@@ -68,6 +68,25 @@ export class FlowsRepository {
     return result.rows[0];
   }
 
+  /** A version's definition (versions never change once written). */
+  async findDefinition(flowId: string, version: number, manager?: EntityManager): Promise<unknown> {
+    const rows: { definition: unknown }[] = await (manager ?? this.dataSource).query(
+      `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
+      [flowId, version],
+    );
+    return rows[0]?.definition;
+  }
+
+  /** The definitions of the given versions, in one statement. */
+  async findDefinitions(versions: { flowId: string; version: number }[], manager?: EntityManager): Promise<{ flow_id: string; version: number; definition: unknown }[]> {
+    return (manager ?? this.dataSource).query(
+      `SELECT flow_id, version, definition FROM flow_versions
+        WHERE (flow_id, version) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))`,
+      [versions.map((v) => v.flowId), versions.map((v) => v.version)],
+    );
+  }
+
+
   async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number }> {
     const where = (query: SelectQueryBuilder<FlowEntity>) => {
       query.where('f.organizationId = :org', { org: filter.organizationId }).andWhere('NOT f.deleted');

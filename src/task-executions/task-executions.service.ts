@@ -4,11 +4,10 @@ import type { Principal } from '../common/auth/principal';
 import { EventLog } from '../event-log/event-log.service';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
-import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
 import { executionEvent } from '../flow-executions/execution-events';
 import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import { downstreamTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from './webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
 import {
@@ -38,7 +37,6 @@ export class TaskExecutionsService {
     private readonly repository: TaskExecutionsRepository,
     private readonly executions: FlowExecutionsService,
     private readonly lifecycle: ExecutionLifecycle,
-    private readonly executionsRepository: FlowExecutionsRepository,
     private readonly events: EventLog,
     private readonly webhookData: WebhookDataService,
     private readonly dataSource: DataSource,
@@ -47,12 +45,7 @@ export class TaskExecutionsService {
   /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
   async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const tasks = await this.executions.pinnedTasks(parent);
-    assertKnownTask(
-      tasks.map((t) => t.name),
-      parent,
-      dto.task_name,
-    );
+    const { tasks } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
     // Webhook data may be waiting for this task: applying it can resume the run, which takes the run's locks.
     const receiver = tasks.some((t) => t.name === dto.task_name && t.task_executor_name === WEBHOOK_RECEIVER);
     const key = keyOf(parent, dto);
@@ -84,8 +77,7 @@ export class TaskExecutionsService {
    */
   async update(principal: Principal, dto: UpdateTaskExecutionDto, executeFlow: boolean): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const definition = await this.executionsRepository.definitionOf(parent.flow_id, parent.flow_version);
-    assertKnownTask(flowTasks(definition).map((t) => t.name), parent, dto.task_name);
+    const { definition } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
 
     // Most updates are a worker's progress and need only the task's row; an edit, or a re-execution
     // in the same transaction, also needs the run's locks (organization, then execution, then tasks).
@@ -109,11 +101,7 @@ export class TaskExecutionsService {
    */
   async addStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
     const row = await this.executions.getRow(principal, id, false);
-    const known = new Set((await this.executions.pinnedTasks(row)).map((t) => t.name));
-    const unknown = [...new Set(dto.statuses.map((s) => s.task_name).filter((name) => !known.has(name)))];
-    if (unknown.length > 0) {
-      throw badRequest(`Unknown task names for flow version ${row.flow_version}: ${unknown.join(', ')}`, unknown.map((n) => `statuses: unknown task '${n}'`));
-    }
+    await this.executions.knownTasks(dto.statuses.map((s, i) => ({ run: row, taskName: s.task_name, at: `statuses.${i}.task_name` })));
     const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
     const rows = await this.events.transaction(async (m) => {
       if (awaiting) await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
@@ -242,11 +230,6 @@ export function changesOf(dto: CreateTaskExecutionDto | UpdateTaskExecutionDto):
 
 function keyOf(parent: FlowExecutionRow, dto: CreateTaskExecutionDto | UpdateTaskExecutionDto): TaskKey {
   return { flowExecutionId: parent.id, taskName: dto.task_name, taskExecutionIdx: dto.task_execution_idx };
-}
-
-function assertKnownTask(taskNames: string[], parent: FlowExecutionRow, taskName: string): void {
-  if (taskNames.includes(taskName)) return;
-  throw badRequest(`Unknown task name for flow version ${parent.flow_version}: ${taskName}`, [`task_name: unknown task '${taskName}'`]);
 }
 
 function taskOf(row: { flow_execution_id: string; task_name: string }): string {

@@ -47,16 +47,6 @@ const columns = (keys: TagKey[]) => [
 export class TaskTagsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** The definitions of the given flow versions, by `flow_id:version`. */
-  async definitions(m: EntityManager, versions: { flow_id: string; flow_version: number }[]): Promise<Map<string, unknown>> {
-    const rows: { flow_id: string; version: number; definition: unknown }[] = await m.query(
-      `SELECT flow_id, version, definition FROM flow_versions
-        WHERE (flow_id, version) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))`,
-      [versions.map((v) => v.flow_id), versions.map((v) => v.flow_version)],
-    );
-    return new Map(rows.map((r) => [`${r.flow_id}:${r.version}`, r.definition]));
-  }
-
   /** The latest (not deleted) attempt of each (execution, task) that has one. */
   async latestAttempts(m: EntityManager, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionEntity[]> {
     return m.query(

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { forbidden, notFound } from '../common/errors/app-error';
 import { EventLog } from '../event-log/event-log.service';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { executionEvent } from '../flow-executions/execution-events';
 import { accessible } from '../flow-executions/execution-access';
 import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
-import { flowTasks } from '../flows/flow-definition';
+import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { FlowTaskTagResponseDto, toFlowTaskTagResponse, toTaskExecutionResponse } from './dto/task-execution.dto';
 import { TaskExecutionsRepository } from './task-executions.repository';
 import {
@@ -24,6 +24,7 @@ import { tagKey, TaskTagsRepository } from './task-tags.repository';
 export class TaskTagsService {
   constructor(
     private readonly repository: TaskTagsRepository,
+    private readonly executions: FlowExecutionsService,
     private readonly lifecycle: ExecutionLifecycle,
     private readonly tasks: TaskExecutionsRepository,
     private readonly events: EventLog,
@@ -39,18 +40,8 @@ export class TaskTagsService {
     const ids = [...new Set(items.map((i) => i.flow_execution_id))];
     return this.events.transaction(async (m) => {
       const executions = await this.lifecycle.shareRuns(m, principal, ids);
-      const definitions = await this.repository.definitions(m, [...executions.values()]);
-      const taskNames = new Map(ids.map((id) => {
-        const e = executions.get(id)!;
-        return [id, new Set(flowTasks(definitions.get(`${e.flow_id}:${e.flow_version}`)).map((t) => t.name))];
-      }));
-      const unknown = items.flatMap((item, i) => (taskNames.get(item.flow_execution_id)!.has(item.task_name) ? [] : [i]));
-      if (unknown.length > 0) {
-        throw badRequest(
-          'Unknown task names for the flow versions of their executions',
-          unknown.map((i) => `tags.${i}.task_name: unknown task '${items[i].task_name}'`),
-        );
-      }
+      const named = items.map((item, i) => ({ run: executions.get(item.flow_execution_id)!, taskName: item.task_name, at: `tags.${i}.task_name` }));
+      await this.executions.knownTasks(named, 'bad_request', m);
 
       await this.repository.lockTags(m, items);
       const results: TagResult[] = new Array(items.length);

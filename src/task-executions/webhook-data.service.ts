@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { AppError, badRequest, conflict } from '../common/errors/app-error';
+import { badRequest, conflict } from '../common/errors/app-error';
 import { RequestValidationError } from '../common/validation/validation-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
@@ -95,8 +95,8 @@ export class WebhookDataService {
 
   /** 404 for a task the pinned version lacks, 400 for one that is no webhook_receiver, 422 for data its output model refuses. */
   private async checkData(row: FlowExecutionRow, dto: WebhookDataCreateRequestDto): Promise<void> {
-    const task = (await this.executions.pinnedTasks(row)).find((t) => t.name === dto.task_name);
-    if (!task) throw new AppError('not_found', `Task '${dto.task_name}' not found in flow version ${row.flow_version} of this flow execution`);
+    const pinned = await this.executions.knownTasks([{ run: row, taskName: dto.task_name, at: 'task_name' }], 'not_found');
+    const task = pinned.get(row.id)!.tasks.find((t) => t.name === dto.task_name)!;
     if (task.task_executor_name !== WEBHOOK_RECEIVER) {
       throw badRequest(`Task '${dto.task_name}' is not a ${WEBHOOK_RECEIVER} task (its executor is '${task.task_executor_name}')`);
     }
