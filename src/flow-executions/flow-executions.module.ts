@@ -14,6 +14,6 @@ import { OrganizationSettingsController } from './organization-settings.controll
   imports: [FlowsModule, OrganizationsModule, EventLogModule],
   controllers: [FlowExecutionsController, FlowRunsController, OrganizationSettingsController],
   providers: [FlowExecutionsService, ExecutionLifecycle, FlowExecutionsRepository, InputValidator],
-  exports: [FlowExecutionsService, ExecutionLifecycle, FlowExecutionsRepository, InputValidator],
+  exports: [FlowExecutionsService, ExecutionLifecycle, InputValidator],
 })
 export class FlowExecutionsModule {}
