@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { MetricsModule } from './common/metrics/metrics.module';
-import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
 import { JsonBodyGuard } from './common/http/json-body.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';

@@ -3,9 +3,9 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../logging/logger';
-import { AppError, ErrorCode } from './app-error';
+import { AppError, ErrorCode } from '../errors/app-error';
 import { RequestValidationError } from '../validation/validation-error';
-import { requestIdOf } from '../http/request-id';
+import { requestIdOf } from './request-id';
 
 const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'bad_request',
