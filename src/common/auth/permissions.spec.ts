@@ -1,4 +1,4 @@
-import { can, Permission, PERMISSIONS, Role, ROLES } from './permissions';
+import { can, missingPermission, Permission, PERMISSIONS, Role, ROLES, statusMovePermissions } from './permissions';
 
 // CONTRACT.md "Permissions by role" and the watching table's webhook-data and task-tag rows, transcribed row by row: the table in permissions.ts must say the same.
 const CONTRACT: Record<Permission, Record<Role, boolean>> = {
@@ -26,5 +26,32 @@ describe('permission table', () => {
 
   it('knows the six roles of the spec', () => {
     expect([...ROLES].sort()).toEqual(['app_user', 'backoffice', 'integration', 'org_admin', 'publisher', 'worker']);
+  });
+});
+
+describe('PATCH .../status moves', () => {
+  const STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted', 'stale', 'edited', 'awaiting_input', 'cancel_requested', 'cancelled'];
+  // CONTRACT.md: a user's decision, not a report (needs both rows).
+  const DECISIONS = new Set([...STATUSES.map((from) => `${from} deleted`), ...STATUSES.map((from) => `${from} cancel_requested`), 'queued cancelled']);
+  const moves = STATUSES.flatMap((from) => STATUSES.map((to) => [from, to] as const));
+
+  it.each(moves)('%s → %s', (from, to) => {
+    const expected: Permission[] = DECISIONS.has(`${from} ${to}`) ? ['executions:report', 'executions:write'] : ['executions:report'];
+    expect([...statusMovePermissions(from, to)].sort()).toEqual(expected.sort());
+  });
+
+  it('lets a worker report progress and acknowledge a cancellation, and nothing a user decides', () => {
+    for (const [from, to] of [['queued', 'running'], ['running', 'completed'], ['running', 'failed'], ['cancel_requested', 'cancelled'], ['completed', 'stale']]) {
+      expect(missingPermission('worker', statusMovePermissions(from, to))).toBeNull();
+    }
+    for (const [from, to] of [['running', 'deleted'], ['running', 'cancel_requested'], ['awaiting_input', 'cancel_requested'], ['queued', 'cancelled']]) {
+      expect(missingPermission('worker', statusMovePermissions(from, to))).toBe('executions:write');
+    }
+  });
+
+  it('needs both rows: backoffice may decide, a role without executions:report may not patch at all', () => {
+    expect(missingPermission('backoffice', statusMovePermissions('queued', 'cancelled'))).toBeNull();
+    expect(missingPermission('org_admin', statusMovePermissions('queued', 'cancelled'))).toBe('executions:report');
+    expect(missingPermission('org_admin', statusMovePermissions('running', 'completed'))).toBe('executions:report');
   });
 });
