@@ -1,17 +1,5 @@
-import { can, missingPermission, Permission, PERMISSIONS, Role, ROLES, statusMovePermissions } from './permissions';
-
-// CONTRACT.md "Permissions by role" and the watching table's webhook-data and task-tag rows, transcribed row by row: the table in permissions.ts must say the same.
-const CONTRACT: Record<Permission, Record<Role, boolean>> = {
-  'executions:read': { org_admin: true, app_user: true, integration: true, publisher: true, worker: true, backoffice: true },
-  'executions:write': { org_admin: true, app_user: true, integration: true, publisher: true, worker: false, backoffice: true },
-  'executions:report': { org_admin: false, app_user: false, integration: false, publisher: false, worker: true, backoffice: true },
-  'webhook-data:submit': { org_admin: true, app_user: true, integration: true, publisher: true, worker: true, backoffice: true },
-  'task-tags:write': { org_admin: true, app_user: true, integration: false, publisher: false, worker: true, backoffice: true },
-  'flows:write': { org_admin: true, app_user: false, integration: false, publisher: true, worker: false, backoffice: true },
-  'service-accounts:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: false },
-  'organization:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: false },
-  'webhooks:manage': { org_admin: true, app_user: false, integration: false, publisher: false, worker: false, backoffice: true },
-};
+import { CONTRACT_PERMISSIONS as CONTRACT } from '../../../test/utils/permission-contract';
+import { can, missingPermission, Permission, PERMISSIONS, ROLES, statusMovePermissions } from './permissions';
 
 describe('permission table', () => {
   const cells = (Object.keys(CONTRACT) as Permission[]).flatMap((permission) => ROLES.map((role) => [permission, role] as const));
