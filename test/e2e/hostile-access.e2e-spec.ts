@@ -1,9 +1,14 @@
+import { QueryRunner } from 'typeorm';
+import { WebhookSecretHygiene1765200000010 } from '../../src/database/migrations/1765200000010-WebhookSecretHygiene';
+import { WebhooksService } from '../../src/webhooks/webhooks.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 const EXECUTIONS = '/api/flow-executions';
+// A public address given as a literal: no DNS lookup, and nothing is delivered (no worker).
+const HOOK_URL = 'http://8.8.8.8/hook';
 
 /**
  * Hostile access: callers that try to do more than their role allows, retries that would hand out a
@@ -13,7 +18,7 @@ const EXECUTIONS = '/api/flow-executions';
 describe('hostile access', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ WEBHOOK_WORKER: 'false' });
   });
   afterAll(() => t?.close());
 
@@ -90,6 +95,86 @@ describe('hostile access', () => {
       expect((await row(queued.id)).status).toBe('running');
       await t.http().post(`${EXECUTIONS}/${queued.id}/cancel`).set(queued.org.auth('app_user')).expect(204);
       await patch(queued.org, queued.id, 'cancelled').expect(200);
+    });
+  });
+  describe('retrying POST /api/webhooks never stores the signing secret', () => {
+    const create = (org: Org, key: string) => t.http().post('/api/webhooks').set(org.auth()).set('Idempotency-Key', key).send({ url: HOOK_URL });
+    const kept = async (org: Org) =>
+      (await t.dataSource.query(`SELECT response_body::text AS body FROM idempotency_keys WHERE organization_id = $1 AND operation = 'POST /api/webhooks'`, [org.id]))[0]
+        .body as string;
+    const webhooks = async (org: Org) => Number((await t.dataSource.query(`SELECT count(*) FROM webhooks WHERE organization_id = $1`, [org.id]))[0].count);
+
+    it('keeps the answer without the secret, and replays it with the secret while the webhook has it', async () => {
+      const org = await newOrg();
+      const first = await create(org, 'hook-1').expect(201);
+      const secret: string = first.body.secret;
+      expect(secret).toMatch(/^whsec_/);
+      const body = await kept(org);
+      expect(body).toContain(first.body.id);
+      expect(body).not.toContain(secret.slice('whsec_'.length));
+      expect(body).not.toContain('whsec_');
+
+      const replay = await create(org, 'hook-1').expect(201);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.body).toEqual(first.body);
+      expect(await webhooks(org)).toBe(1);
+    });
+
+    it('refuses the replay with 409 once the secret was rotated, or the webhook deleted, and creates nothing', async () => {
+      const org = await newOrg();
+      const first = await create(org, 'hook-2').expect(201);
+      const rotated = await t.http().post(`/api/webhooks/${first.body.id}/rotate-secret`).set(org.auth()).expect(200);
+      const refused = await create(org, 'hook-2').expect(409);
+      expect(refused.body.error).toEqual({ code: 'conflict', message: expect.stringContaining('was rotated since'), details: null });
+      expect(refused.headers['idempotent-replayed']).toBeUndefined();
+      expect(JSON.stringify(refused.body)).not.toContain('whsec_');
+      expect(await webhooks(org)).toBe(1);
+      // Still refused (not a new webhook) and the rotated secret is untouched.
+      await create(org, 'hook-2').expect(409);
+      const [{ secret }] = await t.dataSource.query(`SELECT secret FROM webhooks WHERE id = $1`, [first.body.id]);
+      expect(secret).toBe(rotated.body.secret);
+
+      await t.http().delete(`/api/webhooks/${first.body.id}`).set(org.auth()).expect(204);
+      const gone = await create(org, 'hook-2').expect(409);
+      expect(gone.body.error.message).toContain('has been deleted since');
+      expect(await webhooks(org)).toBe(0);
+    });
+
+    it('the migration replaces a secret kept by an earlier version with its digest, which still replays', async () => {
+      const org = await newOrg();
+      const first = await create(org, 'hook-3').expect(201);
+      // As an earlier version kept it: the whole answer, secret included.
+      await t.dataSource.query(`UPDATE idempotency_keys SET response_body = $2::jsonb WHERE organization_id = $1 AND key = 'hook-3'`, [
+        org.id,
+        JSON.stringify(first.body),
+      ]);
+      expect(await kept(org)).toContain(first.body.secret);
+      const runner: QueryRunner = t.dataSource.createQueryRunner();
+      try {
+        await new WebhookSecretHygiene1765200000010().up(runner);
+      } finally {
+        await runner.release();
+      }
+      expect(await kept(org)).not.toContain('whsec_');
+      const replay = await create(org, 'hook-3').expect(201);
+      expect(replay.body).toEqual(first.body);
+    });
+
+    it('clears previous_secret in the database once its 24 hours end', async () => {
+      const org = await newOrg();
+      const [expired, current] = await Promise.all([create(org, 'a').expect(201), create(org, 'b').expect(201)]);
+      for (const hook of [expired, current]) await t.http().post(`/api/webhooks/${hook.body.id}/rotate-secret`).set(org.auth()).expect(200);
+      await t.dataSource.query(`UPDATE webhooks SET previous_secret_expires_at = now() - interval '1 second' WHERE id = $1`, [expired.body.id]);
+
+      // Two replicas sweeping at once: each row is cleared once, neither waits on the other.
+      const service = t.app.get(WebhooksService);
+      const [a, b] = await Promise.all([service.clearExpiredSecrets(), service.clearExpiredSecrets()]);
+      expect(a + b).toBeGreaterThanOrEqual(1);
+      const rows = await t.dataSource.query(`SELECT id, previous_secret, previous_secret_expires_at FROM webhooks WHERE organization_id = $1`, [org.id]);
+      const byId = Object.fromEntries(rows.map((r: { id: string }) => [r.id, r]));
+      expect(byId[expired.body.id]).toMatchObject({ previous_secret: null, previous_secret_expires_at: null });
+      expect(byId[current.body.id].previous_secret).toMatch(/^whsec_/);
+      expect(byId[current.body.id].previous_secret_expires_at.getTime()).toBeGreaterThan(Date.now() + 23 * 3_600_000);
     });
   });
 });
