@@ -177,4 +177,37 @@ describe('hostile access', () => {
       expect(byId[current.body.id].previous_secret_expires_at.getTime()).toBeGreaterThan(Date.now() + 23 * 3_600_000);
     });
   });
+  describe('webhook URLs: no way into the internal network, and no DNS oracle', () => {
+    const register = (org: Org, url: string) => t.http().post('/api/webhooks').set(org.auth()).send({ url });
+
+    it.each([
+      'http://[::ffff:127.0.0.1]/hook',
+      'http://[::ffff:7f00:1]/hook',
+      'http://[::ffff:a9fe:a9fe]/latest/meta-data',
+      'http://[2002:7f00:1::1]/hook',
+      'http://[2002:a9fe:a9fe::1]/hook',
+      'http://[64:ff9b::7f00:1]/hook',
+      'http://[64:ff9b::a9fe:a9fe]/hook',
+      'http://[64:ff9b:1::a00:1]/hook',
+      'http://[fec0::1]/hook',
+    ])('refuses %s with a 400 and creates nothing', async (url) => {
+      const org = await newOrg();
+      const res = await register(org, url).expect(400);
+      expect(res.body.error).toMatchObject({ code: 'bad_request', message: expect.stringContaining('is not a public address') });
+      const ok = await register(org, HOOK_URL).expect(201);
+      await t.http().patch(`/api/webhooks/${ok.body.id}`).set(org.auth()).send({ url }).expect(400);
+      const hooks = (await t.http().get('/api/webhooks').set(org.auth()).expect(200)).body;
+      expect(hooks.map((h: { url: string }) => h.url)).toEqual([HOOK_URL]);
+    });
+
+    it('names the host, never the address it resolves to, and answers alike for a name that does not resolve', async () => {
+      const org = await newOrg();
+      const internal = await register(org, 'http://localhost:8080/hook').expect(400);
+      const missing = await register(org, 'http://no-such-host.invalid/hook').expect(400);
+      expect(internal.body.error.message).toBe("The URL's host localhost does not resolve to a public address");
+      // The two answers differ only by the host: whether an internal name exists is not told.
+      expect(missing.body.error.message).toBe(internal.body.error.message.replace('localhost', 'no-such-host.invalid'));
+      for (const res of [internal, missing]) expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1|::1|resolves to/);
+    });
+  });
 });
