@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { QueryRunner } from 'typeorm';
+import { driverPool } from '../../src/database/driver-pool';
+import { ChangeNotifier } from '../../src/events/change-notifier';
 import { WebhookSecretHygiene1765200000010 } from '../../src/database/migrations/1765200000010-WebhookSecretHygiene';
 import { WebhooksService } from '../../src/webhooks/webhooks.service';
 import { createExecution, createFlow } from '../factories/flows';
@@ -208,6 +211,64 @@ describe('hostile access', () => {
       // The two answers differ only by the host: whether an internal name exists is not told.
       expect(missing.body.error.message).toBe(internal.body.error.message.replace('localhost', 'no-such-host.invalid'));
       for (const res of [internal, missing]) expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1|::1|resolves to/);
+    });
+  });
+  describe('unknown API keys cannot be used to load the database', () => {
+    let keyLookups: number;
+    beforeEach(() => {
+      keyLookups = 0;
+      const pool = driverPool(t.dataSource);
+      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+      // Counts the statements that look a key up, however they are sent (named or not).
+      jest.spyOn(pool, 'query').mockImplementation(((statement: string | { text: string }, ...rest: unknown[]) => {
+        if ((typeof statement === 'string' ? statement : statement.text).includes('FROM api_keys k')) keyLookups++;
+        return query(statement, ...rest);
+      }) as typeof pool.query);
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    const randomKey = () => ({ 'X-API-Key': `saf_${randomBytes(24).toString('base64url')}` });
+    const flows = (headers: Record<string, string>) => t.http().get('/api/flows').set(headers);
+    const generationChange = async (before: number) => {
+      const notifier = t.app.get(ChangeNotifier);
+      for (let i = 0; i < 200 && notifier.credentialsGeneration === before; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(notifier.credentialsGeneration).not.toBe(before);
+    };
+
+    it('costs one query per key, however many requests send it, at once or one after another', async () => {
+      const key = randomKey();
+      const concurrent = await Promise.all(Array.from({ length: 20 }, () => flows(key)));
+      for (let i = 0; i < 30; i++) concurrent.push(await flows(key));
+      for (const res of concurrent) expect([res.status, res.body.error.code]).toEqual([401, 'unauthorized']);
+      expect(keyLookups).toBe(1);
+
+      // Each other key costs its own query: the cache is per key, not a blanket refusal.
+      const others = Array.from({ length: 5 }, randomKey);
+      for (const other of others) await flows(other).expect(401);
+      for (const other of others) await flows(other).expect(401);
+      expect(keyLookups).toBe(6);
+    });
+
+    it('forgets unknown keys when credentials change: a re-enabled account works at once', async () => {
+      const org = await newOrg();
+      const account = (await t.http().post('/api/service-accounts').set(org.auth()).send({ name: 'ingest', role: 'worker' }).expect(201)).body;
+      const key = (await t.http().post(`/api/service-accounts/${account.id}/api-keys`).set(org.auth()).send({ name: 'k' }).expect(201)).body;
+      const headers = { 'X-API-Key': key.token as string };
+      await flows(headers).expect(200);
+
+      const notifier = t.app.get(ChangeNotifier);
+      let generation = notifier.credentialsGeneration;
+      await t.dataSource.query(`UPDATE service_accounts SET status = 'inactive' WHERE id = $1`, [account.id]);
+      await generationChange(generation);
+      keyLookups = 0;
+      for (let i = 0; i < 10; i++) await flows(headers).expect(401);
+      expect(keyLookups).toBe(1);
+
+      generation = notifier.credentialsGeneration;
+      await t.dataSource.query(`UPDATE service_accounts SET status = 'active' WHERE id = $1`, [account.id]);
+      await generationChange(generation);
+      await flows(headers).expect(200);
+      expect(keyLookups).toBe(2);
     });
   });
 });

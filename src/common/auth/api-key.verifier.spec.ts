@@ -61,16 +61,85 @@ describe('ApiKeyVerifier cache', () => {
     expect(lookups).toBe(2);
   });
 
-  it('never caches an unknown key, and refuses a token without the prefix without a lookup', async () => {
-    const pool = (verifier as unknown as { dataSource: { driver: { master: { query: () => Promise<unknown> } } } }).dataSource.driver.master;
-    pool.query = async () => {
-      lookups++;
-      return { rows: [] };
-    };
-    expect(await verifier.verify('saf_unknown')).toBeNull();
-    expect(await verifier.verify('saf_unknown')).toBeNull();
-    expect(lookups).toBe(2);
-    expect(await verifier.verify('not-a-key')).toBeNull();
-    expect(lookups).toBe(2);
+  describe('unknown keys', () => {
+    let found: boolean;
+    beforeEach(() => {
+      found = false;
+      const pool = (verifier as unknown as { dataSource: { driver: { master: { query: () => Promise<unknown> } } } }).dataSource.driver.master;
+      pool.query = async () => {
+        lookups++;
+        return { rows: found ? [{ service_account_id: 'sa', organization_id: 'org', role: 'worker' }] : [] };
+      };
+    });
+
+    it('costs one lookup per key per five seconds while the listener is up', async () => {
+      expect(await verifier.verify('saf_unknown')).toBeNull();
+      now += 4_999;
+      expect(await verifier.verify('saf_unknown')).toBeNull();
+      expect(lookups).toBe(1);
+      now += 1;
+      expect(await verifier.verify('saf_unknown')).toBeNull();
+      expect(lookups).toBe(2);
+    });
+
+    it('forgets every unknown key on a credential change, so a key made valid works at once', async () => {
+      await verifier.verify('saf_unknown');
+      found = true;
+      notifier.credentialsGeneration++;
+      expect(await verifier.verify('saf_unknown')).toMatchObject({ subject: 'sa' });
+      expect(lookups).toBe(2);
+    });
+
+    it('remembers an unknown key for at most one second while no one listens', async () => {
+      notifier.listening = false;
+      await verifier.verify('saf_unknown');
+      now += 999;
+      await verifier.verify('saf_unknown');
+      expect(lookups).toBe(1);
+      now += 1;
+      await verifier.verify('saf_unknown');
+      expect(lookups).toBe(2);
+    });
+
+    it('shares one lookup among concurrent requests with the same key', async () => {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => verifier.verify('saf_unknown')));
+      expect(answers.every((a) => a === null)).toBe(true);
+      expect(lookups).toBe(1);
+      await Promise.all([verifier.verify('saf_a'), verifier.verify('saf_b'), verifier.verify('saf_a')]);
+      expect(lookups).toBe(3);
+    });
+
+    it('keeps a bounded number, evicting the least recently seen', async () => {
+      await verifier.verify('saf_first');
+      for (let i = 0; i < 4_095; i++) await verifier.verify(`saf_${i}`);
+      expect(lookups).toBe(4_096);
+      await verifier.verify('saf_first'); // seen again: now the most recent
+      await verifier.verify('saf_one_more'); // evicts saf_0, the least recently seen
+      expect(lookups).toBe(4_097);
+      await verifier.verify('saf_first');
+      expect(lookups).toBe(4_097);
+      await verifier.verify('saf_0');
+      expect(lookups).toBe(4_098);
+      expect((verifier as unknown as { unknown: Map<string, unknown> }).unknown.size).toBe(4_096);
+    });
+
+    it('does not remember an unknown answer read while a change arrived', async () => {
+      const pool = (verifier as unknown as { dataSource: { driver: { master: { query: () => Promise<unknown> } } } }).dataSource.driver.master;
+      const query = pool.query;
+      pool.query = async () => {
+        notifier.credentialsGeneration++;
+        return query();
+      };
+      await verifier.verify('saf_unknown');
+      pool.query = query;
+      await verifier.verify('saf_unknown');
+      expect(lookups).toBe(2);
+    });
+
+    it('refuses a token without the prefix, or too long, without a lookup', async () => {
+      expect(await verifier.verify('not-a-key')).toBeNull();
+      expect(await verifier.verify(`saf_${'x'.repeat(300)}`)).toBeNull();
+      expect(lookups).toBe(0);
+    });
   });
 });
