@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { QueryRunner } from 'typeorm';
 import { driverPool } from '../../src/database/driver-pool';
-import { ChangeNotifier } from '../../src/events/change-notifier';
 import { WebhookSecretHygiene1765200000010 } from '../../src/database/migrations/1765200000010-WebhookSecretHygiene';
+import { ChangeNotifier } from '../../src/events/change-notifier';
 import { WebhooksService } from '../../src/webhooks/webhooks.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';

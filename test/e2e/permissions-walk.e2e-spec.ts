@@ -77,7 +77,7 @@ const NAMED: Record<string, (w: World) => Promise<unknown>> = {
   organization_id: async (w) => w.org.id,
   definition: async () => definitionOf(TASKS),
   input: async () => ({ file_key: 'a.pdf' }),
-  // The webhook_receiver task: a task every other operation takes as well.
+  // The webhook_receiver task, where webhook data must go; any task does for the other operations.
   task_name: async () => 'approve',
   // PATCH .../status: a worker's report on a running run.
   status: async () => 'completed',
