@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
@@ -180,10 +181,15 @@ export class FlowExecutionsService {
     await this.move(principal, id, async (current) => (current.status === 'deleted' ? null : 'deleted'));
   }
 
-  /** `PATCH .../status`: the transition table decides; starting a queued run needs a free slot. */
+  /**
+   * `PATCH .../status`: the transition table decides; starting a queued run needs a free slot. A
+   * move that is a user's decision needs `executions:write` too, judged on the locked row's status.
+   */
   async patchStatus(principal: Principal, id: string, to: ExecutionStatus): Promise<FlowExecutionResponseDto> {
     this.accessible(principal, await this.repository.findById(id, false));
     const row = await this.move(principal, id, async (current, hasFreeSlot) => {
+      const missing = missingPermission(principal.role, statusMovePermissions(current.status, to));
+      if (missing) throw forbidden(`Changing status from '${current.status}' to '${to}' needs permission '${missing}', which role '${principal.role}' does not have`);
       if (!canTransition(current.status, to)) throw illegalTransition(current.status, to);
       if (to === 'running' && !(await hasFreeSlot())) {
         throw conflict("Cannot change status from 'queued' to 'running': the organization is at its concurrency limit");

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FlowsModule } from '../flows/flows.module';
 import { DeliveryWorker } from './delivery-worker';
+import { WebhookSecretCodec } from './webhook-secret.codec';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
@@ -11,6 +12,6 @@ import { WebhooksService } from './webhooks.service';
 @Module({
   imports: [TypeOrmModule.forFeature([WebhookEntity]), FlowsModule],
   controllers: [WebhooksController],
-  providers: [WebhooksService, WebhooksRepository, DeliveryWorker],
+  providers: [WebhooksService, WebhooksRepository, DeliveryWorker, WebhookSecretCodec],
 })
 export class WebhooksModule {}
