@@ -154,6 +154,21 @@ describe('ExecutionLifecycle', () => {
       expect([world.status(waiting.id), world.events]).toEqual(['queued', []]);
     });
 
+    it("judges a PATCH that is a user's decision on the locked status: a worker reports, it does not cancel", async () => {
+      const { world, lifecycle } = setup();
+      const worker: Principal = { ...principal, subject: 'worker-1', role: 'worker' };
+      const [running, cancelling] = [world.run('running'), world.run('cancel_requested')];
+
+      expect(await refusedWith(lifecycle.change(worker, running.id, { cause: 'patch', to: 'cancel_requested' }))).toEqual({
+        status: 403,
+        message: "Changing status from 'running' to 'cancel_requested' needs permission 'executions:write', which role 'worker' does not have",
+      });
+      await lifecycle.change(worker, cancelling.id, { cause: 'patch', to: 'cancelled' });
+
+      expect([world.status(running.id), world.status(cancelling.id)]).toEqual(['running', 'cancelled']);
+      expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['cancel_requested->cancelled']);
+    });
+
     it('cancels once: asking again changes nothing and is no error', async () => {
       const { world, lifecycle } = setup();
       const run = world.run('awaiting_input');
@@ -207,12 +222,12 @@ describe('ExecutionLifecycle', () => {
       const run = world.run('running');
       const locked = await lifecycle.lockRun({} as EntityManager, principal, run.id);
 
-      await lifecycle.apply({} as EntityManager, locked, { cause: 'webhook_data' }, 'caller');
-      await lifecycle.apply({} as EntityManager, locked, { cause: 'task_edited' }, 'caller');
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'webhook_data' }, principal);
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'task_edited' }, principal);
       expect([world.status(run.id), world.events]).toEqual(['running', []]);
 
-      await lifecycle.apply({} as EntityManager, locked, { cause: 'task_awaiting_input' }, 'worker');
-      await lifecycle.apply({} as EntityManager, locked, { cause: 'webhook_data' }, 'caller');
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'task_awaiting_input' }, principal);
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'webhook_data' }, principal);
       expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['running->awaiting_input', 'awaiting_input->running']);
       expect(locked.row.status).toBe('running');
     });
@@ -224,9 +239,9 @@ describe('ExecutionLifecycle', () => {
       const locked = await lifecycle.lockRun({} as EntityManager, principal, run.id);
       expect(locked.slots).toMatchObject({ limit: 2, active: 2 });
 
-      await lifecycle.apply({} as EntityManager, locked, { cause: 'patch', to: 'completed' }, 'worker');
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'patch', to: 'completed' }, principal);
       expect(locked.slots.active).toBe(1);
-      await lifecycle.apply({} as EntityManager, locked, { cause: 're_execute', flowVersion: 2, onlyStale: false }, 'caller');
+      await lifecycle.apply({} as EntityManager, locked, { cause: 're_execute', flowVersion: 2, onlyStale: false }, principal);
       expect([locked.row.status, locked.slots.active, world.org(ORG).active]).toEqual(['running', 2, 2]);
     });
   });

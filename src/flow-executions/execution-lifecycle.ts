@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
+import { forbidden } from '../common/errors/app-error';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
@@ -56,23 +58,24 @@ export class ExecutionLifecycle {
 
   /** One run's change in a transaction of its own, or in the caller's (`within`). */
   async change(principal: Principal, id: string, change: Change, within?: EntityManager): Promise<FlowExecutionRow> {
-    const run = async (m: EntityManager) => this.apply(m, await this.lockRun(m, principal, id), change, principal.subject);
+    const run = async (m: EntityManager) => this.apply(m, await this.lockRun(m, principal, id), change, principal);
     return within ? run(within) : this.events.transaction(run);
   }
 
   /**
-   * Applies the change to a run locked by `lockRun`, in that transaction (an event log's): decides
-   * by the table, writes, records the event (or only wakes waiters when the status stays), makes
-   * the cause's effects on the run's tasks, and admits waiting runs into a freed slot.
+   * Applies the change asked by `by` to a run locked by `lockRun`, in that transaction (an event
+   * log's): decides by the table, writes, records the event (or only wakes waiters when the status
+   * stays), makes the cause's effects on the run's tasks, and admits waiting runs into a freed slot.
    */
-  async apply(m: EntityManager, locked: LockedRun, change: Change, actor: string): Promise<FlowExecutionRow> {
+  async apply(m: EntityManager, locked: LockedRun, change: Change, by: Principal): Promise<FlowExecutionRow> {
     const before = locked.row;
+    if (change.cause === 'patch') assertMayMove(by, before.status, change.to);
     const decision = decide(change.cause, before.status, locked.slots.active < locked.slots.limit, change.cause === 'patch' ? change.to : undefined);
     if (decision.kind === 'refused') throw refusal(change.cause, before.status, decision);
     if (decision.kind === 'unchanged') return before;
 
     const flowVersion = change.cause === 're_execute' ? change.flowVersion : null;
-    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, actor, flowVersion);
+    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion);
     if (!after) throw new Error(`flow execution ${before.id} changed status under its lock`);
     locked.row = after;
     locked.slots.active += Number(isActive(after.status)) - Number(isActive(before.status));
@@ -129,5 +132,13 @@ export class ExecutionLifecycle {
     const admitted = await this.repository.promoteWaiting(m, slots.organizationId, slots.limit);
     for (const row of admitted) this.events.record(m, executionEvent('flow_execution.status_changed', row, 'queued'));
     slots.active += admitted.length;
+  }
+}
+
+/** A PATCH that is a user's decision rather than a report (see statusMovePermissions) needs both permissions, judged on the locked status. */
+function assertMayMove(principal: Principal, from: ExecutionStatus, to: ExecutionStatus): void {
+  const missing = missingPermission(principal.role, statusMovePermissions(from, to));
+  if (missing) {
+    throw forbidden(`Changing status from '${from}' to '${to}' needs permission '${missing}', which role '${principal.role}' does not have`);
   }
 }

@@ -102,7 +102,15 @@ export class FlowExecutionsController {
     return this.service.reexecute(principal, id, query.only_stale === true);
   }
 
-  /** Move the execution to another status (workers); only the transitions of the status machine are allowed. */
+  /**
+   * Move the execution to another status (workers); only the transitions of the status machine are allowed.
+   *
+   * @remarks Needs `executions:report`. A move that is a user's decision rather than a progress
+   * report (to `deleted`, to `cancel_requested`, or `queued` → `cancelled`) needs `executions:write`
+   * as well, else 403 `forbidden` naming the permission, and nothing changes. A worker reports
+   * progress and acknowledges a cancellation (`cancel_requested` → `cancelled`); users delete and
+   * cancel through `DELETE` and `POST .../cancel`.
+   */
   @Patch(':flow_execution_id/status')
   @RequirePermission('executions:report')
   @ApiErrors(400, 403, 404, 409)

@@ -178,7 +178,10 @@ export class FlowExecutionsService {
     await this.lifecycle.change(principal, id, { cause: 'delete' });
   }
 
-  /** `PATCH .../status`: the transition table decides; starting a queued run needs a free slot. */
+  /**
+   * `PATCH .../status`: the transition table decides; starting a queued run needs a free slot. A
+   * move that is a user's decision needs `executions:write` too, judged on the locked row's status.
+   */
   async patchStatus(principal: Principal, id: string, to: ExecutionStatus): Promise<FlowExecutionResponseDto> {
     accessible(principal, await this.repository.findById(id, false));
     const row = await this.lifecycle.change(principal, id, { cause: 'patch', to });

@@ -174,7 +174,7 @@ export class TaskExecutionsService {
       const downstream = downstreamTasks(definition, dto.task_name);
       const stale = downstream.length > 0 ? await this.repository.markLatestStale(m, parent.id, downstream) : [];
       this.recordTasks(m, locked.row, stale, await this.repository.activeTags(m, parent.organization_id, stale));
-      await this.lifecycle.apply(m, locked, { cause: 'task_edited' }, principal.subject);
+      await this.lifecycle.apply(m, locked, { cause: 'task_edited' }, principal);
     }
     return { row, tags };
   }

@@ -89,7 +89,7 @@ export class WebhookDataService {
     this.events.record(m, executionEvent('task_execution.updated', run.row, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }));
     // A run awaiting input on this task runs again.
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
-    if (waiting) await this.lifecycle.apply(m, run, { cause: 'webhook_data' }, principal.subject);
+    if (waiting) await this.lifecycle.apply(m, run, { cause: 'webhook_data' }, principal);
     return task;
   }
 

@@ -2,27 +2,53 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { promises as dns } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-// Loopback, private, link-local (cloud metadata at 169.254.169.254), unspecified and other non-public ranges.
+// What a webhook may not reach: the blocks of the IANA special-purpose registries (RFC 6890 and
+// updates) that are not globally reachable, and those that embed or translate to an IPv4 address.
 const BLOCKED = new BlockList();
 for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8], // "this network", and 0.0.0.0
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, cloud metadata at 169.254.169.254
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // documentation
+  ['192.88.99.0', 24], // 6to4 relay anycast
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // documentation
+  ['203.0.113.0', 24], // documentation
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, and the broadcast address
 ] as const) {
   BLOCKED.addSubnet(net, prefix, 'ipv4');
 }
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) {
+for (const [net, prefix] of [
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
+  ['64:ff9b::', 96], // NAT64, well-known prefix
+  ['64:ff9b:1::', 48], // NAT64, local use
+  ['100::', 64], // discard-only
+  ['2001::', 32], // Teredo
+  ['2001:db8::', 32], // documentation
+  ['2002::', 16], // 6to4
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated, still routed by some networks)
+  ['ff00::', 8], // multicast
+] as const) {
   BLOCKED.addSubnet(net, prefix, 'ipv6');
 }
 
-/** True for an address a webhook may not reach: loopback, private, link-local, unspecified, multicast. */
+/**
+ * True for an address a webhook may not reach (see BLOCKED) or that is not an address. BlockList
+ * checks an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, `::ffff:7f00:1`) against the IPv4 rules.
+ */
 export function isBlockedAddress(address: string): boolean {
   const family = isIP(address);
-  if (family === 4) return BLOCKED.check(address, 'ipv4');
-  if (family !== 6) return true;
-  // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) reaches the IPv4 address.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return BLOCKED.check(mapped[1], 'ipv4');
-  return BLOCKED.check(address, 'ipv6');
+  if (family === 0) return true;
+  return BLOCKED.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** The reason a URL is refused before any lookup (scheme, shape), or null. */
@@ -44,6 +70,12 @@ export function hostOf(raw: string): string {
 }
 
 /**
+ * The refusal of a name, the same whether it resolves to a private address or not at all: the
+ * answer names the host the caller gave and never an address, so it tells nothing of internal DNS.
+ */
+const notPublicName = (host: string) => `${host} does not resolve to a public address`;
+
+/**
  * Refuses (with a message for a 400) a URL whose host is, or resolves to, an address that is not
  * public, unless `allowPrivate`. Checked at create and update; the sender checks again at connect time.
  */
@@ -52,14 +84,8 @@ export async function urlRefusal(raw: string, allowPrivate: boolean): Promise<st
   if (shape || allowPrivate) return shape;
   const host = hostOf(raw);
   if (isIP(host)) return isBlockedAddress(host) ? `The URL's host ${host} is not a public address` : null;
-  let addresses: LookupAddress[];
-  try {
-    addresses = await dns.lookup(host, { all: true, verbatim: true });
-  } catch {
-    return `The URL's host ${host} does not resolve`;
-  }
-  const blocked = addresses.find((a) => isBlockedAddress(a.address));
-  return blocked ? `The URL's host ${host} resolves to ${blocked.address}, which is not a public address` : null;
+  const addresses = await dns.lookup(host, { all: true, verbatim: true }).catch(() => [] as LookupAddress[]);
+  return addresses.length === 0 || addresses.some((a) => isBlockedAddress(a.address)) ? `The URL's host ${notPublicName(host)}` : null;
 }
 
 export class BlockedAddressError extends Error {
@@ -72,9 +98,9 @@ export class BlockedAddressError extends Error {
  */
 export const guardedLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
-    if (err) return callback(err, '', 0);
-    const blocked = addresses.find((a) => isBlockedAddress(a.address));
-    if (blocked) return callback(new BlockedAddressError(`${hostname} resolves to ${blocked.address}, which is not a public address`), '', 0);
+    if (err || addresses.length === 0 || addresses.some((a) => isBlockedAddress(a.address))) {
+      return callback(new BlockedAddressError(notPublicName(hostname)), '', 0);
+    }
     if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
     callback(null, addresses[0].address, addresses[0].family);
   });

@@ -11,6 +11,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 @Entity('webhooks')
 @Index('webhooks_org_idx', ['organization_id', 'created_at', 'id'])
 @Index('webhooks_enabled_idx', ['organization_id'], { where: `status = 'enabled'` })
+@Index('webhooks_previous_secret_expires_idx', ['previous_secret_expires_at'], { where: 'previous_secret IS NOT NULL' })
 export class WebhookEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -40,7 +41,7 @@ export class WebhookEntity {
   @Column('varchar', { length: 128, select: false })
   secret: string;
 
-  /** The secret before the last rotation, still signed with until `previous_secret_expires_at`. */
+  /** The secret before the last rotation, still signed with until `previous_secret_expires_at`, then cleared. */
   @Column('varchar', { length: 128, nullable: true, select: false })
   previous_secret: string | null;
 

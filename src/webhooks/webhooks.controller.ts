@@ -7,6 +7,7 @@ import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { ListWebhookDeliveriesQueryDto, WebhookDeliveriesPageDto, WebhookRedeliveryDto } from './dto/webhook-delivery.dto';
 import { CreateWebhookDto, UpdateWebhookDto, WebhookResponseDto, WebhookWithSecretResponseDto } from './dto/webhook.dto';
+import { WebhookSecretCodec } from './webhook-secret.codec';
 import { WebhooksService } from './webhooks.service';
 
 const WebhookId = () => Param('webhook_id', new ParseIdPipe('webhook'));
@@ -22,7 +23,7 @@ export class WebhooksController {
 
   /** Register an endpoint for the organization's events; the signing secret is in this response only. */
   @Post()
-  @Idempotent()
+  @Idempotent(WebhookSecretCodec)
   @ApiErrors(400, 403, 404)
   createWebhook(@CurrentPrincipal() principal: Principal, @Body() dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
     return this.service.create(principal, dto);

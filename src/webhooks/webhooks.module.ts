@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { NotifierModule } from '../database/notifier.module';
 import { FlowsModule } from '../flows/flows.module';
 import { DeliveryWorker } from './delivery-worker';
+import { WebhookSecretCodec } from './webhook-secret.codec';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
@@ -12,6 +13,6 @@ import { WebhooksService } from './webhooks.service';
 @Module({
   imports: [TypeOrmModule.forFeature([WebhookEntity]), FlowsModule, NotifierModule],
   controllers: [WebhooksController],
-  providers: [WebhooksService, WebhooksRepository, DeliveryWorker],
+  providers: [WebhooksService, WebhooksRepository, DeliveryWorker, WebhookSecretCodec],
 })
 export class WebhooksModule {}

@@ -205,6 +205,23 @@ export class WebhooksRepository {
     return removed;
   }
 
+  /**
+   * Forgets up to `batch` previous secrets whose grace period has ended, skipping webhooks being
+   * changed: every replica may run it at once. Answers how many.
+   */
+  async clearExpiredSecrets(batch: number): Promise<number> {
+    const [, cleared]: [unknown, number] = await this.dataSource.query(
+      `UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL
+        WHERE id IN (
+          SELECT id FROM webhooks
+           WHERE previous_secret IS NOT NULL AND previous_secret_expires_at <= now()
+           ORDER BY previous_secret_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        )`,
+      [batch],
+    );
+    return cleared;
+  }
+
   /** A disabled webhook sends nothing more: its pending deliveries fail. */
   async failPending(m: EntityManager, webhookId: string): Promise<void> {
     await m.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'pending'`, [webhookId]);

@@ -1,9 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowsService } from '../flows/flows.service';
 import { ListWebhookDeliveriesQueryDto, WebhookDeliveriesPageDto, WebhookRedeliveryDto } from './dto/webhook-delivery.dto';
@@ -22,6 +24,8 @@ import { WebhooksRepository } from './webhooks.repository';
 const SECRET_PREFIX = 'whsec_';
 const ROTATION_GRACE_MS = 24 * 3_600_000;
 const ORDER = { created_at: 'ASC', id: 'ASC' } as const;
+const SECRET_SWEEP_INTERVAL_MS = 60_000;
+const SECRET_SWEEP_BATCH = 1_000;
 
 /** `whsec_` + base64 of 32 random bytes: the Standard Webhooks form, which its libraries verify with. */
 export function newWebhookSecret(): string {
@@ -29,13 +33,36 @@ export function newWebhookSecret(): string {
 }
 
 @Injectable()
-export class WebhooksService {
+export class WebhooksService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private sweepTimer: NodeJS.Timeout | null = null;
+
   constructor(
     @InjectRepository(WebhookEntity) private readonly webhooks: Repository<WebhookEntity>,
     private readonly repository: WebhooksRepository,
     private readonly flows: FlowsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
+
+  /** Every replica, worker or not, forgets previous secrets once their 24 hours end. */
+  onApplicationBootstrap(): void {
+    const sweep = () => this.clearExpiredSecrets().catch((err: unknown) => this.logger.warn({ err }, 'webhook secret sweep failed'));
+    this.sweepTimer = setInterval(sweep, SECRET_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  /** Clears, in the database, the previous secrets past their grace period; answers how many. */
+  async clearExpiredSecrets(): Promise<number> {
+    let total = 0;
+    for (let cleared = SECRET_SWEEP_BATCH; cleared === SECRET_SWEEP_BATCH; total += cleared) {
+      cleared = await this.repository.clearExpiredSecrets(SECRET_SWEEP_BATCH);
+    }
+    return total;
+  }
 
   async create(principal: Principal, dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
     await this.checkTarget(principal, dto.url, dto.flow_id);

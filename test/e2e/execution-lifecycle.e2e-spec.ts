@@ -77,7 +77,9 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
       const targets = ['completed', 'failed', 'cancel_requested', 'completed', 'failed', 'cancel_requested', 'completed', 'failed'];
-      const results = await Promise.all(targets.map((to) => patch(org, e.id, to)));
+      // cancel_requested is a user's decision (backoffice), completed and failed a worker's reports.
+      const by = (to: string) => (to === 'cancel_requested' ? 'backoffice' : 'worker');
+      const results = await Promise.all(targets.map((to) => t.http().patch(`${BASE}/${e.id}/status`).query({ status: to }).set(org.auth(by(to)))));
       const winners = results.filter((r) => r.status === 200);
       expect(winners).toHaveLength(1);
       expect(results.filter((r) => r.status === 409)).toHaveLength(targets.length - 1);

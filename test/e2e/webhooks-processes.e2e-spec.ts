@@ -90,7 +90,7 @@ describe('webhook deliveries across processes', () => {
     const literal = await eventually(() => attempts(strict, org, byAddress.id), (a) => a.length >= 1);
     expect(literal.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: 'refused: 127.0.0.1 is not a public address' });
     const resolved = await eventually(() => attempts(strict, org, byName.id), (a) => a.length >= 1);
-    expect(resolved.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1), which is not a public address$/) });
+    expect(resolved.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: 'refused: localhost does not resolve to a public address' });
     expect(r.received).toHaveLength(0);
   });
 });

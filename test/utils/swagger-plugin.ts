@@ -50,7 +50,8 @@ async function addResponseTypes(metadata: () => Promise<Record<string, unknown>>
     const exports = await file;
     for (const [className, methods] of Object.entries(classes)) {
       const prototype = exports[className].prototype;
-      for (const [key, { summary, deprecated: _deprecated, tags: _tags, ...response }] of Object.entries(methods)) {
+      // `description` is the operation's (a `@remarks` tag), not the response's.
+      for (const [key, { summary, description: _description, deprecated: _deprecated, tags: _tags, ...response }] of Object.entries(methods)) {
         const method = prototype[key];
         const operation = Reflect.getMetadata('swagger/apiOperation', method) as Record<string, unknown> | undefined;
         if (operation && !operation.summary && summary) Reflect.defineMetadata('swagger/apiOperation', { ...operation, summary }, method);

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { PUBLIC_EXTENSION } from '../auth/auth.decorators';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
@@ -37,6 +38,12 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method];
+      // OpenAPI's way to say an operation takes no credentials (an empty requirement would be dropped by the scanner).
+      const extensions = operation as Partial<Record<typeof PUBLIC_EXTENSION, boolean>> | undefined;
+      if (operation && extensions?.[PUBLIC_EXTENSION]) {
+        delete extensions[PUBLIC_EXTENSION];
+        operation.security = [];
+      }
       // An id given in full with @ApiOperation (ApiUpstreamOperation) already ends with its path and method.
       if (operation?.operationId && !operation.operationId.endsWith(fastApiOperationId('', path, method))) {
         operation.operationId = fastApiOperationId(operation.operationId, path, method);

@@ -1,15 +1,16 @@
-import { applyDecorators, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, SetMetadata, Type, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../errors/error-envelope.dto';
-import { IDEMPOTENCY_HEADER, IdempotencyInterceptor } from './idempotency.interceptor';
+import { ANSWER_CODEC, IDEMPOTENCY_HEADER, IdempotencyInterceptor, IdempotentAnswerCodec } from './idempotency.interceptor';
 
 /**
  * Makes a POST safe to retry with an `Idempotency-Key` header (see IdempotencyInterceptor), and
- * documents the header and its 409 / 422 answers.
+ * documents the header and its 409 / 422 answers. `codec` keeps a successful answer in another form.
  */
-export function Idempotent() {
+export function Idempotent(codec?: Type<IdempotentAnswerCodec>) {
   return applyDecorators(
     UseInterceptors(IdempotencyInterceptor),
+    ...(codec ? [SetMetadata(ANSWER_CODEC, codec)] : []),
     ApiHeader({
       name: IDEMPOTENCY_HEADER,
       required: false,

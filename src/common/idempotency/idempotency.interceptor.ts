@@ -1,11 +1,12 @@
-import { CallHandler, ExecutionContext, HttpStatus, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, HttpStatus, Inject, Injectable, NestInterceptor, Type } from '@nestjs/common';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
-import { Reflector } from '@nestjs/core';
+import { ModuleRef, Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { from, lastValueFrom, Observable, of } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
 import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
 import { LOGGER } from '../../logging/logger';
 import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
@@ -14,6 +15,18 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const PRINTABLE_ASCII = /^[\x20-\x7e]{1,255}$/;
 // Answers the client may fix and send again with the same key: bad input, limits; 5xx are not kept either.
 const NOT_KEPT = new Set<number>([400, 401, 408, 413, 415, 422, 429]);
+
+export const ANSWER_CODEC = 'idempotency:answer-codec';
+
+/**
+ * For a successful answer that holds what must not be stored (a secret shown once): what is kept
+ * instead, and the answer rebuilt from it on replay, which throws when it can no longer be given.
+ * A provider of the route's module, named by `@Idempotent(codec)`.
+ */
+export interface IdempotentAnswerCodec {
+  store(body: unknown): unknown;
+  replay(principal: Principal, stored: unknown): Promise<unknown>;
+}
 
 interface StoredError {
   error: { code: ErrorCode; message: string; details: AppError['details'] };
@@ -30,6 +43,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly store: IdempotencyStore,
     private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -48,6 +62,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       operation: `${req.method} ${(req.route as { path: string }).path}`,
       key,
     };
+    const codecType = this.reflector.get<Type<IdempotentAnswerCodec> | undefined>(ANSWER_CODEC, context.getHandler());
+    const codec = codecType ? this.moduleRef.get(codecType, { strict: false }) : null;
     const claim = await this.store.claim(scope, fingerprint(req));
     switch (claim.kind) {
       case 'reused':
@@ -55,22 +71,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
       case 'in_progress':
         res.setHeader('Retry-After', '1');
         throw new AppError('idempotency_key_in_use', `A request with ${IDEMPOTENCY_HEADER} '${key}' is still being processed; retry shortly`);
-      case 'replay':
-        res.setHeader('Idempotent-Replayed', 'true');
+      case 'replay': {
         if (claim.status >= 400) {
+          res.setHeader('Idempotent-Replayed', 'true');
           const { error } = claim.body as StoredError;
           throw new AppError(error.code, error.message, error.details);
         }
-        return of(claim.body ?? undefined);
+        const body = codec ? await codec.replay(req.principal, claim.body) : claim.body;
+        res.setHeader('Idempotent-Replayed', 'true');
+        return of(body ?? undefined);
+      }
       case 'owner': {
         const status = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? 201 : 200);
-        return from(this.runOnce(scope, claim.owner, status, next));
+        return from(this.runOnce(scope, claim.owner, status, next, codec));
       }
     }
   }
 
   /** Runs the handler; keeps its answer (or its kept error) before it is sent, or frees the key. */
-  private async runOnce(scope: IdempotencyScope, owner: string, status: number, next: CallHandler): Promise<unknown> {
+  private async runOnce(scope: IdempotencyScope, owner: string, status: number, next: CallHandler, codec: IdempotentAnswerCodec | null): Promise<unknown> {
     let body: unknown;
     try {
       body = await lastValueFrom(next.handle(), { defaultValue: undefined });
@@ -83,7 +102,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       throw error;
     }
     // The work is done: a failure to keep the answer must not turn it into an error (the key then expires by its lock).
-    await this.store.complete(scope, owner, status ?? HttpStatus.OK, body).catch((err: unknown) =>
+    await this.store.complete(scope, owner, status ?? HttpStatus.OK, codec ? codec.store(body) : body).catch((err: unknown) =>
       this.logger.warn({ err }, 'could not record the outcome of an idempotent request'),
     );
     return body;
