@@ -46,7 +46,10 @@ export class ExecutionLifecycle {
     return { slots, row: accessible(principal, await this.repository.lockForUpdate(m, id)) };
   }
 
-  /** A task writer's lock on the run: it keeps the run from being removed, and waits for (never blocks) a status change. */
+  /**
+   * A task writer's lock on the run (KEY SHARE): the row stays, and a status change neither waits
+   * for it nor is waited for, so a writer holding the run's lock may then touch its tasks.
+   */
   async shareRun(m: EntityManager, id: string): Promise<void> {
     await this.repository.lockKeyShare(m, id);
   }
