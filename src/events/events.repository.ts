@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { isoText } from '../database/sql-literals';
 import type { EventType } from './event-types';
 
 export interface EventToWrite {
@@ -45,7 +46,7 @@ export class EventsRepository {
       `SELECT r.purged_through, page.*
          FROM flow_events_retention r
          LEFT JOIN LATERAL (
-           SELECT e.id::text, e.type, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, e.payload
+           SELECT e.id::text, e.type, ${isoText('e.occurred_at')} AS occurred_at, e.payload
              FROM flow_events e
             WHERE ${scope} AND e.id > $2
             ORDER BY e.id

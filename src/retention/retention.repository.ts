@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { sqlList } from '../database/sql-literals';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
-import type { ExecutionStatus } from '../flow-executions/execution-status';
+import { ExecutionStatus, TERMINAL_STATUSES } from '../flow-executions/execution-status';
 import { COLUMNS } from '../flow-executions/flow-executions.repository';
 
 export interface DueExecution {
@@ -11,7 +12,7 @@ export interface DueExecution {
 
 // The flow's TTL as an interval; flows without one never match.
 const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
-const TERMINAL = `('completed', 'failed', 'cancelled')`;
+const TERMINAL = sqlList(TERMINAL_STATUSES);
 
 @Injectable()
 export class RetentionRepository {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { isoText } from '../database/sql-literals';
 import { DELIVERIES_CHANNEL, EventType } from '../events/event-types';
 import type { StoredEvent } from '../events/events.repository';
 import type { DeliveryStatus, WebhookStatus } from './webhook.entity';
@@ -47,7 +48,7 @@ export interface AttemptRow {
   status: DeliveryStatus;
 }
 
-const OCCURRED_AT = `to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const OCCURRED_AT = isoText('e.occurred_at');
 
 @Injectable()
 export class WebhooksRepository {
