@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoText as iso } from '../database/sql-literals';
 import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
@@ -69,6 +70,20 @@ export type ListResult =
 /** Estimated JSON a page of executions may carry; past it the page ends early, after at least one row. */
 export const PAGE_BYTES = 4 * 1024 * 1024;
 
+const LIST_SAMPLE: ListFilter = {
+  flowId: DummyValue.UUID,
+  organizationId: DummyValue.UUID2,
+  sortField: 'created_at',
+  sortDirection: 'desc',
+  offset: 0,
+  limit: 50,
+  withCredits: false,
+};
+const TAGS_SAMPLE: [string, string][] = [
+  ['customer', 'acme'],
+  ['region', 'eu'],
+];
+
 /**
  * Hand-written SQL for the hot paths: each read is one round trip. (TypeORM's `query` answers an
  * UPDATE with `[rows, count]`.)
@@ -81,12 +96,14 @@ export class FlowExecutionsRepository {
    * The retrieve endpoint's query, straight on the driver's pool as a named prepared statement:
    * TypeORM's query runner costs more than the query itself on this path.
    */
+  @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_WITH_CREDITS : FIND, [id]);
     return result.rows[0];
   }
 
   /** By flow and run number: one lookup in flow_executions_run_number_uq. */
+  @GenerateSql({ params: [DummyValue.UUID, 7, false] }, { name: 'with credits', params: [DummyValue.UUID, 7, true] })
   async findByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_BY_RUN_WITH_CREDITS : FIND_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
@@ -96,6 +113,30 @@ export class FlowExecutionsRepository {
    * The flow check, the cursor lookup and the page in one statement. The flow row is always
    * returned when it exists; page columns are null when the page is empty.
    */
+  @GenerateSql(
+    { name: 'first page', params: [LIST_SAMPLE] },
+    { name: 'after a cursor', params: [{ ...LIST_SAMPLE, cursorId: DummyValue.UUID }] },
+    {
+      name: 'filters, by updated_at with credits',
+      params: [
+        {
+          ...LIST_SAMPLE,
+          sortField: 'updated_at',
+          sortDirection: 'asc',
+          status: ['completed', 'failed'],
+          statusExclude: ['stale'],
+          createdAfter: DummyValue.TIMESTAMP,
+          createdBefore: DummyValue.TIMESTAMP,
+          updatedAfter: DummyValue.TIMESTAMP,
+          updatedBefore: DummyValue.TIMESTAMP,
+          tagsExclude: [['customer', 'acme']],
+          withCredits: true,
+        },
+      ],
+    },
+    { name: 'with tags', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE }] },
+    { name: 'with tags, after a cursor, page 3', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE, cursorId: DummyValue.UUID, offset: 100 }] },
+  )
   async list(f: ListFilter): Promise<ListResult> {
     const params: unknown[] = [f.flowId, f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
@@ -173,6 +214,12 @@ export class FlowExecutionsRepository {
    * organization's ordering lock, all in one round trip and one implicit transaction. Undefined
    * when the flow is gone.
    */
+  @GenerateSql({
+    params: [
+      { organizationId: DummyValue.UUID, flowId: DummyValue.UUID2, flowVersion: 1, input: {}, inputTaskName: null, triggeredTaskExecutorName: null, modifiedBy: 'sample' },
+      10,
+    ],
+  })
   async start(e: NewExecution, defaultConcurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, START, [
       e.organizationId,
@@ -188,6 +235,7 @@ export class FlowExecutionsRepository {
   }
 
   /** Locks the organization's row (creating it on first use): every change of the number running holds it. */
+  @GenerateSql({ name: 'first use', params: [DummyValue.MANAGER, DummyValue.UUID] })
   async lockOrganization(m: EntityManager, organizationId: string): Promise<number | null> {
     const lock = `SELECT max_concurrent_executions FROM organizations WHERE id = $1 FOR UPDATE`;
     let rows: { max_concurrent_executions: number | null }[] = await m.query(lock, [organizationId]);
@@ -199,16 +247,19 @@ export class FlowExecutionsRepository {
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async lockForUpdate(m: EntityManager, id: string): Promise<FlowExecutionRow | undefined> {
     const rows: FlowExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1 FOR NO KEY UPDATE`, [id]);
     return rows[0];
   }
 
   /** KEY SHARE locks on several executions, in id order (any organization: the caller decides 403 / 404). */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
   async lockShared(m: EntityManager, ids: string[]): Promise<FlowExecutionRow[]> {
     return m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = ANY($1::uuid[]) ORDER BY fe.id FOR KEY SHARE`, [ids]);
   }
 
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, 'completed', 'sample', null] })
   async setStatus(
     m: EntityManager,
     id: string,
@@ -228,17 +279,20 @@ export class FlowExecutionsRepository {
   }
 
   /** A deleted execution's tags leave its flow's tag list; they stay, as the rest of its data does. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async retireTags(m: EntityManager, flowExecutionId: string): Promise<void> {
     await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = $1 AND NOT execution_deleted`, [flowExecutionId]);
   }
 
   /** Slots in use: the organization's counter, kept by triggers on flow_executions. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async activeCount(m: EntityManager, organizationId: string): Promise<number> {
     const rows: { n: number }[] = await m.query(`SELECT active_executions AS n FROM organizations WHERE id = $1`, [organizationId]);
     return rows[0]?.n ?? 0;
   }
 
   /** The organization's limit as stored (null: the default), and how many executions hold or wait for a slot. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async slotUsage(m: EntityManager, organizationId: string): Promise<{ limit: number | null; active: number; queued: number }> {
     const rows: { limit: number | null; active: number; queued: number }[] = await m.query(
       `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
@@ -249,6 +303,7 @@ export class FlowExecutionsRepository {
     return rows[0];
   }
 
+  @GenerateSql({ params: [DummyValue.UUID, 1] })
   async definitionOf(flowId: string, version: number): Promise<unknown> {
     const rows: { definition: unknown }[] = await this.dataSource.query(
       `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
@@ -261,6 +316,7 @@ export class FlowExecutionsRepository {
    * A re-execution: a full one gives every task a new queued attempt (earlier attempts stay as
    * history); a stale-only one resets the stale task executions in place. Edits count as re-executed.
    */
+  @GenerateSql({ name: 'full', params: [DummyValue.MANAGER, DummyValue.UUID, false] }, { name: 'stale only', params: [DummyValue.MANAGER, DummyValue.UUID, true] })
   async restartTasks(m: EntityManager, flowExecutionId: string, onlyStale: boolean): Promise<void> {
     if (onlyStale) {
       await m.query(
@@ -287,6 +343,9 @@ export class FlowExecutionsRepository {
   }
 
   /** A batch of task status reports as history rows, in the order given, in one statement. */
+  @GenerateSql({
+    params: [DummyValue.MANAGER, { id: DummyValue.UUID, organization_id: DummyValue.UUID2 }, [{ task_name: 'extract', status: 'running' }, { task_name: 'load', status: 'queued' }]],
+  })
   async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
     return m.query(
       `INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
@@ -299,6 +358,7 @@ export class FlowExecutionsRepository {
   }
 
   /** Admits the oldest waiting executions of the organization while it has free slots. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, 10] })
   async promoteWaiting(m: EntityManager, organizationId: string, concurrencyLimit: number): Promise<FlowExecutionRow[]> {
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe

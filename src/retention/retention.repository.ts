@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { sqlList } from '../database/sql-literals';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { ExecutionStatus, TERMINAL_STATUSES } from '../flow-executions/execution-status';
@@ -22,6 +23,7 @@ export class RetentionRepository {
    * Executions past their flow's TTL, oldest first per flow, without locking: each flow's due rows
    * come from flow_executions_flow_terminal_idx (flow_id, terminal_at) over terminal rows only.
    */
+  @GenerateSql({ params: [100] })
   async findDue(limit: number): Promise<DueExecution[]> {
     return this.dataSource.query(
       `SELECT due.organization_id, due.id
@@ -40,6 +42,7 @@ export class RetentionRepository {
   }
 
   /** The organization's row lock, unless someone holds it: a sweep never waits, it comes back next time. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async tryLockOrganization(m: EntityManager, organizationId: string): Promise<boolean> {
     const rows: unknown[] = await m.query(`SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE SKIP LOCKED`, [organizationId]);
     return rows.length > 0;
@@ -49,6 +52,7 @@ export class RetentionRepository {
    * Soft-deletes those of `ids` that are still due, skipping rows another transaction holds (another
    * replica's sweep, an API write): each is deleted once, and nobody waits for the sweep's locks.
    */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
   async deleteDue(m: EntityManager, ids: string[]): Promise<(FlowExecutionRow & { previous_status: ExecutionStatus })[]> {
     const [rows]: [(FlowExecutionRow & { previous_status: ExecutionStatus })[]] = await m.query(
       `WITH due AS (

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { MAX_TASK_TAGS } from '../task-executions/task-tags';
 import type { TaskExecutionTagEntity } from '../task-executions/task-execution-tag.entity';
 import type { TaskExecutionEntity } from '../task-executions/task-execution.entity';
@@ -28,6 +29,8 @@ export type FlowTagsResult = { flow: 'missing' } | { flow: 'foreign' } | { flow:
 
 export type TagListResult = { execution: 'missing' } | { execution: 'foreign' } | { execution: 'ok'; tags: TaskExecutionTagEntity[] };
 
+const TAG_SAMPLE: TagKey = { flow_execution_id: DummyValue.UUID, task_name: 'extract', tag_type: 'customer', tag: 'acme' };
+
 export const tagKey = (k: TagKey) => JSON.stringify([k.flow_execution_id, k.task_name, k.tag_type, k.tag]);
 
 const columns = (keys: TagKey[]) => [
@@ -43,6 +46,7 @@ export class TaskTagsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The definitions of the given flow versions, by `flow_id:version`. */
+  @GenerateSql({ params: [DummyValue.MANAGER, [{ flow_id: DummyValue.UUID, flow_version: 1 }]] })
   async definitions(m: EntityManager, versions: { flow_id: string; flow_version: number }[]): Promise<Map<string, unknown>> {
     const rows: { flow_id: string; version: number; definition: unknown }[] = await m.query(
       `SELECT flow_id, version, definition FROM flow_versions
@@ -53,6 +57,7 @@ export class TaskTagsRepository {
   }
 
   /** The latest (not deleted) attempt of each (execution, task) that has one. */
+  @GenerateSql({ params: [DummyValue.MANAGER, [{ flow_execution_id: DummyValue.UUID, task_name: 'extract' }]] })
   async latestAttempts(m: EntityManager, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionEntity[]> {
     return m.query(
       `SELECT DISTINCT ON (te.flow_execution_id, te.task_name) te.*
@@ -65,6 +70,7 @@ export class TaskTagsRepository {
   }
 
   /** Serializes batches that touch the same tags, in one order, so that two batches never deadlock. */
+  @GenerateSql({ params: [DummyValue.MANAGER, [TAG_SAMPLE]] })
   async lockTags(m: EntityManager, keys: TagKey[]): Promise<void> {
     await m.query(
       `SELECT pg_advisory_xact_lock(${TAG_LOCK_SPACE}, h)
@@ -74,6 +80,7 @@ export class TaskTagsRepository {
   }
 
   /** Adds the tags (distinct keys); a removed one is revived with the new metadata. Answers the keys that changed. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID2, [{ ...TAG_SAMPLE, tag_metadata: { score: 1 } }], 'sample'] })
   async add(m: EntityManager, organizationId: string, items: (TagKey & { tag_metadata?: unknown })[], modifiedBy: string): Promise<Set<string>> {
     const metadata = items.map((i) => (i.tag_metadata === undefined || i.tag_metadata === null ? null : JSON.stringify(i.tag_metadata)));
     const rows: TagKey[] = await m.query(
@@ -106,6 +113,7 @@ export class TaskTagsRepository {
   }
 
   /** Soft-deletes the active tags among the keys (distinct); answers the keys that changed. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID2, [TAG_SAMPLE], 'sample'] })
   async remove(m: EntityManager, organizationId: string, keys: TagKey[], modifiedBy: string): Promise<Set<string>> {
     const [rows]: [TagKey[]] = await m.query(
       `UPDATE task_execution_tags t
@@ -120,6 +128,7 @@ export class TaskTagsRepository {
   }
 
   /** The execution check and its active tags (oldest first) in one statement; a foreign execution's tags are never read. */
+  @GenerateSql({ params: [DummyValue.UUID2, DummyValue.UUID, undefined] }, { name: 'one task', params: [DummyValue.UUID2, DummyValue.UUID, 'extract'] })
   async listForExecution(organizationId: string, flowExecutionId: string, taskName: string | undefined): Promise<TagListResult> {
     const rows: (TaskExecutionTagEntity & { execution_organization_id: string; execution_status: string })[] = await this.dataSource.query(
       `SELECT fe.organization_id AS execution_organization_id, fe.status AS execution_status, ${TAG_COLUMNS}
@@ -142,6 +151,7 @@ export class TaskTagsRepository {
    * label and one primary-key probe, so the cost grows with the number of distinct tags returned (at
    * most `limit`), not with the flow's size.
    */
+  @GenerateSql({ params: [DummyValue.UUID2, DummyValue.UUID, undefined] }, { name: 'one task', params: [DummyValue.UUID2, DummyValue.UUID, 'extract'] })
   async flowTags(organizationId: string, flowId: string, taskName: string | undefined, limit = FLOW_TAGS_LIMIT): Promise<FlowTagsResult> {
     const params: unknown[] = [flowId, organizationId, limit];
     const task = taskName === undefined ? '' : `AND t.task_name = $${params.push(taskName)}`;

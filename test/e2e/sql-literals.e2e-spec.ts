@@ -13,9 +13,9 @@ const sqlTexts = (dir: string) =>
     .sort()
     .map((name) => ({ file: `${dir}/${name}`, text: readFileSync(join(DATABASE, dir, name), 'utf8').replace(/--[^\n]*/g, '') }));
 
-/** The SQL restates names and lists that TypeScript owns; these tests hold the two equal. */
+/** The functions (src/database/sql) and the queries (src/database/queries) restate names and lists that TypeScript owns; these tests hold the two equal. */
 describe('literals in SQL', () => {
-  const texts = [...sqlTexts('sql')];
+  const texts = [...sqlTexts('sql'), ...sqlTexts('queries')];
   const all = <T>(pattern: RegExp, pick: (m: RegExpMatchArray) => T) => texts.flatMap(({ file, text }) => [...text.matchAll(pattern)].map((m) => ({ file, value: pick(m) })));
   const literals = (list: string) => [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]);
 
@@ -29,7 +29,7 @@ describe('literals in SQL', () => {
     for (const list of lists) expect({ ...list, named: named.has(JSON.stringify(list.value)) }).toEqual({ ...list, named: true });
   });
 
-  it('single execution statuses compared in the functions are statuses', () => {
+  it('single execution statuses compared in SQL are statuses', () => {
     const found = all(/\b(?:NEW|OLD|fe)\.status\s*(?:=|<>)\s*'([^']*)'|THEN '([a-z_]+)' ELSE '([a-z_]+)' END/g, (m) => [m[1], m[2], m[3]].filter(Boolean)).flatMap(({ file, value }) =>
       value.map((status) => ({ file, status })),
     );
