@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
+import { isoText } from '../database/sql-literals';
 import type { EventType, StoredEvent } from './event-types';
 
 export interface EventToWrite {
@@ -26,11 +28,20 @@ export class EventLogRepository {
    * smaller one appear. Executions named in `touched` changed without an event: they are only notified.
    * The same function writes the webhook outbox: a delivery per event and enabled matching webhook.
    */
+  @GenerateSql({
+    params: [
+      DummyValue.MANAGER,
+      DummyValue.UUID,
+      [{ flow_id: DummyValue.UUID2, flow_execution_id: DummyValue.UUID, type: 'flow_execution.status_changed', payload: {} }],
+      [DummyValue.UUID2],
+    ],
+  })
   async append(m: EntityManager, organizationId: string, events: EventToWrite[], touched: string[]): Promise<void> {
     await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, JSON.stringify(events), touched]);
   }
 
   /** Events of the organization (of one flow, when given) after the cursor, oldest first. */
+  @GenerateSql({ name: 'organization', params: [DummyValue.UUID, null, 0n, 100] }, { name: 'one flow', params: [DummyValue.UUID, DummyValue.UUID2, 0n, 100] })
   async page(organizationId: string, flowId: string | null, after: bigint, limit: number): Promise<EventPage> {
     const params: unknown[] = [organizationId, after.toString(), limit];
     const scope = flowId === null ? 'e.organization_id = $1' : `e.flow_id = $${params.push(flowId)} AND e.organization_id = $1`;
@@ -38,7 +49,7 @@ export class EventLogRepository {
       `SELECT r.purged_through, page.*
          FROM flow_events_retention r
          LEFT JOIN LATERAL (
-           SELECT e.id::text, e.type, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, e.payload
+           SELECT e.id::text, e.type, ${isoText('e.occurred_at')} AS occurred_at, e.payload
              FROM flow_events e
             WHERE ${scope} AND e.id > $2
             ORDER BY e.id
@@ -55,6 +66,7 @@ export class EventLogRepository {
    * Removes up to `batch` events older than the cutoff, skipping rows another replica is removing,
    * and advances the retention mark. Answers how many it removed.
    */
+  @GenerateSql({ params: [DummyValue.DATE, 1000] })
   async purgeOlderThan(cutoff: Date, batch: number): Promise<number> {
     const [rows]: [{ removed: number }[]] = await this.dataSource.query(
       `WITH doomed AS (

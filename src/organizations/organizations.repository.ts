@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 
 /** An organization's row as the slot accounting reads it: its own limit (null: the default) and the slots in use. */
 export interface OrganizationRow {
@@ -17,6 +18,7 @@ const COLUMNS = `max_concurrent_executions, active_executions`;
 @Injectable()
 export class OrganizationsRepository {
   /** Locks the organization's row, creating it on first use. */
+  @GenerateSql({ name: 'first use', params: [DummyValue.MANAGER, DummyValue.UUID] })
   async lock(m: EntityManager, organizationId: string): Promise<OrganizationRow> {
     const lock = `SELECT ${COLUMNS} FROM organizations WHERE id = $1 FOR UPDATE`;
     let rows: OrganizationRow[] = await m.query(lock, [organizationId]);
@@ -28,16 +30,19 @@ export class OrganizationsRepository {
   }
 
   /** The row lock unless another transaction holds it; undefined then, or when there is no row. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async tryLock(m: EntityManager, organizationId: string): Promise<OrganizationRow | undefined> {
     const rows: OrganizationRow[] = await m.query(`SELECT ${COLUMNS} FROM organizations WHERE id = $1 FOR UPDATE SKIP LOCKED`, [organizationId]);
     return rows[0];
   }
 
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async find(m: EntityManager, organizationId: string): Promise<OrganizationRow | undefined> {
     const rows: OrganizationRow[] = await m.query(`SELECT ${COLUMNS} FROM organizations WHERE id = $1`, [organizationId]);
     return rows[0];
   }
 
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, 10] })
   async setLimit(m: EntityManager, organizationId: string, limit: number): Promise<void> {
     await m.query(`UPDATE organizations SET max_concurrent_executions = $2, updated_at = now() WHERE id = $1`, [organizationId, limit]);
   }

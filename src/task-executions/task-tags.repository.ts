@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { MAX_TASK_TAGS } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
@@ -33,6 +34,8 @@ export interface TagListResult {
   tags: TaskExecutionTagEntity[];
 }
 
+const TAG_SAMPLE: TagKey = { flow_execution_id: DummyValue.UUID, task_name: 'extract', tag_type: 'customer', tag: 'acme' };
+
 export const tagKey = (k: TagKey) => JSON.stringify([k.flow_execution_id, k.task_name, k.tag_type, k.tag]);
 
 const columns = (keys: TagKey[]) => [
@@ -48,6 +51,7 @@ export class TaskTagsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The latest (not deleted) attempt of each (execution, task) that has one. */
+  @GenerateSql({ params: [DummyValue.MANAGER, [{ flow_execution_id: DummyValue.UUID, task_name: 'extract' }]] })
   async latestAttempts(m: EntityManager, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionEntity[]> {
     return m.query(
       `SELECT DISTINCT ON (te.flow_execution_id, te.task_name) te.*
@@ -60,6 +64,7 @@ export class TaskTagsRepository {
   }
 
   /** Serializes batches that touch the same tags, in one order, so that two batches never deadlock. */
+  @GenerateSql({ params: [DummyValue.MANAGER, [TAG_SAMPLE]] })
   async lockTags(m: EntityManager, keys: TagKey[]): Promise<void> {
     await m.query(
       `SELECT pg_advisory_xact_lock(${TAG_LOCK_SPACE}, h)
@@ -69,6 +74,7 @@ export class TaskTagsRepository {
   }
 
   /** Adds the tags (distinct keys); a removed one is revived with the new metadata. Answers the keys that changed. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID2, [{ ...TAG_SAMPLE, tag_metadata: { score: 1 } }], 'sample'] })
   async add(m: EntityManager, organizationId: string, items: (TagKey & { tag_metadata?: unknown })[], modifiedBy: string): Promise<Set<string>> {
     const metadata = items.map((i) => (i.tag_metadata === undefined || i.tag_metadata === null ? null : JSON.stringify(i.tag_metadata)));
     const rows: TagKey[] = await m.query(
@@ -101,6 +107,7 @@ export class TaskTagsRepository {
   }
 
   /** Soft-deletes the active tags among the keys (distinct); answers the keys that changed. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID2, [TAG_SAMPLE], 'sample'] })
   async remove(m: EntityManager, organizationId: string, keys: TagKey[], modifiedBy: string): Promise<Set<string>> {
     const [rows]: [TagKey[]] = await m.query(
       `UPDATE task_execution_tags t
@@ -115,6 +122,7 @@ export class TaskTagsRepository {
   }
 
   /** The execution check and its active tags (oldest first) in one statement; a foreign execution's tags are never read. */
+  @GenerateSql({ params: [DummyValue.UUID2, DummyValue.UUID, undefined] }, { name: 'one task', params: [DummyValue.UUID2, DummyValue.UUID, 'extract'] })
   async listForExecution(organizationId: string, flowExecutionId: string, taskName: string | undefined): Promise<TagListResult> {
     const rows: (TaskExecutionTagEntity & { execution_organization_id: string; execution_status: ExecutionStatus })[] = await this.dataSource.query(
       `SELECT fe.organization_id AS execution_organization_id, fe.status AS execution_status, ${TAG_COLUMNS}
@@ -137,6 +145,7 @@ export class TaskTagsRepository {
    * label and one primary-key probe, so the cost grows with the number of distinct tags returned (at
    * most `limit`), not with the flow's size.
    */
+  @GenerateSql({ params: [DummyValue.UUID2, DummyValue.UUID, undefined] }, { name: 'one task', params: [DummyValue.UUID2, DummyValue.UUID, 'extract'] })
   async flowTags(organizationId: string, flowId: string, taskName: string | undefined, limit = FLOW_TAGS_LIMIT): Promise<FlowTagsResult> {
     const params: unknown[] = [flowId, organizationId, limit];
     const task = taskName === undefined ? '' : `AND t.task_name = $${params.push(taskName)}`;

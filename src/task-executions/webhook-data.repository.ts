@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import type { ProcessingStatus } from './dto/task-status.dto';
 import type { TaskExecutionEntity } from './task-execution.entity';
 
@@ -23,6 +24,7 @@ export interface TaskAttempt {
 /** Hand-written SQL; callers hold the run's locks (organization, then the execution row). */
 @Injectable()
 export class WebhookDataRepository {
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, 'approve', { approved: true }] })
   async findForTask(m: EntityManager, flowExecutionId: string, taskName: string, data: unknown = null): Promise<StoredWebhookData | undefined> {
     const rows: StoredWebhookData[] = await m.query(
       `SELECT id, data, received_by, task_execution_id, data = $3::jsonb AS same
@@ -33,6 +35,9 @@ export class WebhookDataRepository {
     return rows[0];
   }
 
+  @GenerateSql({
+    params: [DummyValue.MANAGER, { organizationId: DummyValue.UUID2, flowExecutionId: DummyValue.UUID, taskName: 'approve', data: { approved: true }, receivedBy: 'sample' }],
+  })
   async insert(
     m: EntityManager,
     row: { organizationId: string; flowExecutionId: string; taskName: string; data: unknown; receivedBy: string },
@@ -47,6 +52,7 @@ export class WebhookDataRepository {
   }
 
   /** Locks the task's latest (not deleted) attempt. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, 'approve'] })
   async latestAttempt(m: EntityManager, flowExecutionId: string, taskName: string): Promise<TaskAttempt | undefined> {
     const rows: TaskAttempt[] = await m.query(
       `SELECT te.id, te.task_name, te.processing_status,
@@ -64,6 +70,7 @@ export class WebhookDataRepository {
   }
 
   /** The data becomes the task execution's output and the task execution completes. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, { approved: true }, 'sample'] })
   async complete(m: EntityManager, taskExecutionId: string, data: unknown, modifiedBy: string): Promise<TaskExecutionEntity> {
     const [rows]: [TaskExecutionEntity[]] = await m.query(
       `UPDATE task_executions te
@@ -77,6 +84,7 @@ export class WebhookDataRepository {
     return rows[0];
   }
 
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, DummyValue.UUID2] })
   async markApplied(m: EntityManager, id: string, taskExecutionId: string): Promise<void> {
     await m.query(`UPDATE webhook_data SET task_execution_id = $2, applied_at = clock_timestamp() WHERE id = $1`, [id, taskExecutionId]);
   }
