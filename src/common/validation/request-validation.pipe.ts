@@ -3,8 +3,6 @@ import { badRequest } from '../errors/app-error';
 import { findUnstorable } from './storable';
 import { RequestValidationError, ValidationIssue } from './validation-error';
 
-const MAX_BODY_DEPTH = 64;
-
 const LOCATION: Record<ArgumentMetadata['type'], string> = { query: 'query', body: 'body', param: 'path', custom: 'body' };
 
 class FieldErrors extends Error {
@@ -29,11 +27,8 @@ export class RequestValidationPipe extends ValidationPipe {
     });
   }
 
+  // Bodies nested deeper than MAX_BODY_DEPTH never get here: the JSON parser refuses them (json-depth.ts).
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    // class-transformer recurses through free-form JSON (inputs, definitions): bound it first.
-    if (metadata.type === 'body' && deeperThan(value, MAX_BODY_DEPTH)) {
-      throw badRequest(`Request body is nested too deeply (more than ${MAX_BODY_DEPTH} levels)`);
-    }
     // Before class-transformer: unknown fields are checked too, and nothing unstorable reaches a query.
     if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
       const where = LOCATION[metadata.type];
@@ -66,17 +61,6 @@ function flatten(errors: ValidationError[], path: (string | number)[]): Validati
     );
     return [...own, ...flatten(error.children ?? [], loc)];
   });
-}
-
-function deeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 function snakeCase(constraint: string): string {
