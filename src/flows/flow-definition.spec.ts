@@ -1,6 +1,8 @@
 import Ajv2020 from 'ajv/dist/2020';
 import {
   compileInputSchema,
+  DEFINITION_LIMITS,
+  definitionLimitIssues,
   dslIssues,
   downstreamTasks,
   flowTasks,
@@ -8,6 +10,7 @@ import {
   inputTasks,
   orderedTaskNames,
   outputModelOf,
+  templateExpressions,
   validateFlowDefinition,
 } from './flow-definition';
 
@@ -246,16 +249,106 @@ describe('graph helpers', () => {
     it('requires every field without a default and allows no other', () => {
       const model = outputModelOf(receiver({ approved: { type: 'boolean' }, notes: { type: 'string', default: '' } }))!;
       const validate = compileInputSchema(model);
-      expect(validate({ approved: true })).toBe(true);
-      expect(validate({ approved: true, notes: 'ok' })).toBe(true);
-      expect(validate({ notes: 'ok' })).toBe(false);
-      expect(validate({ approved: 'yes' })).toBe(false);
-      expect(validate({ approved: true, extra: 1 })).toBe(false);
+      expect(validate({ approved: true })).toEqual([]);
+      expect(validate({ approved: true, notes: 'ok' })).toEqual([]);
+      expect(validate({ notes: 'ok' })).not.toEqual([]);
+      expect(validate({ approved: 'yes' })).not.toEqual([]);
+      expect(validate({ approved: true, extra: 1 })).not.toEqual([]);
       expect(new Ajv2020().validateSchema(model)).toBe(true);
     });
 
     it.each([[['a']], ['a'], [{ a: 'string' }]])('refuses fields %p', (fields) => {
       expect(() => outputModelOf(receiver(fields))).toThrow();
     });
+  });
+});
+
+describe('templateExpressions', () => {
+  // The regular expression the scanner replaces: it backtracks cubically on '{{' and spaces.
+  const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+  const byRegex = (text: string) => [...text.matchAll(TEMPLATE)].map((m) => m[1]);
+
+  it.each([
+    '{{a.b}}',
+    'x {{ a.b }} y {{c}}',
+    '{{}}',
+    '{{ }}',
+    '{{{a}}}',
+    '{{a}',
+    '{{a}}}',
+    '{{a{{b}}',
+    '{{a}b}}',
+    '}}{{ a .b\t\n}}{{',
+    '{{ a b }}{{\u00a0x\u2028}}',
+    '{{{{{{a}}}}}}',
+    '{ {a}} {{a} } {{a}}',
+    'no templates',
+    '',
+  ])('finds what the regular expression finds in %j', (text) => {
+    expect(templateExpressions(text)).toEqual(byRegex(text));
+  });
+
+  it('finds the same as the regular expression on random texts of braces, spaces and letters', () => {
+    const alphabet = ['{', '}', ' ', 'a', '.', '\t'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+    for (let n = 0; n < 2000; n++) {
+      const text = Array.from({ length: next() % 24 }, () => alphabet[next() % alphabet.length]).join('');
+      expect(templateExpressions(text)).toEqual(byRegex(text));
+    }
+  });
+
+  it('takes time linear in the text where the regular expression is cubic', () => {
+    // '{{' and 100,000 spaces: the regex would run for hours; one pass is milliseconds (no absolute bound asserted:
+    // the test would not end if the scan backtracked).
+    expect(templateExpressions('{{' + ' '.repeat(100_000))).toEqual([]);
+    expect(templateExpressions('{{'.repeat(50_000))).toEqual([]);
+    expect(templateExpressions(('{{' + ' '.repeat(50)).repeat(2_000) + '}}')).toEqual(['']);
+  });
+});
+
+describe('definitionLimitIssues', () => {
+  const long = 'x'.repeat(DEFINITION_LIMITS.stringLength + 1);
+
+  it('accepts the example of the spec and definitions within the bounds', () => {
+    expect(definitionLimitIssues(specExample)).toEqual([]);
+    expect(definitionLimitIssues(flow([task('a', { input_schema: { properties: { x: { type: 'string', pattern: '^[a-z]+$' } } } })]))).toEqual([]);
+  });
+
+  it('refuses a string, a member name or a task name over its bound, with where', () => {
+    expect(definitionLimitIssues(flow([task('a', { prompt: long })]))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 0, 'parameters', 'prompt'], msg: expect.stringMatching(/^String is too long/) },
+    ]);
+    expect(definitionLimitIssues(flow([task('a', { [long]: 1 })]))[0].msg).toMatch(/^Member name is too long/);
+    expect(definitionLimitIssues(flow([task('n'.repeat(201))]))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 0, 'name'], msg: 'Must be at most 200 characters' },
+    ]);
+  });
+
+  it('refuses patterns RE2 cannot run in the schemas the service runs, naming each', () => {
+    const definition = flow([
+      task('in', { input_schema: { properties: { x: { type: 'string', pattern: '^(?=a)a$' } }, patternProperties: { '(a)\\1': {} } } }),
+      task('w', { x: '{{in.o}}', fields: { code: { type: 'string', pattern: '(?<!x)y' } } }, { task_executor_name: 'webhook_receiver' }),
+      task('other', { x: '{{in.o}}', input_schema: { pattern: '(?=ignored: not an input task)' } }),
+    ]);
+    const issues = definitionLimitIssues(definition);
+    expect(issues.map((i) => i.loc.join('.')).sort()).toEqual([
+      'flow_configs.0.config.tasks.0.parameters.input_schema.patternProperties.(a)\\1',
+      'flow_configs.0.config.tasks.0.parameters.input_schema.properties.x.pattern',
+      'flow_configs.0.config.tasks.1.parameters.fields.code.pattern',
+    ]);
+    expect(issues.every((i) => /^Pattern is not supported: .*RE2/.test(i.msg))).toBe(true);
+  });
+
+  it('refuses a schema too large or too deep, a pattern too long or too complex, and a $ref into data', () => {
+    const at = (schema: object) => definitionLimitIssues(flow([task('a', { input_schema: schema })])).map((i) => `${i.loc.slice(7).join('.')}: ${i.msg}`);
+    expect(at({ enum: Array.from({ length: 10_000 }, (_, i) => `value-${i}`) })).toEqual([expect.stringMatching(/^: Schema is too large/)]);
+    let deep: object = { type: 'string' };
+    for (let i = 0; i < 20; i++) deep = { properties: { x: deep } };
+    expect(at(deep)).toEqual([expect.stringMatching(/: Schema is nested too deeply \(more than 32 levels\)$/)]);
+    expect(at({ pattern: 'a'.repeat(1001) })).toEqual(['pattern: Pattern is too long (more than 1000 characters)']);
+    expect(at({ pattern: '(a|b){999}' })).toEqual([expect.stringMatching(/^pattern: Pattern is too complex \(\d+ RE2 instructions, at most 1000\)$/)]);
+    expect(at({ $ref: '#/$defs/x/default', $defs: { x: { default: { anyOf: [] } } } })).toEqual([expect.stringMatching(/^\$ref: \$ref must point to a subschema/)]);
+    expect(at({ $ref: '#/properties/default', properties: { default: { type: 'string' } } })).toEqual([]);
   });
 });

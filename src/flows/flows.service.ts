@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/parse-id.pipe';
+import { RequestValidationError } from '../common/validation/validation-error';
 import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
 import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
 import {
@@ -13,7 +14,7 @@ import {
   toFlowVersionResponse,
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
-import { dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
 import type { FlowStatus } from './flow.entity';
 import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
 
@@ -187,6 +188,11 @@ function extras(definition: unknown, query: FlowExpansionQueryDto): FlowResponse
 }
 
 function assertValidDefinition(definition: unknown): void {
+  // 422 first: past these limits, checking the definition itself would cost too much.
+  const limits = definitionLimitIssues(definition);
+  if (limits.length > 0) {
+    throw new RequestValidationError(limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })));
+  }
   const problems = validateFlowDefinition(definition);
   if (problems.length > 0) throw new AppError('invalid_dsl_input', 'Invalid DSL input', problems);
 }
