@@ -136,7 +136,7 @@ export function dslIssues(definition: unknown): DslIssue[] {
     else first.set(entry.task.name, entry);
   }
 
-  const names = new Set(first.keys());
+  const names = taskNames(first.keys());
   for (const { task, loc } of located) {
     for (const ref of references(task.parameters, names)) {
       if (!ref.known) issues.push({ loc: [...loc, 'parameters', ...ref.loc], msg: `Reference to unknown task '${ref.target}'` });
@@ -213,7 +213,7 @@ function locatedTasks(definition: unknown): LocatedTask[] {
  * name followed by a dot (names may contain dots); `{{name}}` alone refers to a known task only.
  * Iterative, so that a deeply nested body cannot overflow the stack.
  */
-function references(parameters: Record<string, unknown>, names: Set<string>): Reference[] {
+function references(parameters: Record<string, unknown>, names: TaskNames): Reference[] {
   type Step = { value: unknown; key: string | number; parent: Step | null };
   const locOf = (step: Step): Loc => {
     const loc: Loc = [];
@@ -221,15 +221,13 @@ function references(parameters: Record<string, unknown>, names: Set<string>): Re
     return loc.reverse();
   };
   const found: Reference[] = [];
-  let longest = 0;
-  for (const name of names) longest = Math.max(longest, name.length);
   const pending: Step[] = [{ value: parameters, key: '', parent: null }];
   while (pending.length > 0) {
     const step = pending.pop()!;
     const { value } = step;
     if (typeof value === 'string') {
       for (const expression of templateExpressions(value)) {
-        const ref = resolveReference(expression, names, longest);
+        const ref = resolveReference(expression, names);
         if (ref) found.push({ ...ref, loc: locOf(step) });
       }
     } else if (Array.isArray(value)) {
@@ -264,8 +262,21 @@ export function templateExpressions(text: string): string[] {
   return found;
 }
 
-/** `longest`: the length of the longest task name, past which no prefix of `expression` can be one. */
-function resolveReference(expression: string, names: Set<string>, longest: number): Omit<Reference, 'loc'> | null {
+/** The task names of a definition, and the length of the longest, past which no prefix of an expression can be one. */
+interface TaskNames {
+  has(name: string): boolean;
+  longest: number;
+}
+
+function taskNames(names: Iterable<string>): TaskNames {
+  const set = new Set(names);
+  let longest = 0;
+  for (const name of set) longest = Math.max(longest, name.length);
+  return { has: (name) => set.has(name), longest };
+}
+
+function resolveReference(expression: string, names: TaskNames): Omit<Reference, 'loc'> | null {
+  const { longest } = names;
   if (expression.length <= longest && names.has(expression)) return { target: expression, known: true };
   const firstDot = expression.indexOf('.');
   if (firstDot <= 0) return null;
@@ -296,7 +307,7 @@ function buildGraph(definition: unknown): Graph {
     dependencies.set(task.name, new Set());
     dependents.set(task.name, new Set());
   }
-  const names = new Set(dependencies.keys());
+  const names = taskNames(dependencies.keys());
   for (const task of tasks) {
     for (const ref of references(task.parameters, names)) {
       if (!ref.known) continue;
