@@ -32,6 +32,8 @@ export const DEFINITION_LIMITS = {
   nameLength: 200,
   /** Characters of any string (or member name) of the definition. */
   stringLength: 65_536,
+  /** Tasks of all flow configs together. */
+  tasks: 1_000,
 } as const;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -468,6 +470,13 @@ export function definitionLimitIssues(definition: unknown): DslIssue[] {
     }
   }
   if (issues.length > 0) return issues;
+
+  const configs = isRecord(definition) && Array.isArray(definition.flow_configs) ? definition.flow_configs : [];
+  const taskCount = configs.reduce((n: number, entry: unknown) => {
+    const tasks = isRecord(entry) && isRecord(entry.config) ? entry.config.tasks : undefined;
+    return n + (Array.isArray(tasks) ? tasks.length : 0);
+  }, 0);
+  if (taskCount > DEFINITION_LIMITS.tasks) return [{ loc: ['flow_configs'], msg: `A flow has at most ${DEFINITION_LIMITS.tasks} tasks; this one has ${taskCount}` }];
 
   for (const { task, loc } of locatedTasks(definition)) {
     for (const field of ['name', 'task_executor_name'] as const) {
