@@ -204,6 +204,19 @@ describe('hostile input', () => {
       expect(JSON.stringify(list.body)).not.toContain('refused');
     });
 
+    it('are compiled once per flow version, not on every read that includes validation errors', async () => {
+      const org = await newOrg();
+      const properties = (flow: number) =>
+        Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`p${i}`, { type: 'string', pattern: `^(a|b)*a(a|b){28}$|^id${flow}x${i}$` }]));
+      for (let f = 0; f < 10; f++) await inputFlow(org, { type: 'object', properties: properties(f) });
+      const list = (query: string) => () => send('GET', `/api/flows?page_size=100${query}`, org.auth());
+      await list('&include_validation_errors=true')();
+      const { hostile } = await compare(list(''), list('&include_validation_errors=true'));
+      const flows = hostile.body.flows as { validation_errors: unknown[] }[];
+      expect(flows).toHaveLength(10);
+      expect(flows.every((f) => f.validation_errors.length === 0)).toBe(true);
+    });
+
     it('stop with a 422 past the pattern budget of the request', async () => {
       const org = await newOrg();
       const flowOfPattern = (pattern: string) => inputFlow(org, { type: 'object', properties: { xs: { type: 'array', items: { type: 'string', pattern } } } });
