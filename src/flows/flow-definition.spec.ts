@@ -357,6 +357,20 @@ describe('definitionLimitIssues', () => {
     expect(issues.every((i) => /^Pattern is not supported: .*RE2/.test(i.msg))).toBe(true);
   });
 
+  it('refuses more than 100 patterns, or 10,000 RE2 instructions, in all the schemas of a definition', () => {
+    const patterns = (from: number, n: number, pattern = (i: number) => `^id${i}$`) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${from + i}`, { type: 'string', pattern: pattern(from + i) }]));
+    const definition = (inSchema: number, inFields: number, pattern?: (i: number) => string) =>
+      flow([task('in', { input_schema: { properties: patterns(0, inSchema, pattern) } }), task('w', { x: '{{in.o}}', fields: patterns(inSchema, inFields, pattern) }, { task_executor_name: 'webhook_receiver' })]);
+    expect(definitionLimitIssues(definition(60, 40))).toEqual([]);
+    expect(definitionLimitIssues(definition(60, 41))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 1, 'parameters', 'fields', 'p100', 'pattern'], msg: expect.stringMatching(/^Too many patterns/) },
+    ]);
+    // 101 instructions each: the 100th pattern crosses 10,000 instructions.
+    const heavy = (i: number) => `^(a|b)*a(a|b){28}$|^id${String(i).padStart(3, '0')}$`;
+    expect(definitionLimitIssues(definition(50, 50, heavy)).map((i) => i.loc.slice(-2).join('.'))).toEqual(['p99.pattern']);
+  });
+
   it('refuses a schema too large or too deep, a pattern too long or too complex, and a $ref into data', () => {
     const at = (schema: object) => definitionLimitIssues(flow([task('a', { input_schema: schema })])).map((i) => `${i.loc.slice(7).join('.')}: ${i.msg}`);
     expect(at({ enum: Array.from({ length: 10_000 }, (_, i) => `value-${i}`) })).toEqual([expect.stringMatching(/^: Schema is too large/)]);

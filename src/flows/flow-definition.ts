@@ -1,4 +1,4 @@
-import { compileTenantSchema, SchemaValidator, schemaLimitIssues } from '../common/validation/json-schema';
+import { compileTenantSchema, PatternTally, SchemaValidator, schemaLimitIssues } from '../common/validation/json-schema';
 
 export interface FlowTask {
   name: string;
@@ -489,12 +489,13 @@ export function definitionLimitIssues(definition: unknown): DslIssue[] {
   const graph = buildGraph(definition);
   const first = new Map<string, Loc>();
   for (const { task, loc } of locatedTasks(definition)) if (!first.has(task.name)) first.set(task.name, loc);
+  const tally: PatternTally = { patterns: 0, instructions: 0 };
   for (const task of graph.tasks) {
     const schemas: [unknown, Loc][] = [];
     if (graph.dependencies.get(task.name)!.size === 0 && isRecord(task.parameters.input_schema)) schemas.push([task.parameters.input_schema, ['input_schema']]);
     if (task.task_executor_name === WEBHOOK_RECEIVER && isRecord(task.parameters.fields)) schemas.push([task.parameters.fields, ['fields']]);
     for (const [schema, at] of schemas) {
-      for (const issue of schemaLimitIssues(schema)) issues.push({ loc: [...first.get(task.name)!, 'parameters', ...at, ...issue.loc], msg: issue.msg });
+      for (const issue of schemaLimitIssues(schema, tally)) issues.push({ loc: [...first.get(task.name)!, 'parameters', ...at, ...issue.loc], msg: issue.msg });
     }
   }
   return issues.slice(0, MAX_LIMIT_ISSUES);

@@ -20,6 +20,9 @@ export const SCHEMA_LIMITS = {
   patternLength: 1_000,
   /** Instructions of one compiled pattern: what one character of input can cost. */
   patternInstructions: 1_000,
+  /** Patterns in all the schemas of one definition, and their instructions together: what compiling them costs. */
+  patterns: 100,
+  totalInstructions: 10_000,
 } as const;
 
 export const VALIDATION_BUDGET = {
@@ -67,11 +70,18 @@ export interface SchemaIssue {
   msg: string;
 }
 
+/** Patterns counted over several schemas (those of one flow definition). */
+export interface PatternTally {
+  patterns: number;
+  instructions: number;
+}
+
 /**
  * What makes a schema too costly to keep, with where: too long or deep, a pattern RE2 cannot run
- * (backreferences, lookarounds) or too large, a reference into data (`const`, `enum`, `default`...).
+ * (backreferences, lookarounds) or too large, more patterns than `tally` has room for, a reference
+ * into data (`const`, `enum`, `default`...).
  */
-export function schemaLimitIssues(schema: unknown): SchemaIssue[] {
+export function schemaLimitIssues(schema: unknown, tally: PatternTally = { patterns: 0, instructions: 0 }): SchemaIssue[] {
   const issues: SchemaIssue[] = [];
   if (jsonLength(schema, SCHEMA_LIMITS.length) > SCHEMA_LIMITS.length) {
     issues.push({ loc: [], msg: `Schema is too large (more than ${SCHEMA_LIMITS.length} characters of JSON)` });
@@ -80,16 +90,25 @@ export function schemaLimitIssues(schema: unknown): SchemaIssue[] {
   if (tooDeep) issues.push({ loc: tooDeep, msg: `Schema is nested too deeply (more than ${SCHEMA_LIMITS.depth} levels)` });
   if (issues.length > 0) return issues;
 
-  walkSchemas(schema, (node, loc) => {
-    if (typeof node.pattern === 'string') {
-      const problem = patternProblem(node.pattern);
-      if (problem) issues.push({ loc: [...loc, 'pattern'], msg: problem });
+  const count = (source: string, loc: Loc) => {
+    let instructions = 0;
+    try {
+      instructions = compilePattern(source).programSize();
+    } catch (error) {
+      issues.push({ loc, msg: (error as Error).message });
+      return;
     }
+    tally.patterns++;
+    tally.instructions += instructions;
+    if (tally.patterns > SCHEMA_LIMITS.patterns || tally.instructions > SCHEMA_LIMITS.totalInstructions) {
+      issues.push({ loc, msg: `Too many patterns: a flow's schemas hold at most ${SCHEMA_LIMITS.patterns} patterns of ${SCHEMA_LIMITS.totalInstructions} RE2 instructions in all` });
+    }
+  };
+  walkSchemas(schema, (node, loc) => {
+    if (issues.length >= MAX_ISSUES) return;
+    if (typeof node.pattern === 'string') count(node.pattern, [...loc, 'pattern']);
     if (isRecord(node.patternProperties)) {
-      for (const key of Object.keys(node.patternProperties)) {
-        const problem = patternProblem(key);
-        if (problem) issues.push({ loc: [...loc, 'patternProperties', key], msg: problem });
-      }
+      for (const key of Object.keys(node.patternProperties)) count(key, [...loc, 'patternProperties', key]);
     }
     for (const keyword of REFERENCES) {
       const ref = node[keyword];
@@ -102,6 +121,7 @@ export function schemaLimitIssues(schema: unknown): SchemaIssue[] {
 }
 
 const DATA_KEYWORDS_TEXT = [...DATA_KEYWORDS].join(', ');
+const MAX_ISSUES = 20;
 
 /** Every schema object of `schema` (itself included) with its location; iterative, in document order. */
 function walkSchemas(schema: unknown, visit: (node: Record<string, unknown>, loc: Loc) => void): void {
@@ -162,9 +182,32 @@ export function patternProblem(source: string): string | null {
   }
 }
 
+// Compiled patterns by source: a flow's patterns are compiled when it is checked and again for its validator.
+const compiledPatterns = new Map<string, RE2JS | Error>();
+const COMPILED_PATTERNS = 1_000;
+
 /** `source` (ECMAScript syntax) compiled by RE2; throws, saying why, when it is too long, unsupported or too complex. */
 function compilePattern(source: string): RE2JS {
   if (source.length > SCHEMA_LIMITS.patternLength) throw new Error(`Pattern is too long (more than ${SCHEMA_LIMITS.patternLength} characters)`);
+  let compiled = compiledPatterns.get(source);
+  if (compiled === undefined) {
+    compiled = compileUncached(source);
+    if (compiledPatterns.size >= COMPILED_PATTERNS) compiledPatterns.delete(compiledPatterns.keys().next().value as string);
+  } else compiledPatterns.delete(source);
+  compiledPatterns.set(source, compiled);
+  if (compiled instanceof Error) throw compiled;
+  return compiled;
+}
+
+function compileUncached(source: string): RE2JS | Error {
+  try {
+    return compileChecked(source);
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+function compileChecked(source: string): RE2JS {
   let compiled: RE2JS;
   try {
     compiled = RE2JS.compile(RE2JS.translateRegExp(source));
