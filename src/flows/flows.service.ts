@@ -16,6 +16,7 @@ import {
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
 import type { FlowStatus } from './flow.entity';
+import type { FlowVersionEntity } from './flow-version.entity';
 import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
 
 /** What the flow-executions module runs on: the flow's latest version. */
@@ -127,14 +128,14 @@ export class FlowsService {
   async listVersions(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
     const { flow } = await this.getAccessible(principal, id);
     const versions = await this.repository.listVersions(principal.organizationId, id);
-    return versions.map((version) => toFlowVersionResponse(flow, version, extras(version.definition, query)));
+    return versions.map((version) => toFlowVersionResponse(flow, version, extras(version, query)));
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     const { flow } = await this.getAccessible(principal, id);
     const found = isStorableVersion(version) ? await this.repository.findVersion(principal.organizationId, id, version) : null;
     if (!found) throw notFound('Flow version');
-    return toFlowVersionResponse(flow, found, extras(found.definition, query));
+    return toFlowVersionResponse(flow, found, extras(found, query));
   }
 
   async updateVersionMetadata(
@@ -177,14 +178,30 @@ export class FlowsService {
 }
 
 function respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): FlowResponseDto {
-  return toFlowResponse(row.flow, row.version, { ...extras(row.version.definition, query), ...more });
+  return toFlowResponse(row.flow, row.version, { ...extras(row.version, query), ...more });
 }
 
-function extras(definition: unknown, query: FlowExpansionQueryDto): FlowResponseExtras {
+function extras(version: FlowVersionEntity, query: FlowExpansionQueryDto): FlowResponseExtras {
   return {
-    taskNames: query.include_ordered_task_names ? orderedTaskNames(definition) : null,
-    validationErrors: query.include_validation_errors ? dslIssues(definition) : null,
+    taskNames: query.include_ordered_task_names ? derived(version, 'order', orderedTaskNames) : null,
+    validationErrors: query.include_validation_errors ? derived(version, 'issues', dslIssues) : null,
   };
+}
+
+// A version's definition never changes: what is derived from it (its order, its problems, which compiles its schemas) is
+// computed once per process, so that a page of 100 flows with every include costs what saving them did, once.
+const DERIVED_LIMIT = 1000;
+const derivedCache = new Map<string, unknown>();
+
+function derived<T>(version: FlowVersionEntity, kind: string, compute: (definition: unknown) => T): T {
+  const key = `${version.flowId}:${version.version}:${kind}`;
+  let value = derivedCache.get(key) as T | undefined;
+  if (value === undefined) {
+    value = compute(version.definition);
+    if (derivedCache.size >= DERIVED_LIMIT) derivedCache.delete(derivedCache.keys().next().value as string);
+  } else derivedCache.delete(key);
+  derivedCache.set(key, value);
+  return value;
 }
 
 function assertValidDefinition(definition: unknown): void {
