@@ -74,7 +74,7 @@ export class FlowsService {
       ? await this.repository.latestVersionExecutionCounts(principal.organizationId, rows.map((row) => row.flow.id))
       : null;
     return {
-      flows: rows.map((row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
+      flows: await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
       total,
       page,
       page_size: pageSize,
@@ -128,7 +128,7 @@ export class FlowsService {
   async listVersions(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
     const { flow } = await this.getAccessible(principal, id);
     const versions = await this.repository.listVersions(principal.organizationId, id);
-    return versions.map((version) => toFlowVersionResponse(flow, version, extras(version, query)));
+    return eachYielding(query, versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
@@ -186,6 +186,20 @@ function extras(version: FlowVersionEntity, query: FlowExpansionQueryDto): FlowR
     taskNames: query.include_ordered_task_names ? derived(version, 'order', orderedTaskNames) : null,
     validationErrors: query.include_validation_errors ? derived(version, 'issues', dslIssues) : null,
   };
+}
+
+/**
+ * `map`, letting other requests run between items when the query asks for derived data: computing it
+ * for a flow not seen before compiles its schemas, and a page holds up to 100 flows.
+ */
+async function eachYielding<T, R>(query: FlowExpansionQueryDto, items: T[], map: (item: T) => R): Promise<R[]> {
+  const derives = Boolean(query.include_ordered_task_names || query.include_validation_errors);
+  const out: R[] = [];
+  for (const item of items) {
+    out.push(map(item));
+    if (derives) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return out;
 }
 
 // A version's definition never changes: what is derived from it (its order, its problems, which compiles its schemas) is
