@@ -16,17 +16,15 @@ type Json = Record<string, unknown>;
 
 // A hostile request may cost this many times its benign twin; a stall costs hundreds.
 const SLOWER = 8;
-// /health/live, sent while the hostile request runs, may take this many times its quiet latency (or answer first).
-const HEALTH_SLOWER = 20;
+// /health/live, sent while the hostile request runs, may take this many times as long as beside the benign one.
+const HEALTH_SLOWER = 8;
 
 interface Sent {
   status: number;
   body: Json;
   ms: number;
-  /** Latency of a /health/live sent right after the request. */
+  /** The slowest /health/live of those sent one after another while the request ran. */
   healthMs: number;
-  /** Whether that /health/live answered before the request did. */
-  healthFirst: boolean;
 }
 
 describe('hostile input', () => {
@@ -50,7 +48,7 @@ describe('hostile input', () => {
 
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-  /** Sends one request, and a /health/live a moment later, timing both. */
+  /** Sends one request and, until it is answered, /health/live after /health/live, timing each. */
   async function send(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Sent> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const started = performance.now();
@@ -64,29 +62,31 @@ describe('hostile input', () => {
       finished = performance.now();
       return { status: res.status, body: text ? (JSON.parse(text) as Json) : {} };
     });
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    const healthStarted = performance.now();
-    await (await fetch(`${origin}/health/live`)).text();
-    const healthDone = performance.now();
+    let healthMs = 0;
+    while (finished === 0) {
+      const healthStarted = performance.now();
+      await (await fetch(`${origin}/health/live`)).text();
+      healthMs = Math.max(healthMs, performance.now() - healthStarted);
+    }
     const { status, body: json } = await request;
-    return { status, body: json, ms: finished - started, healthMs: healthDone - healthStarted, healthFirst: healthDone < finished };
+    return { status, body: json, ms: finished - started, healthMs };
   }
 
+  const within = (what: string, value: number, limit: number) => expect({ what, value, within: value <= limit }).toEqual({ what, value, within: true });
+
   /**
-   * The benign twin a few times (its median is the yardstick), then the hostile request; asserts the
-   * hostile one stayed within `SLOWER` times the benign one and did not hold /health/live.
+   * The benign twin a few times (its medians are the yardsticks), then the hostile request; asserts the
+   * hostile one stayed within `SLOWER` times the benign one, and so did the slowest /health/live sent meanwhile.
    */
   async function compare(benign: () => Promise<Sent>, hostile: () => Promise<Sent>): Promise<{ benign: Sent; hostile: Sent }> {
     const calm: Sent[] = [];
     for (let i = 0; i < 3; i++) calm.push(await benign());
-    const yardstick = median(calm.map((s) => s.ms));
     // The best of two: one GC pause or a busy neighbour must not fail the test; a stall slows both.
     const tries = [await hostile(), await hostile()];
-    const attack = tries.reduce((best, s) => (s.ms < best.ms ? s : best));
-    expect({ ms: attack.ms, within: attack.ms <= SLOWER * Math.max(yardstick, quietHealthMs) }).toEqual({ ms: attack.ms, within: true });
-    const health = tries.every((s) => s.healthFirst || s.healthMs <= HEALTH_SLOWER * quietHealthMs);
-    expect({ healthMs: tries.map((s) => s.healthMs), answered: health }).toEqual({ healthMs: tries.map((s) => s.healthMs), answered: true });
-    return { benign: calm[0], hostile: attack };
+    const best = (key: 'ms' | 'healthMs') => Math.min(...tries.map((s) => s[key]));
+    within('hostile ms', best('ms'), SLOWER * Math.max(median(calm.map((s) => s.ms)), quietHealthMs));
+    within('/health/live ms meanwhile', best('healthMs'), HEALTH_SLOWER * Math.max(median(calm.map((s) => s.healthMs)), quietHealthMs));
+    return { benign: calm[0], hostile: tries.reduce((a, b) => (b.ms < a.ms ? b : a)) };
   }
 
   const post = (org: Org, path: string, body: unknown, role: Parameters<Org['auth']>[0] = 'org_admin', headers: Record<string, string> = {}) =>
@@ -204,13 +204,15 @@ describe('hostile input', () => {
       expect(JSON.stringify(list.body)).not.toContain('refused');
     });
 
-    it('are compiled once per flow version, not on every read that includes validation errors', async () => {
+    it('are compiled once per flow version, a flow at a time, not on every read that includes validation errors', async () => {
       const org = await newOrg();
       const properties = (flow: number) =>
         Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`p${i}`, { type: 'string', pattern: `^(a|b)*a(a|b){28}$|^id${flow}x${i}$` }]));
       for (let f = 0; f < 10; f++) await inputFlow(org, { type: 'object', properties: properties(f) });
       const list = (query: string) => () => send('GET', `/api/flows?page_size=100${query}`, org.auth());
-      await list('&include_validation_errors=true')();
+      // The first read compiles each flow's schemas, one flow at a time: other requests run in between.
+      const cold = await list('&include_validation_errors=true')();
+      within('longest /health/live during the first read, as a share of it', cold.healthMs / cold.ms, 0.5);
       const { hostile } = await compare(list(''), list('&include_validation_errors=true'));
       const flows = hostile.body.flows as { validation_errors: unknown[] }[];
       expect(flows).toHaveLength(10);
