@@ -55,9 +55,7 @@ export interface SchemaValidator {
   (value: unknown): ErrorObject[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Where subschemas are (JSON Schema 2020-12, plus the older keywords Ajv2020 still applies).
-
+// Where subschemas are: JSON Schema 2020-12, and the older keywords Ajv2020 still applies.
 const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
 // Values that are data, never schemas: nothing inside them is walked, counted or referenced.
 const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples', 'required', 'dependentRequired', 'type', '$vocabulary', 'discriminator']);
@@ -169,9 +167,6 @@ function referencesData(ref: string): boolean {
   return false;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Patterns: RE2 (re2js, a pure-JavaScript port of RE2): linear in the input, no backtracking.
-
 /** Why `source` cannot be a tenant's pattern, or null. */
 export function patternProblem(source: string): string | null {
   try {
@@ -237,9 +232,6 @@ tenantRegExp.code = 'tenantRegExp';
 
 const patternCharge = (length: number, weight: number) => (length + 1) * weight;
 
-// ---------------------------------------------------------------------------------------------
-// Formats: ajv-formats' full set, but linear on any input.
-
 // ajv-formats' `url` with its userinfo `\S+(?::\S*)?@` written `\S+@`: the same strings (`\S` takes ':'),
 // without the split between the two that backtracks quadratically (seconds at 100 KB).
 const URL_SOURCE = fullFormats.url instanceof RegExp ? fullFormats.url.source.replace('(?:\\S+(?::\\S*)?@)?', '(?:\\S+@)?') : '';
@@ -251,14 +243,13 @@ function regexFormat(value: string): boolean {
   return patternProblem(value) === null;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The budget of the validation running now (validation is synchronous: one at a time per process).
-
 interface Budget {
   steps: number;
   stepLimit: number;
   patternWork: number;
 }
+
+// The budget of the validation running now: validation is synchronous, one at a time per process.
 let budget: Budget | null = null;
 let used: Set<RE2JS> | null = null;
 
@@ -276,9 +267,6 @@ function step(errors: number): void {
 
 // Added to every subschema of the compiled copy: one step each time a subschema is applied to a value.
 const STEP_KEYWORD = '$validationStep';
-
-// ---------------------------------------------------------------------------------------------
-// Compilation.
 
 const OPTIONS = { strict: false, allErrors: true, logger: false } as const;
 // Meta-schema checks only; each compile gets an Ajv of its own (an Ajv keeps everything it compiled).
@@ -355,8 +343,6 @@ function withSteps(schema: object): object {
   });
   return copy;
 }
-
-// ---------------------------------------------------------------------------------------------
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
