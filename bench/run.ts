@@ -2,7 +2,7 @@ import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
@@ -13,8 +13,9 @@ import { consoleTable, markdownTable, Measurement, Row, summarize, Target } from
 import { buildScenarios, checkScenarios, ParityCheck, Scenario } from './scenarios';
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenchDatabase } from './seed';
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
+import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && key !== HOSTILE && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -203,13 +204,19 @@ async function main(): Promise<void> {
     if (!options.only || options.only.includes(NOISY)) {
       noisy = await noisyNeighbour({ database, jwtSecret, env, unlimitedUrl: urls.app, load, floodAuth: auth, options });
     }
-    writeReport(options, database, rows, measurements, parity, watch, noisy);
+    let hostile: HostileRow[] | null = null;
+    if (!options.only || options.only.includes(HOSTILE)) {
+      hostile = await benchHostile({ url: urls.app, jwtSecret, fixture, log });
+      assertRunning('app', servers.app);
+    }
+    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile);
   } finally {
     await stopAll();
   }
 }
 
 const WATCH = 'watch';
+const HOSTILE = 'hostile';
 const IDLE_POLLS = 10_000;
 
 /**
@@ -445,6 +452,7 @@ function writeReport(
   parity: ParityCheck[],
   watch: WatchResults | null,
   noisy: NoisyResult | null,
+  hostile: HostileRow[] | null,
 ): void {
   const cpu = cpus();
   const machine = {
@@ -464,6 +472,8 @@ function writeReport(
 
   console.log(`\n${consoleTable(rows)}\n`);
   if (noisy) console.log(`${noisyMarkdown(noisy, options)}\n`);
+  const hostileReport = hostile ? hostileMarkdown(hostile, loadavg().map((l) => l.toFixed(2)).join(', ')) : null;
+  if (hostileReport) console.log(`${hostileReport}\n`);
   if (errors.length) {
     const why = (r: Row) =>
       [
@@ -492,11 +502,12 @@ function writeReport(
     '',
     ...(watch ? watchReport(watch) : []),
     ...(noisy ? [noisyMarkdown(noisy, options), ''] : []),
+    ...(hostileReport ? [hostileReport] : []),
   ].join('\n');
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   writeFileSync(
     join(RESULTS, 'latest.json'),
-    JSON.stringify({ date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy }, null, 2),
+    JSON.stringify({ date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile }, null, 2),
   );
   log(`wrote bench/results/latest.md and latest.json`);
 }

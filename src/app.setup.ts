@@ -8,6 +8,7 @@ import { answerClientErrorsInEnvelope } from './common/http/client-errors';
 import { closeConnectionsWhileDraining } from './common/http/drain';
 import { MetricsService } from './common/metrics/metrics.service';
 import { createOpenApiDocument } from './common/http/openapi';
+import { verifyJsonDepth } from './common/validation/json-depth';
 import { requestIdMiddleware } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 
@@ -19,7 +20,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(requestIdMiddleware);
   app.use(closeConnectionsWhileDraining);
   app.use(requestLogger(logger));
-  app.useBodyParser('json', { limit: config.bodyLimitBytes });
+  // The depth limit applies before the body is parsed, so nothing recursive ever sees a deeper one.
+  app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: verifyJsonDepth });
   app.useLogger(new NestPinoLogger(logger));
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -1,6 +1,8 @@
 import Ajv2020 from 'ajv/dist/2020';
 import {
   compileInputSchema,
+  DEFINITION_LIMITS,
+  definitionLimitIssues,
   dslIssues,
   downstreamTasks,
   flowTasks,
@@ -8,6 +10,7 @@ import {
   inputTasks,
   orderedTaskNames,
   outputModelOf,
+  templateExpressions,
   validateFlowDefinition,
 } from './flow-definition';
 
@@ -224,6 +227,18 @@ describe('graph helpers', () => {
     expect(orderedTaskNames(wide)).toEqual(['w', 'y', 'x', 'z', 'v']);
   });
 
+  it('orderedTaskNames takes the ready task that comes first, however many are ready at once', () => {
+    // b-tasks come first in the definition and each waits for its a-task, which come last and wait for nothing.
+    const k = 300;
+    const definition = flow([
+      ...Array.from({ length: k }, (_, j) => task(`b${j}`, { x: `{{a${k - 1 - j}.o}}` })),
+      ...Array.from({ length: k }, (_, j) => task(`a${j}`)),
+    ]);
+    const expected: string[] = [];
+    for (let j = 0; j < k; j++) expected.push(`a${j}`, `b${k - 1 - j}`);
+    expect(orderedTaskNames(definition)).toEqual(expected);
+  });
+
   it('orderedTaskNames still lists every task of a cyclic definition', () => {
     expect(orderedTaskNames(flow([task('a', { x: '{{b.o}}' }), task('b', { x: '{{a.o}}' }), task('c')])).sort()).toEqual(['a', 'b', 'c']);
   });
@@ -246,16 +261,125 @@ describe('graph helpers', () => {
     it('requires every field without a default and allows no other', () => {
       const model = outputModelOf(receiver({ approved: { type: 'boolean' }, notes: { type: 'string', default: '' } }))!;
       const validate = compileInputSchema(model);
-      expect(validate({ approved: true })).toBe(true);
-      expect(validate({ approved: true, notes: 'ok' })).toBe(true);
-      expect(validate({ notes: 'ok' })).toBe(false);
-      expect(validate({ approved: 'yes' })).toBe(false);
-      expect(validate({ approved: true, extra: 1 })).toBe(false);
+      expect(validate({ approved: true })).toEqual([]);
+      expect(validate({ approved: true, notes: 'ok' })).toEqual([]);
+      expect(validate({ notes: 'ok' })).not.toEqual([]);
+      expect(validate({ approved: 'yes' })).not.toEqual([]);
+      expect(validate({ approved: true, extra: 1 })).not.toEqual([]);
       expect(new Ajv2020().validateSchema(model)).toBe(true);
     });
 
     it.each([[['a']], ['a'], [{ a: 'string' }]])('refuses fields %p', (fields) => {
       expect(() => outputModelOf(receiver(fields))).toThrow();
     });
+  });
+});
+
+describe('templateExpressions', () => {
+  // The regular expression the scanner replaces: it backtracks cubically on '{{' and spaces.
+  const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+  const byRegex = (text: string) => [...text.matchAll(TEMPLATE)].map((m) => m[1]);
+
+  it.each([
+    '{{a.b}}',
+    'x {{ a.b }} y {{c}}',
+    '{{}}',
+    '{{ }}',
+    '{{{a}}}',
+    '{{a}',
+    '{{a}}}',
+    '{{a{{b}}',
+    '{{a}b}}',
+    '}}{{ a .b\t\n}}{{',
+    '{{ a b }}{{\u00a0x\u2028}}',
+    '{{{{{{a}}}}}}',
+    '{ {a}} {{a} } {{a}}',
+    'no templates',
+    '',
+  ])('finds what the regular expression finds in %j', (text) => {
+    expect(templateExpressions(text)).toEqual(byRegex(text));
+  });
+
+  it('finds the same as the regular expression on random texts of braces, spaces and letters', () => {
+    const alphabet = ['{', '}', ' ', 'a', '.', '\t'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+    for (let n = 0; n < 2000; n++) {
+      const text = Array.from({ length: next() % 24 }, () => alphabet[next() % alphabet.length]).join('');
+      expect(templateExpressions(text)).toEqual(byRegex(text));
+    }
+  });
+
+  it('scans texts the regular expression takes seconds on (no time asserted: the hostile e2e suite compares times)', () => {
+    // The regex: 18 s on '{{' and 3,000 spaces.
+    expect(templateExpressions('{{' + ' '.repeat(3_000))).toEqual([]);
+    expect(templateExpressions('{{'.repeat(3_000))).toEqual([]);
+    expect(templateExpressions(('{{' + ' '.repeat(50)).repeat(100) + '}}')).toEqual(['']);
+  });
+});
+
+describe('definitionLimitIssues', () => {
+  const long = 'x'.repeat(DEFINITION_LIMITS.stringLength + 1);
+
+  it('accepts the example of the spec and definitions within the bounds', () => {
+    expect(definitionLimitIssues(specExample)).toEqual([]);
+    expect(definitionLimitIssues(flow([task('a', { input_schema: { properties: { x: { type: 'string', pattern: '^[a-z]+$' } } } })]))).toEqual([]);
+  });
+
+  it('refuses a string, a member name or a task name over its bound, with where', () => {
+    expect(definitionLimitIssues(flow([task('a', { prompt: long })]))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 0, 'parameters', 'prompt'], msg: expect.stringMatching(/^String is too long/) },
+    ]);
+    expect(definitionLimitIssues(flow([task('a', { [long]: 1 })]))[0].msg).toMatch(/^Member name is too long/);
+    expect(definitionLimitIssues(flow([task('n'.repeat(201))]))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 0, 'name'], msg: 'Must be at most 200 characters' },
+    ]);
+  });
+
+  it('refuses more than 1,000 tasks in all', () => {
+    const tasks = (n: number) => Array.from({ length: n }, (_, i) => task(`t${i}`));
+    expect(definitionLimitIssues(flow(tasks(600), tasks(400)))).toEqual([]);
+    expect(definitionLimitIssues(flow(tasks(600), tasks(401)))).toEqual([{ loc: ['flow_configs'], msg: 'A flow has at most 1000 tasks; this one has 1001' }]);
+  });
+
+  it('refuses patterns RE2 cannot run in the schemas the service runs, naming each', () => {
+    const definition = flow([
+      task('in', { input_schema: { properties: { x: { type: 'string', pattern: '^(?=a)a$' } }, patternProperties: { '(a)\\1': {} } } }),
+      task('w', { x: '{{in.o}}', fields: { code: { type: 'string', pattern: '(?<!x)y' } } }, { task_executor_name: 'webhook_receiver' }),
+      task('other', { x: '{{in.o}}', input_schema: { pattern: '(?=ignored: not an input task)' } }),
+    ]);
+    const issues = definitionLimitIssues(definition);
+    expect(issues.map((i) => i.loc.join('.')).sort()).toEqual([
+      'flow_configs.0.config.tasks.0.parameters.input_schema.patternProperties.(a)\\1',
+      'flow_configs.0.config.tasks.0.parameters.input_schema.properties.x.pattern',
+      'flow_configs.0.config.tasks.1.parameters.fields.code.pattern',
+    ]);
+    expect(issues.every((i) => /^Pattern is not supported: .*RE2/.test(i.msg))).toBe(true);
+  });
+
+  it('refuses more than 100 patterns, or 10,000 RE2 instructions, in all the schemas of a definition', () => {
+    const patterns = (from: number, n: number, pattern = (i: number) => `^id${i}$`) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${from + i}`, { type: 'string', pattern: pattern(from + i) }]));
+    const definition = (inSchema: number, inFields: number, pattern?: (i: number) => string) =>
+      flow([task('in', { input_schema: { properties: patterns(0, inSchema, pattern) } }), task('w', { x: '{{in.o}}', fields: patterns(inSchema, inFields, pattern) }, { task_executor_name: 'webhook_receiver' })]);
+    expect(definitionLimitIssues(definition(60, 40))).toEqual([]);
+    expect(definitionLimitIssues(definition(60, 41))).toEqual([
+      { loc: ['flow_configs', 0, 'config', 'tasks', 1, 'parameters', 'fields', 'p100', 'pattern'], msg: expect.stringMatching(/^Too many patterns/) },
+    ]);
+    // 101 instructions each: the 100th pattern crosses 10,000 instructions.
+    const heavy = (i: number) => `^(a|b)*a(a|b){28}$|^id${String(i).padStart(3, '0')}$`;
+    expect(definitionLimitIssues(definition(50, 50, heavy)).map((i) => i.loc.slice(-2).join('.'))).toEqual(['p99.pattern']);
+  });
+
+  it('refuses a schema too large or too deep, a pattern too long or too complex, and a $ref into data', () => {
+    const at = (schema: object) => definitionLimitIssues(flow([task('a', { input_schema: schema })])).map((i) => `${i.loc.slice(7).join('.')}: ${i.msg}`);
+    expect(at({ enum: Array.from({ length: 10_000 }, (_, i) => `value-${i}`) })).toEqual([expect.stringMatching(/^: Schema is too large/)]);
+    let deep: object = { type: 'string' };
+    for (let i = 0; i < 20; i++) deep = { properties: { x: deep } };
+    expect(at(deep)).toEqual([expect.stringMatching(/: Schema is nested too deeply \(more than 32 levels\)$/)]);
+    expect(at({ pattern: 'a'.repeat(1001) })).toEqual(['pattern: Pattern is too long (more than 1000 characters)']);
+    expect(at({ pattern: '(a|b){999}' })).toEqual([expect.stringMatching(/^pattern: Pattern is too complex \(\d+ RE2 instructions, at most 1000\)$/)]);
+    expect(at({ $ref: '#/$defs/x/default', $defs: { x: { default: { anyOf: [] } } } })).toEqual([expect.stringMatching(/^\$ref: \$ref must point to a subschema/)]);
+    expect(at({ $ref: '#/properties/default', properties: { default: { type: 'string' } } })).toEqual([]);
   });
 });

@@ -1,5 +1,4 @@
-import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import { compileTenantSchema, PatternTally, SchemaValidator, schemaLimitIssues } from '../common/validation/json-schema';
 
 export interface FlowTask {
   name: string;
@@ -27,8 +26,15 @@ interface Reference {
   known: boolean;
 }
 
-// `{{task_name.output_field}}`, whitespace inside the braces allowed.
-const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+/** Bounds of a definition that no real flow reaches: they keep each check of it linear and its messages short. */
+export const DEFINITION_LIMITS = {
+  /** Characters of a task's `name` and `task_executor_name` (task names are stored as varchar(200)). */
+  nameLength: 200,
+  /** Characters of any string (or member name) of the definition. */
+  stringLength: 65_536,
+  /** Tasks of all flow configs together. */
+  tasks: 1_000,
+} as const;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -132,7 +138,7 @@ export function dslIssues(definition: unknown): DslIssue[] {
     else first.set(entry.task.name, entry);
   }
 
-  const names = new Set(first.keys());
+  const names = taskNames(first.keys());
   for (const { task, loc } of located) {
     for (const ref of references(task.parameters, names)) {
       if (!ref.known) issues.push({ loc: [...loc, 'parameters', ...ref.loc], msg: `Reference to unknown task '${ref.target}'` });
@@ -209,7 +215,7 @@ function locatedTasks(definition: unknown): LocatedTask[] {
  * name followed by a dot (names may contain dots); `{{name}}` alone refers to a known task only.
  * Iterative, so that a deeply nested body cannot overflow the stack.
  */
-function references(parameters: Record<string, unknown>, names: Set<string>): Reference[] {
+function references(parameters: Record<string, unknown>, names: TaskNames): Reference[] {
   type Step = { value: unknown; key: string | number; parent: Step | null };
   const locOf = (step: Step): Loc => {
     const loc: Loc = [];
@@ -222,8 +228,8 @@ function references(parameters: Record<string, unknown>, names: Set<string>): Re
     const step = pending.pop()!;
     const { value } = step;
     if (typeof value === 'string') {
-      for (const match of value.matchAll(TEMPLATE)) {
-        const ref = resolveReference(match[1], names);
+      for (const expression of templateExpressions(value)) {
+        const ref = resolveReference(expression, names);
         if (ref) found.push({ ...ref, loc: locOf(step) });
       }
     } else if (Array.isArray(value)) {
@@ -235,12 +241,49 @@ function references(parameters: Record<string, unknown>, names: Set<string>): Re
   return found;
 }
 
-function resolveReference(expression: string, names: Set<string>): Omit<Reference, 'loc'> | null {
-  if (names.has(expression)) return { target: expression, known: true };
+/**
+ * The expressions of `{{ expression }}` templates in `text`, trimmed: what
+ * `/\{\{\s*([^{}]*?)\s*\}\}/g` captures, found in one pass (that regex backtracks cubically: 5 s for
+ * `{{` and 2,000 spaces). After a `{{`, the expression runs to the next brace; it is one if that
+ * brace starts `}}`, otherwise the search goes on from the next character.
+ */
+export function templateExpressions(text: string): string[] {
+  const found: string[] = [];
+  let from = 0;
+  for (let open = text.indexOf('{{'); open >= 0; open = text.indexOf('{{', from)) {
+    let end = open + 2;
+    while (end < text.length && text[end] !== '{' && text[end] !== '}') end++;
+    if (text[end] === '}' && text[end + 1] === '}') {
+      found.push(text.slice(open + 2, end).trim());
+      from = end + 2;
+    } else {
+      // The next `{{` is at open + 1 or at `end`: nothing between holds a brace, so each character is scanned at most twice.
+      from = open + 1;
+    }
+  }
+  return found;
+}
+
+/** The task names of a definition, and the length of the longest, past which no prefix of an expression can be one. */
+interface TaskNames {
+  has(name: string): boolean;
+  longest: number;
+}
+
+function taskNames(names: Iterable<string>): TaskNames {
+  const set = new Set(names);
+  let longest = 0;
+  for (const name of set) longest = Math.max(longest, name.length);
+  return { has: (name) => set.has(name), longest };
+}
+
+function resolveReference(expression: string, names: TaskNames): Omit<Reference, 'loc'> | null {
+  const { longest } = names;
+  if (expression.length <= longest && names.has(expression)) return { target: expression, known: true };
   const firstDot = expression.indexOf('.');
   if (firstDot <= 0) return null;
-  // The longest known name that ends at a dot: one look-up per dot, whatever the number of tasks.
-  for (let dot = expression.lastIndexOf('.'); dot > 0; dot = expression.lastIndexOf('.', dot - 1)) {
+  // The longest known name that ends at a dot: one look-up per dot, among the first `longest` characters only.
+  for (let dot = expression.lastIndexOf('.', longest); dot > 0; dot = expression.lastIndexOf('.', dot - 1)) {
     const candidate = expression.slice(0, dot);
     if (names.has(candidate)) return { target: candidate, known: true };
   }
@@ -266,7 +309,7 @@ function buildGraph(definition: unknown): Graph {
     dependencies.set(task.name, new Set());
     dependents.set(task.name, new Set());
   }
-  const names = new Set(dependencies.keys());
+  const names = taskNames(dependencies.keys());
   for (const task of tasks) {
     for (const ref of references(task.parameters, names)) {
       if (!ref.known) continue;
@@ -277,19 +320,20 @@ function buildGraph(definition: unknown): Graph {
   return { tasks, dependencies, dependents };
 }
 
-/** Kahn's algorithm, always taking the ready task that comes first in the definition. Tasks on a cycle come last. */
+/** Kahn's algorithm, always taking the ready task that comes first in the definition (a heap: O(n log n)). Tasks on a cycle come last. */
 function topologicalOrder(graph: Graph): string[] {
   const index = new Map(graph.tasks.map((task, i) => [task.name, i]));
   const waiting = new Map(graph.tasks.map((task) => [task.name, graph.dependencies.get(task.name)!.size]));
-  const ready = graph.tasks.filter((task) => waiting.get(task.name) === 0).map((task) => task.name);
+  const ready = new MinHeap<number>((a, b) => a - b);
+  graph.tasks.forEach((task, i) => waiting.get(task.name) === 0 && ready.push(i));
   const order: string[] = [];
-  while (ready.length > 0) {
-    const name = ready.shift()!;
+  while (ready.size > 0) {
+    const name = graph.tasks[ready.pop()!].name;
     order.push(name);
     for (const next of graph.dependents.get(name)!) {
       const left = waiting.get(next)! - 1;
       waiting.set(next, left);
-      if (left === 0) insertSorted(ready, next, index);
+      if (left === 0) ready.push(index.get(next)!);
     }
   }
   if (order.length < graph.tasks.length) {
@@ -299,11 +343,43 @@ function topologicalOrder(graph: Graph): string[] {
   return order;
 }
 
-function insertSorted(list: string[], name: string, index: Map<string, number>): void {
-  const position = index.get(name)!;
-  let i = list.length;
-  while (i > 0 && index.get(list[i - 1])! > position) i--;
-  list.splice(i, 0, name);
+class MinHeap<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly before: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    const items = this.items;
+    let i = items.push(item) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.before(items[parent], item) <= 0) break;
+      items[i] = items[parent];
+      i = parent;
+    }
+    items[i] = item;
+  }
+
+  pop(): T | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const child = left + 1 < items.length && this.before(items[left + 1], items[left]) < 0 ? left + 1 : left;
+      if (this.before(last, items[child]) <= 0) break;
+      items[i] = items[child];
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
 }
 
 /** Strongly connected components that contain a cycle (Tarjan, iterative), members in definition order. */
@@ -357,23 +433,9 @@ function cycles(graph: Graph): string[][] {
   return result.sort((a, b) => order.get(a[0])! - order.get(b[0])!);
 }
 
-// One compiler for the process; what a compile registers ($id's) is removed again, so definitions never see each other.
-const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, logger: false }));
-const warmUp = {};
-ajv.compile(warmUp);
-ajv.removeSchema(warmUp);
-const builtIn = new Set([...Object.keys(ajv.schemas), ...Object.keys(ajv.refs)]);
-
-/** Compiles an input task's JSON Schema (2020-12), or an output model, into a validator; throws when it is not a valid schema. */
-export function compileInputSchema(schema: object): ValidateFunction {
-  try {
-    return ajv.compile(schema);
-  } finally {
-    ajv.removeSchema(schema);
-    for (const key of [...Object.keys(ajv.schemas), ...Object.keys(ajv.refs)]) {
-      if (!builtIn.has(key)) ajv.removeSchema(key);
-    }
-  }
+/** Compiles an input task's JSON Schema (2020-12), or an output model, into a validator; throws when it is not a valid schema or over the limits. */
+export function compileInputSchema(schema: object): SchemaValidator {
+  return compileTenantSchema(schema);
 }
 
 function schemaProblem(schema: unknown): string | null {
@@ -385,3 +447,58 @@ function schemaProblem(schema: unknown): string | null {
     return `Invalid JSON Schema: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
+
+/**
+ * What puts a definition over `DEFINITION_LIMITS` or a schema it will run over `SCHEMA_LIMITS`
+ * (patterns RE2 cannot run included), with where. Checked before anything else looks at the
+ * definition: a flow is saved with none of these.
+ */
+export function definitionLimitIssues(definition: unknown): DslIssue[] {
+  const issues: DslIssue[] = [];
+  const pending: [unknown, Loc][] = [[definition, []]];
+  while (pending.length > 0 && issues.length < MAX_LIMIT_ISSUES) {
+    const [node, loc] = pending.pop()!;
+    if (typeof node === 'string') {
+      if (node.length > DEFINITION_LIMITS.stringLength) issues.push({ loc, msg: `String is too long (more than ${DEFINITION_LIMITS.stringLength} characters)` });
+    } else if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) pending.push([node[i], [...loc, i]]);
+    } else if (isRecord(node)) {
+      for (const key of Object.keys(node).reverse()) {
+        if (key.length > DEFINITION_LIMITS.stringLength) issues.push({ loc, msg: `Member name is too long (more than ${DEFINITION_LIMITS.stringLength} characters)` });
+        pending.push([node[key], [...loc, key]]);
+      }
+    }
+  }
+  if (issues.length > 0) return issues;
+
+  const configs = isRecord(definition) && Array.isArray(definition.flow_configs) ? definition.flow_configs : [];
+  const taskCount = configs.reduce((n: number, entry: unknown) => {
+    const tasks = isRecord(entry) && isRecord(entry.config) ? entry.config.tasks : undefined;
+    return n + (Array.isArray(tasks) ? tasks.length : 0);
+  }, 0);
+  if (taskCount > DEFINITION_LIMITS.tasks) return [{ loc: ['flow_configs'], msg: `A flow has at most ${DEFINITION_LIMITS.tasks} tasks; this one has ${taskCount}` }];
+
+  for (const { task, loc } of locatedTasks(definition)) {
+    for (const field of ['name', 'task_executor_name'] as const) {
+      if (task[field].length > DEFINITION_LIMITS.nameLength) issues.push({ loc: [...loc, field], msg: `Must be at most ${DEFINITION_LIMITS.nameLength} characters` });
+    }
+  }
+  if (issues.length > 0) return issues;
+
+  // The schemas the service runs: input tasks' input_schema, webhook_receiver tasks' fields.
+  const graph = buildGraph(definition);
+  const first = new Map<string, Loc>();
+  for (const { task, loc } of locatedTasks(definition)) if (!first.has(task.name)) first.set(task.name, loc);
+  const tally: PatternTally = { patterns: 0, instructions: 0 };
+  for (const task of graph.tasks) {
+    const schemas: [unknown, Loc][] = [];
+    if (graph.dependencies.get(task.name)!.size === 0 && isRecord(task.parameters.input_schema)) schemas.push([task.parameters.input_schema, ['input_schema']]);
+    if (task.task_executor_name === WEBHOOK_RECEIVER && isRecord(task.parameters.fields)) schemas.push([task.parameters.fields, ['fields']]);
+    for (const [schema, at] of schemas) {
+      for (const issue of schemaLimitIssues(schema, tally)) issues.push({ loc: [...first.get(task.name)!, 'parameters', ...at, ...issue.loc], msg: issue.msg });
+    }
+  }
+  return issues.slice(0, MAX_LIMIT_ISSUES);
+}
+
+const MAX_LIMIT_ISSUES = 20;

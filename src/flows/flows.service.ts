@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/parse-id.pipe';
+import { RequestValidationError } from '../common/validation/validation-error';
 import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
 import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
 import {
@@ -14,8 +15,9 @@ import {
   toFlowVersionResponse,
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
-import { dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
 import type { FlowStatus } from './flow.entity';
+import type { FlowVersionEntity } from './flow-version.entity';
 import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
 
 /** What the flow-executions module runs on: the flow's latest version. */
@@ -78,7 +80,7 @@ export class FlowsService {
       ? await this.repository.latestVersionExecutionCounts(principal.organizationId, rows.map((row) => row.flow.id))
       : null;
     return {
-      flows: rows.map((row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
+      flows: await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
       total,
       page,
       page_size: pageSize,
@@ -132,14 +134,14 @@ export class FlowsService {
   async listVersions(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
     const { flow } = await this.getAccessible(principal, id);
     const versions = await this.repository.listVersions(principal.organizationId, id);
-    return versions.map((version) => toFlowVersionResponse(flow, version, extras(version.definition, query)));
+    return eachYielding(query, versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     const { flow } = await this.getAccessible(principal, id);
     const found = isStorableVersion(version) ? await this.repository.findVersion(principal.organizationId, id, version) : null;
     if (!found) throw notFound('Flow version');
-    return toFlowVersionResponse(flow, found, extras(found.definition, query));
+    return toFlowVersionResponse(flow, found, extras(found, query));
   }
 
   async updateVersionMetadata(
@@ -192,17 +194,52 @@ export class FlowsService {
 }
 
 function respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): FlowResponseDto {
-  return toFlowResponse(row.flow, row.version, { ...extras(row.version.definition, query), ...more });
+  return toFlowResponse(row.flow, row.version, { ...extras(row.version, query), ...more });
 }
 
-function extras(definition: unknown, query: FlowExpansionQueryDto): FlowResponseExtras {
+function extras(version: FlowVersionEntity, query: FlowExpansionQueryDto): FlowResponseExtras {
   return {
-    taskNames: query.include_ordered_task_names ? orderedTaskNames(definition) : null,
-    validationErrors: query.include_validation_errors ? dslIssues(definition) : null,
+    taskNames: query.include_ordered_task_names ? derived(version, 'order', orderedTaskNames) : null,
+    validationErrors: query.include_validation_errors ? derived(version, 'issues', dslIssues) : null,
   };
 }
 
+/**
+ * `map`, letting other requests run between items when the query asks for derived data: computing it
+ * for a flow not seen before compiles its schemas, and a page holds up to 100 flows.
+ */
+async function eachYielding<T, R>(query: FlowExpansionQueryDto, items: T[], map: (item: T) => R): Promise<R[]> {
+  const derives = Boolean(query.include_ordered_task_names || query.include_validation_errors);
+  const out: R[] = [];
+  for (const item of items) {
+    out.push(map(item));
+    if (derives) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return out;
+}
+
+// A version's definition never changes: what is derived from it (its order, its problems, which compiles its schemas) is
+// computed once per process, so that a page of 100 flows with every include costs what saving them did, once.
+const DERIVED_LIMIT = 1000;
+const derivedCache = new Map<string, unknown>();
+
+function derived<T>(version: FlowVersionEntity, kind: string, compute: (definition: unknown) => T): T {
+  const key = `${version.flowId}:${version.version}:${kind}`;
+  let value = derivedCache.get(key) as T | undefined;
+  if (value === undefined) {
+    value = compute(version.definition);
+    if (derivedCache.size >= DERIVED_LIMIT) derivedCache.delete(derivedCache.keys().next().value as string);
+  } else derivedCache.delete(key);
+  derivedCache.set(key, value);
+  return value;
+}
+
 function assertValidDefinition(definition: unknown): void {
+  // 422 first: past these limits, checking the definition itself would cost too much.
+  const limits = definitionLimitIssues(definition);
+  if (limits.length > 0) {
+    throw new RequestValidationError(limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })));
+  }
   const problems = validateFlowDefinition(definition);
   if (problems.length > 0) throw new AppError('invalid_dsl_input', 'Invalid DSL input', problems);
 }

@@ -105,12 +105,13 @@ export class WebhookDataService {
   }
 
   private outputIssues(row: FlowExecutionRow, task: FlowTask, data: unknown) {
+    let model: object | undefined;
     try {
-      const model = outputModelOf(task);
-      return model ? this.inputs.issues(`${row.flow_id}:${row.flow_version}:${task.name}:output`, model, data, ['body', 'data']) : [];
+      model = outputModelOf(task);
     } catch (error) {
-      // Flows saved before fields were validated may hold a model that does not compile.
+      // Flows saved before fields were validated may hold a model that is not one.
       throw badRequest(`Task '${task.name}' has no valid output model: ${(error as Error).message}`);
     }
+    return model ? this.inputs.issues(`${row.flow_id}:${row.flow_version}:${task.name}:output`, model, data, ['body', 'data']) : [];
   }
 }
