@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
-import { TaskTagsRepository } from '../src/task-tags/task-tags.repository';
+import { TaskTagsRepository } from '../src/task-executions/task-tags.repository';
 
 // GET /api/flows/{id}/tags on a large flow: its plan and its time, with and without task_name.
 // `npm run build && DATABASE_URL=postgres://… node dist/bench/flow-tags.js [executions]` (a database of its own, dropped after).

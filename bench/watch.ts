@@ -1,9 +1,10 @@
 import { Agent, request } from 'node:http';
 import { DataSource, EntityManager } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
-import { EventsRepository } from '../src/events/events.repository';
+import { EventLogRepository } from '../src/event-log/event-log.repository';
 import { FlowExecutionRow, toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../src/flow-executions/flow-executions.repository';
+import { OrganizationsRepository } from '../src/organizations/organizations.repository';
 import type { Fixture } from './seed';
 
 /**
@@ -92,13 +93,14 @@ export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: 
   const dataSource = await new DataSource({ ...buildDataSourceOptions(databaseUrl, { poolSize: 2 }), entities: [] }).initialize();
   try {
     const executions = new FlowExecutionsRepository(dataSource);
-    const events = new EventsRepository(dataSource);
+    const organizations = new OrganizationsRepository();
+    const events = new EventLogRepository(dataSource);
     const timings = { create: [[], []] as number[][], statusChange: [[], []] as number[][] };
     for (let i = 0; i < rounds; i++) {
       for (const withEvents of i % 2 ? [true, false] : [false, true]) {
         let started = performance.now();
         const row = await dataSource.transaction(async (m) => {
-          const limit = (await executions.lockOrganization(m, fixture.organizationId)) ?? 1_000_000;
+          const limit = (await organizations.lock(m, fixture.organizationId)).max_concurrent_executions ?? 1_000_000;
           const created = await insertExecution(m, fixture, { document: `bench-${i}` }, limit);
           if (withEvents) await events.append(m, fixture.organizationId, [event('flow_execution.created', created)], []);
           return created;
@@ -107,9 +109,9 @@ export async function writeCosts(databaseUrl: string, fixture: Fixture, rounds: 
 
         started = performance.now();
         await dataSource.transaction(async (m) => {
-          await executions.lockOrganization(m, fixture.organizationId);
+          await organizations.lock(m, fixture.organizationId);
           await executions.lockForUpdate(m, row.id);
-          const updated = await executions.setStatus(m, row.id, 'completed', 'bench');
+          const updated = (await executions.setStatus(m, row.id, { from: [row.status], to: 'completed' }, 'bench'))!;
           if (withEvents) await events.append(m, fixture.organizationId, [event('flow_execution.status_changed', updated, row.status)], []);
         });
         timings.statusChange[Number(withEvents)].push(performance.now() - started);

@@ -3,15 +3,15 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { MetricsModule } from './common/metrics/metrics.module';
-import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
 import { JsonBodyGuard } from './common/http/json-body.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
-import { createLogger, LOGGER } from './common/logging/logger';
+import { createLogger, LOGGER } from './logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
-import { EventsModule } from './events/events.module';
+import { FeedModule } from './feed/feed.module';
 import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
 import { FlowsModule } from './flows/flows.module';
 import { HealthModule } from './health/health.module';
@@ -19,8 +19,6 @@ import { OrganizationsModule } from './organizations/organizations.module';
 import { RetentionModule } from './retention/retention.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
-import { TaskTagsModule } from './task-tags/task-tags.module';
-import { WebhookDataModule } from './webhook-data/webhook-data.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Global()
@@ -51,11 +49,9 @@ export class AppModule {
         ServiceAccountsModule,
         FlowsModule,
         // Before FlowExecutionsModule: /flow-executions/events must match before /flow-executions/:id.
-        EventsModule,
+        FeedModule,
         FlowExecutionsModule,
         TaskExecutionsModule,
-        WebhookDataModule,
-        TaskTagsModule,
         RetentionModule,
         WebhooksModule,
       ],

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { drainHttpServer } from './common/http/drain';
-import { createLogger, logUncaughtErrors, NestPinoLogger } from './common/logging/logger';
+import { createLogger, logUncaughtErrors, NestPinoLogger } from './logging/logger';
 import { AppConfig, ConfigError, ensureLocalJwtSecret, loadConfig } from './config/app-config';
 import { startEmbeddedPostgres } from './database/embedded-postgres';
 import { DEMO_ORGANIZATION_ID, ensureDemoOrganization } from './service-accounts/demo-organization';

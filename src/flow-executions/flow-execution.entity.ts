@@ -1,14 +1,15 @@
 import { Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { sqlList } from '../database/sql-literals';
 import { FlowEntity } from '../flows/flow.entity';
-import type { ExecutionStatus } from './execution-status';
+import { ACTIVE_STATUSES, ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 
 @Entity('flow_executions')
 @Unique('flow_executions_run_number_uq', ['flow_id', 'run_number'])
 @Index('flow_executions_flow_created_idx', ['flow_id', 'created_at', 'id'], { where: "status <> 'deleted'" })
 @Index('flow_executions_flow_updated_idx', ['flow_id', 'updated_at', 'id'], { where: "status <> 'deleted'" })
 @Index('flow_executions_org_queued_idx', ['organization_id', 'created_at', 'id'], { where: "status = 'queued'" })
-@Index('flow_executions_org_active_idx', ['organization_id'], { where: "status IN ('running', 'awaiting_input', 'cancel_requested')" })
-@Index('flow_executions_flow_terminal_idx', ['flow_id', 'terminal_at'], { where: "status IN ('completed', 'failed', 'cancelled')" })
+@Index('flow_executions_org_active_idx', ['organization_id'], { where: `status IN ${sqlList(ACTIVE_STATUSES)}` })
+@Index('flow_executions_flow_terminal_idx', ['flow_id', 'terminal_at'], { where: `status IN ${sqlList(TERMINAL_STATUSES)}` })
 export class FlowExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

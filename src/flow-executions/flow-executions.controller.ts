@@ -16,7 +16,6 @@ import {
   FlowExecutionResponseWithRunNumberDto,
   nextPageLink,
 } from './dto/flow-execution.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto } from './dto/task-status.dto';
 import { FlowExecutionsService } from './flow-executions.service';
 
 const ExecutionId = () => Param('flow_execution_id', new ParseIdPipe('execution'));
@@ -101,19 +100,6 @@ export class FlowExecutionsController {
   @ApiErrors(400, 403, 404, 409)
   executeFlow(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
     return this.service.reexecute(principal, id, query.only_stale === true);
-  }
-
-  /** Report a batch of task statuses (workers). */
-  @Post(':flow_execution_id/task-status')
-  @RequirePermission('executions:report')
-  @HttpCode(200)
-  @ApiErrors(400, 403, 404)
-  addFlowTaskStatuses(
-    @CurrentPrincipal() principal: Principal,
-    @ExecutionId() id: string,
-    @Body() dto: AddTaskStatusRequestDto,
-  ): Promise<FlowTaskStatusResponseDto[]> {
-    return this.service.addTaskStatuses(principal, id, dto);
   }
 
   /**

@@ -1,15 +1,19 @@
 import { Module } from '@nestjs/common';
+import { EventLogModule } from '../event-log/event-log.module';
 import { FlowsModule } from '../flows/flows.module';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { ExecutionLifecycle } from './execution-lifecycle';
 import { FlowExecutionsController } from './flow-executions.controller';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { FlowExecutionsService } from './flow-executions.service';
 import { FlowRunsController } from './flow-runs.controller';
 import { InputValidator } from './input-validator';
+import { OrganizationSettingsController } from './organization-settings.controller';
 
 @Module({
-  imports: [FlowsModule],
-  controllers: [FlowExecutionsController, FlowRunsController],
-  providers: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
-  exports: [FlowExecutionsService, FlowExecutionsRepository, InputValidator],
+  imports: [FlowsModule, OrganizationsModule, EventLogModule],
+  controllers: [FlowExecutionsController, FlowRunsController, OrganizationSettingsController],
+  providers: [FlowExecutionsService, ExecutionLifecycle, FlowExecutionsRepository, InputValidator],
+  exports: [FlowExecutionsService, ExecutionLifecycle, InputValidator],
 })
 export class FlowExecutionsModule {}

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
-import { ACTIVE_STATUSES, ExecutionStatus } from './execution-status';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
+import { isoText as iso, sqlList } from '../database/sql-literals';
+import type { ExecutionStatus } from './execution-status';
+import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
-import type { FlowTaskStatusRow } from './dto/task-status.dto';
 
-// Timestamps leave as ISO 8601 UTC text with microseconds, so a value read back filters exactly.
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
@@ -67,8 +67,34 @@ export type ListResult =
   | { flow: 'foreign' }
   | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
 
+// Status lists of the transition table, where a partial index's predicate must match them:
+// flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
+const ADMITTED_FROM = sqlList(sources('admit', 'running'));
+const EXPIRED_FROM = sqlList(sources('retention', 'deleted'));
+// The flow's TTL as an interval; flows without one never match.
+const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
+
+export interface ExpiredExecution {
+  organization_id: string;
+  id: string;
+}
+
 /** Estimated JSON a page of executions may carry; past it the page ends early, after at least one row. */
 export const PAGE_BYTES = 4 * 1024 * 1024;
+
+const LIST_SAMPLE: ListFilter = {
+  flowId: DummyValue.UUID,
+  organizationId: DummyValue.UUID2,
+  sortField: 'created_at',
+  sortDirection: 'desc',
+  offset: 0,
+  limit: 50,
+  withCredits: false,
+};
+const TAGS_SAMPLE: [string, string][] = [
+  ['customer', 'acme'],
+  ['region', 'eu'],
+];
 
 /**
  * Hand-written SQL for the hot paths: each read is one round trip. (TypeORM's `query` answers an
@@ -82,12 +108,14 @@ export class FlowExecutionsRepository {
    * The retrieve endpoint's query, straight on the driver's pool as a named prepared statement:
    * TypeORM's query runner costs more than the query itself on this path.
    */
+  @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
   async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_WITH_CREDITS : FIND, [id]);
     return result.rows[0];
   }
 
   /** By flow and run number: one lookup in flow_executions_run_number_uq. */
+  @GenerateSql({ params: [DummyValue.UUID, 7, false] }, { name: 'with credits', params: [DummyValue.UUID, 7, true] })
   async findByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_BY_RUN_WITH_CREDITS : FIND_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
@@ -97,6 +125,30 @@ export class FlowExecutionsRepository {
    * The flow check, the cursor lookup and the page in one statement. The flow row is always
    * returned when it exists; page columns are null when the page is empty.
    */
+  @GenerateSql(
+    { name: 'first page', params: [LIST_SAMPLE] },
+    { name: 'after a cursor', params: [{ ...LIST_SAMPLE, cursorId: DummyValue.UUID }] },
+    {
+      name: 'filters, by updated_at with credits',
+      params: [
+        {
+          ...LIST_SAMPLE,
+          sortField: 'updated_at',
+          sortDirection: 'asc',
+          status: ['completed', 'failed'],
+          statusExclude: ['stale'],
+          createdAfter: DummyValue.TIMESTAMP,
+          createdBefore: DummyValue.TIMESTAMP,
+          updatedAfter: DummyValue.TIMESTAMP,
+          updatedBefore: DummyValue.TIMESTAMP,
+          tagsExclude: [['customer', 'acme']],
+          withCredits: true,
+        },
+      ],
+    },
+    { name: 'with tags', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE }] },
+    { name: 'with tags, after a cursor, page 3', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE, cursorId: DummyValue.UUID, offset: 100 }] },
+  )
   async list(f: ListFilter): Promise<ListResult> {
     const params: unknown[] = [f.flowId, f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
@@ -174,6 +226,12 @@ export class FlowExecutionsRepository {
    * organization's ordering lock, all in one round trip and one implicit transaction. Undefined
    * when the flow is gone.
    */
+  @GenerateSql({
+    params: [
+      { organizationId: DummyValue.UUID, flowId: DummyValue.UUID2, flowVersion: 1, input: {}, inputTaskName: null, triggeredTaskExecutorName: null, modifiedBy: 'sample' },
+      10,
+    ],
+  })
   async start(e: NewExecution, defaultConcurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
     const result = await driverQuery<FlowExecutionRow>(this.dataSource, START, [
       e.organizationId,
@@ -188,80 +246,71 @@ export class FlowExecutionsRepository {
     return result.rows[0];
   }
 
-  /** Locks the organization's row (creating it on first use): every change of the number running holds it. */
-  async lockOrganization(m: EntityManager, organizationId: string): Promise<number | null> {
-    const lock = `SELECT max_concurrent_executions FROM organizations WHERE id = $1 FOR UPDATE`;
-    let rows: { max_concurrent_executions: number | null }[] = await m.query(lock, [organizationId]);
-    if (rows.length === 0) {
-      await m.query(`INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [organizationId]);
-      rows = await m.query(lock, [organizationId]);
-    }
-    return rows[0].max_concurrent_executions;
-  }
-
   /** Locks the execution's row for a status change; callers hold the organization lock first. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async lockForUpdate(m: EntityManager, id: string): Promise<FlowExecutionRow | undefined> {
     const rows: FlowExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1 FOR NO KEY UPDATE`, [id]);
     return rows[0];
   }
 
+  /**
+   * The KEY SHARE lock of a task writer: writers that hold the run's row lock and then touch its
+   * tasks cannot wait on it in turn, so run-then-task is the one lock order.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
+  async lockKeyShare(m: EntityManager, id: string): Promise<void> {
+    await m.query(`SELECT 1 FROM flow_executions WHERE id = $1 FOR KEY SHARE`, [id]);
+  }
+
   /** KEY SHARE locks on several executions, in id order (any organization: the caller decides 403 / 404). */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
   async lockShared(m: EntityManager, ids: string[]): Promise<FlowExecutionRow[]> {
     return m.query(`SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = ANY($1::uuid[]) ORDER BY fe.id FOR KEY SHARE`, [ids]);
   }
 
+  /** The status move of one run, on the condition its rule states: undefined when the run is in none of `from`. */
+  @GenerateSql(
+    { params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('patch', 'completed'), to: 'completed' }, 'sample'] },
+    { name: 're-execution', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('re_execute', 'running'), to: 'running' }, 'sample', 2] },
+  )
   async setStatus(
     m: EntityManager,
     id: string,
-    status: ExecutionStatus,
+    move: { from: readonly ExecutionStatus[]; to: ExecutionStatus },
     modifiedBy: string,
     flowVersion: number | null = null,
-  ): Promise<FlowExecutionRow> {
+  ): Promise<FlowExecutionRow | undefined> {
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
           SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
               updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
-        WHERE fe.id = $1
+        WHERE fe.id = $1 AND fe.status = ANY($5::text[])
       RETURNING ${COLUMNS}`,
-      [id, status, modifiedBy, flowVersion],
+      [id, move.to, modifiedBy, flowVersion, move.from],
     );
     return rows[0];
   }
 
-  /** A deleted execution's tags leave its flow's tag list; they stay, as the rest of its data does. */
-  async retireTags(m: EntityManager, flowExecutionId: string): Promise<void> {
-    await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = $1 AND NOT execution_deleted`, [flowExecutionId]);
+  /** Deleted executions' tags leave their flow's tag list; they stay, as the rest of their data does. */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
+  async retireTags(m: EntityManager, flowExecutionIds: string[]): Promise<void> {
+    await m.query(`UPDATE task_execution_tags SET execution_deleted = true WHERE flow_execution_id = ANY($1::uuid[]) AND NOT execution_deleted`, [
+      flowExecutionIds,
+    ]);
   }
 
-  /** Slots in use: the organization's counter, kept by triggers on flow_executions. */
-  async activeCount(m: EntityManager, organizationId: string): Promise<number> {
-    const rows: { n: number }[] = await m.query(`SELECT active_executions AS n FROM organizations WHERE id = $1`, [organizationId]);
-    return rows[0]?.n ?? 0;
-  }
-
-  /** The organization's limit as stored (null: the default), and how many executions hold or wait for a slot. */
-  async slotUsage(m: EntityManager, organizationId: string): Promise<{ limit: number | null; active: number; queued: number }> {
-    const rows: { limit: number | null; active: number; queued: number }[] = await m.query(
-      `SELECT (SELECT max_concurrent_executions FROM organizations WHERE id = $1) AS limit,
-              COALESCE((SELECT active_executions FROM organizations WHERE id = $1), 0) AS active,
-              (SELECT count(*)::int FROM flow_executions WHERE organization_id = $1 AND status = 'queued') AS queued`,
-      [organizationId],
-    );
-    return rows[0];
-  }
-
-  async definitionOf(flowId: string, version: number): Promise<unknown> {
-    const rows: { definition: unknown }[] = await this.dataSource.query(
-      `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
-      [flowId, version],
-    );
-    return rows[0]?.definition;
+  /** How many of the organization's executions wait for a slot (flow_executions_org_queued_idx). */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
+  async queuedCount(m: EntityManager, organizationId: string): Promise<number> {
+    const rows: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status = 'queued'`, [organizationId]);
+    return rows[0].n;
   }
 
   /**
    * A re-execution: a full one gives every task a new queued attempt (earlier attempts stay as
    * history); a stale-only one resets the stale task executions in place. Edits count as re-executed.
    */
+  @GenerateSql({ name: 'full', params: [DummyValue.MANAGER, DummyValue.UUID, false] }, { name: 'stale only', params: [DummyValue.MANAGER, DummyValue.UUID, true] })
   async restartTasks(m: EntityManager, flowExecutionId: string, onlyStale: boolean): Promise<void> {
     if (onlyStale) {
       await m.query(
@@ -287,31 +336,66 @@ export class FlowExecutionsRepository {
     );
   }
 
-  /** A batch of task status reports as history rows, in the order given, in one statement. */
-  async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
-    return m.query(
-      `INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
-       SELECT $1, $2, item.task_name, item.status, clock_timestamp()
-         FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
-        ORDER BY item.n
-       RETURNING id, flow_execution_id, task_name, status, created_at, organization_id`,
-      [execution.organization_id, execution.id, items.map((i) => i.task_name), items.map((i) => i.status)],
-    );
-  }
-
   /** Admits the oldest waiting executions of the organization while it has free slots. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, 10] })
   async promoteWaiting(m: EntityManager, organizationId: string, concurrencyLimit: number): Promise<FlowExecutionRow[]> {
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
           SET status = 'running', updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
         WHERE fe.id IN (
           SELECT q.id FROM flow_executions q
-           WHERE q.organization_id = $1 AND q.status = 'queued'
+           WHERE q.organization_id = $1 AND q.status IN ${ADMITTED_FROM}
            ORDER BY q.created_at, q.id
            LIMIT GREATEST(0, $2 - (SELECT o.active_executions FROM organizations o WHERE o.id = $1))
         )
       RETURNING ${COLUMNS}`,
       [organizationId, concurrencyLimit],
+    );
+    return rows;
+  }
+
+  /**
+   * Executions past their flow's TTL, oldest first per flow, without locking: each flow's due rows
+   * come from flow_executions_flow_terminal_idx (flow_id, terminal_at) over terminal rows only.
+   */
+  @GenerateSql({ params: [100] })
+  async findExpired(limit: number): Promise<ExpiredExecution[]> {
+    return this.dataSource.query(
+      `SELECT due.organization_id, due.id
+         FROM flows f
+         CROSS JOIN LATERAL (
+           SELECT fe.organization_id, fe.id
+             FROM flow_executions fe
+            WHERE fe.flow_id = f.id AND fe.status IN ${EXPIRED_FROM} AND fe.terminal_at <= clock_timestamp() - ${TTL}
+            ORDER BY fe.terminal_at
+            LIMIT $1
+         ) due
+        WHERE f.settings #>> '{ttl,seconds}' IS NOT NULL
+        LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /**
+   * Soft-deletes those of `ids` that are still due, skipping rows another transaction holds (another
+   * replica's sweep, an API write): each is deleted once, and nobody waits for the sweep's locks.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
+  async deleteExpired(m: EntityManager, ids: string[]): Promise<(FlowExecutionRow & { previous_status: ExecutionStatus })[]> {
+    const [rows]: [(FlowExecutionRow & { previous_status: ExecutionStatus })[]] = await m.query(
+      `WITH due AS (
+         SELECT fe.id, fe.status
+           FROM flow_executions fe JOIN flows f ON f.id = fe.flow_id
+          WHERE fe.id = ANY($1::uuid[]) AND fe.status IN ${EXPIRED_FROM} AND fe.terminal_at <= clock_timestamp() - ${TTL}
+          FOR NO KEY UPDATE OF fe SKIP LOCKED
+       )
+       UPDATE flow_executions fe
+          SET status = 'deleted', modified_by = 'retention',
+              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
+         FROM due
+        WHERE fe.id = due.id
+      RETURNING ${COLUMNS}, due.status AS previous_status`,
+      [ids],
     );
     return rows;
   }

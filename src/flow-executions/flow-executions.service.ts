@@ -1,16 +1,15 @@
 import type { EventEmitter } from 'node:events';
-import { Inject, Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
-import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { AppError, badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../events/events.service';
+import { EventLog } from '../event-log/event-log.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
-import { FlowsService } from '../flows/flows.service';
+import { FlowsService, versionKey } from '../flows/flows.service';
+import { OrganizationsService } from '../organizations/organizations.service';
 import {
   FlowExecutionRow,
   CreateFlowExecutionDto,
@@ -19,10 +18,13 @@ import {
   toFlowExecutionResponse,
 } from './dto/flow-execution.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
-import { canTransition, ExecutionStatus, isActive } from './execution-status';
+import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
+import { accessible } from './execution-access';
+import { ExecutionLifecycle } from './execution-lifecycle';
+import type { ExecutionStatus } from './execution-status';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { InputValidator } from './input-validator';
+import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
 
 export interface FlowExecutionPage {
   items: FlowExecutionResponseWithRunNumberDto[];
@@ -40,16 +42,16 @@ export interface ConditionalResponse {
   body: FlowExecutionResponseWithRunNumberDto | null;
 }
 
-type Decide = (current: FlowExecutionRow, hasFreeSlot: () => Promise<boolean>) => Promise<ExecutionStatus | null>;
-
 @Injectable()
 export class FlowExecutionsService {
   constructor(
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
     private readonly inputs: InputValidator,
-    private readonly events: EventsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: EventLog,
+    private readonly lifecycle: ExecutionLifecycle,
+    private readonly organizations: OrganizationsService,
+    private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -105,15 +107,15 @@ export class FlowExecutionsService {
 
   /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
   private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow> {
-    if ('id' in at) return this.accessible(principal, await this.repository.findById(at.id, withCredits));
+    if ('id' in at) return accessible(principal, await this.repository.findById(at.id, withCredits));
     const row = await this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
     if (!row) await this.flows.getExecutable(principal, at.flowId);
-    return this.accessible(principal, row);
+    return accessible(principal, row);
   }
 
-  /** The row, for other modules that act on an execution (404 / 403 decided here). */
+  /** The row, for other modules that act on an execution (404 / 403 decided by `accessible`). */
   async getRow(principal: Principal, id: string, withCredits: boolean): Promise<FlowExecutionRow> {
-    return this.accessible(principal, await this.repository.findById(id, withCredits));
+    return accessible(principal, await this.repository.findById(id, withCredits));
   }
 
   async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
@@ -123,21 +125,16 @@ export class FlowExecutionsService {
     const schema = inputSchemaOf(task);
     if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
 
-    const row = await this.repository.start(
-      {
-        organizationId: principal.organizationId,
-        flowId: flow.id,
-        flowVersion: flow.latestVersion,
-        input: dto.input,
-        inputTaskName: task.name,
-        triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
-        modifiedBy: principal.subject,
-      },
-      this.config.defaultOrgConcurrencyLimit,
-    );
+    const row = await this.lifecycle.start({
+      organizationId: principal.organizationId,
+      flowId: flow.id,
+      flowVersion: flow.latestVersion,
+      input: dto.input,
+      inputTaskName: task.name,
+      triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
+      modifiedBy: principal.subject,
+    });
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
-    // The created event is written by start_flow_execution itself, not through EventsService.
-    this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return toFlowExecutionResponse(row);
   }
 
@@ -177,8 +174,8 @@ export class FlowExecutionsService {
   async remove(principal: Principal, id: string): Promise<void> {
     const row = await this.repository.findById(id, false);
     if (row?.status === 'deleted' && row.organization_id === principal.organizationId) return;
-    this.accessible(principal, row);
-    await this.move(principal, id, async (current) => (current.status === 'deleted' ? null : 'deleted'));
+    accessible(principal, row);
+    await this.lifecycle.change(principal, id, { cause: 'delete' });
   }
 
   /**
@@ -186,30 +183,15 @@ export class FlowExecutionsService {
    * move that is a user's decision needs `executions:write` too, judged on the locked row's status.
    */
   async patchStatus(principal: Principal, id: string, to: ExecutionStatus): Promise<FlowExecutionResponseDto> {
-    this.accessible(principal, await this.repository.findById(id, false));
-    const row = await this.move(principal, id, async (current, hasFreeSlot) => {
-      const missing = missingPermission(principal.role, statusMovePermissions(current.status, to));
-      if (missing) throw forbidden(`Changing status from '${current.status}' to '${to}' needs permission '${missing}', which role '${principal.role}' does not have`);
-      if (!canTransition(current.status, to)) throw illegalTransition(current.status, to);
-      if (to === 'running' && !(await hasFreeSlot())) {
-        throw conflict("Cannot change status from 'queued' to 'running': the organization is at its concurrency limit");
-      }
-      return to;
-    });
+    accessible(principal, await this.repository.findById(id, false));
+    const row = await this.lifecycle.change(principal, id, { cause: 'patch', to });
     return toFlowExecutionResponse(row);
   }
 
   /** running/awaiting_input → cancel_requested; queued → cancelled; asking again while cancel_requested is a no-op. */
   async cancel(principal: Principal, id: string): Promise<void> {
-    this.accessible(principal, await this.repository.findById(id, false));
-    await this.move(principal, id, async (current) => {
-      if (current.status === 'cancel_requested') return null;
-      const to: ExecutionStatus = current.status === 'queued' ? 'cancelled' : 'cancel_requested';
-      if (!canTransition(current.status, to)) {
-        throw conflict(`Cannot cancel a flow execution in status '${current.status}'`);
-      }
-      return to;
-    });
+    accessible(principal, await this.repository.findById(id, false));
+    await this.lifecycle.change(principal, id, { cause: 'cancel' });
   }
 
   /**
@@ -217,108 +199,55 @@ export class FlowExecutionsService {
    * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits.
    */
   async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager): Promise<void> {
-    const current = this.accessible(principal, await this.repository.findById(id, false));
+    const current = accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
-    await this.move(
-      principal,
-      id,
-      async (row, hasFreeSlot) => {
-        if (row.status === 'cancel_requested') {
-          throw conflict("Cannot re-execute a flow execution in status 'cancel_requested': its cancellation is in progress");
-        }
-        if (isActive(row.status)) return 'running';
-        return (await hasFreeSlot()) ? 'running' : 'queued';
-      },
-      { flowVersion: flow.latestVersion, afterMove: (m) => this.repository.restartTasks(m, id, onlyStale), within },
+    await this.lifecycle.change(principal, id, { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale }, within);
+  }
+
+  /**
+   * The one check of task names against their runs' pinned flow versions (400 naming each unknown
+   * one; 404 where the endpoint documents it). Answers the runs' pinned versions, by run id.
+   */
+  async knownTasks(
+    named: (NamedTask & { run: FlowExecutionRow })[],
+    code: 'bad_request' | 'not_found' = 'bad_request',
+    manager?: EntityManager,
+  ): Promise<Map<string, PinnedVersion>> {
+    const runs = [...new Map(named.map((n) => [n.run.id, n.run])).values()];
+    const versions = [...new Map(runs.map((r) => [versionKey(r.flow_id, r.flow_version), { flowId: r.flow_id, version: r.flow_version }])).values()];
+    const definitions = await this.flows.pinnedDefinitions(versions, manager);
+    const pinned = new Map(
+      runs.map((run) => {
+        const definition = definitions.get(versionKey(run.flow_id, run.flow_version));
+        return [run.id, { definition, tasks: flowTasks(definition) }];
+      }),
     );
+    const unknown = named.filter((n) => !pinned.get(n.run.id)!.tasks.some((t) => t.name === n.taskName));
+    if (unknown.length > 0) throw unknownTasksError(unknown, code);
+    return pinned;
   }
 
-  /**
-   * A worker's batch of task status reports, recorded as history. A task awaiting input moves a
-   * running execution to awaiting_input in the same transaction.
-   */
-  async addTaskStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
-    const row = this.accessible(principal, await this.repository.findById(id, false));
-    const known = new Set((await this.pinnedTasks(row)).map((t) => t.name));
-    const unknown = [...new Set(dto.statuses.map((s) => s.task_name).filter((name) => !known.has(name)))];
-    if (unknown.length > 0) {
-      throw badRequest(`Unknown task names for flow version ${row.flow_version}: ${unknown.join(', ')}`, unknown.map((n) => `statuses: unknown task '${n}'`));
-    }
-    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
-    const rows = await this.events.transaction(async (m) => {
-      if (awaiting) {
-        await this.repository.lockOrganization(m, principal.organizationId);
-        const locked = this.accessible(principal, await this.repository.lockForUpdate(m, id));
-        await this.syncFromTasks(m, principal, locked, 'awaiting_input');
-      }
-      return this.repository.insertTaskStatuses(m, row, dto.statuses);
+  /** The organization's limit, its slots in use and its waiting executions. */
+  async getSettings(principal: Principal): Promise<OrganizationSettingsResponseDto> {
+    return this.dataSource.transaction('REPEATABLE READ', (m) => this.settings(m, principal.organizationId));
+  }
+
+  /** A raised limit admits waiting executions at once, in the same transaction. */
+  async updateSettings(principal: Principal, dto: UpdateOrganizationSettingsDto): Promise<OrganizationSettingsResponseDto> {
+    return this.events.transaction(async (m) => {
+      await this.lifecycle.setConcurrencyLimit(m, principal.organizationId, dto.max_concurrent_executions);
+      return this.settings(m, principal.organizationId);
     });
-    return rows.map(toFlowTaskStatusResponse);
   }
 
-  /** Moves a run to `to` from a worker's task report (awaiting_input) or a task edit (edited), when allowed. */
-  async syncFromTasks(m: EntityManager, principal: Principal, row: FlowExecutionRow, to: 'awaiting_input' | 'edited'): Promise<void> {
-    const allowed = to === 'awaiting_input' ? row.status === 'running' : row.status === 'completed';
-    if (allowed) this.recordMove(m, row, await this.repository.setStatus(m, row.id, to, principal.subject));
-  }
-
-  /** Tasks of the execution's pinned flow version. */
-  async pinnedTasks(row: FlowExecutionRow): Promise<FlowTask[]> {
-    return flowTasks(await this.repository.definitionOf(row.flow_id, row.flow_version));
-  }
-
-  /** One place decides 404 versus 403 (CONTRACT.md): deleted reads as absent, another org's as forbidden. */
-  accessible(principal: Principal, row: FlowExecutionRow | undefined): FlowExecutionRow {
-    if (!row || row.status === 'deleted') throw notFound('Flow execution');
-    if (row.organization_id !== principal.organizationId) {
-      throw forbidden('You do not have permission to access this flow execution');
-    }
-    return row;
-  }
-
-  /**
-   * Every status change: organization lock, then the row lock, then the decision on the locked
-   * row, so concurrent moves serialize and the number running never passes the limit. A freed
-   * slot admits the oldest waiting executions in the same transaction (the caller's, when given).
-   */
-  private async move(
-    principal: Principal,
-    id: string,
-    decide: Decide,
-    options: { flowVersion?: number; afterMove?: (m: EntityManager) => Promise<void>; within?: EntityManager } = {},
-  ): Promise<FlowExecutionRow> {
-    const run = async (m: EntityManager) => {
-      const limit = await this.concurrencyLimit(m, principal.organizationId);
-      const current = this.accessible(principal, await this.repository.lockForUpdate(m, id));
-      const hasFreeSlot = async () => (await this.repository.activeCount(m, principal.organizationId)) < limit;
-      const to = await decide(current, hasFreeSlot);
-      if (to === null) return current;
-      const updated = await this.repository.setStatus(m, id, to, principal.subject, options.flowVersion ?? null);
-      this.recordMove(m, current, updated);
-      if (to === 'deleted') await this.repository.retireTags(m, id);
-      await options.afterMove?.(m);
-      if (isActive(current.status) && !isActive(to)) await this.admitWaiting(m, principal.organizationId, limit);
-      return updated;
+  private async settings(m: EntityManager, organizationId: string): Promise<OrganizationSettingsResponseDto> {
+    const slots = await this.organizations.slots(m, organizationId);
+    return {
+      organization_id: organizationId,
+      max_concurrent_executions: slots.limit,
+      running_executions: slots.active,
+      queued_executions: await this.repository.queuedCount(m, organizationId),
     };
-    return options.within ? run(options.within) : this.events.transaction(run);
-  }
-
-  /** Admits the oldest waiting executions while the organization has free slots; needs its lock and an events transaction. */
-  async admitWaiting(m: EntityManager, organizationId: string, limit: number): Promise<void> {
-    for (const promoted of await this.repository.promoteWaiting(m, organizationId, limit)) {
-      this.events.record(m, { type: 'flow_execution.status_changed', execution: promoted, previousStatus: 'queued' });
-    }
-  }
-
-  /** The event of a status change; a change that keeps the status (re-executing a running run) only wakes waiters. */
-  private recordMove(m: EntityManager, before: FlowExecutionRow, after: FlowExecutionRow): void {
-    if (before.status === after.status) return this.events.touch(m, after);
-    const type = after.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed';
-    this.events.record(m, { type, execution: after, previousStatus: before.status });
-  }
-
-  private async concurrencyLimit(m: EntityManager, organizationId: string): Promise<number> {
-    return (await this.repository.lockOrganization(m, organizationId)) ?? this.config.defaultOrgConcurrencyLimit;
   }
 }
 
@@ -336,8 +265,4 @@ function chooseInputTask(inputs: FlowTask[], name: string | null): FlowTask {
 function splitTag(tag: string): [string, string] {
   const at = tag.indexOf(':');
   return [tag.slice(0, at), tag.slice(at + 1)];
-}
-
-export function illegalTransition(from: ExecutionStatus, to: ExecutionStatus): AppError {
-  return conflict(`Cannot change status from '${from}' to '${to}'`, { current_status: from, requested_status: to });
 }

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { driverQuery } from '../database/driver-pool';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { FlowVersionEntity } from './flow-version.entity';
 import { FlowEntity } from './flow.entity';
 
@@ -55,6 +56,7 @@ export class FlowsRepository {
    * A live flow by id in any organization, with its latest version, in one query; the caller
    * compares the organization (403) and treats null as 404.
    */
+  @GenerateSql({ params: [DummyValue.UUID] })
   async findWithLatest(id: string, manager?: EntityManager): Promise<FlowWithVersion | null> {
     return unpack(await this.withLatest(manager).where('f.id = :id', { id }).andWhere('NOT f.deleted').getOne());
   }
@@ -63,11 +65,50 @@ export class FlowsRepository {
    * What starting an execution needs, on the driver's pool as one prepared statement (the create
    * path runs it on every request; the ORM's query builder costs more than the query).
    */
+  @GenerateSql({ params: [DummyValue.UUID] })
   async findExecutable(id: string): Promise<ExecutableFlowRow | undefined> {
     const result = await driverQuery<ExecutableFlowRow>(this.dataSource, FIND_EXECUTABLE, [id]);
     return result.rows[0];
   }
 
+  /** A version's definition (versions never change once written). */
+  @GenerateSql({ params: [DummyValue.UUID, 1] })
+  async findDefinition(flowId: string, version: number, manager?: EntityManager): Promise<unknown> {
+    const rows: { definition: unknown }[] = await (manager ?? this.dataSource).query(
+      `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
+      [flowId, version],
+    );
+    return rows[0]?.definition;
+  }
+
+  /** The definitions of the given versions, in one statement. */
+  @GenerateSql({ params: [[{ flowId: DummyValue.UUID, version: 1 }, { flowId: DummyValue.UUID2, version: 2 }]] })
+  async findDefinitions(versions: { flowId: string; version: number }[], manager?: EntityManager): Promise<{ flow_id: string; version: number; definition: unknown }[]> {
+    return (manager ?? this.dataSource).query(
+      `SELECT flow_id, version, definition FROM flow_versions
+        WHERE (flow_id, version) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))`,
+      [versions.map((v) => v.flowId), versions.map((v) => v.version)],
+    );
+  }
+
+  @GenerateSql(
+    { name: 'first page', params: [{ organizationId: DummyValue.UUID, tagsAny: [], tagsNone: [], sortField: 'created_at', sortDirection: 'desc', offset: 0, limit: 50 }] },
+    {
+      name: 'search and tags, by name',
+      params: [
+        {
+          organizationId: DummyValue.UUID,
+          search: 'invoice',
+          tagsAny: [['finance', 'ops']],
+          tagsNone: [['archived']],
+          sortField: 'display_name',
+          sortDirection: 'asc',
+          offset: 50,
+          limit: 50,
+        },
+      ],
+    },
+  )
   async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number }> {
     const where = (query: SelectQueryBuilder<FlowEntity>) => {
       query.where('f.organizationId = :org', { org: filter.organizationId }).andWhere('NOT f.deleted');
@@ -90,6 +131,7 @@ export class FlowsRepository {
   }
 
   /** Executions on the highest version of each flow that has any live execution (0 when none). */
+  @GenerateSql({ params: [DummyValue.UUID, [DummyValue.UUID2]] })
   async latestVersionExecutionCounts(organizationId: string, flowIds: string[]): Promise<Map<string, number>> {
     const counts = new Map(flowIds.map((id) => [id, 0]));
     if (flowIds.length === 0) return counts;
@@ -137,24 +179,29 @@ export class FlowsRepository {
   }
 
   /** Applies `changes` to a live flow of the organization; false when there is none. */
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, { displayName: 'Invoices', tags: ['finance'], modifiedBy: 'sample' }] })
   async update(organizationId: string, id: string, changes: FlowChanges & { deleted?: true }): Promise<boolean> {
     const result = await this.flows.update({ id, organizationId, deleted: false }, changes as QueryDeepPartialEntity<FlowEntity>);
     return (result.affected ?? 0) > 0;
   }
 
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 'sample'] })
   async softDelete(organizationId: string, id: string, modifiedBy: string): Promise<boolean> {
     return this.update(organizationId, id, { deleted: true, modifiedBy });
   }
 
   /** Versions of a flow of the organization, newest first. */
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2] })
   listVersions(organizationId: string, flowId: string): Promise<FlowVersionEntity[]> {
     return this.versionsOf(organizationId, flowId).orderBy('v.version', 'DESC').getMany();
   }
 
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1] })
   findVersion(organizationId: string, flowId: string, version: number): Promise<FlowVersionEntity | null> {
     return this.versionsOf(organizationId, flowId).andWhere('v.version = :version', { version }).getOne();
   }
 
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1, { name: 'v1', isFavourite: true, modifiedBy: 'sample' }] })
   async updateVersion(
     organizationId: string,
     flowId: string,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/parse-id.pipe';
@@ -25,6 +26,11 @@ export interface ExecutableFlow {
   organizationId: string;
   latestVersion: number;
   definition: unknown;
+}
+
+/** How a flow version is named in maps: `flow_id:version`. */
+export function versionKey(flowId: string, version: number): string {
+  return `${flowId}:${version}`;
 }
 
 // flow_versions.version is a PostgreSQL integer; larger numbers name no version.
@@ -159,6 +165,16 @@ export class FlowsService {
     const row = isUuid(flowId) ? await this.repository.findExecutable(flowId.toLowerCase()) : undefined;
     this.checkAccess(principal, row && row.organization_id);
     return { id: row!.id, organizationId: row!.organization_id, latestVersion: row!.latest_version, definition: row!.definition };
+  }
+
+  /** The definitions of the versions runs are pinned to, by `flow_id:version` (`versionKey`); in the caller's transaction, when given. */
+  async pinnedDefinitions(versions: { flowId: string; version: number }[], manager?: EntityManager): Promise<Map<string, unknown>> {
+    if (versions.length === 1) {
+      const [{ flowId, version }] = versions;
+      return new Map([[versionKey(flowId, version), await this.repository.findDefinition(flowId, version, manager)]]);
+    }
+    const rows = await this.repository.findDefinitions(versions, manager);
+    return new Map(rows.map((r) => [versionKey(r.flow_id, r.version), r.definition]));
   }
 
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
-import { OrganizationsController } from './organizations.controller';
+import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
 
-@Module({ imports: [FlowExecutionsModule], controllers: [OrganizationsController], providers: [OrganizationsService] })
+/** The organizations table: limits and the slot counter. Its settings endpoint lives with the executions it admits. */
+@Module({ providers: [OrganizationsService, OrganizationsRepository], exports: [OrganizationsService] })
 export class OrganizationsModule {}

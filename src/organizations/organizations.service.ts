@@ -1,46 +1,54 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import type { Principal } from '../common/auth/principal';
+import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../events/events.service';
-import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
-import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
+import { OrganizationRow, OrganizationsRepository } from './organizations.repository';
 
+/** An organization's concurrency: the limit in force and the slots in use, as read (under its row lock, for writers). */
+export interface Slots {
+  organizationId: string;
+  limit: number;
+  active: number;
+}
+
+/**
+ * The one owner of the organizations table: its limits and slot counter. Every change of the
+ * number of executions running holds the organization's row lock, taken here, first.
+ */
 @Injectable()
 export class OrganizationsService {
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly executions: FlowExecutionsRepository,
-    private readonly executionsService: FlowExecutionsService,
-    private readonly events: EventsService,
+    private readonly repository: OrganizationsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async getSettings(principal: Principal): Promise<OrganizationSettingsResponseDto> {
-    return this.dataSource.transaction((m) => this.read(m, principal.organizationId));
+  /** The limit of an organization that has not set its own. */
+  get defaultLimit(): number {
+    return this.config.defaultOrgConcurrencyLimit;
   }
 
-  /** A raised limit admits waiting executions at once, in the same transaction. */
-  async updateSettings(principal: Principal, dto: UpdateOrganizationSettingsDto): Promise<OrganizationSettingsResponseDto> {
-    return this.events.transaction(async (m) => {
-      await this.executions.lockOrganization(m, principal.organizationId);
-      await m.query(`UPDATE organizations SET max_concurrent_executions = $2, updated_at = now() WHERE id = $1`, [
-        principal.organizationId,
-        dto.max_concurrent_executions,
-      ]);
-      await this.executionsService.admitWaiting(m, principal.organizationId, dto.max_concurrent_executions);
-      return this.read(m, principal.organizationId);
-    });
+  /** Locks the organization's row (made on first use) and reads its slots. */
+  async lock(m: EntityManager, organizationId: string): Promise<Slots> {
+    return this.slotsOf(organizationId, await this.repository.lock(m, organizationId));
   }
 
-  private async read(m: EntityManager, organizationId: string): Promise<OrganizationSettingsResponseDto> {
-    const usage = await this.executions.slotUsage(m, organizationId);
-    return {
-      organization_id: organizationId,
-      max_concurrent_executions: usage.limit ?? this.config.defaultOrgConcurrencyLimit,
-      running_executions: usage.active,
-      queued_executions: usage.queued,
-    };
+  /** For sweeps that never wait: the lock and the slots, or null when someone else holds the row. */
+  async tryLock(m: EntityManager, organizationId: string): Promise<Slots | null> {
+    const row = await this.repository.tryLock(m, organizationId);
+    return row ? this.slotsOf(organizationId, row) : null;
+  }
+
+  /** The slots without a lock (an organization that never ran anything has none in use). */
+  async slots(m: EntityManager, organizationId: string): Promise<Slots> {
+    return this.slotsOf(organizationId, await this.repository.find(m, organizationId));
+  }
+
+  /** Sets the organization's own limit; the caller holds its lock (`lock`). */
+  async setLimit(m: EntityManager, slots: Slots, limit: number): Promise<void> {
+    await this.repository.setLimit(m, slots.organizationId, limit);
+    slots.limit = limit;
+  }
+
+  private slotsOf(organizationId: string, row: OrganizationRow | undefined): Slots {
+    return { organizationId, limit: row?.max_concurrent_executions ?? this.defaultLimit, active: row?.active_executions ?? 0 };
   }
 }

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { RetentionRepository } from './retention.repository';
+import { FlowExecutionsModule } from '../flow-executions/flow-executions.module';
 import { RetentionService } from './retention.service';
 
 /** Deletes executions past their flow's `settings.ttl.seconds`; see RetentionService. */
-@Module({ providers: [RetentionService, RetentionRepository] })
+@Module({ imports: [FlowExecutionsModule], providers: [RetentionService] })
 export class RetentionModule {}

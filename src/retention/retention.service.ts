@@ -1,9 +1,8 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { LOGGER } from '../common/logging/logger';
+import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { EventsService } from '../events/events.service';
-import { RetentionRepository } from './retention.repository';
+import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 
 /** Rows a statement touches, at most. */
 export const SWEEP_BATCH = 1000;
@@ -22,8 +21,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private running: Promise<number> | null = null;
 
   constructor(
-    private readonly repository: RetentionRepository,
-    private readonly events: EventsService,
+    private readonly lifecycle: ExecutionLifecycle,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -42,28 +40,17 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   async sweep(): Promise<number> {
     let deleted = 0;
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const due = await this.repository.findDue(SWEEP_BATCH);
+      const due = await this.lifecycle.expired(SWEEP_BATCH);
       const byOrganization = new Map<string, string[]>();
       for (const row of due) byOrganization.set(row.organization_id, [...(byOrganization.get(row.organization_id) ?? []), row.id]);
       let progress = 0;
-      for (const [organizationId, ids] of byOrganization) progress += await this.deleteInOrganization(organizationId, ids);
+      // An organization a transaction, in the lock order of every status change (see ExecutionLifecycle).
+      for (const [organizationId, ids] of byOrganization) progress += await this.lifecycle.retireExpired(organizationId, ids);
       deleted += progress;
       // A short batch was everything due; no progress means the rest is held by others for now.
       if (due.length < SWEEP_BATCH || progress === 0) break;
     }
     return deleted;
-  }
-
-  private deleteInOrganization(organizationId: string, ids: string[]): Promise<number> {
-    // Same lock order as the API's status changes: the organization, the executions, then the event log.
-    return this.events.transaction(async (m) => {
-      if (!(await this.repository.tryLockOrganization(m, organizationId))) return 0;
-      const rows = await this.repository.deleteDue(m, ids);
-      for (const { previous_status, ...execution } of rows) {
-        this.events.record(m, { type: 'flow_execution.deleted', execution, previousStatus: previous_status });
-      }
-      return rows.length;
-    });
   }
 
   private async tick(): Promise<void> {

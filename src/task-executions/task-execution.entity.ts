@@ -1,6 +1,6 @@
 import { Check, Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import { FlowExecutionEntity } from '../flow-executions/flow-execution.entity';
-import type { ProcessingStatus } from '../flow-executions/dto/task-status.dto';
+import type { ProcessingStatus } from './dto/task-status.dto';
 
 export const EDITED_STATUSES = ['not_edited', 'edited_not_reexecuted', 'edited_reexecuted'] as const;
 export type EditedStatus = (typeof EDITED_STATUSES)[number];

@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
+import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import type { FlowTaskStatusRow } from './dto/task-status.dto';
 
 const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, te.task_execution_idx, te.processing_status,
   te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
@@ -62,6 +65,15 @@ export class TaskExecutionsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Raises the unique violation of task_executions_task_uq on a duplicate key. */
+  @GenerateSql({
+    params: [
+      DummyValue.MANAGER,
+      DummyValue.UUID,
+      { flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0 },
+      { processing_status: 'running', input: { file: 'a.pdf' }, started_at: DummyValue.TIMESTAMP },
+      'sample',
+    ],
+  })
   async insert(m: EntityManager, organizationId: string, key: TaskKey, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
     const columns = ['organization_id', 'flow_execution_id', 'task_name', 'task_execution_idx', 'modified_by'];
     const params: unknown[] = [organizationId, key.flowExecutionId, key.taskName, key.taskExecutionIdx, modifiedBy];
@@ -80,6 +92,7 @@ export class TaskExecutionsRepository {
   }
 
   /** The task execution and its parent's status, in any organization: the caller decides 404 versus 403. */
+  @GenerateSql({ params: [DummyValue.UUID] })
   async findById(id: string): Promise<LocatedTaskExecution | undefined> {
     const rows: LocatedTaskExecution[] = await this.dataSource.query(
       `SELECT ${COLUMNS}, fe.status AS parent_status
@@ -90,20 +103,14 @@ export class TaskExecutionsRepository {
     return rows[0];
   }
 
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async reload(m: EntityManager, id: string): Promise<TaskExecutionEntity> {
     const rows: TaskExecutionEntity[] = await m.query(`SELECT ${COLUMNS} FROM task_executions te WHERE te.id = $1`, [id]);
     return rows[0];
   }
 
-  /**
-   * Takes the parent's KEY SHARE lock: writers that hold the parent's row lock and then touch task
-   * executions cannot wait on us in turn, so parent-then-task is the one lock order.
-   */
-  async lockParentShared(m: EntityManager, flowExecutionId: string): Promise<void> {
-    await m.query(`SELECT 1 FROM flow_executions WHERE id = $1 FOR KEY SHARE`, [flowExecutionId]);
-  }
-
   /** Locks the (not deleted) task execution and says whether `output` (when given) differs from the stored one. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, { flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0 }, { text: 'done' }] })
   async lockByKey(m: EntityManager, organizationId: string, key: TaskKey, output: unknown): Promise<LockedTaskExecution | undefined> {
     const rows: LockedTaskExecution[] = await m.query(
       `SELECT ${COLUMNS}, te.output IS DISTINCT FROM $5::jsonb AS output_changed
@@ -116,6 +123,9 @@ export class TaskExecutionsRepository {
     return rows[0];
   }
 
+  @GenerateSql({
+    params: [DummyValue.MANAGER, DummyValue.UUID, { processing_status: 'completed', output: { text: 'done' }, completed_at: DummyValue.TIMESTAMP, credits: 3 }, 'sample'],
+  })
   async update(m: EntityManager, id: string, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
     const params: unknown[] = [id, modifiedBy];
     const sets = ['modified_by = $2', 'updated_at = GREATEST(clock_timestamp(), te.updated_at + interval \'1 microsecond\')'];
@@ -130,6 +140,7 @@ export class TaskExecutionsRepository {
   }
 
   /** Marks the latest attempt of each named task stale (their inputs came from an edited output). */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, ['load', 'notify']] })
   async markLatestStale(m: EntityManager, flowExecutionId: string, taskNames: string[]): Promise<TaskExecutionEntity[]> {
     const [rows]: [TaskExecutionEntity[]] = await m.query(
       `UPDATE task_executions te
@@ -144,6 +155,7 @@ export class TaskExecutionsRepository {
     return rows;
   }
 
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async hasStale(m: EntityManager, flowExecutionId: string): Promise<boolean> {
     const rows: { stale: boolean }[] = await m.query(
       `SELECT EXISTS (SELECT 1 FROM task_executions WHERE flow_execution_id = $1 AND stale_status = 'stale' AND processing_status <> 'deleted') AS stale`,
@@ -153,6 +165,10 @@ export class TaskExecutionsRepository {
   }
 
   /** Adds the tags (reviving soft-deleted ones); with `replace`, the task's other active tags are soft-deleted. */
+  @GenerateSql({
+    name: 'replace',
+    params: [DummyValue.MANAGER, DummyValue.UUID, DummyValue.UUID2, 'extract', [{ tag_type: 'customer', tag: 'acme' }], 'sample', true],
+  })
   async saveTags(
     m: EntityManager,
     organizationId: string,
@@ -199,6 +215,7 @@ export class TaskExecutionsRepository {
   }
 
   /** Active tags of the given (flow execution, task) pairs, oldest first. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, [{ flow_execution_id: DummyValue.UUID2, task_name: 'extract' }]] })
   async activeTags(m: EntityManager | DataSource, organizationId: string, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionTagEntity[]> {
     if (pairs.length === 0) return [];
     return m.query(
@@ -210,12 +227,34 @@ export class TaskExecutionsRepository {
     );
   }
 
+  /** A batch of task status reports as history rows, in the order given, in one statement. */
+  @GenerateSql({
+    params: [DummyValue.MANAGER, { id: DummyValue.UUID, organization_id: DummyValue.UUID2 }, [{ task_name: 'extract', status: 'running' }, { task_name: 'load', status: 'queued' }]],
+  })
+  async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
+    return m.query(
+      `INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
+       SELECT $1, $2, item.task_name, item.status, clock_timestamp()
+         FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+        ORDER BY item.n
+       RETURNING id, flow_execution_id, task_name, status, created_at, organization_id`,
+      [execution.organization_id, execution.id, items.map((i) => i.task_name), items.map((i) => i.status)],
+    );
+  }
+
   /**
    * Newest first, `limit + 1` rows at most, after the cursor when given, in one statement;
    * `cursorFound` is false when the cursor names no task execution of the organization. The page
    * also ends where the rows' estimated JSON (stored sizes, tags) passes PAGE_BYTES, after at least
    * one row: only the rows sent are read in full. `more` says whether rows were left out.
    */
+  @GenerateSql(
+    { name: 'organization', params: [{ organizationId: DummyValue.UUID, limit: 100 }] },
+    {
+      name: 'one task of an execution, after a cursor',
+      params: [{ organizationId: DummyValue.UUID, flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0, after: DummyValue.UUID2, limit: 100 }],
+    },
+  )
   async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: TaskExecutionEntity[]; more: boolean }> {
     const params: unknown[] = [f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;

@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { EventsService } from '../events/events.service';
+import { EventLog } from '../event-log/event-log.service';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
-import { FlowExecutionsRepository } from '../flow-executions/flow-executions.repository';
+import { executionEvent } from '../flow-executions/execution-events';
+import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import { downstreamTasks, flowTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
-import { WebhookDataService } from '../webhook-data/webhook-data.service';
+import { downstreamTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import { WebhookDataService } from './webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
 import {
   CreateTaskExecutionDto,
@@ -16,6 +17,7 @@ import {
   toTaskExecutionResponse,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
+import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
@@ -34,8 +36,8 @@ export class TaskExecutionsService {
   constructor(
     private readonly repository: TaskExecutionsRepository,
     private readonly executions: FlowExecutionsService,
-    private readonly executionsRepository: FlowExecutionsRepository,
-    private readonly events: EventsService,
+    private readonly lifecycle: ExecutionLifecycle,
+    private readonly events: EventLog,
     private readonly webhookData: WebhookDataService,
     private readonly dataSource: DataSource,
   ) {}
@@ -43,19 +45,14 @@ export class TaskExecutionsService {
   /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
   async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const tasks = await this.executions.pinnedTasks(parent);
-    assertKnownTask(
-      tasks.map((t) => t.name),
-      parent,
-      dto.task_name,
-    );
+    const { tasks } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
     // Webhook data may be waiting for this task: applying it can resume the run, which takes the run's locks.
     const receiver = tasks.some((t) => t.name === dto.task_name && t.task_executor_name === WEBHOOK_RECEIVER);
     const key = keyOf(parent, dto);
     try {
       const written = await this.events.transaction(async (m): Promise<Written> => {
-        const run = receiver ? await this.webhookData.lockRun(m, principal, parent.id) : null;
-        if (!run) await this.repository.lockParentShared(m, parent.id);
+        const run = receiver ? await this.lifecycle.lockRun(m, principal, parent.id) : null;
+        if (!run) await this.lifecycle.shareRun(m, parent.id);
         const inserted = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
         const tags = await this.afterWrite(m, principal, parent, dto, false);
         const applied = run && (await this.webhookData.applyPending(m, principal, run, inserted));
@@ -80,8 +77,7 @@ export class TaskExecutionsService {
    */
   async update(principal: Principal, dto: UpdateTaskExecutionDto, executeFlow: boolean): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const definition = await this.executionsRepository.definitionOf(parent.flow_id, parent.flow_version);
-    assertKnownTask(flowTasks(definition).map((t) => t.name), parent, dto.task_name);
+    const { definition } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
 
     // Most updates are a worker's progress and need only the task's row; an edit, or a re-execution
     // in the same transaction, also needs the run's locks (organization, then execution, then tasks).
@@ -97,6 +93,21 @@ export class TaskExecutionsService {
     const written = (!executeFlow && (await attempt(false))) || (await attempt(true));
     if (!written) throw new Error('an update with the run locks is never deferred');
     return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+  }
+
+  /**
+   * A worker's batch of task status reports, recorded as history. A task awaiting input moves a
+   * running execution to awaiting_input in the same transaction.
+   */
+  async addStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
+    const row = await this.executions.getRow(principal, id, false);
+    await this.executions.knownTasks(dto.statuses.map((s, i) => ({ run: row, taskName: s.task_name, at: `statuses.${i}.task_name` })));
+    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
+    const rows = await this.events.transaction(async (m) => {
+      if (awaiting) await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
+      return this.repository.insertTaskStatuses(m, row, dto.statuses);
+    });
+    return rows.map(toFlowTaskStatusResponse);
   }
 
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
@@ -144,14 +155,9 @@ export class TaskExecutionsService {
     dto: UpdateTaskExecutionDto,
     withRunLocks: boolean,
   ): Promise<Written | null> {
-    let locked: FlowExecutionRow | null = null;
-    if (withRunLocks) {
-      // The order every status change uses: organization, then the execution row.
-      await this.executionsRepository.lockOrganization(m, parent.organization_id);
-      locked = this.executions.accessible(principal, await this.executionsRepository.lockForUpdate(m, parent.id));
-    } else {
-      await this.repository.lockParentShared(m, parent.id);
-    }
+    // A run's status change takes the run's locks first (organization, then run), then its tasks'.
+    const locked = withRunLocks ? await this.lifecycle.lockRun(m, principal, parent.id) : null;
+    if (!locked) await this.lifecycle.shareRun(m, parent.id);
     const current = await this.repository.lockByKey(m, parent.organization_id, keyOf(parent, dto), dto.output);
     if (!current) throw notFound('Task execution');
     if (dto.id !== undefined && dto.id.toLowerCase() !== current.id) {
@@ -163,12 +169,12 @@ export class TaskExecutionsService {
     const changes: TaskExecutionChanges = { ...changesOf(dto), edited_status: edit ? 'edited_not_reexecuted' : undefined };
     const row = await this.repository.update(m, current.id, changes, principal.subject);
     const tags = await this.afterWrite(m, principal, parent, dto, true);
-    this.recordTasks(m, locked ?? parent, [row], tags);
+    this.recordTasks(m, locked?.row ?? parent, [row], tags);
     if (edit && locked) {
       const downstream = downstreamTasks(definition, dto.task_name);
       const stale = downstream.length > 0 ? await this.repository.markLatestStale(m, parent.id, downstream) : [];
-      this.recordTasks(m, locked, stale, await this.repository.activeTags(m, parent.organization_id, stale));
-      await this.executions.syncFromTasks(m, principal, locked, 'edited');
+      this.recordTasks(m, locked.row, stale, await this.repository.activeTags(m, parent.organization_id, stale));
+      await this.lifecycle.apply(m, locked, { cause: 'task_edited' }, principal);
     }
     return { row, tags };
   }
@@ -177,7 +183,7 @@ export class TaskExecutionsService {
   private recordTasks(m: EntityManager, execution: FlowExecutionRow, rows: TaskExecutionEntity[], tags: TaskExecutionTagEntity[]): void {
     for (const row of rows) {
       const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
-      this.events.record(m, { type: 'task_execution.updated', execution, task: toTaskExecutionResponse(row, own, WRITE_RESPONSE) });
+      this.events.record(m, executionEvent('task_execution.updated', execution, null, { task_execution: toTaskExecutionResponse(row, own, WRITE_RESPONSE) }));
     }
   }
 
@@ -193,7 +199,7 @@ export class TaskExecutionsService {
       await this.repository.saveTags(m, parent.organization_id, parent.id, dto.task_name, parseTags(dto.tags), principal.subject, replaceTags);
     }
     if (dto.terminal_task_status != null) {
-      await this.executionsRepository.insertTaskStatuses(m, parent, [{ task_name: dto.task_name, status: dto.terminal_task_status }]);
+      await this.repository.insertTaskStatuses(m, parent, [{ task_name: dto.task_name, status: dto.terminal_task_status }]);
     }
     return this.repository.activeTags(m, parent.organization_id, [{ flow_execution_id: parent.id, task_name: dto.task_name }]);
   }
@@ -224,11 +230,6 @@ export function changesOf(dto: CreateTaskExecutionDto | UpdateTaskExecutionDto):
 
 function keyOf(parent: FlowExecutionRow, dto: CreateTaskExecutionDto | UpdateTaskExecutionDto): TaskKey {
   return { flowExecutionId: parent.id, taskName: dto.task_name, taskExecutionIdx: dto.task_execution_idx };
-}
-
-function assertKnownTask(taskNames: string[], parent: FlowExecutionRow, taskName: string): void {
-  if (taskNames.includes(taskName)) return;
-  throw badRequest(`Unknown task name for flow version ${parent.flow_version}: ${taskName}`, [`task_name: unknown task '${taskName}'`]);
 }
 
 function taskOf(row: { flow_execution_id: string; task_name: string }): string {

@@ -1,14 +1,14 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
-import { LOGGER } from '../common/logging/logger';
+import { LOGGER } from '../logging/logger';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { toFlowEvent } from '../events/dto/flow-event.dto';
-import { ChangeNotifier, Subscription } from '../events/change-notifier';
+import { renderEvent } from '../event-log/event-types';
+import { Notifier, Subscription } from '../database/notifier';
 import { nextAttemptAt } from './retry-schedule';
 import { WebhookSender } from './webhook-sender';
-import { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
+import { ClaimedDelivery, DELIVERIES_CHANNEL, WebhooksRepository } from './webhooks.repository';
 
 const IDLE_POLL_MS = 1_000;
 const MIN_POLL_MS = 20;
@@ -18,6 +18,8 @@ const OUTAGE_BACKOFF_MAX_MS = 5_000;
 const LEASE_MARGIN_MS = 2_000;
 const PURGE_INTERVAL_MS = 60_000;
 const PURGE_BATCH = 1_000;
+// The key this process's worker waits on: deliveries were queued somewhere.
+const WAKEUP = 'webhook-deliveries';
 
 /**
  * Sends due webhook deliveries, on every replica. It claims with `FOR UPDATE SKIP LOCKED` and a
@@ -37,18 +39,19 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     private readonly repository: WebhooksRepository,
-    private readonly notifier: ChangeNotifier,
+    private readonly notifier: Notifier,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     const { timeoutMs, allowPrivateUrls, endpointConcurrency } = config.webhooks;
     this.sender = new WebhookSender(timeoutMs, allowPrivateUrls, endpointConcurrency);
+    if (config.webhooks.worker) notifier.listen(DELIVERIES_CHANNEL, { notification: () => notifier.wake(WAKEUP) });
   }
 
   onApplicationBootstrap(): void {
     if (!this.config.webhooks.worker) return;
-    this.wakeup = this.notifier.subscribe('webhook-deliveries');
+    this.wakeup = this.notifier.subscribe(WAKEUP);
     this.loop = this.run();
     const purge = () => this.purgeFinished().catch((err: unknown) => this.logger.warn({ err }, 'webhook delivery retention sweep failed'));
     this.purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
@@ -133,7 +136,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const { retryBaseMs, retryWindowMs, disableAfter } = this.config.webhooks;
     const attemptedAt = new Date();
     // The body is the event exactly as the feed shows it.
-    const body = delivery.event ? JSON.stringify(toFlowEvent(delivery.event)) : null;
+    const body = delivery.event ? JSON.stringify(renderEvent(delivery.event)) : null;
     const result = body
       ? await this.sender.send(delivery.url, this.sign(delivery, body, attemptedAt), body)
       : { status: null, error: 'the event is no longer retained', durationMs: 0 };

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import type { EventType } from '../events/event-types';
+import type { EventType } from '../event-log/event-types';
 
 export const WEBHOOK_STATUSES = ['enabled', 'disabled'] as const;
 export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
@@ -7,7 +7,7 @@ export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-/** An organization's endpoint; the outbox (EventsRepository.append) queues a delivery for each matching event. */
+/** An organization's endpoint; the outbox (EventLogRepository.append) queues a delivery for each matching event. */
 @Entity('webhooks')
 @Index('webhooks_org_idx', ['organization_id', 'created_at', 'id'])
 @Index('webhooks_enabled_idx', ['organization_id'], { where: `status = 'enabled'` })

@@ -1,8 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { DELIVERIES_CHANNEL, EventType } from '../events/event-types';
-import type { StoredEvent } from '../events/events.repository';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
+import { isoText } from '../database/sql-literals';
+import type { EventType, StoredEvent } from '../event-log/event-types';
 import type { DeliveryStatus, WebhookStatus } from './webhook.entity';
+
+/** The channel of `NOTIFY` when webhook deliveries are queued (payload empty; append_flow_events sends it too): workers wake and claim. */
+export const DELIVERIES_CHANNEL = 'webhook_deliveries';
 
 /** A delivery a worker holds the lease of: everything needed to send it. */
 export interface ClaimedDelivery {
@@ -47,7 +51,18 @@ export interface AttemptRow {
   status: DeliveryStatus;
 }
 
-const OCCURRED_AT = `to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const OCCURRED_AT = isoText('e.occurred_at');
+
+const OUTCOME_SAMPLE: AttemptOutcome = {
+  delivery: { id: DummyValue.UUID, webhook_id: DummyValue.UUID2, attempt: 1 },
+  responseStatus: null,
+  error: null,
+  durationMs: 120,
+  attemptedAt: DummyValue.DATE,
+  status: 'pending',
+  nextAttemptAt: null,
+};
+const POLICY_SAMPLE = { disableAfter: 5, windowMs: 86_400_000 };
 
 @Injectable()
 export class WebhooksRepository {
@@ -59,6 +74,7 @@ export class WebhooksRepository {
    * replica claim at once without waiting on or sharing rows; the lease is `next_attempt_at` moved
    * `leaseMs` ahead, so a process that dies mid-attempt hands the delivery on when it runs out.
    */
+  @GenerateSql({ params: [20, 4, new Map([[DummyValue.UUID, 1]]), 30000] })
   async claim(limit: number, perEndpoint: number, busy: Map<string, number>, leaseMs: number): Promise<ClaimedDelivery[]> {
     const rows: (Omit<ClaimedDelivery, 'event'> & { type: EventType | null; occurred_at: string | null; payload: Record<string, unknown> | null })[] =
       await this.dataSource.query(
@@ -99,6 +115,7 @@ export class WebhooksRepository {
   }
 
   /** Milliseconds until the next delivery falls due at a webhook not in `full` (negative: overdue), or null. */
+  @GenerateSql({ params: [[DummyValue.UUID]] })
   async msUntilNextDue(full: string[]): Promise<number | null> {
     const [row]: { ms: number }[] = await this.dataSource.query(
       `SELECT (extract(epoch FROM d.next_attempt_at - clock_timestamp()) * 1000)::float8 AS ms
@@ -118,6 +135,10 @@ export class WebhooksRepository {
    * the attempt still holds it (`attempts` is the fence: a lease that ran out was taken over).
    * Answers whether the webhook was disabled by this outcome.
    */
+  @GenerateSql(
+    { name: 'a success', params: [{ ...OUTCOME_SAMPLE, responseStatus: 200, status: 'succeeded' }, POLICY_SAMPLE, false] },
+    { name: 'a failure, the webhook gone', params: [{ ...OUTCOME_SAMPLE, error: 'timeout', nextAttemptAt: DummyValue.DATE }, POLICY_SAMPLE] },
+  )
   async record(outcome: AttemptOutcome, policy: { disableAfter: number; windowMs: number }, failing = true): Promise<boolean> {
     const { delivery } = outcome;
     if (outcome.status === 'succeeded' && !failing) {
@@ -193,6 +214,7 @@ export class WebhooksRepository {
   }
 
   /** Removes up to `batch` finished deliveries (and their attempts) created before the cutoff; answers how many. */
+  @GenerateSql({ params: [DummyValue.DATE, 1000] })
   async purgeFinished(cutoff: Date, batch: number): Promise<number> {
     const [, removed]: [unknown, number] = await this.dataSource.query(
       `DELETE FROM webhook_deliveries WHERE id IN (
@@ -207,6 +229,7 @@ export class WebhooksRepository {
    * Forgets up to `batch` previous secrets whose grace period has ended, skipping webhooks being
    * changed: every replica may run it at once. Answers how many.
    */
+  @GenerateSql({ params: [1000] })
   async clearExpiredSecrets(batch: number): Promise<number> {
     const [, cleared]: [unknown, number] = await this.dataSource.query(
       `UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL
@@ -221,6 +244,7 @@ export class WebhooksRepository {
   }
 
   /** A disabled webhook sends nothing more: its pending deliveries fail. */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async failPending(m: EntityManager, webhookId: string): Promise<void> {
     await m.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL WHERE webhook_id = $1 AND status = 'pending'`, [webhookId]);
   }
@@ -229,6 +253,7 @@ export class WebhooksRepository {
    * The webhook's organization (null when it does not exist) and a page of its attempts, newest
    * first, in one round trip.
    */
+  @GenerateSql({ params: [DummyValue.UUID, { limit: 50 }] }, { name: 'by status, before an attempt', params: [DummyValue.UUID, { status: 'failed', before: '100', limit: 50 }] })
   async attempts(
     webhookId: string,
     filter: { status?: DeliveryStatus; before?: string; limit: number },
@@ -255,6 +280,7 @@ export class WebhooksRepository {
   }
 
   /** A new message for the event of `deliveryId`, due now; null when that delivery is not the webhook's. */
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2] })
   async redeliver(webhookId: string, deliveryId: string): Promise<{ id: string; event_id: string; event_type: EventType; status: DeliveryStatus; created_at: Date } | null> {
     const [row] = await this.dataSource.query(
       `WITH copy AS (

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
-import { LOGGER } from '../common/logging/logger';
+import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowsService } from '../flows/flows.service';
 import { ListWebhookDeliveriesQueryDto, WebhookDeliveriesPageDto, WebhookRedeliveryDto } from './dto/webhook-delivery.dto';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { EventsService } from '../../src/events/events.service';
+import { Notifier } from '../../src/database/notifier';
+import { EventLog } from '../../src/event-log/event-log.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';
@@ -130,7 +131,7 @@ describe('the event feed and long-polls', () => {
       for (let i = 0; i < 3; i++) await createExecution(t, org.auth, flowId);
       const [old, kept, newest] = await events(org);
       await t.dataSource.query(`UPDATE flow_events SET occurred_at = now() - interval '400 hours' WHERE id IN ($1, $2)`, [old.id, kept.id]);
-      expect(await t.app.get(EventsService).purgeExpired()).toBeGreaterThanOrEqual(2);
+      expect(await t.app.get(EventLog).purgeExpired()).toBeGreaterThanOrEqual(2);
 
       const res = await feed(org, { after: old.id }).expect(410);
       expect(res.body.error).toMatchObject({ code: 'cursor_expired' });
@@ -217,7 +218,7 @@ describe('the event feed and long-polls', () => {
 
     it('leaves nothing behind when clients go away', async () => {
       const org = await newOrg();
-      const notifier = () => (t.app.get(EventsService) as unknown as { notifier: { subscriberCount: number } }).notifier;
+      const notifier = () => t.app.get(Notifier);
       const before = notifier().subscriberCount;
       const streams = Array.from({ length: 5 }, () => new SseClient(baseUrl, FEED, org.auth()));
       await Promise.all(streams.map((s) => s.opened));
@@ -346,7 +347,7 @@ describe('the event feed and long-polls', () => {
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
       );
       expect(killed.length).toBeGreaterThanOrEqual(2); // one listener per replica
-      const notifier = (t.app.get(EventsService) as unknown as { notifier: { listening: boolean } }).notifier;
+      const notifier = t.app.get(Notifier);
       await waitFor(() => notifier.listening);
       await patch(org, e.id, 'completed', other).expect(200);
       const res = await pending;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { QueryRunner } from 'typeorm';
 import { driverPool } from '../../src/database/driver-pool';
 import { WebhookSecretHygiene1765200000010 } from '../../src/database/migrations/1765200000010-WebhookSecretHygiene';
-import { ChangeNotifier } from '../../src/events/change-notifier';
+import { CredentialChanges } from '../../src/common/auth/credential-changes';
 import { WebhooksService } from '../../src/webhooks/webhooks.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
@@ -230,7 +230,7 @@ describe('hostile access', () => {
     const randomKey = () => ({ 'X-API-Key': `saf_${randomBytes(24).toString('base64url')}` });
     const flows = (headers: Record<string, string>) => t.http().get('/api/flows').set(headers);
     const generationChange = async (before: number) => {
-      const notifier = t.app.get(ChangeNotifier);
+      const notifier = t.app.get(CredentialChanges);
       for (let i = 0; i < 200 && notifier.credentialsGeneration === before; i++) await new Promise((r) => setTimeout(r, 10));
       expect(notifier.credentialsGeneration).not.toBe(before);
     };
@@ -256,7 +256,7 @@ describe('hostile access', () => {
       const headers = { 'X-API-Key': key.token as string };
       await flows(headers).expect(200);
 
-      const notifier = t.app.get(ChangeNotifier);
+      const notifier = t.app.get(CredentialChanges);
       let generation = notifier.credentialsGeneration;
       await t.dataSource.query(`UPDATE service_accounts SET status = 'inactive' WHERE id = $1`, [account.id]);
       await generationChange(generation);

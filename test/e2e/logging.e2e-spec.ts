@@ -63,7 +63,7 @@ describe('logs in production: JSON lines only, no secrets', () => {
   }, 180_000);
 
   it('turns an uncaught exception into one fatal JSON line with its stack, and exit code 1', async () => {
-    const script = `const l = require('./src/common/logging/logger'); l.logUncaughtErrors(l.createLogger('info')); setTimeout(() => { throw new Error('boom'); });`;
+    const script = `const l = require('./src/logging/logger'); l.logUncaughtErrors(l.createLogger('info')); setTimeout(() => { throw new Error('boom'); });`;
     const result = await promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { cwd: ROOT }).catch(
       (error: { code: number; stdout: string; stderr: string }) => error,
     );

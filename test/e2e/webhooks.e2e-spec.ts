@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { Role } from '../../src/common/auth/permissions';
-import { EVENT_TYPES } from '../../src/events/event-types';
+import { EVENT_TYPES } from '../../src/event-log/event-types';
 import { DeliveryWorker } from '../../src/webhooks/delivery-worker';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { ChangeNotifier } from '../../events/change-notifier';
+import type { CredentialChanges } from './credential-changes';
 import { ApiKeyVerifier } from './api-key.verifier';
 
 describe('ApiKeyVerifier cache', () => {
@@ -26,7 +26,7 @@ describe('ApiKeyVerifier cache', () => {
         return { rows: found ? [{ service_account_id: 'sa', organization_id: 'org', role: 'worker' }] : [] };
       },
     };
-    verifier = new ApiKeyVerifier({ driver: { master: pool } } as unknown as DataSource, notifier as unknown as ChangeNotifier);
+    verifier = new ApiKeyVerifier({ driver: { master: pool } } as unknown as DataSource, notifier as unknown as CredentialChanges);
   });
   afterEach(() => jest.restoreAllMocks());
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { driverQuery } from '../../database/driver-pool';
-import { ChangeNotifier } from '../../events/change-notifier';
+import { CredentialChanges } from './credential-changes';
 import { isRole } from './permissions';
 import type { Principal } from './principal';
 
@@ -51,7 +51,7 @@ export class ApiKeyVerifier {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly notifier: ChangeNotifier,
+    private readonly notifier: CredentialChanges,
   ) {}
 
   async verify(token: string): Promise<Principal | null> {

@@ -1,7 +1,9 @@
 import { Global, Module } from '@nestjs/common';
+import { NotifierModule } from '../../database/notifier.module';
 import { ApiKeyVerifier } from './api-key.verifier';
+import { CredentialChanges } from './credential-changes';
 import { JwtVerifier } from './jwt.verifier';
 
 @Global()
-@Module({ providers: [JwtVerifier, ApiKeyVerifier], exports: [JwtVerifier, ApiKeyVerifier] })
+@Module({ imports: [NotifierModule], providers: [JwtVerifier, ApiKeyVerifier, CredentialChanges], exports: [JwtVerifier, ApiKeyVerifier] })
 export class AuthModule {}

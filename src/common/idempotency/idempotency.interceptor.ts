@@ -8,7 +8,7 @@ import { from, lastValueFrom, Observable, of } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
-import { LOGGER } from '../logging/logger';
+import { LOGGER } from '../../logging/logger';
 import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { driverPool, driverQuery } from '../../database/driver-pool';
-import { LOGGER } from '../logging/logger';
+import { LOGGER } from '../../logging/logger';
 
 export interface IdempotencyScope {
   organizationId: string;

@@ -13,7 +13,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { PROCESSING_STATUSES, ProcessingStatus } from '../../flow-executions/dto/task-status.dto';
+import { PROCESSING_STATUSES, ProcessingStatus } from './task-status.dto';
 import { IsTaskTag, MAX_TASK_TAGS } from '../task-tags';
 import type { TaskExecutionTagEntity } from '../task-execution-tag.entity';
 import { EDITED_STATUSES, EditedStatus, STALE_STATUSES, StaleStatus, TaskExecutionEntity } from '../task-execution.entity';

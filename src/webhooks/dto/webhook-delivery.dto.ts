@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 import { QueryInt } from '../../common/validation/query-transforms';
-import { EVENT_TYPES, EventType } from '../../events/event-types';
+import { EVENT_TYPES, EventType } from '../../event-log/event-types';
 import { DELIVERY_STATUSES, DeliveryStatus } from '../webhook.entity';
 
 export class ListWebhookDeliveriesQueryDto {

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsDefined, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { EVENT_TYPES, EventType } from '../../events/event-types';
+import { EVENT_TYPES, EventType } from '../../event-log/event-types';
 import { WEBHOOK_STATUSES, WebhookEntity, WebhookStatus } from '../webhook.entity';
 
 export class CreateWebhookDto {

@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import { Notifier } from '../../database/notifier';
+
+/** The channel of `NOTIFY` on any change to an API key or a service account (a trigger sends it): cached keys are dropped. */
+export const CREDENTIALS_CHANNEL = 'credential_changes';
+
+/** Whether credentials may have changed since a value of `credentialsGeneration` was read. */
+@Injectable()
+export class CredentialChanges {
+  private generation = 0;
+
+  constructor(private readonly notifier: Notifier) {
+    const changed = () => void this.generation++;
+    // A lost or new connection may have missed a notification: what was verified before is stale too.
+    notifier.listen(CREDENTIALS_CHANNEL, { notification: changed, gap: changed });
+  }
+
+  /** Whether this process hears changes now. */
+  get listening(): boolean {
+    return this.notifier.listening;
+  }
+
+  /** Changes on each notification, and whenever the connection is lost or made. */
+  get credentialsGeneration(): number {
+    return this.generation;
+  }
+}

@@ -1,0 +1,115 @@
+-- Written by `npm run sql:queries` from the @GenerateSql samples in src/event-log/event-log.repository.ts: do not edit.
+
+-- EventLogRepository.append
+-- params: ["00000000-0000-4000-a000-000000000000","[{\"flow_id\":\"00000000-0000-4000-a000-000000000001\",\"flow_execution_id\":\"00000000-0000-4000-a000-000000000000\",\"type\":\"flow_execution.status_changed\",\"payload\":{}}]",["00000000-0000-4000-a000-000000000001"]]
+SELECT
+  append_flow_events ($1, $2::jsonb, $3::text[]);
+
+-- EventLogRepository.page (organization)
+-- params: ["00000000-0000-4000-a000-000000000000","0",100]
+SELECT
+  r.purged_through,
+  page.*
+FROM
+  flow_events_retention r
+  LEFT JOIN LATERAL (
+    SELECT
+      e.id::text,
+      e.type,
+      to_char(
+        e.occurred_at AT TIME ZONE 'UTC',
+        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+      ) AS occurred_at,
+      e.payload
+    FROM
+      flow_events e
+    WHERE
+      e.organization_id = $1
+      AND e.id > $2
+    ORDER BY
+      e.id
+    LIMIT
+      $3
+  ) page ON true
+ORDER BY
+  page.id::bigint;
+
+-- EventLogRepository.page (one flow)
+-- params: ["00000000-0000-4000-a000-000000000000","0",100,"00000000-0000-4000-a000-000000000001"]
+SELECT
+  r.purged_through,
+  page.*
+FROM
+  flow_events_retention r
+  LEFT JOIN LATERAL (
+    SELECT
+      e.id::text,
+      e.type,
+      to_char(
+        e.occurred_at AT TIME ZONE 'UTC',
+        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+      ) AS occurred_at,
+      e.payload
+    FROM
+      flow_events e
+    WHERE
+      e.flow_id = $4
+      AND e.organization_id = $1
+      AND e.id > $2
+    ORDER BY
+      e.id
+    LIMIT
+      $3
+  ) page ON true
+ORDER BY
+  page.id::bigint;
+
+-- EventLogRepository.purgeOlderThan
+-- params: ["2024-01-01T00:00:00.000Z",1000]
+WITH
+  doomed AS (
+    SELECT
+      id
+    FROM
+      flow_events
+    WHERE
+      occurred_at < $1
+    ORDER BY
+      id
+    LIMIT
+      $2
+    FOR UPDATE
+      SKIP LOCKED
+  ),
+  removed AS (
+    DELETE FROM flow_events e USING doomed
+    WHERE
+      e.id = doomed.id
+    RETURNING
+      e.id
+  )
+UPDATE flow_events_retention
+SET
+  purged_through = GREATEST(
+    purged_through,
+    (
+      SELECT
+        max(id)
+      FROM
+        removed
+    )
+  )
+WHERE
+  EXISTS (
+    SELECT
+      1
+    FROM
+      removed
+  )
+RETURNING
+  (
+    SELECT
+      count(*)::int
+    FROM
+      removed
+  ) AS removed;

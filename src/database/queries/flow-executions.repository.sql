@@ -1,0 +1,1187 @@
+-- Written by `npm run sql:queries` from the @GenerateSql samples in src/flow-executions/flow-executions.repository.ts: do not edit.
+
+-- FlowExecutionsRepository.findById
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1;
+
+-- FlowExecutionsRepository.findById (with credits)
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at,
+  (
+    SELECT
+      sum(te.credits)
+    FROM
+      task_executions te
+    WHERE
+      te.flow_execution_id = fe.id
+  ) AS total_credits
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1;
+
+-- FlowExecutionsRepository.findByRunNumber
+-- params: ["00000000-0000-4000-a000-000000000000",7]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  flow_executions fe
+WHERE
+  fe.flow_id = $1
+  AND fe.run_number = $2;
+
+-- FlowExecutionsRepository.findByRunNumber (with credits)
+-- params: ["00000000-0000-4000-a000-000000000000",7]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at,
+  (
+    SELECT
+      sum(te.credits)
+    FROM
+      task_executions te
+    WHERE
+      te.flow_execution_id = fe.id
+  ) AS total_credits
+FROM
+  flow_executions fe
+WHERE
+  fe.flow_id = $1
+  AND fe.run_number = $2;
+
+-- FlowExecutionsRepository.list (first page)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",50,0,4194304]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  NULL::boolean AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.created_at DESC,
+              pg.id DESC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input,
+              fe.run_number,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at,
+              500 + pg_column_size(fe.input) AS bytes
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+            ORDER BY
+              fe.created_at DESC,
+              fe.id DESC
+            LIMIT
+              $3::int
+            OFFSET
+              $4::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $5
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.created_at DESC,
+  page.id DESC;
+
+-- FlowExecutionsRepository.list (after a cursor)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",50,0,4194304]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  c.id IS NOT NULL AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN flow_executions c ON c.id = $3
+  AND c.flow_id = f.id
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.created_at DESC,
+              pg.id DESC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input,
+              fe.run_number,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at,
+              500 + pg_column_size(fe.input) AS bytes
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND (fe.created_at, fe.id) < (c.created_at, c.id)
+            ORDER BY
+              fe.created_at DESC,
+              fe.id DESC
+            LIMIT
+              $4::int
+            OFFSET
+              $5::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $6
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.created_at DESC,
+  page.id DESC;
+
+-- FlowExecutionsRepository.list (filters, by updated_at with credits)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["completed","failed"],["stale"],"2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","customer","acme",50,0,4194304]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  NULL::boolean AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.updated_at ASC,
+              pg.id ASC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input,
+              fe.run_number,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at,
+              (
+                SELECT
+                  sum(te.credits)
+                FROM
+                  task_executions te
+                WHERE
+                  te.flow_execution_id = fe.id
+              ) AS total_credits,
+              500 + pg_column_size(fe.input) AS bytes
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.status = ANY ($3)
+              AND fe.status <> ALL ($4)
+              AND fe.created_at >= $5
+              AND fe.created_at <= $6
+              AND fe.updated_at >= $7
+              AND fe.updated_at <= $8
+              AND NOT (
+                EXISTS (
+                  SELECT
+                    1
+                  FROM
+                    task_execution_tags t
+                  WHERE
+                    t.organization_id = $2
+                    AND t.tag_type = $9
+                    AND t.tag = $10
+                    AND t.flow_execution_id = fe.id
+                    AND t.status = 'active'
+                  OFFSET
+                    0
+                )
+              )
+            ORDER BY
+              fe.updated_at ASC,
+              fe.id ASC
+            LIMIT
+              $11::int
+            OFFSET
+              $12::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $13
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.updated_at ASC,
+  page.id ASC;
+
+-- FlowExecutionsRepository.list (with tags)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu",50,0,4194304]
+WITH
+  budget AS (
+    SELECT
+      GREATEST(
+        100,
+        sqrt(($7::int + $8::int)::float8 * executions_count)
+      )::int AS n
+    FROM
+      flows
+    WHERE
+      id = $1
+  ),
+  tagged AS MATERIALIZED (
+    SELECT
+      id
+    FROM
+      (
+        (
+          SELECT
+            t.flow_execution_id AS id
+          FROM
+            task_execution_tags t
+          WHERE
+            t.organization_id = $2
+            AND t.tag_type = $3
+            AND t.tag = $4
+            AND t.status = 'active'
+        )
+        UNION ALL
+        (
+          SELECT
+            t.flow_execution_id AS id
+          FROM
+            task_execution_tags t
+          WHERE
+            t.organization_id = $2
+            AND t.tag_type = $5
+            AND t.tag = $6
+            AND t.status = 'active'
+        )
+      ) x
+    LIMIT
+      COALESCE(
+        (
+          SELECT
+            n
+          FROM
+            budget
+        ),
+        0
+      ) + 1
+  ),
+  few AS MATERIALIZED (
+    SELECT
+      count(*) <= COALESCE(
+        (
+          SELECT
+            n
+          FROM
+            budget
+        ),
+        0
+      ) AS yes
+    FROM
+      tagged
+  )
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  NULL::boolean AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.created_at DESC,
+              pg.id DESC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              *
+            FROM
+              (
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input,
+                    fe.run_number,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    (
+                      SELECT
+                        yes
+                      FROM
+                        few
+                    )
+                    AND fe.id IN (
+                      SELECT
+                        id
+                      FROM
+                        tagged
+                    )
+                    AND fe.flow_id = $1
+                    AND fe.status <> 'deleted'
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    $7::int + $8::int
+                )
+                UNION ALL
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input,
+                    fe.run_number,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    NOT (
+                      SELECT
+                        yes
+                      FROM
+                        few
+                    )
+                    AND (
+                      EXISTS (
+                        SELECT
+                          1
+                        FROM
+                          task_execution_tags t
+                        WHERE
+                          t.organization_id = $2
+                          AND t.tag_type = $3
+                          AND t.tag = $4
+                          AND t.flow_execution_id = fe.id
+                          AND t.status = 'active'
+                        OFFSET
+                          0
+                      )
+                      OR EXISTS (
+                        SELECT
+                          1
+                        FROM
+                          task_execution_tags t
+                        WHERE
+                          t.organization_id = $2
+                          AND t.tag_type = $5
+                          AND t.tag = $6
+                          AND t.flow_execution_id = fe.id
+                          AND t.status = 'active'
+                        OFFSET
+                          0
+                      )
+                    )
+                    AND fe.flow_id = $1
+                    AND fe.status <> 'deleted'
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    $7::int + $8::int
+                )
+              ) fe
+            ORDER BY
+              fe.created_at DESC,
+              fe.id DESC
+            LIMIT
+              $7::int
+            OFFSET
+              $8::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $9
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.created_at DESC,
+  page.id DESC;
+
+-- FlowExecutionsRepository.list (with tags, after a cursor, page 3)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu","00000000-0000-4000-a000-000000000000",50,100,4194304]
+WITH
+  budget AS (
+    SELECT
+      GREATEST(
+        100,
+        sqrt(($8::int + $9::int)::float8 * executions_count)
+      )::int AS n
+    FROM
+      flows
+    WHERE
+      id = $1
+  ),
+  tagged AS MATERIALIZED (
+    SELECT
+      id
+    FROM
+      (
+        (
+          SELECT
+            t.flow_execution_id AS id
+          FROM
+            task_execution_tags t
+          WHERE
+            t.organization_id = $2
+            AND t.tag_type = $3
+            AND t.tag = $4
+            AND t.status = 'active'
+        )
+        UNION ALL
+        (
+          SELECT
+            t.flow_execution_id AS id
+          FROM
+            task_execution_tags t
+          WHERE
+            t.organization_id = $2
+            AND t.tag_type = $5
+            AND t.tag = $6
+            AND t.status = 'active'
+        )
+      ) x
+    LIMIT
+      COALESCE(
+        (
+          SELECT
+            n
+          FROM
+            budget
+        ),
+        0
+      ) + 1
+  ),
+  few AS MATERIALIZED (
+    SELECT
+      count(*) <= COALESCE(
+        (
+          SELECT
+            n
+          FROM
+            budget
+        ),
+        0
+      ) AS yes
+    FROM
+      tagged
+  )
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  c.id IS NOT NULL AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN flow_executions c ON c.id = $7
+  AND c.flow_id = f.id
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.created_at DESC,
+              pg.id DESC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              *
+            FROM
+              (
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input,
+                    fe.run_number,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    (
+                      SELECT
+                        yes
+                      FROM
+                        few
+                    )
+                    AND fe.id IN (
+                      SELECT
+                        id
+                      FROM
+                        tagged
+                    )
+                    AND fe.flow_id = $1
+                    AND fe.status <> 'deleted'
+                    AND (fe.created_at, fe.id) < (c.created_at, c.id)
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    $8::int + $9::int
+                )
+                UNION ALL
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input,
+                    fe.run_number,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    NOT (
+                      SELECT
+                        yes
+                      FROM
+                        few
+                    )
+                    AND (
+                      EXISTS (
+                        SELECT
+                          1
+                        FROM
+                          task_execution_tags t
+                        WHERE
+                          t.organization_id = $2
+                          AND t.tag_type = $3
+                          AND t.tag = $4
+                          AND t.flow_execution_id = fe.id
+                          AND t.status = 'active'
+                        OFFSET
+                          0
+                      )
+                      OR EXISTS (
+                        SELECT
+                          1
+                        FROM
+                          task_execution_tags t
+                        WHERE
+                          t.organization_id = $2
+                          AND t.tag_type = $5
+                          AND t.tag = $6
+                          AND t.flow_execution_id = fe.id
+                          AND t.status = 'active'
+                        OFFSET
+                          0
+                      )
+                    )
+                    AND fe.flow_id = $1
+                    AND fe.status <> 'deleted'
+                    AND (fe.created_at, fe.id) < (c.created_at, c.id)
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    $8::int + $9::int
+                )
+              ) fe
+            ORDER BY
+              fe.created_at DESC,
+              fe.id DESC
+            LIMIT
+              $8::int
+            OFFSET
+              $9::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $10
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.created_at DESC,
+  page.id DESC;
+
+-- FlowExecutionsRepository.start
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8) fe;
+
+-- FlowExecutionsRepository.lockForUpdate
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1
+FOR NO KEY UPDATE;
+
+-- FlowExecutionsRepository.lockKeyShare
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  1
+FROM
+  flow_executions
+WHERE
+  id = $1
+FOR KEY SHARE;
+
+-- FlowExecutionsRepository.lockShared
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  flow_executions fe
+WHERE
+  fe.id = ANY ($1::uuid[])
+ORDER BY
+  fe.id
+FOR KEY SHARE;
+
+-- FlowExecutionsRepository.setStatus
+-- params: ["00000000-0000-4000-a000-000000000000","completed","sample",null,["running"]]
+UPDATE flow_executions fe
+SET
+  status = $2,
+  modified_by = $3,
+  flow_version = COALESCE($4, fe.flow_version),
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  )
+WHERE
+  fe.id = $1
+  AND fe.status = ANY ($5::text[])
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.setStatus (re-execution)
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"]]
+UPDATE flow_executions fe
+SET
+  status = $2,
+  modified_by = $3,
+  flow_version = COALESCE($4, fe.flow_version),
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  )
+WHERE
+  fe.id = $1
+  AND fe.status = ANY ($5::text[])
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.retireTags
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]]
+UPDATE task_execution_tags
+SET
+  execution_deleted = true
+WHERE
+  flow_execution_id = ANY ($1::uuid[])
+  AND NOT execution_deleted;
+
+-- FlowExecutionsRepository.queuedCount
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  count(*)::int AS n
+FROM
+  flow_executions
+WHERE
+  organization_id = $1
+  AND status = 'queued';
+
+-- FlowExecutionsRepository.restartTasks (full)
+-- params: ["00000000-0000-4000-a000-000000000000"]
+INSERT INTO
+  task_executions (
+    organization_id,
+    flow_execution_id,
+    task_name,
+    task_execution_idx,
+    processing_status
+  )
+SELECT
+  organization_id,
+  flow_execution_id,
+  task_name,
+  max(task_execution_idx) + 1,
+  'queued'
+FROM
+  task_executions
+WHERE
+  flow_execution_id = $1
+GROUP BY
+  organization_id,
+  flow_execution_id,
+  task_name;
+-- params: ["00000000-0000-4000-a000-000000000000"]
+UPDATE task_executions
+SET
+  edited_status = 'edited_reexecuted',
+  updated_at = clock_timestamp()
+WHERE
+  flow_execution_id = $1
+  AND edited_status = 'edited_not_reexecuted';
+
+-- FlowExecutionsRepository.restartTasks (stale only)
+-- params: ["00000000-0000-4000-a000-000000000000"]
+UPDATE task_executions
+SET
+  processing_status = 'queued',
+  stale_status = 'consistent',
+  output = NULL,
+  error = NULL,
+  started_at = NULL,
+  completed_at = NULL,
+  modified_by = 'system',
+  updated_at = clock_timestamp()
+WHERE
+  flow_execution_id = $1
+  AND stale_status = 'stale';
+-- params: ["00000000-0000-4000-a000-000000000000"]
+UPDATE task_executions
+SET
+  edited_status = 'edited_reexecuted',
+  updated_at = clock_timestamp()
+WHERE
+  flow_execution_id = $1
+  AND edited_status = 'edited_not_reexecuted';
+
+-- FlowExecutionsRepository.promoteWaiting
+-- params: ["00000000-0000-4000-a000-000000000000",10]
+UPDATE flow_executions fe
+SET
+  status = 'running',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  )
+WHERE
+  fe.id IN (
+    SELECT
+      q.id
+    FROM
+      flow_executions q
+    WHERE
+      q.organization_id = $1
+      AND q.status IN ('queued')
+    ORDER BY
+      q.created_at,
+      q.id
+    LIMIT
+      GREATEST(
+        0,
+        $2 - (
+          SELECT
+            o.active_executions
+          FROM
+            organizations o
+          WHERE
+            o.id = $1
+        )
+      )
+  )
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.findExpired
+-- params: [100]
+SELECT
+  due.organization_id,
+  due.id
+FROM
+  flows f
+  CROSS JOIN LATERAL (
+    SELECT
+      fe.organization_id,
+      fe.id
+    FROM
+      flow_executions fe
+    WHERE
+      fe.flow_id = f.id
+      AND fe.status IN ('completed', 'failed', 'cancelled')
+      AND fe.terminal_at <= clock_timestamp() - make_interval(
+        secs => (f.settings #>> '{ttl,seconds}')::double precision
+      )
+    ORDER BY
+      fe.terminal_at
+    LIMIT
+      $1
+  ) due
+WHERE
+  f.settings #>> '{ttl,seconds}' IS NOT NULL
+LIMIT
+  $1;
+
+-- FlowExecutionsRepository.deleteExpired
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]]
+WITH
+  due AS (
+    SELECT
+      fe.id,
+      fe.status
+    FROM
+      flow_executions fe
+      JOIN flows f ON f.id = fe.flow_id
+    WHERE
+      fe.id = ANY ($1::uuid[])
+      AND fe.status IN ('completed', 'failed', 'cancelled')
+      AND fe.terminal_at <= clock_timestamp() - make_interval(
+        secs => (f.settings #>> '{ttl,seconds}')::double precision
+      )
+    FOR NO KEY UPDATE OF
+      fe SKIP LOCKED
+  )
+UPDATE flow_executions fe
+SET
+  status = 'deleted',
+  modified_by = 'retention',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  )
+FROM
+  due
+WHERE
+  fe.id = due.id
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at,
+  due.status AS previous_status;

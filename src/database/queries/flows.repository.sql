@@ -1,0 +1,307 @@
+-- Written by `npm run sql:queries` from the @GenerateSql samples in src/flows/flows.repository.ts: do not edit.
+
+-- FlowsRepository.findWithLatest
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  "f"."id" AS "f_id",
+  "f"."organization_id" AS "f_organization_id",
+  "f"."display_name" AS "f_display_name",
+  "f"."description" AS "f_description",
+  "f"."visibility" AS "f_visibility",
+  "f"."settings" AS "f_settings",
+  "f"."status" AS "f_status",
+  "f"."tags" AS "f_tags",
+  "f"."latest_version" AS "f_latest_version",
+  "f"."executions_count" AS "f_executions_count",
+  "f"."last_execution_at" AS "f_last_execution_at",
+  "f"."deleted" AS "f_deleted",
+  "f"."created_at" AS "f_created_at",
+  "f"."updated_at" AS "f_updated_at",
+  "f"."modified_by" AS "f_modified_by",
+  "v"."flow_id" AS "v_flow_id",
+  "v"."version" AS "v_version",
+  "v"."definition" AS "v_definition",
+  "v"."name" AS "v_name",
+  "v"."is_favourite" AS "v_is_favourite",
+  "v"."created_at" AS "v_created_at",
+  "v"."updated_at" AS "v_updated_at",
+  "v"."modified_by" AS "v_modified_by"
+FROM
+  "flows" "f"
+  INNER JOIN "flow_versions" "v" ON "v"."flow_id" = "f"."id"
+  AND "v"."version" = "f"."latest_version"
+WHERE
+  "f"."id" = $1
+  AND NOT "f"."deleted";
+
+-- FlowsRepository.findExecutable
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  f.id,
+  f.organization_id,
+  f.latest_version,
+  v.definition
+FROM
+  flows f
+  JOIN flow_versions v ON v.flow_id = f.id
+  AND v.version = f.latest_version
+WHERE
+  f.id = $1
+  AND NOT f.deleted;
+
+-- FlowsRepository.findDefinition
+-- params: ["00000000-0000-4000-a000-000000000000",1]
+SELECT
+  definition
+FROM
+  flow_versions
+WHERE
+  flow_id = $1
+  AND version = $2;
+
+-- FlowsRepository.findDefinitions
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"],[1,2]]
+SELECT
+  flow_id,
+  version,
+  definition
+FROM
+  flow_versions
+WHERE
+  (flow_id, version) IN (
+    SELECT
+      *
+    FROM
+      unnest($1::uuid[], $2::int[])
+  );
+
+-- FlowsRepository.listPage (first page)
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  "f"."id" AS "f_id",
+  "f"."organization_id" AS "f_organization_id",
+  "f"."display_name" AS "f_display_name",
+  "f"."description" AS "f_description",
+  "f"."visibility" AS "f_visibility",
+  "f"."settings" AS "f_settings",
+  "f"."status" AS "f_status",
+  "f"."tags" AS "f_tags",
+  "f"."latest_version" AS "f_latest_version",
+  "f"."executions_count" AS "f_executions_count",
+  "f"."last_execution_at" AS "f_last_execution_at",
+  "f"."deleted" AS "f_deleted",
+  "f"."created_at" AS "f_created_at",
+  "f"."updated_at" AS "f_updated_at",
+  "f"."modified_by" AS "f_modified_by",
+  "v"."flow_id" AS "v_flow_id",
+  "v"."version" AS "v_version",
+  "v"."definition" AS "v_definition",
+  "v"."name" AS "v_name",
+  "v"."is_favourite" AS "v_is_favourite",
+  "v"."created_at" AS "v_created_at",
+  "v"."updated_at" AS "v_updated_at",
+  "v"."modified_by" AS "v_modified_by"
+FROM
+  "flows" "f"
+  INNER JOIN "flow_versions" "v" ON "v"."flow_id" = "f"."id"
+  AND "v"."version" = "f"."latest_version"
+WHERE
+  "f"."organization_id" = $1
+  AND NOT "f"."deleted"
+ORDER BY
+  "f"."created_at" DESC,
+  "f"."id" DESC
+LIMIT
+  50
+OFFSET
+  0;
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  COUNT(1) AS "cnt"
+FROM
+  "flows" "f"
+WHERE
+  "f"."organization_id" = $1
+  AND NOT "f"."deleted";
+
+-- FlowsRepository.listPage (search and tags, by name)
+-- params: ["00000000-0000-4000-a000-000000000000","%invoice%",["finance","ops"],["archived"]]
+SELECT
+  "f"."id" AS "f_id",
+  "f"."organization_id" AS "f_organization_id",
+  "f"."display_name" AS "f_display_name",
+  "f"."description" AS "f_description",
+  "f"."visibility" AS "f_visibility",
+  "f"."settings" AS "f_settings",
+  "f"."status" AS "f_status",
+  "f"."tags" AS "f_tags",
+  "f"."latest_version" AS "f_latest_version",
+  "f"."executions_count" AS "f_executions_count",
+  "f"."last_execution_at" AS "f_last_execution_at",
+  "f"."deleted" AS "f_deleted",
+  "f"."created_at" AS "f_created_at",
+  "f"."updated_at" AS "f_updated_at",
+  "f"."modified_by" AS "f_modified_by",
+  "v"."flow_id" AS "v_flow_id",
+  "v"."version" AS "v_version",
+  "v"."definition" AS "v_definition",
+  "v"."name" AS "v_name",
+  "v"."is_favourite" AS "v_is_favourite",
+  "v"."created_at" AS "v_created_at",
+  "v"."updated_at" AS "v_updated_at",
+  "v"."modified_by" AS "v_modified_by"
+FROM
+  "flows" "f"
+  INNER JOIN "flow_versions" "v" ON "v"."flow_id" = "f"."id"
+  AND "v"."version" = "f"."latest_version"
+WHERE
+  "f"."organization_id" = $1
+  AND NOT "f"."deleted"
+  AND "f"."display_name" ILIKE $2 ESCAPE '\'
+  AND "f"."tags" && $3::text[]
+  AND NOT ("f"."tags" && $4::text[])
+ORDER BY
+  "f"."display_name" ASC,
+  "f"."id" ASC
+LIMIT
+  50
+OFFSET
+  50;
+-- params: ["00000000-0000-4000-a000-000000000000","%invoice%",["finance","ops"],["archived"]]
+SELECT
+  COUNT(1) AS "cnt"
+FROM
+  "flows" "f"
+WHERE
+  "f"."organization_id" = $1
+  AND NOT "f"."deleted"
+  AND "f"."display_name" ILIKE $2 ESCAPE '\'
+  AND "f"."tags" && $3::text[]
+  AND NOT ("f"."tags" && $4::text[]);
+
+-- FlowsRepository.latestVersionExecutionCounts
+-- params: ["00000000-0000-4000-a000-000000000000",["00000000-0000-4000-a000-000000000001"]]
+SELECT DISTINCT
+  ON (flow_id) flow_id,
+  count(*)::int AS n
+FROM
+  flow_executions
+WHERE
+  organization_id = $1
+  AND flow_id = ANY ($2::uuid[])
+  AND status <> 'deleted'
+GROUP BY
+  flow_id,
+  flow_version
+ORDER BY
+  flow_id,
+  flow_version DESC;
+
+-- FlowsRepository.update
+-- params: ["Invoices",["finance"],"sample","00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",false]
+UPDATE "flows"
+SET
+  "display_name" = $1,
+  "tags" = $2,
+  "modified_by" = $3,
+  "updated_at" = CURRENT_TIMESTAMP
+WHERE
+  (
+    "id" = $4
+    AND "organization_id" = $5
+    AND "deleted" = $6
+  );
+
+-- FlowsRepository.softDelete
+-- params: [true,"sample","00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",false]
+UPDATE "flows"
+SET
+  "deleted" = $1,
+  "modified_by" = $2,
+  "updated_at" = CURRENT_TIMESTAMP
+WHERE
+  (
+    "id" = $3
+    AND "organization_id" = $4
+    AND "deleted" = $5
+  );
+
+-- FlowsRepository.listVersions
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000"]
+SELECT
+  "v"."flow_id" AS "v_flow_id",
+  "v"."version" AS "v_version",
+  "v"."definition" AS "v_definition",
+  "v"."name" AS "v_name",
+  "v"."is_favourite" AS "v_is_favourite",
+  "v"."created_at" AS "v_created_at",
+  "v"."updated_at" AS "v_updated_at",
+  "v"."modified_by" AS "v_modified_by"
+FROM
+  "flow_versions" "v"
+  INNER JOIN "flows" "f" ON "f"."id" = "v"."flow_id"
+WHERE
+  "v"."flow_id" = $1
+  AND "f"."organization_id" = $2
+  AND NOT "f"."deleted"
+ORDER BY
+  "v"."version" DESC;
+
+-- FlowsRepository.findVersion
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]
+SELECT
+  "v"."flow_id" AS "v_flow_id",
+  "v"."version" AS "v_version",
+  "v"."definition" AS "v_definition",
+  "v"."name" AS "v_name",
+  "v"."is_favourite" AS "v_is_favourite",
+  "v"."created_at" AS "v_created_at",
+  "v"."updated_at" AS "v_updated_at",
+  "v"."modified_by" AS "v_modified_by"
+FROM
+  "flow_versions" "v"
+  INNER JOIN "flows" "f" ON "f"."id" = "v"."flow_id"
+WHERE
+  "v"."flow_id" = $1
+  AND "f"."organization_id" = $2
+  AND NOT "f"."deleted"
+  AND "v"."version" = $3;
+
+-- FlowsRepository.updateVersion
+-- params: ["v1",true,"sample","00000000-0000-4000-a000-000000000001",1,"00000000-0000-4000-a000-000000000000"]
+UPDATE "flow_versions"
+SET
+  "name" = $1,
+  "is_favourite" = $2,
+  "modified_by" = $3,
+  "updated_at" = CURRENT_TIMESTAMP
+WHERE
+  "flow_id" = $4
+  AND "version" = $5
+  AND "flow_id" IN (
+    SELECT
+      id
+    FROM
+      flows
+    WHERE
+      organization_id = $6
+      AND NOT deleted
+  );
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]
+SELECT
+  "v"."flow_id" AS "v_flow_id",
+  "v"."version" AS "v_version",
+  "v"."definition" AS "v_definition",
+  "v"."name" AS "v_name",
+  "v"."is_favourite" AS "v_is_favourite",
+  "v"."created_at" AS "v_created_at",
+  "v"."updated_at" AS "v_updated_at",
+  "v"."modified_by" AS "v_modified_by"
+FROM
+  "flow_versions" "v"
+  INNER JOIN "flows" "f" ON "f"."id" = "v"."flow_id"
+WHERE
+  "v"."flow_id" = $1
+  AND "f"."organization_id" = $2
+  AND NOT "f"."deleted"
+  AND "v"."version" = $3;

@@ -1,0 +1,11 @@
+/** to_char's pattern for timestamps sent as ISO 8601 UTC text with microseconds, so that a value read back filters exactly. */
+export const ISO_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
+
+/** A timestamptz column as ISO 8601 UTC text with microseconds. */
+export const isoText = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', '${ISO_TIMESTAMP_FORMAT}')`;
+
+/** `('a', 'b')`: a list for `IN`, written from the TypeScript constant that owns it (never empty: `IN ()` is no SQL). */
+export function sqlList(values: readonly string[]): string {
+  if (values.length === 0) throw new Error('sqlList: an empty list');
+  return `(${values.map((value) => `'${value.replace(/'/g, "''")}'`).join(', ')})`;
+}

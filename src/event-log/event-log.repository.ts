@@ -1,0 +1,85 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { DummyValue, GenerateSql } from '../database/generate-sql';
+import { isoText } from '../database/sql-literals';
+import type { EventType, StoredEvent } from './event-types';
+
+export interface EventToWrite {
+  flow_id: string;
+  flow_execution_id: string;
+  type: EventType;
+  payload: Record<string, unknown>;
+}
+
+export interface EventPage {
+  /** The highest event id removed by retention. */
+  purgedThrough: bigint;
+  events: StoredEvent[];
+}
+
+@Injectable()
+export class EventLogRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * The transaction's events, as its last statement (`append_flow_events`, one round trip): it
+   * takes the organization's ordering lock, held until commit, before allocating ids, so an
+   * organization's events commit in id order and a reader that has seen id N will never see a
+   * smaller one appear. Executions named in `touched` changed without an event: they are only notified.
+   * The same function writes the webhook outbox: a delivery per event and enabled matching webhook.
+   */
+  @GenerateSql({
+    params: [
+      DummyValue.MANAGER,
+      DummyValue.UUID,
+      [{ flow_id: DummyValue.UUID2, flow_execution_id: DummyValue.UUID, type: 'flow_execution.status_changed', payload: {} }],
+      [DummyValue.UUID2],
+    ],
+  })
+  async append(m: EntityManager, organizationId: string, events: EventToWrite[], touched: string[]): Promise<void> {
+    await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, JSON.stringify(events), touched]);
+  }
+
+  /** Events of the organization (of one flow, when given) after the cursor, oldest first. */
+  @GenerateSql({ name: 'organization', params: [DummyValue.UUID, null, 0n, 100] }, { name: 'one flow', params: [DummyValue.UUID, DummyValue.UUID2, 0n, 100] })
+  async page(organizationId: string, flowId: string | null, after: bigint, limit: number): Promise<EventPage> {
+    const params: unknown[] = [organizationId, after.toString(), limit];
+    const scope = flowId === null ? 'e.organization_id = $1' : `e.flow_id = $${params.push(flowId)} AND e.organization_id = $1`;
+    const rows: (StoredEvent & { purged_through: string })[] = await this.dataSource.query(
+      `SELECT r.purged_through, page.*
+         FROM flow_events_retention r
+         LEFT JOIN LATERAL (
+           SELECT e.id::text, e.type, ${isoText('e.occurred_at')} AS occurred_at, e.payload
+             FROM flow_events e
+            WHERE ${scope} AND e.id > $2
+            ORDER BY e.id
+            LIMIT $3
+         ) page ON true
+        ORDER BY page.id::bigint`,
+      params,
+    );
+    const events = rows[0].id === null ? [] : rows.map(({ purged_through: _, ...event }) => event);
+    return { purgedThrough: BigInt(rows[0].purged_through), events };
+  }
+
+  /**
+   * Removes up to `batch` events older than the cutoff, skipping rows another replica is removing,
+   * and advances the retention mark. Answers how many it removed.
+   */
+  @GenerateSql({ params: [DummyValue.DATE, 1000] })
+  async purgeOlderThan(cutoff: Date, batch: number): Promise<number> {
+    const [rows]: [{ removed: number }[]] = await this.dataSource.query(
+      `WITH doomed AS (
+         SELECT id FROM flow_events WHERE occurred_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), removed AS (
+         DELETE FROM flow_events e USING doomed WHERE e.id = doomed.id RETURNING e.id
+       )
+       UPDATE flow_events_retention
+          SET purged_through = GREATEST(purged_through, (SELECT max(id) FROM removed))
+        WHERE EXISTS (SELECT 1 FROM removed)
+      RETURNING (SELECT count(*)::int FROM removed) AS removed`,
+      [cutoff, batch],
+    );
+    return rows[0]?.removed ?? 0;
+  }
+}

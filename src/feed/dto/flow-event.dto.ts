@@ -1,0 +1,55 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { QueryInt } from '../../common/validation/query-transforms';
+import { FlowExecutionResponseWithRunNumberDto } from '../../flow-executions/dto/flow-execution.dto';
+import { EXECUTION_STATUSES, ExecutionStatus } from '../../flow-executions/execution-status';
+import { TaskExecutionResponseDto } from '../../task-executions/dto/task-execution.dto';
+import { EVENT_TYPES, EventType, renderEvent, StoredEvent } from '../../event-log/event-types';
+
+export class ListFlowEventsQueryDto {
+  /** Only the events of this flow's executions; without it, the whole organization's. */
+  @IsOptional()
+  @IsUUID()
+  flow_id?: string;
+
+  /** The cursor: the `id` of the last event seen (or a page's `next_cursor`); without it, from the oldest retained. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(32)
+  after?: string;
+
+  /** Events per page (per batch, for a stream). */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number = 100;
+}
+
+export class FlowEventDto {
+  /** The event's cursor: increasing in commit order within the organization. */
+  id: string;
+  @ApiProperty({ enum: EVENT_TYPES })
+  type: EventType;
+  occurred_at: string;
+  /** The execution as the retrieve endpoint returned it right after the change, with its run number. */
+  flow_execution: FlowExecutionResponseWithRunNumberDto;
+  /** The status before, for `flow_execution.status_changed` and `flow_execution.deleted`; null otherwise. */
+  @ApiProperty({ enum: EXECUTION_STATUSES, nullable: true })
+  previous_status: ExecutionStatus | null;
+  /** The task execution as written, for `task_execution.updated`. */
+  task_execution?: TaskExecutionResponseDto;
+}
+
+export class FlowEventsPageDto {
+  /** Oldest first. */
+  events: FlowEventDto[];
+  /** The cursor to ask with next: the last event's id, or the one given when the page is empty. */
+  next_cursor: string;
+}
+
+export function toFlowEvent(event: StoredEvent): FlowEventDto {
+  return renderEvent(event) as unknown as FlowEventDto;
+}

@@ -1,0 +1,26 @@
+import type { EventType } from '../event-log/event-types';
+import type { LogEvent } from '../event-log/event-log.service';
+import { FlowExecutionRow, toFlowExecutionResponse } from './dto/flow-execution.dto';
+import type { ExecutionStatus } from './execution-status';
+
+/**
+ * An event about an execution, as the feed and webhooks show it: the execution as the retrieve
+ * endpoint returns it with its run number, the status before (status changes and deletes), and
+ * anything else the event carries (`task_execution`, built by its writer).
+ */
+export function executionEvent(
+  type: EventType,
+  execution: FlowExecutionRow,
+  previousStatus: ExecutionStatus | null = null,
+  extra: Record<string, unknown> = {},
+): LogEvent {
+  return {
+    type,
+    organizationId: execution.organization_id,
+    flowId: execution.flow_id,
+    flowExecutionId: execution.id,
+    payload: { flow_execution: toFlowExecutionResponse(execution, { includeRunNumber: true }), previous_status: previousStatus, ...extra },
+    status: execution.status,
+    previousStatus,
+  };
+}

@@ -1,0 +1,306 @@
+import type { EntityManager } from 'typeorm';
+import type { Principal } from '../common/auth/principal';
+import type { AppError } from '../common/errors/app-error';
+import type { MetricsService } from '../common/metrics/metrics.service';
+import type { EventLog, LogEvent } from '../event-log/event-log.service';
+import type { OrganizationsService, Slots } from '../organizations/organizations.service';
+import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import { ExecutionLifecycle } from './execution-lifecycle';
+import { ExecutionStatus, isActive } from './execution-status';
+import type { FlowExecutionsRepository } from './flow-executions.repository';
+
+const ORG = '00000000-0000-4000-8000-00000000000a';
+const OTHER_ORG = '00000000-0000-4000-8000-00000000000b';
+const principal: Principal = { subject: 'caller', organizationId: ORG, role: 'backoffice', credential: 'jwt' };
+
+/**
+ * The database as the lifecycle sees it, in memory: runs, the organizations' limits and counters
+ * (kept as the triggers keep them), and what was written besides.
+ */
+class World {
+  runs = new Map<string, FlowExecutionRow>();
+  organizations = new Map<string, { limit: number | null; active: number; lockedElsewhere?: boolean }>();
+  events: { type: string; id: string; status: string; previous: string | null }[] = [];
+  touched: string[] = [];
+  retiredTags: string[] = [];
+  restarted: { id: string; onlyStale: boolean }[] = [];
+  expired = new Set<string>();
+  private clock = 0;
+
+  run(status: ExecutionStatus, organizationId = ORG): FlowExecutionRow {
+    const id = `run-${this.runs.size + 1}`;
+    const row = { id, organization_id: organizationId, flow_id: 'flow', flow_version: 1, status, input: {}, run_number: this.runs.size + 1 } as FlowExecutionRow;
+    row.created_at = row.updated_at = String(this.clock++);
+    this.runs.set(id, row);
+    const org = this.org(organizationId);
+    if (isActive(status)) org.active++;
+    return row;
+  }
+
+  org(id: string) {
+    if (!this.organizations.has(id)) this.organizations.set(id, { limit: null, active: 0 });
+    return this.organizations.get(id)!;
+  }
+
+  status(id: string): ExecutionStatus {
+    return this.runs.get(id)!.status;
+  }
+
+  write(id: string, status: ExecutionStatus, modifiedBy?: string, flowVersion?: number | null): FlowExecutionRow {
+    const before = this.runs.get(id)!;
+    const after = { ...before, status, modified_by: modifiedBy ?? before.modified_by, flow_version: flowVersion ?? before.flow_version, updated_at: String(this.clock++) };
+    this.runs.set(id, after);
+    this.org(after.organization_id).active += Number(isActive(status)) - Number(isActive(before.status));
+    return after;
+  }
+
+  repository(): FlowExecutionsRepository {
+    const copy = (row: FlowExecutionRow | undefined) => row && { ...row };
+    const fake: Partial<Record<keyof FlowExecutionsRepository, unknown>> = {
+      lockForUpdate: async (_m: EntityManager, id: string) => copy(this.runs.get(id)),
+      lockShared: async (_m: EntityManager, ids: string[]) => [...ids].sort().flatMap((id) => (this.runs.has(id) ? [copy(this.runs.get(id))] : [])),
+      lockKeyShare: async () => undefined,
+      setStatus: async (_m: EntityManager, id: string, move: { from: ExecutionStatus[]; to: ExecutionStatus }, modifiedBy: string, flowVersion: number | null) =>
+        move.from.includes(this.status(id)) ? copy(this.write(id, move.to, modifiedBy, flowVersion)) : undefined,
+      retireTags: async (_m: EntityManager, ids: string[]) => void this.retiredTags.push(...ids),
+      restartTasks: async (_m: EntityManager, id: string, onlyStale: boolean) => void this.restarted.push({ id, onlyStale }),
+      promoteWaiting: async (_m: EntityManager, organizationId: string, limit: number) => {
+        const queued = [...this.runs.values()].filter((r) => r.organization_id === organizationId && r.status === 'queued');
+        const free = Math.max(0, limit - this.org(organizationId).active);
+        return queued.slice(0, free).map((r) => copy(this.write(r.id, 'running')));
+      },
+      findExpired: async () => [...this.expired].map((id) => ({ id, organization_id: this.runs.get(id)!.organization_id })),
+      deleteExpired: async (_m: EntityManager, ids: string[]) =>
+        ids.filter((id) => this.expired.has(id)).map((id) => {
+          const previous = this.status(id);
+          this.expired.delete(id);
+          return { ...this.write(id, 'deleted', 'retention'), previous_status: previous };
+        }),
+    };
+    return fake as unknown as FlowExecutionsRepository;
+  }
+
+  organizationsService(): OrganizationsService {
+    const slots = (id: string): Slots => ({ organizationId: id, limit: this.org(id).limit ?? 2, active: this.org(id).active });
+    const fake: Partial<Record<keyof OrganizationsService, unknown>> = {
+      defaultLimit: 2,
+      lock: async (_m: EntityManager, id: string) => slots(id),
+      tryLock: async (_m: EntityManager, id: string) => (this.org(id).lockedElsewhere ? null : slots(id)),
+      setLimit: async (_m: EntityManager, s: Slots, limit: number) => {
+        this.org(s.organizationId).limit = limit;
+        s.limit = limit;
+      },
+    };
+    return fake as unknown as OrganizationsService;
+  }
+
+  eventLog(): EventLog {
+    const fake: Partial<Record<keyof EventLog, unknown>> = {
+      transaction: async <T>(fn: (m: EntityManager) => Promise<T>) => fn({} as EntityManager),
+      record: (_m: EntityManager, ...events: LogEvent[]) => {
+        for (const e of events) this.events.push({ type: e.type, id: e.flowExecutionId, status: e.status, previous: e.previousStatus });
+      },
+      touch: (_m: EntityManager, _organizationId: string, id: string) => void this.touched.push(id),
+    };
+    return fake as unknown as EventLog;
+  }
+}
+
+function setup() {
+  const world = new World();
+  const lifecycle = new ExecutionLifecycle(world.repository(), world.organizationsService(), world.eventLog(), {
+    eventsCommitted: () => undefined,
+  } as unknown as MetricsService);
+  return { world, lifecycle };
+}
+
+async function refusedWith(promise: Promise<unknown>): Promise<{ status: number; message: string }> {
+  const error = (await promise.then(
+    () => null,
+    (e: AppError) => e,
+  )) as AppError | null;
+  if (!error) throw new Error('expected a refusal');
+  return { status: error.status, message: error.message };
+}
+
+describe('ExecutionLifecycle', () => {
+  describe('one run, one cause', () => {
+    it('frees the slot of an ended run and admits the oldest waiting one, events in that order', async () => {
+      const { world, lifecycle } = setup();
+      const [a] = [world.run('running'), world.run('running')];
+      const [older, newer] = [world.run('queued'), world.run('queued')];
+
+      const after = await lifecycle.change(principal, a.id, { cause: 'patch', to: 'completed' });
+
+      expect(after.status).toBe('completed');
+      expect([world.status(older.id), world.status(newer.id)]).toEqual(['running', 'queued']);
+      expect(world.events).toEqual([
+        { type: 'flow_execution.status_changed', id: a.id, status: 'completed', previous: 'running' },
+        { type: 'flow_execution.status_changed', id: older.id, status: 'running', previous: 'queued' },
+      ]);
+      expect(world.org(ORG).active).toBe(2);
+    });
+
+    it('refuses to start a queued run at the limit, and writes nothing', async () => {
+      const { world, lifecycle } = setup();
+      world.run('running');
+      world.run('running');
+      const waiting = world.run('queued');
+
+      expect(await refusedWith(lifecycle.change(principal, waiting.id, { cause: 'patch', to: 'running' }))).toEqual({
+        status: 409,
+        message: "Cannot change status from 'queued' to 'running': the organization is at its concurrency limit",
+      });
+      expect([world.status(waiting.id), world.events]).toEqual(['queued', []]);
+    });
+
+    it("judges a PATCH that is a user's decision on the locked status: a worker reports, it does not cancel", async () => {
+      const { world, lifecycle } = setup();
+      const worker: Principal = { ...principal, subject: 'worker-1', role: 'worker' };
+      const [running, cancelling] = [world.run('running'), world.run('cancel_requested')];
+
+      expect(await refusedWith(lifecycle.change(worker, running.id, { cause: 'patch', to: 'cancel_requested' }))).toEqual({
+        status: 403,
+        message: "Changing status from 'running' to 'cancel_requested' needs permission 'executions:write', which role 'worker' does not have",
+      });
+      await lifecycle.change(worker, cancelling.id, { cause: 'patch', to: 'cancelled' });
+
+      expect([world.status(running.id), world.status(cancelling.id)]).toEqual(['running', 'cancelled']);
+      expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['cancel_requested->cancelled']);
+    });
+
+    it('cancels once: asking again changes nothing and is no error', async () => {
+      const { world, lifecycle } = setup();
+      const run = world.run('awaiting_input');
+
+      await lifecycle.change(principal, run.id, { cause: 'cancel' });
+      await lifecycle.change(principal, run.id, { cause: 'cancel' });
+
+      expect(world.status(run.id)).toBe('cancel_requested');
+      expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['awaiting_input->cancel_requested']);
+      expect(await refusedWith(lifecycle.change(principal, world.run('completed').id, { cause: 'cancel' }))).toEqual({
+        status: 409,
+        message: "Cannot cancel a flow execution in status 'completed'",
+      });
+    });
+
+    it('re-executes a running run in place: new version, tasks restarted, waiters woken without an event', async () => {
+      const { world, lifecycle } = setup();
+      const run = world.run('running');
+
+      await lifecycle.change(principal, run.id, { cause: 're_execute', flowVersion: 3, onlyStale: true });
+
+      expect(world.runs.get(run.id)).toMatchObject({ status: 'running', flow_version: 3, modified_by: 'caller' });
+      expect([world.events, world.touched, world.restarted]).toEqual([[], [run.id], [{ id: run.id, onlyStale: true }]]);
+    });
+
+    it('re-executes an ended run into a free slot, or queues it behind the others', async () => {
+      const { world, lifecycle } = setup();
+      world.run('running');
+      const [first, second] = [world.run('failed'), world.run('cancelled')];
+
+      await lifecycle.change(principal, first.id, { cause: 're_execute', flowVersion: 1, onlyStale: false });
+      await lifecycle.change(principal, second.id, { cause: 're_execute', flowVersion: 1, onlyStale: false });
+
+      expect([world.status(first.id), world.status(second.id)]).toEqual(['running', 'queued']);
+      expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['failed->running', 'cancelled->queued']);
+    });
+
+    it('deletes: the deleted event, the tags retired, and the slot handed on', async () => {
+      const { world, lifecycle } = setup();
+      const [running] = [world.run('running'), world.run('running')];
+      const waiting = world.run('queued');
+
+      await lifecycle.change(principal, running.id, { cause: 'delete' });
+
+      expect(world.events.map((e) => e.type)).toEqual(['flow_execution.deleted', 'flow_execution.status_changed']);
+      expect([world.retiredTags, world.status(waiting.id)]).toEqual([[running.id], 'running']);
+    });
+
+    it('ignores causes that follow from tasks when the run is elsewhere: no write, no event', async () => {
+      const { world, lifecycle } = setup();
+      const run = world.run('running');
+      const locked = await lifecycle.lockRun({} as EntityManager, principal, run.id);
+
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'webhook_data' }, principal);
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'task_edited' }, principal);
+      expect([world.status(run.id), world.events]).toEqual(['running', []]);
+
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'task_awaiting_input' }, principal);
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'webhook_data' }, principal);
+      expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['running->awaiting_input', 'awaiting_input->running']);
+      expect(locked.row.status).toBe('running');
+    });
+
+    it('keeps the locked run and its slots current across changes in one transaction', async () => {
+      const { world, lifecycle } = setup();
+      world.run('running');
+      const run = world.run('running');
+      const locked = await lifecycle.lockRun({} as EntityManager, principal, run.id);
+      expect(locked.slots).toMatchObject({ limit: 2, active: 2 });
+
+      await lifecycle.apply({} as EntityManager, locked, { cause: 'patch', to: 'completed' }, principal);
+      expect(locked.slots.active).toBe(1);
+      await lifecycle.apply({} as EntityManager, locked, { cause: 're_execute', flowVersion: 2, onlyStale: false }, principal);
+      expect([locked.row.status, locked.slots.active, world.org(ORG).active]).toEqual(['running', 2, 2]);
+    });
+  });
+
+  describe('access: 404 before 403, decided once', () => {
+    it('answers 404 for a missing or deleted run, whatever its organization, and 403 for another organization', async () => {
+      const { world, lifecycle } = setup();
+      const foreign = world.run('running', OTHER_ORG);
+      const deletedForeign = world.run('deleted', OTHER_ORG);
+      const m = {} as EntityManager;
+
+      expect((await refusedWith(lifecycle.lockRun(m, principal, 'nope'))).status).toBe(404);
+      expect((await refusedWith(lifecycle.lockRun(m, principal, deletedForeign.id))).status).toBe(404);
+      expect((await refusedWith(lifecycle.lockRun(m, principal, foreign.id))).status).toBe(403);
+      expect(world.status(foreign.id)).toBe('running');
+    });
+
+    it('decides a batch the same way: absent runs first (each named), then another organization', async () => {
+      const { world, lifecycle } = setup();
+      const mine = world.run('running');
+      const foreign = world.run('running', OTHER_ORG);
+      const m = {} as EntityManager;
+
+      const missing = lifecycle.shareRuns(m, principal, [mine.id, foreign.id, 'nope']);
+      await expect(missing).rejects.toMatchObject({ status: 404, details: [{ flow_execution_id: 'nope' }] });
+      await expect(lifecycle.shareRuns(m, principal, [mine.id, foreign.id])).rejects.toMatchObject({ status: 403 });
+      expect([...(await lifecycle.shareRuns(m, principal, [mine.id])).keys()]).toEqual([mine.id]);
+    });
+  });
+
+  describe('organizations and sweeps', () => {
+    it('admits waiting runs, oldest first, when the limit is raised', async () => {
+      const { world, lifecycle } = setup();
+      world.run('running');
+      world.run('running');
+      const queued = [world.run('queued'), world.run('queued'), world.run('queued')];
+
+      await lifecycle.setConcurrencyLimit({} as EntityManager, ORG, 4);
+
+      expect(queued.map((r) => world.status(r.id))).toEqual(['running', 'running', 'queued']);
+      expect(world.events.map((e) => e.id)).toEqual([queued[0].id, queued[1].id]);
+    });
+
+    it('retires expired runs with their events and tags, skipping an organization another transaction holds', async () => {
+      const { world, lifecycle } = setup();
+      const [a, b] = [world.run('completed'), world.run('failed')];
+      const elsewhere = world.run('cancelled', OTHER_ORG);
+      for (const run of [a, b, elsewhere]) world.expired.add(run.id);
+      world.org(OTHER_ORG).lockedElsewhere = true;
+
+      const due = await lifecycle.expired(10);
+      expect(await lifecycle.retireExpired(ORG, due.filter((d) => d.organization_id === ORG).map((d) => d.id))).toBe(2);
+      expect(await lifecycle.retireExpired(OTHER_ORG, [elsewhere.id])).toBe(0);
+
+      expect(world.events).toEqual([
+        { type: 'flow_execution.deleted', id: a.id, status: 'deleted', previous: 'completed' },
+        { type: 'flow_execution.deleted', id: b.id, status: 'deleted', previous: 'failed' },
+      ]);
+      expect([world.retiredTags, world.status(elsewhere.id)]).toEqual([[a.id, b.id], 'cancelled']);
+    });
+  });
+});

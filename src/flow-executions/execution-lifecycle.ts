@@ -1,0 +1,147 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
+import type { Principal } from '../common/auth/principal';
+import { forbidden } from '../common/errors/app-error';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { EventLog } from '../event-log/event-log.service';
+import { OrganizationsService, Slots } from '../organizations/organizations.service';
+import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import { accessible, allAccessible } from './execution-access';
+import { executionEvent } from './execution-events';
+import { ExecutionStatus, isActive } from './execution-status';
+import { ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
+import { Cause, decide, freesSlot, refusal } from './transitions';
+
+/** A status change asked of one run: its cause, and what the cause needs. */
+export type Change =
+  | { cause: 'patch'; to: ExecutionStatus }
+  | { cause: 're_execute'; flowVersion: number; onlyStale: boolean }
+  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'create' | 'admit' | 'retention'> };
+
+/** A run under its locks (organization, then run), with its organization's slots; kept current by `apply`. */
+export interface LockedRun {
+  row: FlowExecutionRow;
+  slots: Slots;
+}
+
+/**
+ * The one owner of a run's status. Every change, whatever its cause, goes through here: one lock
+ * order (the organization's row, then the run's, then its tasks), one decision by the transition
+ * table (`transitions.ts`), one conditional write, one place that records the event, and the
+ * admission of waiting runs when a slot frees.
+ */
+@Injectable()
+export class ExecutionLifecycle {
+  constructor(
+    private readonly repository: FlowExecutionsRepository,
+    private readonly organizations: OrganizationsService,
+    private readonly events: EventLog,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** The run's locks for a status change, in the one order: the organization's row, then the run's (404 / 403 decided on it). */
+  async lockRun(m: EntityManager, principal: Principal, id: string): Promise<LockedRun> {
+    const slots = await this.organizations.lock(m, principal.organizationId);
+    return { slots, row: accessible(principal, await this.repository.lockForUpdate(m, id)) };
+  }
+
+  /**
+   * A task writer's lock on the run (KEY SHARE): the row stays, and a status change neither waits
+   * for it nor is waited for, so a writer holding the run's lock may then touch its tasks.
+   */
+  async shareRun(m: EntityManager, id: string): Promise<void> {
+    await this.repository.lockKeyShare(m, id);
+  }
+
+  /** The same for several runs, in id order, once all are decided accessible. */
+  async shareRuns(m: EntityManager, principal: Principal, ids: string[]): Promise<Map<string, FlowExecutionRow>> {
+    return allAccessible(principal, ids, await this.repository.lockShared(m, ids));
+  }
+
+  /** One run's change in a transaction of its own, or in the caller's (`within`). */
+  async change(principal: Principal, id: string, change: Change, within?: EntityManager): Promise<FlowExecutionRow> {
+    const run = async (m: EntityManager) => this.apply(m, await this.lockRun(m, principal, id), change, principal);
+    return within ? run(within) : this.events.transaction(run);
+  }
+
+  /**
+   * Applies the change asked by `by` to a run locked by `lockRun`, in that transaction (an event
+   * log's): decides by the table, writes, records the event (or only wakes waiters when the status
+   * stays), makes the cause's effects on the run's tasks, and admits waiting runs into a freed slot.
+   */
+  async apply(m: EntityManager, locked: LockedRun, change: Change, by: Principal): Promise<FlowExecutionRow> {
+    const before = locked.row;
+    if (change.cause === 'patch') assertMayMove(by, before.status, change.to);
+    const decision = decide(change.cause, before.status, locked.slots.active < locked.slots.limit, change.cause === 'patch' ? change.to : undefined);
+    if (decision.kind === 'refused') throw refusal(change.cause, before.status, decision);
+    if (decision.kind === 'unchanged') return before;
+
+    const flowVersion = change.cause === 're_execute' ? change.flowVersion : null;
+    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion);
+    if (!after) throw new Error(`flow execution ${before.id} changed status under its lock`);
+    locked.row = after;
+    locked.slots.active += Number(isActive(after.status)) - Number(isActive(before.status));
+    if (before.status === after.status) this.events.touch(m, after.organization_id, after.id);
+    else this.events.record(m, executionEvent(after.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed', after, before.status));
+
+    if (after.status === 'deleted') await this.repository.retireTags(m, [after.id]);
+    if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
+    if (freesSlot(before.status, after.status)) await this.admit(m, locked.slots);
+    return after;
+  }
+
+  /**
+   * A new run (the `create` row): start_flow_execution decides running or queued under the
+   * organization's lock and appends the created event, in one statement. Undefined when the flow is gone.
+   */
+  async start(execution: NewExecution): Promise<FlowExecutionRow | undefined> {
+    const row = await this.repository.start(execution, this.organizations.defaultLimit);
+    if (row) this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
+    return row;
+  }
+
+  /** Sets the organization's own limit in the caller's (event log's) transaction; a raised one admits waiting runs at once. */
+  async setConcurrencyLimit(m: EntityManager, organizationId: string, limit: number): Promise<void> {
+    const slots = await this.organizations.lock(m, organizationId);
+    await this.organizations.setLimit(m, slots, limit);
+    await this.admit(m, slots);
+  }
+
+  /** Runs past their flow's TTL (the `retention` row), oldest first per flow, up to `limit`. */
+  expired(limit: number): Promise<ExpiredExecution[]> {
+    return this.repository.findExpired(limit);
+  }
+
+  /**
+   * Deletes those of the organization's `ids` still past their TTL, in one transaction, never
+   * waiting: an organization or a run another transaction holds is skipped (a sweep comes back).
+   * Answers how many it deleted.
+   */
+  async retireExpired(organizationId: string, ids: string[]): Promise<number> {
+    return this.events.transaction(async (m) => {
+      const slots = await this.organizations.tryLock(m, organizationId);
+      if (!slots) return 0;
+      const rows = await this.repository.deleteExpired(m, ids);
+      for (const { previous_status, ...row } of rows) this.events.record(m, executionEvent('flow_execution.deleted', row, previous_status));
+      if (rows.length > 0) await this.repository.retireTags(m, rows.map((row) => row.id));
+      if (rows.some((row) => freesSlot(row.previous_status, row.status))) await this.admit(m, slots);
+      return rows.length;
+    });
+  }
+
+  /** The `admit` row: the oldest waiting runs start while the organization has free slots (its lock held). */
+  private async admit(m: EntityManager, slots: Slots): Promise<void> {
+    const admitted = await this.repository.promoteWaiting(m, slots.organizationId, slots.limit);
+    for (const row of admitted) this.events.record(m, executionEvent('flow_execution.status_changed', row, 'queued'));
+    slots.active += admitted.length;
+  }
+}
+
+/** A PATCH that is a user's decision rather than a report (see statusMovePermissions) needs both permissions, judged on the locked status. */
+function assertMayMove(principal: Principal, from: ExecutionStatus, to: ExecutionStatus): void {
+  const missing = missingPermission(principal.role, statusMovePermissions(from, to));
+  if (missing) {
+    throw forbidden(`Changing status from '${from}' to '${to}' needs permission '${missing}', which role '${principal.role}' does not have`);
+  }
+}
