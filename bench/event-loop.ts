@@ -42,12 +42,20 @@ async function main(): Promise<void> {
   await app.listen(0, '127.0.0.1');
   const origin = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   const token = (org: string) =>
-    new SignJWT({ org_id: org, role: 'org_admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    new SignJWT({ org_id: org, role: 'org_admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('bench')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(secret));
   const auth = { Authorization: `Bearer ${await token(fixture.organizationId)}` };
   const worstAuth = { Authorization: `Bearer ${await token(worst.organizationId)}` };
 
   const cases: [string, string, Record<string, string>][] = [
-    ['executions list, 1,000 with run numbers and credits', `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&include_run_number=true&include_credits=true`, auth],
+    [
+      'executions list, 1,000 with run numbers and credits',
+      `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&include_run_number=true&include_credits=true`,
+      auth,
+    ],
     ['executions list, 1,000 with a common tag', `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&tags=${fixture.tags.common}`, auth],
     ['task executions list, 1,000 (bench data: 1-3 tags each)', `/api/task-executions`, auth],
     ['task executions list, 1,000 of 100 tags each (the bounds)', `/api/task-executions?flow_execution_id=${worst.executionId}`, worstAuth],
@@ -103,7 +111,10 @@ async function makeWorstCase(db: Client, fixture: Fixture): Promise<{ organizati
      VALUES ($1, $2, 'event-loop bounds', 'published', 1, 1, 'bench')`,
     [flowId, organizationId],
   );
-  await db.query(`INSERT INTO flow_versions (flow_id, version, definition, modified_by) SELECT $1, 1, definition, 'bench' FROM flow_versions WHERE flow_id = $2`, [flowId, fixture.smallFlowId]);
+  await db.query(
+    `INSERT INTO flow_versions (flow_id, version, definition, modified_by) SELECT $1, 1, definition, 'bench' FROM flow_versions WHERE flow_id = $2`,
+    [flowId, fixture.smallFlowId],
+  );
   const { rows } = await db.query(
     `INSERT INTO flow_executions (organization_id, flow_id, flow_version, status, input, run_number, modified_by, created_at, updated_at)
      SELECT $1, $2, 1, 'completed', input, 1, 'bench', now(), now() FROM flow_executions WHERE flow_id = $3 LIMIT 1 RETURNING id`,

@@ -40,7 +40,11 @@ async function main(): Promise<void> {
     const executions = new FlowExecutionsRepository(dataSource);
     const tasks = new TaskExecutionsRepository(dataSource);
     const split = (tag: string): [string, string] => [tag.slice(0, tag.indexOf(':')), tag.slice(tag.indexOf(':') + 1)];
-    const cursor = (await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' ORDER BY created_at DESC, id DESC OFFSET 9999 LIMIT 1`, [fixture.hotFlowId])).rows[0].id;
+    const cursor = (
+      await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' ORDER BY created_at DESC, id DESC OFFSET 9999 LIMIT 1`, [
+        fixture.hotFlowId,
+      ])
+    ).rows[0].id;
     const taskCursor = (await db.query(`SELECT id FROM task_executions ORDER BY created_at DESC, id DESC OFFSET 100000 LIMIT 1`)).rows[0].id;
 
     const base: ListFilter = {
@@ -55,22 +59,44 @@ async function main(): Promise<void> {
     const cases: [string, () => Promise<unknown>][] = [
       ['executions: hot flow, newest 10', () => executions.list(base)],
       ['executions: hot flow, newest 1000 with credits', () => executions.list({ ...base, limit: 1000, withCredits: true })],
-      [`executions: hot flow, rare tag ${fixture.tags.rare} (${fixture.tags.rareCount} in the flow), newest 10`, () => executions.list({ ...base, tags: [split(fixture.tags.rare)] })],
-      [`executions: hot flow, common tag ${fixture.tags.common} (${fixture.tags.commonCount} in the flow), newest 10`, () => executions.list({ ...base, tags: [split(fixture.tags.common)] })],
+      [
+        `executions: hot flow, rare tag ${fixture.tags.rare} (${fixture.tags.rareCount} in the flow), newest 10`,
+        () => executions.list({ ...base, tags: [split(fixture.tags.rare)] }),
+      ],
+      [
+        `executions: hot flow, common tag ${fixture.tags.common} (${fixture.tags.commonCount} in the flow), newest 10`,
+        () => executions.list({ ...base, tags: [split(fixture.tags.common)] }),
+      ],
       [`executions: hot flow, common tag, newest 1000`, () => executions.list({ ...base, limit: 1000, tags: [split(fixture.tags.common)] })],
-      [`executions: hot flow, rare or common tag, excluding priority:high`, () =>
-        executions.list({ ...base, tags: [split(fixture.tags.rare), split(fixture.tags.common)], tagsExclude: [['priority', 'high']] })],
+      [
+        `executions: hot flow, rare or common tag, excluding priority:high`,
+        () => executions.list({ ...base, tags: [split(fixture.tags.rare), split(fixture.tags.common)], tagsExclude: [['priority', 'high']] }),
+      ],
       ['executions: hot flow, status=queued (50 newest rows of the org)', () => executions.list({ ...base, status: ['queued'] })],
       ['executions: hot flow, status=awaiting_input (2 rows)', () => executions.list({ ...base, status: ['awaiting_input'] })],
-      ['executions: hot flow, updated_at ascending, created in one day', () =>
-        executions.list({ ...base, sortField: 'updated_at', sortDirection: 'asc', createdAfter: '2026-06-01T00:00:00Z', createdBefore: '2026-06-02T00:00:00Z' })],
+      [
+        'executions: hot flow, updated_at ascending, created in one day',
+        () =>
+          executions.list({
+            ...base,
+            sortField: 'updated_at',
+            sortDirection: 'asc',
+            createdAfter: '2026-06-01T00:00:00Z',
+            createdBefore: '2026-06-02T00:00:00Z',
+          }),
+      ],
       ['executions: hot flow, page 1000 of 10 by cursor', () => executions.list({ ...base, cursorId: cursor })],
       ['executions: hot flow, page 1000 of 10 by offset', () => executions.list({ ...base, offset: 9990 })],
       ['task executions: organization, newest 1000', () => tasks.list({ organizationId: fixture.organizationId, limit: 1000 })],
       ['task executions: organization, 1000 after 100,000', () => tasks.list({ organizationId: fixture.organizationId, limit: 1000, after: taskCursor })],
-      ['task executions: organization, task_name=receive, task_execution_idx=0', () =>
-        tasks.list({ organizationId: fixture.organizationId, taskName: 'receive', taskExecutionIdx: 0, limit: 1000 })],
-      ['task executions: organization, task_name that no task has', () => tasks.list({ organizationId: fixture.organizationId, taskName: 'missing', limit: 1000 })],
+      [
+        'task executions: organization, task_name=receive, task_execution_idx=0',
+        () => tasks.list({ organizationId: fixture.organizationId, taskName: 'receive', taskExecutionIdx: 0, limit: 1000 }),
+      ],
+      [
+        'task executions: organization, task_name that no task has',
+        () => tasks.list({ organizationId: fixture.organizationId, taskName: 'missing', limit: 1000 }),
+      ],
     ];
 
     const out: string[] = [];
@@ -82,7 +108,9 @@ async function main(): Promise<void> {
       const plan = (await db.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, params)).rows[0]['QUERY PLAN'][0];
       const text = (await db.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
       const root = plan.Plan;
-      summary.push(`| ${name} | ${plan['Execution Time'].toFixed(2)} | ${root['Shared Hit Blocks']} / ${root['Shared Read Blocks']} | ${indexes(root).join(', ')} |`);
+      summary.push(
+        `| ${name} | ${plan['Execution Time'].toFixed(2)} | ${root['Shared Hit Blocks']} / ${root['Shared Read Blocks']} | ${indexes(root).join(', ')} |`,
+      );
       out.push(`== ${name}\n${text}\n`);
     }
     mkdirSync(RESULTS, { recursive: true });

@@ -63,7 +63,11 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
     const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
     const res = await fetch(`${url}${req.path}`, {
       method: req.method,
-      headers: { Authorization: `Bearer ${tokens[req.role ?? 'org_admin']}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...req.headers },
+      headers: {
+        Authorization: `Bearer ${tokens[req.role ?? 'org_admin']}`,
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...req.headers,
+      },
       body,
     });
     const text = await res.text();
@@ -71,7 +75,8 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   };
   const must = async (req: Request, status = 201) => {
     const res = await send(req);
-    if (res.status !== status) throw new Error(`hostile bench setup: ${req.method} ${req.path} answered ${res.status}: ${JSON.stringify(await res.json()).slice(0, 500)}`);
+    if (res.status !== status)
+      throw new Error(`hostile bench setup: ${req.method} ${req.path} answered ${res.status}: ${JSON.stringify(await res.json()).slice(0, 500)}`);
     return res.json();
   };
 
@@ -96,15 +101,23 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   // 1,000 tasks, each waiting on one that comes after all of them (the ready queue's worst case), each
   // with `{{` and as many spaces as fit (the template scan's worst case).
   const crossed = (pad: number) =>
-    definition(Array.from({ length: 1000 }, (_, i) => (i < 500 ? task(`b${i}`, { src: `{{a${499 - i}.o}}`, text: '{{' + ' '.repeat(pad) }) : task(`a${i - 500}`, { text: '{{' + ' '.repeat(pad) }))));
+    definition(
+      Array.from({ length: 1000 }, (_, i) =>
+        i < 500 ? task(`b${i}`, { src: `{{a${499 - i}.o}}`, text: '{{' + ' '.repeat(pad) }) : task(`a${i - 500}`, { text: '{{' + ' '.repeat(pad) }),
+      ),
+    );
   const tasksDefinition = crossed(fits((n) => crossed(n)));
 
   // Schemas at the bounds: 100 patterns of 99 instructions (DFA-hostile) in all, 80 in the input schema and 20 in
   // the webhook fields, the input schema filled to 64 KiB with an enum.
   // Distinct (no compiled pattern is reused), DFA-hostile: 'a'.repeat(29) matches each.
   const HEAVY = (i: number) => `^(a|b)*a(a|b){28}$|^id${i}$`;
-  const patternProperties = (from: number, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${from + i}`, { type: 'string', pattern: HEAVY(from + i) }]));
-  const filled = (n: number) => ({ type: 'object', properties: { ...patternProperties(0, 80), e: { enum: Array.from({ length: n }, (_, i) => `value-${i}`) } } });
+  const patternProperties = (from: number, n: number) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${from + i}`, { type: 'string', pattern: HEAVY(from + i) }]));
+  const filled = (n: number) => ({
+    type: 'object',
+    properties: { ...patternProperties(0, 80), e: { enum: Array.from({ length: n }, (_, i) => `value-${i}`) } },
+  });
   const patternSchema = filled(fits(filled, 65_536 - 64));
   const fields = patternProperties(80, 20);
   const schemaDefinition = definition([task('in', { input_schema: patternSchema }), task('approve', { after: '{{in.o}}', fields }, 'webhook_receiver')]);
@@ -119,25 +132,50 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   const deepInput = deep64(fits(deep64));
   const wide = (n: number) => ({ items: Array.from({ length: n }, (_, i) => ({ id: i, s: 'x' })) });
   const wideInput = wide(fits((n) => ({ flow_id: uuid(), input: wide(n) })));
-  const uniqueSchema = { type: 'object', properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object', properties: { id: { type: 'integer' }, s: { type: 'string' } } } } } };
+  const uniqueSchema = {
+    type: 'object',
+    properties: { items: { type: 'array', uniqueItems: true, items: { type: 'object', properties: { id: { type: 'integer' }, s: { type: 'string' } } } } },
+  };
 
   // --- Setup (unmeasured) ----------------------------------------------------------------------
 
   log('hostile: setting up an organization of its own');
-  const newFlow = async (def: unknown, name = 'hostile') => (await must({ method: 'POST', path: '/api/flows', body: { display_name: name, definition: def } })).id as string;
-  const plainFlow = await newFlow(definition([task('in', {}), task('approve', { after: '{{in.o}}', fields: { ok: { type: 'boolean' } } }, 'webhook_receiver')]));
+  const newFlow = async (def: unknown, name = 'hostile') =>
+    (await must({ method: 'POST', path: '/api/flows', body: { display_name: name, definition: def } })).id as string;
+  const plainFlow = await newFlow(
+    definition([task('in', {}), task('approve', { after: '{{in.o}}', fields: { ok: { type: 'boolean' } } }, 'webhook_receiver')]),
+  );
   const tasksFlow = await newFlow(tasksDefinition);
   const schemaFlow = await newFlow(schemaDefinition);
   const uniqueFlow = await newFlow(definition([task('in', { input_schema: uniqueSchema })]));
-  const execution = async (flowId = plainFlow) => (await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: flowId, input: {} } })).id as string;
+  const execution = async (flowId = plainFlow) =>
+    (await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: flowId, input: {} } })).id as string;
   const runningId = await execution();
   const waitingOn = async (flowId: string) => {
     const id = await execution(flowId);
-    await must({ method: 'POST', path: '/api/task-executions', role: 'worker', body: { flow_execution_id: id, task_name: 'approve', task_execution_idx: 0, processing_status: 'awaiting_input' } });
-    await must({ method: 'POST', path: `/api/flow-executions/${id}/task-status`, role: 'worker', body: { statuses: [{ task_name: 'approve', status: 'awaiting_input' }] } }, 200);
+    await must({
+      method: 'POST',
+      path: '/api/task-executions',
+      role: 'worker',
+      body: { flow_execution_id: id, task_name: 'approve', task_execution_idx: 0, processing_status: 'awaiting_input' },
+    });
+    await must(
+      {
+        method: 'POST',
+        path: `/api/flow-executions/${id}/task-status`,
+        role: 'worker',
+        body: { statuses: [{ task_name: 'approve', status: 'awaiting_input' }] },
+      },
+      200,
+    );
     return id;
   };
-  const taskExecution = await must({ method: 'POST', path: '/api/task-executions', role: 'worker', body: { flow_execution_id: runningId, task_name: 'in', task_execution_idx: 0, processing_status: 'running' } });
+  const taskExecution = await must({
+    method: 'POST',
+    path: '/api/task-executions',
+    role: 'worker',
+    body: { flow_execution_id: runningId, task_name: 'in', task_execution_idx: 0, processing_status: 'running' },
+  });
   const account = async () => (await must({ method: 'POST', path: '/api/service-accounts', body: { name: 'hostile', role: 'integration' } })).id as string;
   const accountId = await account();
   const apiKey = async (sa = accountId) => (await must({ method: 'POST', path: `/api/service-accounts/${sa}/api-keys`, body: { name: 'k' } })).id as string;
@@ -150,75 +188,335 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   const hotExecution = ids[0].id;
 
   const long = (n: number) => 'x'.repeat(n);
-  const includes = 'include_ordered_task_names=true&include_validation_errors=true&include_dynamic_data=true&include_output_schemas=true&include_input_schema=true&include_default_reference_modes=true';
+  const includes =
+    'include_ordered_task_names=true&include_validation_errors=true&include_dynamic_data=true&include_output_schemas=true&include_input_schema=true&include_default_reference_modes=true';
   // key (100 characters) : value (200 characters), 100 distinct.
   const tags100 = (prefix: string) => Array.from({ length: 100 }, (_, i) => `${prefix}${String(i).padStart(3, '0')}${long(96)}:${long(200)}`);
   const tagItems = (id: string) =>
-    Array.from({ length: 100 }, (_, i) => ({ operation: 'add', flow_execution_id: id, task_name: 'in', tag_type: long(96) + String(i).padStart(4, '0'), tag: long(200), tag_metadata: { note: long(1000) } }));
+    Array.from({ length: 100 }, (_, i) => ({
+      operation: 'add',
+      flow_execution_id: id,
+      task_name: 'in',
+      tag_type: long(96) + String(i).padStart(4, '0'),
+      tag: long(200),
+      tag_metadata: { note: long(1000) },
+    }));
   const bigOutput = (n: number) => ({ rows: Array.from({ length: n }, (_, i) => ({ i, v: 'value' })) });
-  const output = bigOutput(fits((n) => ({ flow_execution_id: runningId, task_name: 'in', task_execution_idx: 0, processing_status: 'completed', output: bigOutput(n) }), MiB - 64 * 1024));
+  const output = bigOutput(
+    fits(
+      (n) => ({ flow_execution_id: runningId, task_name: 'in', task_execution_idx: 0, processing_status: 'completed', output: bigOutput(n) }),
+      MiB - 64 * 1024,
+    ),
+  );
 
   const cases: Case[] = [
     { operation: 'GET /health/live', input: '-', request: async () => ({ method: 'GET', path: '/health/live' }) },
     { operation: 'GET /health/ready', input: '-', request: async () => ({ method: 'GET', path: '/health/ready' }) },
     { operation: 'GET /api/organizations/settings', input: '-', request: async () => ({ method: 'GET', path: '/api/organizations/settings' }) },
-    { operation: 'PUT /api/organizations/settings', input: 'largest limit', request: async () => ({ method: 'PUT', path: '/api/organizations/settings', body: { max_concurrent_executions: 100_000 } }) },
-    { operation: 'POST /api/service-accounts', input: 'longest name, 1 MiB description', request: async () => ({ method: 'POST', path: '/api/service-accounts', body: { name: long(255), description: long(MiB - 1024), role: 'integration' } }) },
+    {
+      operation: 'PUT /api/organizations/settings',
+      input: 'largest limit',
+      request: async () => ({ method: 'PUT', path: '/api/organizations/settings', body: { max_concurrent_executions: 100_000 } }),
+    },
+    {
+      operation: 'POST /api/service-accounts',
+      input: 'longest name, 1 MiB description',
+      request: async () => ({ method: 'POST', path: '/api/service-accounts', body: { name: long(255), description: long(MiB - 1024), role: 'integration' } }),
+    },
     { operation: 'GET /api/service-accounts', input: 'limit=1000', request: async () => ({ method: 'GET', path: '/api/service-accounts?limit=1000' }) },
-    { operation: 'GET /api/service-accounts/{service_account_id}', input: '-', request: async () => ({ method: 'GET', path: `/api/service-accounts/${accountId}` }) },
-    { operation: 'PATCH /api/service-accounts/{service_account_id}', input: 'longest name, 1 MiB description', request: async () => ({ method: 'PATCH', path: `/api/service-accounts/${accountId}`, body: { name: long(255), description: long(MiB - 1024) } }) },
-    { operation: 'DELETE /api/service-accounts/{service_account_id}', input: '-', request: async () => ({ method: 'DELETE', path: `/api/service-accounts/${await account()}` }) },
-    { operation: 'GET /api/service-accounts/{service_account_id}/api-keys', input: 'limit=1000', request: async () => ({ method: 'GET', path: `/api/service-accounts/${accountId}/api-keys?limit=1000` }) },
-    { operation: 'POST /api/service-accounts/{service_account_id}/api-keys', input: 'longest name, 1 MiB description', request: async () => ({ method: 'POST', path: `/api/service-accounts/${accountId}/api-keys`, body: { name: long(255), description: long(MiB - 1024) } }) },
-    { operation: 'PATCH /api/service-accounts/{service_account_id}/api-keys/{api_key_id}', input: 'longest name, 1 MiB description', request: async () => ({ method: 'PATCH', path: `/api/service-accounts/${accountId}/api-keys/${await apiKey()}`, body: { name: long(255), description: long(MiB - 1024) } }) },
-    { operation: 'DELETE /api/service-accounts/{service_account_id}/api-keys/{api_key_id}', input: '-', request: async () => ({ method: 'DELETE', path: `/api/service-accounts/${accountId}/api-keys/${await apiKey()}` }) },
-    { operation: 'POST /api/flows', input: '1,000 tasks, crossed references, `{{`+spaces in every task (1 MiB)', request: async () => ({ method: 'POST', path: `/api/flows?${includes}`, body: { display_name: 'h', definition: tasksDefinition } }) },
-    { operation: 'POST /api/flows', input: 'a 64 KiB input schema; 100 distinct DFA-hostile patterns, 10,000 instructions in all', request: async () => ({ method: 'POST', path: `/api/flows?${includes}`, body: { display_name: 'h', definition: schemaDefinition } }) },
-    { operation: 'GET /api/flows', input: 'page_size=100, every include, bench organization', request: async () => ({ method: 'GET', path: `/api/flows?page_size=100&include_latest_version_executions_count=true&${includes}`, role: 'bench' }) },
-    { operation: 'GET /api/flows', input: 'page_size=100, every include, the hostile flows', request: async () => ({ method: 'GET', path: `/api/flows?page_size=100&${includes}` }) },
-    { operation: 'GET /api/flows/{flow_id}', input: 'every include, 1,000-task flow', request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}?${includes}` }) },
-    { operation: 'GET /api/flows/{flow_id}', input: 'every include, 100 patterns', request: async () => ({ method: 'GET', path: `/api/flows/${schemaFlow}?${includes}` }) },
-    { operation: 'PATCH /api/flows/{flow_id}', input: 'longest strings, 100 tags', request: async () => ({ method: 'PATCH', path: `/api/flows/${plainFlow}`, body: { display_name: long(255), description: long(5000), tags: Array.from({ length: 100 }, (_, i) => `${i}${long(60)}`) } }) },
-    { operation: 'DELETE /api/flows/{flow_id}', input: '1,000-task flow', request: async () => ({ method: 'DELETE', path: `/api/flows/${await newFlow(tasksDefinition)}` }) },
-    { operation: 'PUT /api/flows/{flow_id}/definition', input: '1,000 tasks, crossed, `{{`+spaces (1 MiB)', request: async () => ({ method: 'PUT', path: `/api/flows/${tasksFlow}/definition?${includes}`, body: { definition: tasksDefinition } }) },
-    { operation: 'PUT /api/flows/{flow_id}/definition', input: '64 KiB schema, 100 patterns', request: async () => ({ method: 'PUT', path: `/api/flows/${schemaFlow}/definition?${includes}`, body: { definition: schemaDefinition } }) },
-    { operation: 'GET /api/flows/{flow_id}/versions', input: 'every include, 1,000-task flow, all versions', request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}/versions?${includes}` }) },
-    { operation: 'GET /api/flows/{flow_id}/versions/{version}', input: 'every include, 1,000-task flow', request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}/versions/1?${includes}` }) },
-    { operation: 'PATCH /api/flows/{flow_id}/versions/{version}', input: 'longest name', request: async () => ({ method: 'PATCH', path: `/api/flows/${tasksFlow}/versions/1`, body: { name: long(255), is_favourite: true } }) },
-    { operation: 'GET /api/flow-executions/events', input: 'limit=1000, bench organization', request: async () => ({ method: 'GET', path: '/api/flow-executions/events?limit=1000&after=0', role: 'bench' }) },
-    { operation: 'POST /api/flow-executions', input: '1 MiB input, 64 levels deep', request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } }) },
-    { operation: 'POST /api/flow-executions', input: `1 MiB input, ${wideInput.items.length.toLocaleString('en')} objects, uniqueItems`, request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: uniqueFlow, input: wideInput } }) },
-    { operation: 'POST /api/flow-executions', input: '3,700 characters against a DFA-hostile pattern (just under the pattern budget)', request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: schemaFlow, input: { p0: underBudget } } }) },
-    { operation: 'POST /api/flow-executions', input: 'on the 1,000-task flow', request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: tasksFlow, input: {}, input_task_name: 'a499' } }) },
-    { operation: 'GET /api/flow-executions', input: 'page_size=1000, run numbers, credits (hot flow)', request: async () => ({ method: 'GET', path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&include_run_number=true&include_credits=true`, role: 'bench' }) },
-    { operation: 'GET /api/flow-executions', input: 'page_size=1000, common tag (hot flow)', request: async () => ({ method: 'GET', path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&tags=${fixture.tags.common}`, role: 'bench' }) },
-    { operation: 'GET /api/flow-executions/{flow_execution_id}', input: 'run number, credits, 1 MiB input', request: async () => ({ method: 'GET', path: `/api/flow-executions/${(await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } })).id}?include_run_number=true&include_credits=true` }) },
-    { operation: 'DELETE /api/flow-executions/{flow_execution_id}', input: '-', request: async () => ({ method: 'DELETE', path: `/api/flow-executions/${await execution()}` }) },
-    { operation: 'POST /api/flow-executions/{flow_execution_id}/cancel', input: '-', request: async () => ({ method: 'POST', path: `/api/flow-executions/${await execution()}/cancel` }) },
-    { operation: 'POST /api/flow-executions/{flow_execution_id}/execute', input: '1 MiB input', request: async () => ({ method: 'POST', path: `/api/flow-executions/${(await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } })).id}/execute` }) },
-    { operation: 'POST /api/flow-executions/{flow_execution_id}/task-status', input: '100 statuses', request: async () => ({ method: 'POST', path: `/api/flow-executions/${await execution()}/task-status`, role: 'worker', body: { statuses: Array.from({ length: 100 }, (_, i) => ({ task_name: i % 2 ? 'in' : 'approve', status: 'running' })) } }) },
-    { operation: 'PATCH /api/flow-executions/{flow_execution_id}/status', input: '-', request: async () => ({ method: 'PATCH', path: `/api/flow-executions/${await execution()}/status?status=failed`, role: 'worker' }) },
-    { operation: 'GET /api/flows/{flow_id}/executions/{run_number}', input: 'hot flow, run number 1', request: async () => ({ method: 'GET', path: `/api/flows/${fixture.hotFlowId}/executions/1?include_run_number=true&include_credits=true`, role: 'bench' }) },
-    { operation: 'POST /api/task-executions', input: '1 MiB output, 100 tags', request: async () => ({ method: 'POST', path: '/api/task-executions', role: 'worker', body: { flow_execution_id: await execution(), task_name: 'in', task_execution_idx: 0, processing_status: 'completed', output, tags: tags100('a') } }) },
-    { operation: 'PUT /api/task-executions', input: '1 MiB output, 100 tags', request: async () => ({ method: 'PUT', path: '/api/task-executions', role: 'worker', body: { flow_execution_id: runningId, task_name: 'in', task_execution_idx: 0, processing_status: 'running', output, tags: tags100('b') } }) },
-    { operation: 'GET /api/task-executions', input: 'limit=1000, credits, bench organization', request: async () => ({ method: 'GET', path: '/api/task-executions?limit=1000&include_credits=true', role: 'bench' }) },
-    { operation: 'GET /api/task-executions/{task_execution_id}', input: 'credits, 1 MiB output', request: async () => ({ method: 'GET', path: `/api/task-executions/${taskExecution.id}?include_credits=true` }) },
-    { operation: 'POST /api/flow-executions/{flow_execution_id}/webhook-data', input: '20 fields with DFA-hostile patterns, 3,700 characters in one (just under the budget)', request: async () => ({ method: 'POST', path: `/api/flow-executions/${await waitingOn(schemaFlow)}/webhook-data`, role: 'worker', body: { task_name: 'approve', data: Object.fromEntries(Object.keys(fields).map((k, i) => [k, i === 0 ? underBudget : 'a'.repeat(29)])) } }) },
-    { operation: 'PATCH /api/task-tags', input: '100 tags of the longest type and value, metadata', request: async () => {
-      const id = await execution();
-      await must({ method: 'POST', path: '/api/task-executions', role: 'worker', body: { flow_execution_id: id, task_name: 'in', task_execution_idx: 0, processing_status: 'running' } });
-      return { method: 'PATCH', path: '/api/task-tags', role: 'worker', body: { tags: tagItems(id) } };
-    } },
-    { operation: 'GET /api/task-tags', input: 'a task with 100 tags', request: async () => ({ method: 'GET', path: `/api/task-tags?flow_execution_id=${runningId}` }) },
-    { operation: 'GET /api/flows/{flow_id}/tags', input: 'hot flow, bench organization', request: async () => ({ method: 'GET', path: `/api/flows/${fixture.hotFlowId}/tags`, role: 'bench' }) },
-    { operation: 'POST /api/webhooks', input: 'longest URL and description', request: async () => ({ method: 'POST', path: '/api/webhooks', body: { url: `${HOOK}/${long(2000)}`, description: long(1000), flow_id: quietFlow } }) },
+    {
+      operation: 'GET /api/service-accounts/{service_account_id}',
+      input: '-',
+      request: async () => ({ method: 'GET', path: `/api/service-accounts/${accountId}` }),
+    },
+    {
+      operation: 'PATCH /api/service-accounts/{service_account_id}',
+      input: 'longest name, 1 MiB description',
+      request: async () => ({ method: 'PATCH', path: `/api/service-accounts/${accountId}`, body: { name: long(255), description: long(MiB - 1024) } }),
+    },
+    {
+      operation: 'DELETE /api/service-accounts/{service_account_id}',
+      input: '-',
+      request: async () => ({ method: 'DELETE', path: `/api/service-accounts/${await account()}` }),
+    },
+    {
+      operation: 'GET /api/service-accounts/{service_account_id}/api-keys',
+      input: 'limit=1000',
+      request: async () => ({ method: 'GET', path: `/api/service-accounts/${accountId}/api-keys?limit=1000` }),
+    },
+    {
+      operation: 'POST /api/service-accounts/{service_account_id}/api-keys',
+      input: 'longest name, 1 MiB description',
+      request: async () => ({ method: 'POST', path: `/api/service-accounts/${accountId}/api-keys`, body: { name: long(255), description: long(MiB - 1024) } }),
+    },
+    {
+      operation: 'PATCH /api/service-accounts/{service_account_id}/api-keys/{api_key_id}',
+      input: 'longest name, 1 MiB description',
+      request: async () => ({
+        method: 'PATCH',
+        path: `/api/service-accounts/${accountId}/api-keys/${await apiKey()}`,
+        body: { name: long(255), description: long(MiB - 1024) },
+      }),
+    },
+    {
+      operation: 'DELETE /api/service-accounts/{service_account_id}/api-keys/{api_key_id}',
+      input: '-',
+      request: async () => ({ method: 'DELETE', path: `/api/service-accounts/${accountId}/api-keys/${await apiKey()}` }),
+    },
+    {
+      operation: 'POST /api/flows',
+      input: '1,000 tasks, crossed references, `{{`+spaces in every task (1 MiB)',
+      request: async () => ({ method: 'POST', path: `/api/flows?${includes}`, body: { display_name: 'h', definition: tasksDefinition } }),
+    },
+    {
+      operation: 'POST /api/flows',
+      input: 'a 64 KiB input schema; 100 distinct DFA-hostile patterns, 10,000 instructions in all',
+      request: async () => ({ method: 'POST', path: `/api/flows?${includes}`, body: { display_name: 'h', definition: schemaDefinition } }),
+    },
+    {
+      operation: 'GET /api/flows',
+      input: 'page_size=100, every include, bench organization',
+      request: async () => ({ method: 'GET', path: `/api/flows?page_size=100&include_latest_version_executions_count=true&${includes}`, role: 'bench' }),
+    },
+    {
+      operation: 'GET /api/flows',
+      input: 'page_size=100, every include, the hostile flows',
+      request: async () => ({ method: 'GET', path: `/api/flows?page_size=100&${includes}` }),
+    },
+    {
+      operation: 'GET /api/flows/{flow_id}',
+      input: 'every include, 1,000-task flow',
+      request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}?${includes}` }),
+    },
+    {
+      operation: 'GET /api/flows/{flow_id}',
+      input: 'every include, 100 patterns',
+      request: async () => ({ method: 'GET', path: `/api/flows/${schemaFlow}?${includes}` }),
+    },
+    {
+      operation: 'PATCH /api/flows/{flow_id}',
+      input: 'longest strings, 100 tags',
+      request: async () => ({
+        method: 'PATCH',
+        path: `/api/flows/${plainFlow}`,
+        body: { display_name: long(255), description: long(5000), tags: Array.from({ length: 100 }, (_, i) => `${i}${long(60)}`) },
+      }),
+    },
+    {
+      operation: 'DELETE /api/flows/{flow_id}',
+      input: '1,000-task flow',
+      request: async () => ({ method: 'DELETE', path: `/api/flows/${await newFlow(tasksDefinition)}` }),
+    },
+    {
+      operation: 'PUT /api/flows/{flow_id}/definition',
+      input: '1,000 tasks, crossed, `{{`+spaces (1 MiB)',
+      request: async () => ({ method: 'PUT', path: `/api/flows/${tasksFlow}/definition?${includes}`, body: { definition: tasksDefinition } }),
+    },
+    {
+      operation: 'PUT /api/flows/{flow_id}/definition',
+      input: '64 KiB schema, 100 patterns',
+      request: async () => ({ method: 'PUT', path: `/api/flows/${schemaFlow}/definition?${includes}`, body: { definition: schemaDefinition } }),
+    },
+    {
+      operation: 'GET /api/flows/{flow_id}/versions',
+      input: 'every include, 1,000-task flow, all versions',
+      request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}/versions?${includes}` }),
+    },
+    {
+      operation: 'GET /api/flows/{flow_id}/versions/{version}',
+      input: 'every include, 1,000-task flow',
+      request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}/versions/1?${includes}` }),
+    },
+    {
+      operation: 'PATCH /api/flows/{flow_id}/versions/{version}',
+      input: 'longest name',
+      request: async () => ({ method: 'PATCH', path: `/api/flows/${tasksFlow}/versions/1`, body: { name: long(255), is_favourite: true } }),
+    },
+    {
+      operation: 'GET /api/flow-executions/events',
+      input: 'limit=1000, bench organization',
+      request: async () => ({ method: 'GET', path: '/api/flow-executions/events?limit=1000&after=0', role: 'bench' }),
+    },
+    {
+      operation: 'POST /api/flow-executions',
+      input: '1 MiB input, 64 levels deep',
+      request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } }),
+    },
+    {
+      operation: 'POST /api/flow-executions',
+      input: `1 MiB input, ${wideInput.items.length.toLocaleString('en')} objects, uniqueItems`,
+      request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: uniqueFlow, input: wideInput } }),
+    },
+    {
+      operation: 'POST /api/flow-executions',
+      input: '3,700 characters against a DFA-hostile pattern (just under the pattern budget)',
+      request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: schemaFlow, input: { p0: underBudget } } }),
+    },
+    {
+      operation: 'POST /api/flow-executions',
+      input: 'on the 1,000-task flow',
+      request: async () => ({ method: 'POST', path: '/api/flow-executions', body: { flow_id: tasksFlow, input: {}, input_task_name: 'a499' } }),
+    },
+    {
+      operation: 'GET /api/flow-executions',
+      input: 'page_size=1000, run numbers, credits (hot flow)',
+      request: async () => ({
+        method: 'GET',
+        path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&include_run_number=true&include_credits=true`,
+        role: 'bench',
+      }),
+    },
+    {
+      operation: 'GET /api/flow-executions',
+      input: 'page_size=1000, common tag (hot flow)',
+      request: async () => ({
+        method: 'GET',
+        path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&tags=${fixture.tags.common}`,
+        role: 'bench',
+      }),
+    },
+    {
+      operation: 'GET /api/flow-executions/{flow_execution_id}',
+      input: 'run number, credits, 1 MiB input',
+      request: async () => ({
+        method: 'GET',
+        path: `/api/flow-executions/${(await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } })).id}?include_run_number=true&include_credits=true`,
+      }),
+    },
+    {
+      operation: 'DELETE /api/flow-executions/{flow_execution_id}',
+      input: '-',
+      request: async () => ({ method: 'DELETE', path: `/api/flow-executions/${await execution()}` }),
+    },
+    {
+      operation: 'POST /api/flow-executions/{flow_execution_id}/cancel',
+      input: '-',
+      request: async () => ({ method: 'POST', path: `/api/flow-executions/${await execution()}/cancel` }),
+    },
+    {
+      operation: 'POST /api/flow-executions/{flow_execution_id}/execute',
+      input: '1 MiB input',
+      request: async () => ({
+        method: 'POST',
+        path: `/api/flow-executions/${(await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } })).id}/execute`,
+      }),
+    },
+    {
+      operation: 'POST /api/flow-executions/{flow_execution_id}/task-status',
+      input: '100 statuses',
+      request: async () => ({
+        method: 'POST',
+        path: `/api/flow-executions/${await execution()}/task-status`,
+        role: 'worker',
+        body: { statuses: Array.from({ length: 100 }, (_, i) => ({ task_name: i % 2 ? 'in' : 'approve', status: 'running' })) },
+      }),
+    },
+    {
+      operation: 'PATCH /api/flow-executions/{flow_execution_id}/status',
+      input: '-',
+      request: async () => ({ method: 'PATCH', path: `/api/flow-executions/${await execution()}/status?status=failed`, role: 'worker' }),
+    },
+    {
+      operation: 'GET /api/flows/{flow_id}/executions/{run_number}',
+      input: 'hot flow, run number 1',
+      request: async () => ({
+        method: 'GET',
+        path: `/api/flows/${fixture.hotFlowId}/executions/1?include_run_number=true&include_credits=true`,
+        role: 'bench',
+      }),
+    },
+    {
+      operation: 'POST /api/task-executions',
+      input: '1 MiB output, 100 tags',
+      request: async () => ({
+        method: 'POST',
+        path: '/api/task-executions',
+        role: 'worker',
+        body: { flow_execution_id: await execution(), task_name: 'in', task_execution_idx: 0, processing_status: 'completed', output, tags: tags100('a') },
+      }),
+    },
+    {
+      operation: 'PUT /api/task-executions',
+      input: '1 MiB output, 100 tags',
+      request: async () => ({
+        method: 'PUT',
+        path: '/api/task-executions',
+        role: 'worker',
+        body: { flow_execution_id: runningId, task_name: 'in', task_execution_idx: 0, processing_status: 'running', output, tags: tags100('b') },
+      }),
+    },
+    {
+      operation: 'GET /api/task-executions',
+      input: 'limit=1000, credits, bench organization',
+      request: async () => ({ method: 'GET', path: '/api/task-executions?limit=1000&include_credits=true', role: 'bench' }),
+    },
+    {
+      operation: 'GET /api/task-executions/{task_execution_id}',
+      input: 'credits, 1 MiB output',
+      request: async () => ({ method: 'GET', path: `/api/task-executions/${taskExecution.id}?include_credits=true` }),
+    },
+    {
+      operation: 'POST /api/flow-executions/{flow_execution_id}/webhook-data',
+      input: '20 fields with DFA-hostile patterns, 3,700 characters in one (just under the budget)',
+      request: async () => ({
+        method: 'POST',
+        path: `/api/flow-executions/${await waitingOn(schemaFlow)}/webhook-data`,
+        role: 'worker',
+        body: { task_name: 'approve', data: Object.fromEntries(Object.keys(fields).map((k, i) => [k, i === 0 ? underBudget : 'a'.repeat(29)])) },
+      }),
+    },
+    {
+      operation: 'PATCH /api/task-tags',
+      input: '100 tags of the longest type and value, metadata',
+      request: async () => {
+        const id = await execution();
+        await must({
+          method: 'POST',
+          path: '/api/task-executions',
+          role: 'worker',
+          body: { flow_execution_id: id, task_name: 'in', task_execution_idx: 0, processing_status: 'running' },
+        });
+        return { method: 'PATCH', path: '/api/task-tags', role: 'worker', body: { tags: tagItems(id) } };
+      },
+    },
+    {
+      operation: 'GET /api/task-tags',
+      input: 'a task with 100 tags',
+      request: async () => ({ method: 'GET', path: `/api/task-tags?flow_execution_id=${runningId}` }),
+    },
+    {
+      operation: 'GET /api/flows/{flow_id}/tags',
+      input: 'hot flow, bench organization',
+      request: async () => ({ method: 'GET', path: `/api/flows/${fixture.hotFlowId}/tags`, role: 'bench' }),
+    },
+    {
+      operation: 'POST /api/webhooks',
+      input: 'longest URL and description',
+      request: async () => ({ method: 'POST', path: '/api/webhooks', body: { url: `${HOOK}/${long(2000)}`, description: long(1000), flow_id: quietFlow } }),
+    },
     { operation: 'GET /api/webhooks', input: '-', request: async () => ({ method: 'GET', path: '/api/webhooks' }) },
     { operation: 'GET /api/webhooks/{webhook_id}', input: '-', request: async () => ({ method: 'GET', path: `/api/webhooks/${webhookId}` }) },
-    { operation: 'PATCH /api/webhooks/{webhook_id}', input: 'longest URL and description', request: async () => ({ method: 'PATCH', path: `/api/webhooks/${webhookId}`, body: { url: `${HOOK}/${long(2000)}`, description: long(1000) } }) },
+    {
+      operation: 'PATCH /api/webhooks/{webhook_id}',
+      input: 'longest URL and description',
+      request: async () => ({ method: 'PATCH', path: `/api/webhooks/${webhookId}`, body: { url: `${HOOK}/${long(2000)}`, description: long(1000) } }),
+    },
     { operation: 'DELETE /api/webhooks/{webhook_id}', input: '-', request: async () => ({ method: 'DELETE', path: `/api/webhooks/${await webhook()}` }) },
-    { operation: 'POST /api/webhooks/{webhook_id}/rotate-secret', input: '-', request: async () => ({ method: 'POST', path: `/api/webhooks/${webhookId}/rotate-secret` }) },
-    { operation: 'GET /api/webhooks/{webhook_id}/deliveries', input: 'limit=1000', request: async () => ({ method: 'GET', path: `/api/webhooks/${webhookId}/deliveries?limit=1000` }) },
-    { operation: 'POST /api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver', input: 'unknown delivery', request: async () => ({ method: 'POST', path: `/api/webhooks/${webhookId}/deliveries/1/redeliver` }) },
+    {
+      operation: 'POST /api/webhooks/{webhook_id}/rotate-secret',
+      input: '-',
+      request: async () => ({ method: 'POST', path: `/api/webhooks/${webhookId}/rotate-secret` }),
+    },
+    {
+      operation: 'GET /api/webhooks/{webhook_id}/deliveries',
+      input: 'limit=1000',
+      request: async () => ({ method: 'GET', path: `/api/webhooks/${webhookId}/deliveries?limit=1000` }),
+    },
+    {
+      operation: 'POST /api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver',
+      input: 'unknown delivery',
+      request: async () => ({ method: 'POST', path: `/api/webhooks/${webhookId}/deliveries/1/redeliver` }),
+    },
   ];
   void hotExecution;
 
@@ -244,8 +542,18 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
       status = res.status;
       error = res.status >= 300 ? res.text.slice(0, 160) : undefined;
     }
-    const row: HostileRow = { operation: c.operation, input: c.input, status, ms: median(times), blockMs: median(blocks), worstBlockMs: Math.max(...blocks), error };
-    log(`hostile ${row.operation} (${row.input}): ${row.status} in ${row.ms.toFixed(0)} ms, event loop held ${row.blockMs.toFixed(0)} ms (worst ${row.worstBlockMs.toFixed(0)})${error ? ` ${error}` : ''}`);
+    const row: HostileRow = {
+      operation: c.operation,
+      input: c.input,
+      status,
+      ms: median(times),
+      blockMs: median(blocks),
+      worstBlockMs: Math.max(...blocks),
+      error,
+    };
+    log(
+      `hostile ${row.operation} (${row.input}): ${row.status} in ${row.ms.toFixed(0)} ms, event loop held ${row.blockMs.toFixed(0)} ms (worst ${row.worstBlockMs.toFixed(0)})${error ? ` ${error}` : ''}`,
+    );
     rows.push(row);
   }
   return rows;
@@ -268,7 +576,10 @@ export function hostileMarkdown(rows: HostileRow[], loadAverage: string): string
     '',
     '| operation | worst input | status | ms | event loop held, ms (worst) |',
     '| --- | --- | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.operation} | ${r.input} | ${r.status} | ${r.ms.toFixed(0)} | ${r.blockMs.toFixed(0)} (${r.worstBlockMs.toFixed(0)})${r.blockMs > 50 ? ' ⚠' : ''} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.operation} | ${r.input} | ${r.status} | ${r.ms.toFixed(0)} | ${r.blockMs.toFixed(0)} (${r.worstBlockMs.toFixed(0)})${r.blockMs > 50 ? ' ⚠' : ''} |`,
+    ),
     '',
   ].join('\n');
 }

@@ -35,21 +35,23 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = usageErrors(() => parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      scale: { type: 'string', default: '1' },
-      duration: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '2' },
-      connections: { type: 'string', default: '1,32' },
-      only: { type: 'string' },
-      reseed: { type: 'boolean', default: false },
-      database: { type: 'string', default: BENCH_DATABASE },
-      help: { type: 'boolean', default: false },
-    },
-  }));
+  const { values } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        scale: { type: 'string', default: '1' },
+        duration: { type: 'string', default: '5' },
+        warmup: { type: 'string', default: '2' },
+        rounds: { type: 'string', default: '2' },
+        connections: { type: 'string', default: '1,32' },
+        only: { type: 'string' },
+        reseed: { type: 'boolean', default: false },
+        database: { type: 'string', default: BENCH_DATABASE },
+        help: { type: 'boolean', default: false },
+      },
+    }),
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -185,7 +187,9 @@ async function main(): Promise<void> {
           for (const target of targets) {
             const m = await measure(load, { target, server: servers[target], url: urls[target], auth }, s, connections, options);
             measurements.push({ ...m, round });
-            line.push(`${target} ${m.requestsPerSecond.toFixed(0)} req/s p50 ${ms(m.p50)} p99 ${ms(m.p99)} cpu/req ${ms(m.cpuMsPerRequest)}${m.errors ? ` ERRORS ${m.errors}` : ''}`);
+            line.push(
+              `${target} ${m.requestsPerSecond.toFixed(0)} req/s p50 ${ms(m.p50)} p99 ${ms(m.p99)} cpu/req ${ms(m.cpuMsPerRequest)}${m.errors ? ` ERRORS ${m.errors}` : ''}`,
+            );
           }
           log(`round ${round}/${options.rounds} ${s.key} c=${connections}: ${line.join(' | ')}`);
         }
@@ -195,11 +199,27 @@ async function main(): Promise<void> {
     let watch: WatchResults | null = null;
     if (watching) {
       const watchPort = await freePort();
-      const second = await startServer('app-2', APP_MAIN, watchPort, { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, JWT_SECRET: jwtSecret, PORT: String(watchPort) });
-      watch = await benchWatching(load, { app: servers.app, url: urls.app, second, secondUrl: `http://127.0.0.1:${watchPort}`, auth, getById }, database, options);
+      const second = await startServer('app-2', APP_MAIN, watchPort, {
+        ...env,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: database.url,
+        JWT_SECRET: jwtSecret,
+        PORT: String(watchPort),
+      });
+      watch = await benchWatching(
+        load,
+        { app: servers.app, url: urls.app, second, secondUrl: `http://127.0.0.1:${watchPort}`, auth, getById },
+        database,
+        options,
+      );
     }
 
-    const rows = summarize(scenarios.filter((s) => measurements.some((m) => m.scenario === s.key)), options.connections, measurements);
+    const rows = summarize(
+      scenarios.filter((s) => measurements.some((m) => m.scenario === s.key)),
+      options.connections,
+      measurements,
+    );
     let noisy: NoisyResult | null = null;
     if (!options.only || options.only.includes(NOISY)) {
       noisy = await noisyNeighbour({ database, jwtSecret, env, unlimitedUrl: urls.app, load, floodAuth: auth, options });
@@ -242,7 +262,9 @@ async function benchWatching(
     Number((await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows[0].n);
   const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readProc(`/proc/${on.app.pid}/status`))?.[1] ?? 0) / 1024;
   try {
-    const ids = (await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' LIMIT 1000`, [fixture.smallFlowId])).rows.map((r) => r.id as string);
+    const ids = (await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' LIMIT 1000`, [fixture.smallFlowId])).rows.map(
+      (r) => r.id as string,
+    );
     const target = { target: 'app' as Target, server: on.app, url: on.url, auth: on.auth };
     const idle = { polls: IDLE_POLLS, rssBeforeMB: 0, rssHeldMB: 0, dbConnectionsBefore: 0, dbConnectionsHeld: 0 };
     const getRuns: { alone: number[]; beside: number[] } = { alone: [], beside: [] };
@@ -260,8 +282,12 @@ async function benchWatching(
       release();
       await sleep(1_000);
     }
-    log(`watch: GET by id c=32 alone ${getRuns.alone.map((n) => n.toFixed(0)).join(', ')} req/s, beside ${IDLE_POLLS} idle long-polls ${getRuns.beside.map((n) => n.toFixed(0)).join(', ')} req/s`);
-    log(`watch: RSS ${idle.rssBeforeMB.toFixed(0)} → ${idle.rssHeldMB.toFixed(0)} MB, database connections ${idle.dbConnectionsBefore} → ${idle.dbConnectionsHeld}`);
+    log(
+      `watch: GET by id c=32 alone ${getRuns.alone.map((n) => n.toFixed(0)).join(', ')} req/s, beside ${IDLE_POLLS} idle long-polls ${getRuns.beside.map((n) => n.toFixed(0)).join(', ')} req/s`,
+    );
+    log(
+      `watch: RSS ${idle.rssBeforeMB.toFixed(0)} → ${idle.rssHeldMB.toFixed(0)} MB, database connections ${idle.dbConnectionsBefore} → ${idle.dbConnectionsHeld}`,
+    );
 
     log('watch: write cost with and without events, 300 interleaved rounds');
     const writes = await writeCosts(database.url, fixture, 300);
@@ -279,7 +305,7 @@ async function untilIdle(pid: number): Promise<void> {
     return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
   };
   const deadline = Date.now() + 30_000;
-  for (let before = ticks(); Date.now() < deadline; ) {
+  for (let before = ticks(); Date.now() < deadline;) {
     await sleep(1_000);
     const now = ticks();
     if (now - before < 5) return;
@@ -392,14 +418,23 @@ async function noisyNeighbour(ctx: {
   });
   const run = async (phase: string, url: string, withFlood: boolean): Promise<NoisyPhase> => {
     const flooding = withFlood
-      ? flood({ url, connections: NOISY_FLOOD_CONNECTIONS, seconds: options.warmup + options.duration + 1, method: 'GET', headers: ctx.floodAuth, requests: floodRequests })
+      ? flood({
+          url,
+          connections: NOISY_FLOOD_CONNECTIONS,
+          seconds: options.warmup + options.duration + 1,
+          method: 'GET',
+          headers: ctx.floodAuth,
+          requests: floodRequests,
+        })
       : null;
     if (options.warmup > 0) await load(neighbourCommand(url, options.warmup));
     const measured = await load(neighbourCommand(url, options.duration));
     const floodResult = await flooding;
     const neighbourErrors = Object.entries(measured.statusCodes).reduce((n, [code, count]) => n + (code === '200' ? 0 : count), 0);
-    log(`noisy ${phase}: neighbour p50 ${ms(measured.p50)} p99 ${ms(measured.p99)} (${measured.responses} responses, ${neighbourErrors} not 200)` +
-      (floodResult ? `; flood ${JSON.stringify(floodResult.statusCodes)}` : ''));
+    log(
+      `noisy ${phase}: neighbour p50 ${ms(measured.p50)} p99 ${ms(measured.p99)} (${measured.responses} responses, ${neighbourErrors} not 200)` +
+        (floodResult ? `; flood ${JSON.stringify(floodResult.statusCodes)}` : ''),
+    );
     return { phase, p50: measured.p50, p99: measured.p99, neighbourErrors, floodStatuses: floodResult?.statusCodes ?? null };
   };
   const phases: NoisyPhase[] = [];
@@ -438,7 +473,13 @@ function noisyMarkdown(noisy: NoisyResult, options: Options): string {
     for (const r of runs) for (const [code, n] of Object.entries(r.floodStatuses ?? {})) statuses[code] = (statuses[code] ?? 0) + n;
     lines.push(
       `| ${phase} | ${ms(median(runs.map((p) => p.p50)))} | ${ms(p99)} | ${p99 !== null && alone ? (p99 / alone).toFixed(2) : '–'} | ` +
-        `${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${Object.keys(statuses).length ? Object.entries(statuses).map(([c, n]) => `${c}: ${n}`).join(', ') : '–'} |`,
+        `${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${
+          Object.keys(statuses).length
+            ? Object.entries(statuses)
+                .map(([c, n]) => `${c}: ${n}`)
+                .join(', ')
+            : '–'
+        } |`,
     );
   }
   return lines.join('\n');
@@ -472,7 +513,14 @@ function writeReport(
 
   console.log(`\n${consoleTable(rows)}\n`);
   if (noisy) console.log(`${noisyMarkdown(noisy, options)}\n`);
-  const hostileReport = hostile ? hostileMarkdown(hostile, loadavg().map((l) => l.toFixed(2)).join(', ')) : null;
+  const hostileReport = hostile
+    ? hostileMarkdown(
+        hostile,
+        loadavg()
+          .map((l) => l.toFixed(2))
+          .join(', '),
+      )
+    : null;
   if (hostileReport) console.log(`${hostileReport}\n`);
   if (errors.length) {
     const why = (r: Row) =>
@@ -481,7 +529,9 @@ function writeReport(
         r.connectionErrors && `${r.connectionErrors} connection errors`,
         r.timeouts && `${r.timeouts} timeouts`,
         r.emptyRuns && `${r.emptyRuns} runs where no response completed`,
-      ].filter(Boolean).join(', ');
+      ]
+        .filter(Boolean)
+        .join(', ');
     console.log(`⚠ errors in: ${errors.map((r) => `${r.scenario} c=${r.connections}: ${r.errors} (${why(r)})`).join('; ')}`);
   }
   const differing = parity.filter((p) => !p.ok);
@@ -507,7 +557,11 @@ function writeReport(
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   writeFileSync(
     join(RESULTS, 'latest.json'),
-    JSON.stringify({ date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile }, null, 2),
+    JSON.stringify(
+      { date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile },
+      null,
+      2,
+    ),
   );
   log(`wrote bench/results/latest.md and latest.json`);
 }
@@ -544,7 +598,10 @@ async function startServer(name: string, script: string, port: number, env: Node
     const tail = () => readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n');
     if (exited) throw new Error(`the ${name} server ${exited} before it was ready:\n${tail()}`);
     if (Date.now() > deadline) throw new Error(`the ${name} server was not ready after 60 s:\n${tail()}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) {
       log(`${name} server ready on port ${port} (pid ${child.pid}, log bench/results/${name}.log)`);
       return child;
@@ -556,7 +613,10 @@ async function startServer(name: string, script: string, port: number, env: Node
 /** A server that died mid-run (crashed, or killed from outside) makes every later figure meaningless: stop here. */
 function assertRunning(name: string, child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) return;
-  const tail = readProc(join(RESULTS, `${name}.log`)).split('\n').slice(-30).join('\n');
+  const tail = readProc(join(RESULTS, `${name}.log`))
+    .split('\n')
+    .slice(-30)
+    .join('\n');
   throw new Error(`the ${name} server (pid ${child.pid}) exited during the run (${child.signalCode ?? `code ${child.exitCode}`}); its log:\n${tail}`);
 }
 

@@ -13,7 +13,15 @@ import type { Fixture } from './seed';
  */
 export interface WatchResults {
   wake: { samples: number; p50: number; p99: number };
-  idle: { polls: number; rssBeforeMB: number; rssHeldMB: number; dbConnectionsBefore: number; dbConnectionsHeld: number; getAloneRps: number; getBesideRps: number };
+  idle: {
+    polls: number;
+    rssBeforeMB: number;
+    rssHeldMB: number;
+    dbConnectionsBefore: number;
+    dbConnectionsHeld: number;
+    getAloneRps: number;
+    getBesideRps: number;
+  };
   writes: { create: WriteCost; statusChange: WriteCost };
 }
 
@@ -31,7 +39,13 @@ const IDLE_BATCH = 250;
  * response against the writer's own: both leave after the commit, so the difference is the wake's
  * cost beyond the commit (negative when the waiter is answered first).
  */
-export async function wakeLatency(waitUrl: string, writeUrl: string, auth: Record<string, string>, flowId: string, samples: number): Promise<WatchResults['wake']> {
+export async function wakeLatency(
+  waitUrl: string,
+  writeUrl: string,
+  auth: Record<string, string>,
+  flowId: string,
+  samples: number,
+): Promise<WatchResults['wake']> {
   const latencies: number[] = [];
   for (let i = 0; i < samples; i++) {
     const created = await call(`${writeUrl}${BASE}`, 'POST', auth, { flow_id: flowId, input: { i } });
@@ -151,7 +165,11 @@ async function insertExecution(m: EntityManager, fixture: Fixture, input: object
   return row;
 }
 
-function event(type: 'flow_execution.created' | 'flow_execution.status_changed', row: Parameters<typeof toFlowExecutionResponse>[0], previous: string | null = null) {
+function event(
+  type: 'flow_execution.created' | 'flow_execution.status_changed',
+  row: Parameters<typeof toFlowExecutionResponse>[0],
+  previous: string | null = null,
+) {
   return {
     type,
     flow_id: row.flow_id,
@@ -179,5 +197,9 @@ function call(url: string, method: string, headers: Record<string, string>, body
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+const median = (values: number[]) =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));

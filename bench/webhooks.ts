@@ -81,9 +81,21 @@ async function main(): Promise<void> {
   const receiver = new Receiver();
   try {
     const hookUrl = await receiver.start();
-    const base = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
+    const base = {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: jwtSecret,
+      WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    };
     const orgId = randomUUID();
-    const token = await new SignJWT({ org_id: orgId, role: 'org_admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(jwtSecret));
+    const token = await new SignJWT({ org_id: orgId, role: 'org_admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('bench')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(jwtSecret));
     const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
 
     const writer = await startServer({ ...base, WEBHOOK_WORKER: 'false' });
@@ -93,15 +105,24 @@ async function main(): Promise<void> {
       return (await res.json()) as { id: string };
     };
     for (let i = 0; i < webhooks; i++) await post('/webhooks', { url: hookUrl, event_types: ['flow_execution.created'] });
-    const flow = await post('/flows', { display_name: 'bench', definition: { flow: {}, flow_configs: [{ config: { tasks: [{ name: 'receive', task_executor_name: 'receive_file', parameters: {} }] } }] } });
+    const flow = await post('/flows', {
+      display_name: 'bench',
+      definition: { flow: {}, flow_configs: [{ config: { tasks: [{ name: 'receive', task_executor_name: 'receive_file', parameters: {} }] } }] },
+    });
     // A high concurrency limit: every execution starts running and none waits in the queue.
-    const settings = await fetch(`${writer.url}/api/organizations/settings`, { method: 'PUT', headers, body: JSON.stringify({ max_concurrent_executions: 100000 }) });
+    const settings = await fetch(`${writer.url}/api/organizations/settings`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ max_concurrent_executions: 100000 }),
+    });
     if (!settings.ok) log(`organization settings: ${settings.status} (executions may queue; each still makes one event)`);
     const createExecutions = async (n: number, concurrency: number) => {
       let next = 0;
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        while (next++ < n) await post('/flow-executions', { flow_id: flow.id, input: {} });
-      }));
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next++ < n) await post('/flow-executions', { flow_id: flow.id, input: {} });
+        }),
+      );
     };
 
     // 1. drain: a backlog committed while nothing sends, then one sender with the default settings.
@@ -116,7 +137,9 @@ async function main(): Promise<void> {
     const firstArrival = receiver.arrivals[0].at;
     const drainPerSecond = expected / ((drainEnd - firstArrival) / 1000);
     const duplicates = expected - new Set(receiver.arrivals.map((a) => a.id)).size * webhooks;
-    log(`drain: ${expected} deliveries in ${((drainEnd - firstArrival) / 1000).toFixed(1)} s from the first arrival: ${drainPerSecond.toFixed(0)} deliveries/s (${(drainPerSecond / webhooks).toFixed(1)} events/s); startup ${((ready - started) / 1000).toFixed(1)} s`);
+    log(
+      `drain: ${expected} deliveries in ${((drainEnd - firstArrival) / 1000).toFixed(1)} s from the first arrival: ${drainPerSecond.toFixed(0)} deliveries/s (${(drainPerSecond / webhooks).toFixed(1)} events/s); startup ${((ready - started) / 1000).toFixed(1)} s`,
+    );
 
     // 2. steady: events at a fixed rate while the sender runs; delay from the event's commit to its receipt.
     receiver.arrivals.length = 0;
@@ -141,8 +164,24 @@ async function main(): Promise<void> {
       machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
       database: describe,
       webhooks,
-      drain: { events, deliveries: expected, seconds: (drainEnd - firstArrival) / 1000, deliveriesPerSecond: Math.round(drainPerSecond), eventsPerSecond: +(drainPerSecond / webhooks).toFixed(1), duplicates },
-      steady: { eventsPerSecond: rate, seconds, deliveries: delays.length, windowSeconds: steadyWindow, p50: pct(50), p90: pct(90), p99: pct(99), max: delays[delays.length - 1] },
+      drain: {
+        events,
+        deliveries: expected,
+        seconds: (drainEnd - firstArrival) / 1000,
+        deliveriesPerSecond: Math.round(drainPerSecond),
+        eventsPerSecond: +(drainPerSecond / webhooks).toFixed(1),
+        duplicates,
+      },
+      steady: {
+        eventsPerSecond: rate,
+        seconds,
+        deliveries: delays.length,
+        windowSeconds: steadyWindow,
+        p50: pct(50),
+        p90: pct(90),
+        p99: pct(99),
+        max: delays[delays.length - 1],
+      },
     };
     writeFileSync(join(RESULTS, 'webhooks.json'), JSON.stringify(result, null, 2));
     writeFileSync(
@@ -191,7 +230,12 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ url: string; child
   child.once('exit', () => children.delete(child));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${url}/health/ready`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${url}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('the server did not become ready');
     await sleep(100);
   }

@@ -28,7 +28,11 @@ export class DatabaseModule {
             usePreparedStatements(dataSource, config.dbPreparedStatements);
             if (config.migrate && config.databaseDirectUrl) {
               // The migration lock is a session lock: it needs PostgreSQL itself, not a transaction pooler.
-              const direct = await new DataSource({ ...(options as DataSourceOptions), url: config.databaseDirectUrl, poolSize: 2 } as DataSourceOptions).initialize();
+              const direct = await new DataSource({
+                ...(options as DataSourceOptions),
+                url: config.databaseDirectUrl,
+                poolSize: 2,
+              } as DataSourceOptions).initialize();
               await runMigrationsExclusively(direct).finally(() => direct.destroy());
             } else if (config.migrate) {
               await runMigrationsExclusively(dataSource);

@@ -38,9 +38,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // PostgreSQL refuses to run as root; the package then runs it as the OS user postgres, which needs paths it can reach.
   const asRoot = process.getuid?.() === 0;
   const dataDir = resolve(options.dataDir);
-  const clusterDir = asRoot
-    ? join(tmpdir(), `embedded-postgres-data-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`)
-    : dataDir;
+  const clusterDir = asRoot ? join(tmpdir(), `embedded-postgres-data-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`) : dataDir;
   const EmbeddedPostgres = loadEmbeddedPostgres(asRoot);
 
   await stopLeftoverServer(clusterDir, log);
@@ -155,7 +153,10 @@ async function stopLeftoverServer(clusterDir: string, log: (msg: string) => void
   if (pid > 0 && isServerOf(pid, clusterDir)) {
     log(`stopping the PostgreSQL server (pid ${pid}) left running in ${clusterDir}`);
     // SIGINT is PostgreSQL's fast shutdown; SIGQUIT (immediate, crash-safe) only if that hangs.
-    for (const [signal, ms] of [['SIGINT', 30_000], ['SIGQUIT', 10_000]] as const) {
+    for (const [signal, ms] of [
+      ['SIGINT', 30_000],
+      ['SIGQUIT', 10_000],
+    ] as const) {
       if (!isServerOf(pid, clusterDir)) break;
       process.kill(pid, signal);
       await waitFor(() => !isServerOf(pid, clusterDir), ms);
@@ -182,7 +183,7 @@ function isServerOf(pid: number, clusterDir: string): boolean {
 }
 
 async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline;) {
     if (condition()) return true;
     await new Promise((done) => setTimeout(done, 100));
   }

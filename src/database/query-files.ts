@@ -87,7 +87,13 @@ export async function generateQueryFiles(databaseUrl: string): Promise<Map<strin
       if (entries.length === 0) continue;
       const name = relative(SRC, file).replace(/\\/g, '/');
       const header = `-- Written by \`npm run sql:queries\` from the @GenerateSql samples in src/${name}: do not edit.`;
-      files.set(`${name.split('/').pop()!.replace(/\.(ts|js)$/, '')}.sql`, `${header}\n\n${entries.join('\n\n')}\n`);
+      files.set(
+        `${name
+          .split('/')
+          .pop()!
+          .replace(/\.(ts|js)$/, '')}.sql`,
+        `${header}\n\n${entries.join('\n\n')}\n`,
+      );
     }
     return files;
   } finally {

@@ -1,9 +1,4 @@
-export const EVENT_TYPES = [
-  'flow_execution.created',
-  'flow_execution.status_changed',
-  'flow_execution.deleted',
-  'task_execution.updated',
-] as const;
+export const EVENT_TYPES = ['flow_execution.created', 'flow_execution.status_changed', 'flow_execution.deleted', 'task_execution.updated'] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -21,7 +21,12 @@ export function accessible<T extends Located>(principal: Principal, row: T | und
 export function allAccessible<T extends Located & { id: string }>(principal: Principal, ids: string[], rows: T[]): Map<string, T> {
   const byId = new Map(rows.map((row) => [row.id, row]));
   const missing = ids.filter((id) => byId.get(id) === undefined || byId.get(id)!.status === 'deleted');
-  if (missing.length > 0) throw new AppError('not_found', 'Flow execution not found', missing.map((id) => ({ flow_execution_id: id })));
+  if (missing.length > 0)
+    throw new AppError(
+      'not_found',
+      'Flow execution not found',
+      missing.map((id) => ({ flow_execution_id: id })),
+    );
   if (rows.some((row) => row.organization_id !== principal.organizationId)) {
     throw forbidden('You do not have permission to access a flow execution of this request');
   }

@@ -29,7 +29,15 @@ class World {
 
   run(status: ExecutionStatus, organizationId = ORG): FlowExecutionRow {
     const id = `run-${this.runs.size + 1}`;
-    const row = { id, organization_id: organizationId, flow_id: 'flow', flow_version: 1, status, input: {}, run_number: this.runs.size + 1 } as FlowExecutionRow;
+    const row = {
+      id,
+      organization_id: organizationId,
+      flow_id: 'flow',
+      flow_version: 1,
+      status,
+      input: {},
+      run_number: this.runs.size + 1,
+    } as FlowExecutionRow;
     row.created_at = row.updated_at = String(this.clock++);
     this.runs.set(id, row);
     const org = this.org(organizationId);
@@ -48,7 +56,13 @@ class World {
 
   write(id: string, status: ExecutionStatus, modifiedBy?: string, flowVersion?: number | null): FlowExecutionRow {
     const before = this.runs.get(id)!;
-    const after = { ...before, status, modified_by: modifiedBy ?? before.modified_by, flow_version: flowVersion ?? before.flow_version, updated_at: String(this.clock++) };
+    const after = {
+      ...before,
+      status,
+      modified_by: modifiedBy ?? before.modified_by,
+      flow_version: flowVersion ?? before.flow_version,
+      updated_at: String(this.clock++),
+    };
     this.runs.set(id, after);
     this.org(after.organization_id).active += Number(isActive(status)) - Number(isActive(before.status));
     return after;
@@ -60,8 +74,13 @@ class World {
       lockForUpdate: async (_m: EntityManager, id: string) => copy(this.runs.get(id)),
       lockShared: async (_m: EntityManager, ids: string[]) => [...ids].sort().flatMap((id) => (this.runs.has(id) ? [copy(this.runs.get(id))] : [])),
       lockKeyShare: async () => undefined,
-      setStatus: async (_m: EntityManager, id: string, move: { from: ExecutionStatus[]; to: ExecutionStatus }, modifiedBy: string, flowVersion: number | null) =>
-        move.from.includes(this.status(id)) ? copy(this.write(id, move.to, modifiedBy, flowVersion)) : undefined,
+      setStatus: async (
+        _m: EntityManager,
+        id: string,
+        move: { from: ExecutionStatus[]; to: ExecutionStatus },
+        modifiedBy: string,
+        flowVersion: number | null,
+      ) => (move.from.includes(this.status(id)) ? copy(this.write(id, move.to, modifiedBy, flowVersion)) : undefined),
       retireTags: async (_m: EntityManager, ids: string[]) => void this.retiredTags.push(...ids),
       restartTasks: async (_m: EntityManager, id: string, onlyStale: boolean) => void this.restarted.push({ id, onlyStale }),
       promoteWaiting: async (_m: EntityManager, organizationId: string, limit: number) => {
@@ -71,11 +90,13 @@ class World {
       },
       findExpired: async () => [...this.expired].map((id) => ({ id, organization_id: this.runs.get(id)!.organization_id })),
       deleteExpired: async (_m: EntityManager, ids: string[]) =>
-        ids.filter((id) => this.expired.has(id)).map((id) => {
-          const previous = this.status(id);
-          this.expired.delete(id);
-          return { ...this.write(id, 'deleted', 'retention'), previous_status: previous };
-        }),
+        ids
+          .filter((id) => this.expired.has(id))
+          .map((id) => {
+            const previous = this.status(id);
+            this.expired.delete(id);
+            return { ...this.write(id, 'deleted', 'retention'), previous_status: previous };
+          }),
     };
     return fake as unknown as FlowExecutionsRepository;
   }
@@ -293,7 +314,12 @@ describe('ExecutionLifecycle', () => {
       world.org(OTHER_ORG).lockedElsewhere = true;
 
       const due = await lifecycle.expired(10);
-      expect(await lifecycle.retireExpired(ORG, due.filter((d) => d.organization_id === ORG).map((d) => d.id))).toBe(2);
+      expect(
+        await lifecycle.retireExpired(
+          ORG,
+          due.filter((d) => d.organization_id === ORG).map((d) => d.id),
+        ),
+      ).toBe(2);
       expect(await lifecycle.retireExpired(OTHER_ORG, [elsewhere.id])).toBe(0);
 
       expect(world.events).toEqual([

@@ -124,7 +124,11 @@ export class ExecutionLifecycle {
       if (!slots) return 0;
       const rows = await this.repository.deleteExpired(m, ids);
       for (const { previous_status, ...row } of rows) this.events.record(m, executionEvent('flow_execution.deleted', row, previous_status));
-      if (rows.length > 0) await this.repository.retireTags(m, rows.map((row) => row.id));
+      if (rows.length > 0)
+        await this.repository.retireTags(
+          m,
+          rows.map((row) => row.id),
+        );
       if (rows.some((row) => freesSlot(row.previous_status, row.status))) await this.admit(m, slots);
       return rows.length;
     });

@@ -10,12 +10,7 @@ import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/pre
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
-import {
-  CreateFlowExecutionDto,
-  FlowExecutionResponseDto,
-  FlowExecutionResponseWithRunNumberDto,
-  nextPageLink,
-} from './dto/flow-execution.dto';
+import { CreateFlowExecutionDto, FlowExecutionResponseDto, FlowExecutionResponseWithRunNumberDto, nextPageLink } from './dto/flow-execution.dto';
 import { FlowExecutionsService } from './flow-executions.service';
 
 const ExecutionId = () => Param('flow_execution_id', new ParseIdPipe('execution'));

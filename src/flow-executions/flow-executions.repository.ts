@@ -63,9 +63,7 @@ export interface ListFilter {
 }
 
 export type ListResult =
-  | { flow: 'missing' | 'deleted' }
-  | { flow: 'foreign' }
-  | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
+  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
 
 // Status lists of the transition table, where a partial index's predicate must match them:
 // flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
@@ -228,7 +226,15 @@ export class FlowExecutionsRepository {
    */
   @GenerateSql({
     params: [
-      { organizationId: DummyValue.UUID, flowId: DummyValue.UUID2, flowVersion: 1, input: {}, inputTaskName: null, triggeredTaskExecutorName: null, modifiedBy: 'sample' },
+      {
+        organizationId: DummyValue.UUID,
+        flowId: DummyValue.UUID2,
+        flowVersion: 1,
+        input: {},
+        inputTaskName: null,
+        triggeredTaskExecutorName: null,
+        modifiedBy: 'sample',
+      },
       10,
     ],
   })
@@ -302,7 +308,9 @@ export class FlowExecutionsRepository {
   /** How many of the organization's executions wait for a slot (flow_executions_org_queued_idx). */
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
   async queuedCount(m: EntityManager, organizationId: string): Promise<number> {
-    const rows: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status = 'queued'`, [organizationId]);
+    const rows: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM flow_executions WHERE organization_id = $1 AND status = 'queued'`, [
+      organizationId,
+    ]);
     return rows[0].n;
   }
 
@@ -310,7 +318,10 @@ export class FlowExecutionsRepository {
    * A re-execution: a full one gives every task a new queued attempt (earlier attempts stay as
    * history); a stale-only one resets the stale task executions in place. Edits count as re-executed.
    */
-  @GenerateSql({ name: 'full', params: [DummyValue.MANAGER, DummyValue.UUID, false] }, { name: 'stale only', params: [DummyValue.MANAGER, DummyValue.UUID, true] })
+  @GenerateSql(
+    { name: 'full', params: [DummyValue.MANAGER, DummyValue.UUID, false] },
+    { name: 'stale only', params: [DummyValue.MANAGER, DummyValue.UUID, true] },
+  )
   async restartTasks(m: EntityManager, flowExecutionId: string, onlyStale: boolean): Promise<void> {
     if (onlyStale) {
       await m.query(

@@ -10,7 +10,11 @@ describe('unknown task names: one answer', () => {
       { run: v1, taskName: 'nope', at: 'statuses.4.task_name' },
     ]);
     expect([error.status, error.code, error.message]).toEqual([400, 'bad_request', 'Unknown task names for flow version 1: ghost, nope']);
-    expect(error.details).toEqual(["statuses.1.task_name: unknown task 'ghost'", "statuses.3.task_name: unknown task 'ghost'", "statuses.4.task_name: unknown task 'nope'"]);
+    expect(error.details).toEqual([
+      "statuses.1.task_name: unknown task 'ghost'",
+      "statuses.3.task_name: unknown task 'ghost'",
+      "statuses.4.task_name: unknown task 'nope'",
+    ]);
   });
 
   it('says which versions when the runs differ, and speaks of one task in the singular', () => {
@@ -24,6 +28,10 @@ describe('unknown task names: one answer', () => {
 
   it('is a 404 where the endpoint documents one (webhook data)', () => {
     const error = unknownTasksError([{ run: v1, taskName: 'nope', at: 'task_name' }], 'not_found');
-    expect([error.status, error.message, error.details]).toEqual([404, "Task 'nope' not found in flow version 1 of this flow execution", ["task_name: unknown task 'nope'"]]);
+    expect([error.status, error.message, error.details]).toEqual([
+      404,
+      "Task 'nope' not found in flow version 1 of this flow execution",
+      ["task_name: unknown task 'nope'"],
+    ]);
   });
 });

@@ -96,9 +96,7 @@ export const RULES: Record<Cause, CauseRule> = {
 };
 
 export type Decision =
-  | { kind: 'move'; to: ExecutionStatus }
-  | { kind: 'unchanged' }
-  | { kind: 'refused'; reason: 'transition' | 'no_slot'; to: ExecutionStatus | null };
+  { kind: 'move'; to: ExecutionStatus } | { kind: 'unchanged' } | { kind: 'refused'; reason: 'transition' | 'no_slot'; to: ExecutionStatus | null };
 
 /**
  * What `cause` does to a run in status `from`. `slotFree`: the organization has a free slot;
@@ -144,9 +142,7 @@ export function refusal(cause: Cause, from: Source, decision: Extract<Decision, 
     case 'cancel':
       return conflict(`Cannot cancel a flow execution in status '${from}'`);
     case 're_execute':
-      return conflict(
-        `Cannot re-execute a flow execution in status '${from}'${from === 'cancel_requested' ? ': its cancellation is in progress' : ''}`,
-      );
+      return conflict(`Cannot re-execute a flow execution in status '${from}'${from === 'cancel_requested' ? ': its cancellation is in progress' : ''}`);
     default:
       return illegalTransition(from, to ?? from);
   }

@@ -81,13 +81,21 @@ describe('validateFlowDefinition', () => {
     ['a task that is not an object', flow([task('a'), 7]), 'flow_configs.0.config.tasks.1: Task must be an object'],
     ['a task without name', flow([{ task_executor_name: 'x' }]), 'flow_configs.0.config.tasks.0.name: Task name must be a non-empty string'],
     ['a task with an empty name', flow([task('  ')]), 'flow_configs.0.config.tasks.0.name: Task name must be a non-empty string'],
-    ['a task whose name is not a string', flow([task('a'), { name: 3, task_executor_name: 'x' }]), 'flow_configs.0.config.tasks.1.name: Task name must be a non-empty string'],
+    [
+      'a task whose name is not a string',
+      flow([task('a'), { name: 3, task_executor_name: 'x' }]),
+      'flow_configs.0.config.tasks.1.name: Task name must be a non-empty string',
+    ],
     [
       'a task without task_executor_name',
       flow([{ name: 'a', parameters: {} }]),
       'flow_configs.0.config.tasks.0.task_executor_name: Task executor name must be a non-empty string',
     ],
-    ['parameters that are not an object', flow([task('a', {}, { parameters: ['x'] })]), 'flow_configs.0.config.tasks.0.parameters: Parameters must be an object'],
+    [
+      'parameters that are not an object',
+      flow([task('a', {}, { parameters: ['x'] })]),
+      'flow_configs.0.config.tasks.0.parameters: Parameters must be an object',
+    ],
     ['a duplicate task name', flow([task('x'), task('x')]), "flow_configs.0.config.tasks.1.name: Duplicate task name 'x'"],
     ['a duplicate task name in another flow config', flow([task('x')], [task('y'), task('x')]), "flow_configs.1.config.tasks.1.name: Duplicate task name 'x'"],
     [
@@ -159,16 +167,11 @@ describe('validateFlowDefinition', () => {
   });
 
   it('gives structured locations for responses', () => {
-    expect(dslIssues(flow([task('x'), task('x')]))).toEqual([
-      { loc: ['flow_configs', 0, 'config', 'tasks', 1, 'name'], msg: "Duplicate task name 'x'" },
-    ]);
+    expect(dslIssues(flow([task('x'), task('x')]))).toEqual([{ loc: ['flow_configs', 0, 'config', 'tasks', 1, 'name'], msg: "Duplicate task name 'x'" }]);
   });
 
   it('treats only {{task.field}} of known tasks, and {{task}} alone, as references', () => {
-    const definition = flow([
-      task('a.b', {}),
-      task('c', { x: '{{ a.b.out }} and {{a.b}}', y: '{{ not a reference }}', z: '{{}}', n: 5, t: true, nil: null }),
-    ]);
+    const definition = flow([task('a.b', {}), task('c', { x: '{{ a.b.out }} and {{a.b}}', y: '{{ not a reference }}', z: '{{}}', n: 5, t: true, nil: null })]);
     expect(validateFlowDefinition(definition)).toEqual([]);
     expect(orderedTaskNames(definition)).toEqual(['a.b', 'c']);
     expect(inputTasks(definition).map((t) => t.name)).toEqual(['a.b']);
@@ -183,12 +186,7 @@ describe('validateFlowDefinition', () => {
 
 describe('graph helpers', () => {
   // d needs b, b needs a, c is independent; definition order d, a, b, c.
-  const diamond = flow([
-    task('d', { x: '{{b.out}}' }),
-    task('a', { input_schema: { type: 'object' } }),
-    task('b', { x: ['{{a.out}}'] }),
-    task('c'),
-  ]);
+  const diamond = flow([task('d', { x: '{{b.out}}' }), task('a', { input_schema: { type: 'object' } }), task('b', { x: ['{{a.out}}'] }), task('c')]);
 
   it('flowTasks lists every task of every flow config with name, executor and parameters', () => {
     const tasks = flowTasks(flow([task('a')], [{ name: 'b', task_executor_name: 'y' }]));
@@ -217,13 +215,7 @@ describe('graph helpers', () => {
   });
 
   it('orderedTaskNames places every task after all it references', () => {
-    const wide = flow([
-      task('z', { x: '{{y.o}} {{x.o}}' }),
-      task('y', { x: '{{w.o}}' }),
-      task('x', { x: '{{w.o}}' }),
-      task('w'),
-      task('v', { x: '{{z.o}}' }),
-    ]);
+    const wide = flow([task('z', { x: '{{y.o}} {{x.o}}' }), task('y', { x: '{{w.o}}' }), task('x', { x: '{{w.o}}' }), task('w'), task('v', { x: '{{z.o}}' })]);
     expect(orderedTaskNames(wide)).toEqual(['w', 'y', 'x', 'z', 'v']);
   });
 
@@ -361,7 +353,10 @@ describe('definitionLimitIssues', () => {
     const patterns = (from: number, n: number, pattern = (i: number) => `^id${i}$`) =>
       Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${from + i}`, { type: 'string', pattern: pattern(from + i) }]));
     const definition = (inSchema: number, inFields: number, pattern?: (i: number) => string) =>
-      flow([task('in', { input_schema: { properties: patterns(0, inSchema, pattern) } }), task('w', { x: '{{in.o}}', fields: patterns(inSchema, inFields, pattern) }, { task_executor_name: 'webhook_receiver' })]);
+      flow([
+        task('in', { input_schema: { properties: patterns(0, inSchema, pattern) } }),
+        task('w', { x: '{{in.o}}', fields: patterns(inSchema, inFields, pattern) }, { task_executor_name: 'webhook_receiver' }),
+      ]);
     expect(definitionLimitIssues(definition(60, 40))).toEqual([]);
     expect(definitionLimitIssues(definition(60, 41))).toEqual([
       { loc: ['flow_configs', 0, 'config', 'tasks', 1, 'parameters', 'fields', 'p100', 'pattern'], msg: expect.stringMatching(/^Too many patterns/) },
@@ -379,7 +374,9 @@ describe('definitionLimitIssues', () => {
     expect(at(deep)).toEqual([expect.stringMatching(/: Schema is nested too deeply \(more than 32 levels\)$/)]);
     expect(at({ pattern: 'a'.repeat(1001) })).toEqual(['pattern: Pattern is too long (more than 1000 characters)']);
     expect(at({ pattern: '(a|b){999}' })).toEqual([expect.stringMatching(/^pattern: Pattern is too complex \(\d+ RE2 instructions, at most 1000\)$/)]);
-    expect(at({ $ref: '#/$defs/x/default', $defs: { x: { default: { anyOf: [] } } } })).toEqual([expect.stringMatching(/^\$ref: \$ref must point to a subschema/)]);
+    expect(at({ $ref: '#/$defs/x/default', $defs: { x: { default: { anyOf: [] } } } })).toEqual([
+      expect.stringMatching(/^\$ref: \$ref must point to a subschema/),
+    ]);
     expect(at({ $ref: '#/properties/default', properties: { default: { type: 'string' } } })).toEqual([]);
   });
 });

@@ -36,8 +36,7 @@ export const DEFINITION_LIMITS = {
   tasks: 1_000,
 } as const;
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.trim().length > 0;
 
@@ -459,12 +458,14 @@ export function definitionLimitIssues(definition: unknown): DslIssue[] {
   while (pending.length > 0 && issues.length < MAX_LIMIT_ISSUES) {
     const [node, loc] = pending.pop()!;
     if (typeof node === 'string') {
-      if (node.length > DEFINITION_LIMITS.stringLength) issues.push({ loc, msg: `String is too long (more than ${DEFINITION_LIMITS.stringLength} characters)` });
+      if (node.length > DEFINITION_LIMITS.stringLength)
+        issues.push({ loc, msg: `String is too long (more than ${DEFINITION_LIMITS.stringLength} characters)` });
     } else if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) pending.push([node[i], [...loc, i]]);
     } else if (isRecord(node)) {
       for (const key of Object.keys(node).reverse()) {
-        if (key.length > DEFINITION_LIMITS.stringLength) issues.push({ loc, msg: `Member name is too long (more than ${DEFINITION_LIMITS.stringLength} characters)` });
+        if (key.length > DEFINITION_LIMITS.stringLength)
+          issues.push({ loc, msg: `Member name is too long (more than ${DEFINITION_LIMITS.stringLength} characters)` });
         pending.push([node[key], [...loc, key]]);
       }
     }
@@ -476,11 +477,13 @@ export function definitionLimitIssues(definition: unknown): DslIssue[] {
     const tasks = isRecord(entry) && isRecord(entry.config) ? entry.config.tasks : undefined;
     return n + (Array.isArray(tasks) ? tasks.length : 0);
   }, 0);
-  if (taskCount > DEFINITION_LIMITS.tasks) return [{ loc: ['flow_configs'], msg: `A flow has at most ${DEFINITION_LIMITS.tasks} tasks; this one has ${taskCount}` }];
+  if (taskCount > DEFINITION_LIMITS.tasks)
+    return [{ loc: ['flow_configs'], msg: `A flow has at most ${DEFINITION_LIMITS.tasks} tasks; this one has ${taskCount}` }];
 
   for (const { task, loc } of locatedTasks(definition)) {
     for (const field of ['name', 'task_executor_name'] as const) {
-      if (task[field].length > DEFINITION_LIMITS.nameLength) issues.push({ loc: [...loc, field], msg: `Must be at most ${DEFINITION_LIMITS.nameLength} characters` });
+      if (task[field].length > DEFINITION_LIMITS.nameLength)
+        issues.push({ loc: [...loc, field], msg: `Must be at most ${DEFINITION_LIMITS.nameLength} characters` });
     }
   }
   if (issues.length > 0) return issues;

@@ -24,11 +24,7 @@ export class FlowsController {
   @Post()
   @RequirePermission('flows:write')
   @ApiErrors(400, 403)
-  createFlow(
-    @CurrentPrincipal() principal: Principal,
-    @Body() dto: CreateFlowDto,
-    @Query() query: FlowExpansionQueryDto,
-  ): Promise<FlowResponseDto> {
+  createFlow(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowDto, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     return this.service.create(principal, dto, query);
   }
 
@@ -84,11 +80,7 @@ export class FlowsController {
   /** All versions of a flow, newest first. */
   @Get(':flow_id/versions')
   @ApiErrors(400, 403, 404)
-  listFlowVersions(
-    @CurrentPrincipal() principal: Principal,
-    @FlowId() id: string,
-    @Query() query: FlowExpansionQueryDto,
-  ): Promise<FlowResponseDto[]> {
+  listFlowVersions(@CurrentPrincipal() principal: Principal, @FlowId() id: string, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
     return this.service.listVersions(principal, id, query);
   }
 

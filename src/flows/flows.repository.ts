@@ -82,8 +82,18 @@ export class FlowsRepository {
   }
 
   /** The definitions of the given versions, in one statement. */
-  @GenerateSql({ params: [[{ flowId: DummyValue.UUID, version: 1 }, { flowId: DummyValue.UUID2, version: 2 }]] })
-  async findDefinitions(versions: { flowId: string; version: number }[], manager?: EntityManager): Promise<{ flow_id: string; version: number; definition: unknown }[]> {
+  @GenerateSql({
+    params: [
+      [
+        { flowId: DummyValue.UUID, version: 1 },
+        { flowId: DummyValue.UUID2, version: 2 },
+      ],
+    ],
+  })
+  async findDefinitions(
+    versions: { flowId: string; version: number }[],
+    manager?: EntityManager,
+  ): Promise<{ flow_id: string; version: number; definition: unknown }[]> {
     return (manager ?? this.dataSource).query(
       `SELECT flow_id, version, definition FROM flow_versions
         WHERE (flow_id, version) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))`,
@@ -92,7 +102,10 @@ export class FlowsRepository {
   }
 
   @GenerateSql(
-    { name: 'first page', params: [{ organizationId: DummyValue.UUID, tagsAny: [], tagsNone: [], sortField: 'created_at', sortDirection: 'desc', offset: 0, limit: 50 }] },
+    {
+      name: 'first page',
+      params: [{ organizationId: DummyValue.UUID, tagsAny: [], tagsNone: [], sortField: 'created_at', sortDirection: 'desc', offset: 0, limit: 50 }],
+    },
     {
       name: 'search and tags, by name',
       params: [

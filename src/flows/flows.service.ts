@@ -77,7 +77,10 @@ export class FlowsService {
       limit: pageSize,
     });
     const counts = query.include_latest_version_executions_count
-      ? await this.repository.latestVersionExecutionCounts(principal.organizationId, rows.map((row) => row.flow.id))
+      ? await this.repository.latestVersionExecutionCounts(
+          principal.organizationId,
+          rows.map((row) => row.flow.id),
+        )
       : null;
     return {
       flows: await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
@@ -117,12 +120,7 @@ export class FlowsService {
   }
 
   /** Stores the definition as a new version (latest + 1); only a draft flow can change (spec). */
-  async updateDefinition(
-    principal: Principal,
-    id: string,
-    dto: UpdateFlowDefinitionDto,
-    query: FlowExpansionQueryDto,
-  ): Promise<FlowResponseDto> {
+  async updateDefinition(principal: Principal, id: string, dto: UpdateFlowDefinitionDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     assertDraft(await this.getAccessible(principal, id));
     assertValidDefinition(dto.definition);
     const updated = await this.repository.addVersion(principal.organizationId, id, dto.definition, principal.subject, (locked) =>
@@ -144,12 +142,7 @@ export class FlowsService {
     return toFlowVersionResponse(flow, found, extras(found, query));
   }
 
-  async updateVersionMetadata(
-    principal: Principal,
-    id: string,
-    version: number,
-    dto: UpdateFlowVersionMetadataDto,
-  ): Promise<FlowVersionSummaryDto> {
+  async updateVersionMetadata(principal: Principal, id: string, version: number, dto: UpdateFlowVersionMetadataDto): Promise<FlowVersionSummaryDto> {
     const { flow } = await this.getAccessible(principal, id);
     if (!isStorableVersion(version)) throw notFound('Flow version');
     const changes: { name?: string | null; isFavourite?: boolean; modifiedBy: string } = { modifiedBy: principal.subject };
@@ -238,7 +231,9 @@ function assertValidDefinition(definition: unknown): void {
   // 422 first: past these limits, checking the definition itself would cost too much.
   const limits = definitionLimitIssues(definition);
   if (limits.length > 0) {
-    throw new RequestValidationError(limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })));
+    throw new RequestValidationError(
+      limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })),
+    );
   }
   const problems = validateFlowDefinition(definition);
   if (problems.length > 0) throw new AppError('invalid_dsl_input', 'Invalid DSL input', problems);

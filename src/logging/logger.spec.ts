@@ -23,7 +23,11 @@ describe('createLogger', () => {
   it("never writes a failed query's parameters", () => {
     const lines: string[] = [];
     const logger = createLogger('info', { write: (line: string) => lines.push(line) });
-    const err = Object.assign(new Error('insert failed'), { query: 'INSERT INTO webhooks ...', parameters: ['whsec_c2VjcmV0'], driverError: { parameters: ['whsec_c2VjcmV0'] } });
+    const err = Object.assign(new Error('insert failed'), {
+      query: 'INSERT INTO webhooks ...',
+      parameters: ['whsec_c2VjcmV0'],
+      driverError: { parameters: ['whsec_c2VjcmV0'] },
+    });
     logger.error({ err }, 'request failed');
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain('whsec_');

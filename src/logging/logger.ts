@@ -8,12 +8,12 @@ export const LOGGER = Symbol('LOGGER');
  * Wherever a credential could sit in a logged object; request headers are never logged either.
  * pino's paths match exact keys at a depth, so each is listed at the depths objects are logged.
  */
-const REDACT = ['authorization', 'x-api-key', 'token', 'api_key', 'secret', 'webhook_secret', 'password', 'jwt_secret', 'metrics_token'].flatMap(
-  (key) => [`["${key}"]`, `*["${key}"]`, `*.*["${key}"]`, `*.headers["${key}"]`],
-).concat(
-  // A failed query's parameters (TypeORM puts them on the error) may hold webhook secrets.
-  ['err.parameters', 'err.driverError.parameters'],
-);
+const REDACT = ['authorization', 'x-api-key', 'token', 'api_key', 'secret', 'webhook_secret', 'password', 'jwt_secret', 'metrics_token']
+  .flatMap((key) => [`["${key}"]`, `*["${key}"]`, `*.*["${key}"]`, `*.headers["${key}"]`])
+  .concat(
+    // A failed query's parameters (TypeORM puts them on the error) may hold webhook secrets.
+    ['err.parameters', 'err.driverError.parameters'],
+  );
 
 /** JSON lines on stdout, secrets censored. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

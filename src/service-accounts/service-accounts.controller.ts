@@ -5,12 +5,7 @@ import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { OffsetPageQueryDto } from './dto/page-query.dto';
-import {
-  CreateServiceAccountDto,
-  ServiceAccountCreateResponseDto,
-  ServiceAccountResponseDto,
-  UpdateServiceAccountDto,
-} from './dto/service-account.dto';
+import { CreateServiceAccountDto, ServiceAccountCreateResponseDto, ServiceAccountResponseDto, UpdateServiceAccountDto } from './dto/service-account.dto';
 import { ServiceAccountsService } from './service-accounts.service';
 
 const AccountId = () => Param('service_account_id', new ParseIdPipe('service account'));

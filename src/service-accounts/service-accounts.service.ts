@@ -7,21 +7,9 @@ import type { Role } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
 import { forbidden, notFound } from '../common/errors/app-error';
 import { ApiKeyEntity } from './api-key.entity';
-import {
-  ApiKeyCreateResponseDto,
-  ApiKeyResponseDto,
-  CreateApiKeyDto,
-  toApiKeyCreateResponse,
-  toApiKeyResponse,
-  UpdateApiKeyDto,
-} from './dto/api-key.dto';
+import { ApiKeyCreateResponseDto, ApiKeyResponseDto, CreateApiKeyDto, toApiKeyCreateResponse, toApiKeyResponse, UpdateApiKeyDto } from './dto/api-key.dto';
 import { OffsetPageQueryDto } from './dto/page-query.dto';
-import {
-  CreateServiceAccountDto,
-  ServiceAccountResponseDto,
-  toServiceAccountResponse,
-  UpdateServiceAccountDto,
-} from './dto/service-account.dto';
+import { CreateServiceAccountDto, ServiceAccountResponseDto, toServiceAccountResponse, UpdateServiceAccountDto } from './dto/service-account.dto';
 import { ServiceAccountEntity } from './service-account.entity';
 
 /** The service needs only who acts and for which organization; the CLI and the demo setup act without a request. */
@@ -106,14 +94,14 @@ export class ServiceAccountsService {
 
   async removeKey(principal: Caller, accountId: string, keyId: string): Promise<void> {
     const key = await this.findKey(principal, accountId, keyId);
-    await this.keys.update({ id: key.id, organizationId: principal.organizationId, deletedAt: IsNull() }, { deletedAt: () => 'now()', modifiedBy: principal.subject });
+    await this.keys.update(
+      { id: key.id, organizationId: principal.organizationId, deletedAt: IsNull() },
+      { deletedAt: () => 'now()', modifiedBy: principal.subject },
+    );
   }
 
   /** An account and its first key in one transaction: the local CLI and the demo organization. */
-  async createWithKey(
-    principal: Caller,
-    dto: CreateServiceAccountDto,
-  ): Promise<{ account: ServiceAccountResponseDto; key: ApiKeyCreateResponseDto }> {
+  async createWithKey(principal: Caller, dto: CreateServiceAccountDto): Promise<{ account: ServiceAccountResponseDto; key: ApiKeyCreateResponseDto }> {
     return this.accounts.manager.transaction(async (manager) => {
       const account = await this.insertAccount(manager, principal, dto);
       const key = await this.insertKey(manager, principal, account, { name: dto.name, description: dto.description });
@@ -139,12 +127,7 @@ export class ServiceAccountsService {
     );
   }
 
-  private async insertKey(
-    manager: EntityManager,
-    principal: Caller,
-    account: ServiceAccountEntity,
-    dto: CreateApiKeyDto,
-  ): Promise<ApiKeyCreateResponseDto> {
+  private async insertKey(manager: EntityManager, principal: Caller, account: ServiceAccountEntity, dto: CreateApiKeyDto): Promise<ApiKeyCreateResponseDto> {
     const token = API_KEY_PREFIX + randomBytes(32).toString('base64url');
     const key = await manager.save(
       manager.create(ApiKeyEntity, {

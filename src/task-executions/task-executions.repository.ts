@@ -110,7 +110,9 @@ export class TaskExecutionsRepository {
   }
 
   /** Locks the (not deleted) task execution and says whether `output` (when given) differs from the stored one. */
-  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, { flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0 }, { text: 'done' }] })
+  @GenerateSql({
+    params: [DummyValue.MANAGER, DummyValue.UUID, { flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0 }, { text: 'done' }],
+  })
   async lockByKey(m: EntityManager, organizationId: string, key: TaskKey, output: unknown): Promise<LockedTaskExecution | undefined> {
     const rows: LockedTaskExecution[] = await m.query(
       `SELECT ${COLUMNS}, te.output IS DISTINCT FROM $5::jsonb AS output_changed
@@ -124,18 +126,20 @@ export class TaskExecutionsRepository {
   }
 
   @GenerateSql({
-    params: [DummyValue.MANAGER, DummyValue.UUID, { processing_status: 'completed', output: { text: 'done' }, completed_at: DummyValue.TIMESTAMP, credits: 3 }, 'sample'],
+    params: [
+      DummyValue.MANAGER,
+      DummyValue.UUID,
+      { processing_status: 'completed', output: { text: 'done' }, completed_at: DummyValue.TIMESTAMP, credits: 3 },
+      'sample',
+    ],
   })
   async update(m: EntityManager, id: string, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
     const params: unknown[] = [id, modifiedBy];
-    const sets = ['modified_by = $2', 'updated_at = GREATEST(clock_timestamp(), te.updated_at + interval \'1 microsecond\')'];
+    const sets = ['modified_by = $2', "updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')"];
     for (const [column, value] of settable(changes)) {
       sets.push(`${column} = ${placeholder(column, params.push(toParam(column, value)))}`);
     }
-    const [rows]: [TaskExecutionEntity[]] = await m.query(
-      `UPDATE task_executions te SET ${sets.join(', ')} WHERE te.id = $1 RETURNING ${COLUMNS}`,
-      params,
-    );
+    const [rows]: [TaskExecutionEntity[]] = await m.query(`UPDATE task_executions te SET ${sets.join(', ')} WHERE te.id = $1 RETURNING ${COLUMNS}`, params);
     return rows[0];
   }
 
@@ -216,7 +220,11 @@ export class TaskExecutionsRepository {
 
   /** Active tags of the given (flow execution, task) pairs, oldest first. */
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, [{ flow_execution_id: DummyValue.UUID2, task_name: 'extract' }]] })
-  async activeTags(m: EntityManager | DataSource, organizationId: string, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionTagEntity[]> {
+  async activeTags(
+    m: EntityManager | DataSource,
+    organizationId: string,
+    pairs: { flow_execution_id: string; task_name: string }[],
+  ): Promise<TaskExecutionTagEntity[]> {
     if (pairs.length === 0) return [];
     return m.query(
       `SELECT ${TAG_COLUMNS} FROM task_execution_tags
@@ -229,7 +237,14 @@ export class TaskExecutionsRepository {
 
   /** A batch of task status reports as history rows, in the order given, in one statement. */
   @GenerateSql({
-    params: [DummyValue.MANAGER, { id: DummyValue.UUID, organization_id: DummyValue.UUID2 }, [{ task_name: 'extract', status: 'running' }, { task_name: 'load', status: 'queued' }]],
+    params: [
+      DummyValue.MANAGER,
+      { id: DummyValue.UUID, organization_id: DummyValue.UUID2 },
+      [
+        { task_name: 'extract', status: 'running' },
+        { task_name: 'load', status: 'queued' },
+      ],
+    ],
   })
   async insertTaskStatuses(m: EntityManager, execution: FlowExecutionRow, items: { task_name: string; status: string }[]): Promise<FlowTaskStatusRow[]> {
     return m.query(
@@ -252,7 +267,9 @@ export class TaskExecutionsRepository {
     { name: 'organization', params: [{ organizationId: DummyValue.UUID, limit: 100 }] },
     {
       name: 'one task of an execution, after a cursor',
-      params: [{ organizationId: DummyValue.UUID, flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0, after: DummyValue.UUID2, limit: 100 }],
+      params: [
+        { organizationId: DummyValue.UUID, flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0, after: DummyValue.UUID2, limit: 100 },
+      ],
     },
   )
   async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: TaskExecutionEntity[]; more: boolean }> {

@@ -62,10 +62,11 @@ export class TaskExecutionsService {
       return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
     } catch (error) {
       if (!isUniqueViolation(error, 'task_executions_task_uq')) throw error;
-      throw conflict(
-        `A task execution of task '${key.taskName}' with task_execution_idx ${key.taskExecutionIdx} already exists in this flow execution`,
-        { flow_execution_id: key.flowExecutionId, task_name: key.taskName, task_execution_idx: key.taskExecutionIdx },
-      );
+      throw conflict(`A task execution of task '${key.taskName}' with task_execution_idx ${key.taskExecutionIdx} already exists in this flow execution`, {
+        flow_execution_id: key.flowExecutionId,
+        task_name: key.taskName,
+        task_execution_idx: key.taskExecutionIdx,
+      });
     }
   }
 
@@ -132,7 +133,8 @@ export class TaskExecutionsService {
       after: query.after?.toLowerCase(),
       limit,
     });
-    if (!page.cursorFound) throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
+    if (!page.cursorFound)
+      throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
     const rows = page.rows;
     const pairs = [...new Map(rows.map((r) => [taskOf(r), r])).values()];
     const tagsByTask = new Map<string, TaskExecutionTagEntity[]>();

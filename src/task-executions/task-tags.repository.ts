@@ -38,12 +38,7 @@ const TAG_SAMPLE: TagKey = { flow_execution_id: DummyValue.UUID, task_name: 'ext
 
 export const tagKey = (k: TagKey) => JSON.stringify([k.flow_execution_id, k.task_name, k.tag_type, k.tag]);
 
-const columns = (keys: TagKey[]) => [
-  keys.map((k) => k.flow_execution_id),
-  keys.map((k) => k.task_name),
-  keys.map((k) => k.tag_type),
-  keys.map((k) => k.tag),
-];
+const columns = (keys: TagKey[]) => [keys.map((k) => k.flow_execution_id), keys.map((k) => k.task_name), keys.map((k) => k.tag_type), keys.map((k) => k.tag)];
 
 /** Hand-written SQL for task tags; each read is one round trip. */
 @Injectable()
@@ -100,7 +95,12 @@ export class TaskTagsRepository {
     );
     if (crowded.length > 0) {
       throw new RequestValidationError([
-        { loc: ['body', 'tags'], msg: `a task may carry at most ${MAX_TASK_TAGS} active tags; this would make ${crowded[0].n}`, type: 'too_many_tags', input: null },
+        {
+          loc: ['body', 'tags'],
+          msg: `a task may carry at most ${MAX_TASK_TAGS} active tags; this would make ${crowded[0].n}`,
+          type: 'too_many_tags',
+          input: null,
+        },
       ]);
     }
     return new Set(rows.map(tagKey));

@@ -49,8 +49,24 @@ export class TaskTagsService {
       for (const round of rounds(items)) {
         const adds = round.filter((i) => items[i].operation === 'add');
         const removes = round.filter((i) => items[i].operation === 'remove');
-        const added = adds.length > 0 ? await this.repository.add(m, principal.organizationId, adds.map((i) => items[i]), principal.subject) : new Set();
-        const removed = removes.length > 0 ? await this.repository.remove(m, principal.organizationId, removes.map((i) => items[i]), principal.subject) : new Set();
+        const added =
+          adds.length > 0
+            ? await this.repository.add(
+                m,
+                principal.organizationId,
+                adds.map((i) => items[i]),
+                principal.subject,
+              )
+            : new Set();
+        const removed =
+          removes.length > 0
+            ? await this.repository.remove(
+                m,
+                principal.organizationId,
+                removes.map((i) => items[i]),
+                principal.subject,
+              )
+            : new Set();
         for (const i of adds) results[i] = added.has(tagKey(items[i])) ? 'added' : 'already_exists';
         for (const i of removes) results[i] = removed.has(tagKey(items[i])) ? 'removed' : 'not_found';
       }

@@ -10,8 +10,7 @@ export interface ParsedTag {
   tag: string;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * `key:value`, split at the first colon as the executions list's `tags` filter does, or an object

@@ -36,7 +36,10 @@ export class WebhookDataRepository {
   }
 
   @GenerateSql({
-    params: [DummyValue.MANAGER, { organizationId: DummyValue.UUID2, flowExecutionId: DummyValue.UUID, taskName: 'approve', data: { approved: true }, receivedBy: 'sample' }],
+    params: [
+      DummyValue.MANAGER,
+      { organizationId: DummyValue.UUID2, flowExecutionId: DummyValue.UUID, taskName: 'approve', data: { approved: true }, receivedBy: 'sample' },
+    ],
   })
   async insert(
     m: EntityManager,

@@ -86,7 +86,10 @@ export class WebhookDataService {
     await this.repository.markApplied(m, stored.id, attempt.id);
     await this.tasks.insertTaskStatuses(m, run.row, [{ task_name: attempt.task_name, status: 'completed' }]);
     const tags = await this.tasks.activeTags(m, run.row.organization_id, [task]);
-    this.events.record(m, executionEvent('task_execution.updated', run.row, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }));
+    this.events.record(
+      m,
+      executionEvent('task_execution.updated', run.row, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }),
+    );
     // A run awaiting input on this task runs again.
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';
     if (waiting) await this.lifecycle.apply(m, run, { cause: 'webhook_data' }, principal);

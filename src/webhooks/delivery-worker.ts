@@ -121,7 +121,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private start(delivery: ClaimedDelivery): void {
     this.inFlight.set(delivery.webhook_id, (this.inFlight.get(delivery.webhook_id) ?? 0) + 1);
     const attempt = this.deliver(delivery)
-      .catch((err: unknown) => this.logger.warn({ err, deliveryId: delivery.id, webhookId: delivery.webhook_id }, 'webhook attempt not recorded; its lease will run out and it is retried'))
+      .catch((err: unknown) =>
+        this.logger.warn(
+          { err, deliveryId: delivery.id, webhookId: delivery.webhook_id },
+          'webhook attempt not recorded; its lease will run out and it is retried',
+        ),
+      )
       .finally(() => {
         this.attempts.delete(attempt);
         const left = (this.inFlight.get(delivery.webhook_id) ?? 1) - 1;

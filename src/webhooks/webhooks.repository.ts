@@ -253,7 +253,10 @@ export class WebhooksRepository {
    * The webhook's organization (null when it does not exist) and a page of its attempts, newest
    * first, in one round trip.
    */
-  @GenerateSql({ params: [DummyValue.UUID, { limit: 50 }] }, { name: 'by status, before an attempt', params: [DummyValue.UUID, { status: 'failed', before: '100', limit: 50 }] })
+  @GenerateSql(
+    { params: [DummyValue.UUID, { limit: 50 }] },
+    { name: 'by status, before an attempt', params: [DummyValue.UUID, { status: 'failed', before: '100', limit: 50 }] },
+  )
   async attempts(
     webhookId: string,
     filter: { status?: DeliveryStatus; before?: string; limit: number },
@@ -281,7 +284,10 @@ export class WebhooksRepository {
 
   /** A new message for the event of `deliveryId`, due now; null when that delivery is not the webhook's. */
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2] })
-  async redeliver(webhookId: string, deliveryId: string): Promise<{ id: string; event_id: string; event_type: EventType; status: DeliveryStatus; created_at: Date } | null> {
+  async redeliver(
+    webhookId: string,
+    deliveryId: string,
+  ): Promise<{ id: string; event_id: string; event_type: EventType; status: DeliveryStatus; created_at: Date } | null> {
     const [row] = await this.dataSource.query(
       `WITH copy AS (
          INSERT INTO webhook_deliveries (webhook_id, organization_id, event_id, event_type, next_attempt_at)

@@ -54,7 +54,10 @@ describe('bad input', () => {
 
     const flowId = await createFlow(t, org.auth);
     const execution = await createExecution(t, org.auth, flowId);
-    const task = await t.http().post('/api/task-executions').set(org.auth('worker'))
+    const task = await t
+      .http()
+      .post('/api/task-executions')
+      .set(org.auth('worker'))
       .send({ flow_execution_id: execution.id, task_name: 'rec\u0000eive', task_executor_name: 'receive_file' });
     expect(task.status).toBe(422);
     expect(task.body.detail).toContainEqual(expect.objectContaining({ loc: ['body', 'task_name'], type: 'string_unstorable' }));
@@ -80,19 +83,30 @@ describe('bad input', () => {
   it('refuses numbers that are not finite once parsed with a 400 naming the field, instead of storing null', async () => {
     const org = await newOrg();
     const flowId = await createFlow(t, org.auth);
-    const res = await t.http().post('/api/flow-executions').set(org.auth()).set('Content-Type', 'application/json')
+    const res = await t
+      .http()
+      .post('/api/flow-executions')
+      .set(org.auth())
+      .set('Content-Type', 'application/json')
       .send(`{"flow_id":"${flowId}","input":{"file_key":"a","amounts":[1,1e400,-1e999]}}`);
     expect(res.status).toBe(400);
     expectEnvelope(res, 'bad_request');
-    expect(res.body.error.details).toEqual(expect.arrayContaining([
-      expect.objectContaining({ loc: ['body', 'input', 'amounts', 1], type: 'finite_number' }),
-      expect.objectContaining({ loc: ['body', 'input', 'amounts', 2], type: 'finite_number' }),
-    ]));
+    expect(res.body.error.details).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ loc: ['body', 'input', 'amounts', 1], type: 'finite_number' }),
+        expect.objectContaining({ loc: ['body', 'input', 'amounts', 2], type: 'finite_number' }),
+      ]),
+    );
     expect(res.body.error.message).toMatch(/body\.input\.amounts\.1/);
     expect(await countExecutions(flowId)).toBe(0);
     // Large but finite numbers are kept as they are.
-    const big = await t.http().post('/api/flow-executions').set(org.auth()).set('Content-Type', 'application/json')
-      .send(`{"flow_id":"${flowId}","input":{"file_key":"a","n":1e308,"tiny":5e-324}}`).expect(201);
+    const big = await t
+      .http()
+      .post('/api/flow-executions')
+      .set(org.auth())
+      .set('Content-Type', 'application/json')
+      .send(`{"flow_id":"${flowId}","input":{"file_key":"a","n":1e308,"tiny":5e-324}}`)
+      .expect(201);
     expect(big.body.input).toEqual({ file_key: 'a', n: 1e308, tiny: 5e-324 });
   });
 
@@ -119,8 +133,7 @@ describe('bad input', () => {
     const org = await newOrg();
     const flowId = await createFlow(t, org.auth);
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
-      const res = await t.http().post('/api/flow-executions').set(org.auth()).set('Content-Type', type)
-        .send(`{"flow_id":"${flowId}","input":{}}`);
+      const res = await t.http().post('/api/flow-executions').set(org.auth()).set('Content-Type', type).send(`{"flow_id":"${flowId}","input":{}}`);
       expect(res.status).toBe(415);
       expectEnvelope(res, 'unsupported_media_type');
     }

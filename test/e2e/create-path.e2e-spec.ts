@@ -59,7 +59,12 @@ describe('creates in one statement', () => {
       t.http().patch(`${BASE}/${running[0]}/status?status=completed`).set(worker).expect(200),
       t.http().post(`${BASE}/${running[1]}/cancel`).set(org.auth()).expect(204),
       t.http().delete(`${BASE}/${running[2]}`).set(org.auth()).expect(204),
-      t.http().post(`${BASE}/${running[3]}/task-status`).set(worker).send({ statuses: [{ task_name: 'receive', status: 'awaiting_input' }] }).expect(200),
+      t
+        .http()
+        .post(`${BASE}/${running[3]}/task-status`)
+        .set(worker)
+        .send({ statuses: [{ task_name: 'receive', status: 'awaiting_input' }] })
+        .expect(200),
       t.http().post(`${BASE}/${queued[0]}/cancel`).set(org.auth()).expect(204),
       createExecution(t, org.auth, flowId),
     ]);

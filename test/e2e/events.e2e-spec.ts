@@ -11,7 +11,14 @@ import { newOrg } from '../utils/tokens';
 const FEED = '/api/flow-executions/events';
 const BASE = '/api/flow-executions';
 type Org = Awaited<ReturnType<typeof newOrg>>;
-type FeedEvent = { id: string; type: string; occurred_at: string; previous_status: string | null; flow_execution: Record<string, unknown>; task_execution?: Record<string, unknown> };
+type FeedEvent = {
+  id: string;
+  type: string;
+  occurred_at: string;
+  previous_status: string | null;
+  flow_execution: Record<string, unknown>;
+  task_execution?: Record<string, unknown>;
+};
 
 describe('the event feed and long-polls', () => {
   let t: TestApp;
@@ -28,8 +35,7 @@ describe('the event feed and long-polls', () => {
   });
 
   const feed = (org: Org, query: Record<string, string | number> = {}, app = t) => app.http().get(FEED).query(query).set(org.auth());
-  const events = async (org: Org, query: Record<string, string | number> = {}): Promise<FeedEvent[]> =>
-    (await feed(org, query).expect(200)).body.events;
+  const events = async (org: Org, query: Record<string, string | number> = {}): Promise<FeedEvent[]> => (await feed(org, query).expect(200)).body.events;
   const patch = (org: Org, id: string, to: string, app = t) => app.http().patch(`${BASE}/${id}/status`).query({ status: to }).set(org.auth('worker'));
 
   describe('GET /api/flow-executions/events', () => {
@@ -37,7 +43,10 @@ describe('the event feed and long-polls', () => {
       const org = await newOrg();
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
-      await t.http().post('/api/task-executions').set(org.auth('worker'))
+      await t
+        .http()
+        .post('/api/task-executions')
+        .set(org.auth('worker'))
         .send({ flow_execution_id: e.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', credits: 3 })
         .expect(201);
       await patch(org, e.id, 'completed').expect(200);
@@ -121,7 +130,11 @@ describe('the event feed and long-polls', () => {
     it('lets every role read the feed', async () => {
       const org = await newOrg();
       for (const role of Object.keys(org.tokens) as (keyof Org['tokens'])[]) {
-        await t.http().get(FEED).set({ Authorization: `Bearer ${org.tokens[role]}` }).expect(200);
+        await t
+          .http()
+          .get(FEED)
+          .set({ Authorization: `Bearer ${org.tokens[role]}` })
+          .expect(200);
       }
     });
 
@@ -201,7 +214,7 @@ describe('the event feed and long-polls', () => {
       viaQuery.close();
     });
 
-    it('refuses before streaming: 400 for a malformed Last-Event-ID, 403 for another organization\'s flow', async () => {
+    it("refuses before streaming: 400 for a malformed Last-Event-ID, 403 for another organization's flow", async () => {
       const [org, intruder] = [await newOrg(), await newOrg()];
       const flowId = await createFlow(t, org.auth);
       const bad = new SseClient(baseUrl, FEED, { ...org.auth(), 'Last-Event-ID': 'nope' });
@@ -325,9 +338,18 @@ describe('the event feed and long-polls', () => {
       const e = await createExecution(t, org.auth, flowId);
       const url = `${BASE}/${e.id}?include_credits=true`;
       const etag = (await t.http().get(url).set(org.auth()).expect(200)).headers.etag;
-      const pending = t.http().get(url).set(org.auth()).set('If-None-Match', etag).set('Prefer', 'wait=600').then((r) => r);
+      const pending = t
+        .http()
+        .get(url)
+        .set(org.auth())
+        .set('If-None-Match', etag)
+        .set('Prefer', 'wait=600')
+        .then((r) => r);
       await new Promise((r) => setTimeout(r, 300));
-      await other.http().post('/api/task-executions').set(org.auth('worker'))
+      await other
+        .http()
+        .post('/api/task-executions')
+        .set(org.auth('worker'))
         .send({ flow_execution_id: e.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', credits: 7 })
         .expect(201);
       const res = await pending;

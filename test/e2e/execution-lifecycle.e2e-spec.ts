@@ -16,7 +16,8 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
 
   const status = async (org: Org, id: string) => (await t.http().get(`${BASE}/${id}`).set(org.auth()).expect(200)).body.status as string;
   const patch = (org: Org, id: string, to: string) => t.http().patch(`${BASE}/${id}/status`).query({ status: to }).set(org.auth('worker'));
-  const setLimit = (org: Org, limit: number) => t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: limit }).expect(200);
+  const setLimit = (org: Org, limit: number) =>
+    t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: limit }).expect(200);
 
   describe('PATCH /api/flow-executions/{id}/status', () => {
     it('drives queued → running → completed → edited, answering the execution each time', async () => {
@@ -79,7 +80,15 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
       const targets = ['completed', 'failed', 'cancel_requested', 'completed', 'failed', 'cancel_requested', 'completed', 'failed'];
       // cancel_requested is a user's decision (backoffice), completed and failed a worker's reports.
       const by = (to: string) => (to === 'cancel_requested' ? 'backoffice' : 'worker');
-      const results = await Promise.all(targets.map((to) => t.http().patch(`${BASE}/${e.id}/status`).query({ status: to }).set(org.auth(by(to)))));
+      const results = await Promise.all(
+        targets.map((to) =>
+          t
+            .http()
+            .patch(`${BASE}/${e.id}/status`)
+            .query({ status: to })
+            .set(org.auth(by(to))),
+        ),
+      );
       const winners = results.filter((r) => r.status === 200);
       expect(winners).toHaveLength(1);
       expect(results.filter((r) => r.status === 409)).toHaveLength(targets.length - 1);
@@ -128,7 +137,12 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
       await patch(org, e.id, 'failed').expect(200);
-      await t.http().put(`/api/flows/${flowId}/definition`).set(org.auth()).send({ definition: definitionOf(LINEAR_TASKS) }).expect(200);
+      await t
+        .http()
+        .put(`/api/flows/${flowId}/definition`)
+        .set(org.auth())
+        .send({ definition: definitionOf(LINEAR_TASKS) })
+        .expect(200);
 
       await t.http().post(`${BASE}/${e.id}/execute`).set(org.auth('integration')).expect(204);
       const rerun = await t.http().get(`${BASE}/${e.id}`).query({ include_run_number: true }).set(org.auth()).expect(200);
@@ -215,12 +229,27 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
       const org = await newOrg();
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
-      const res = await t.http().post(`${BASE}/${e.id}/task-status`).set(org.auth('worker')).send({
-        statuses: [{ task_name: 'receive', status: 'completed' }, { task_name: 'extract', status: 'running' }, { task_name: 'extract', status: 'awaiting_input' }],
-      }).expect(200);
+      const res = await t
+        .http()
+        .post(`${BASE}/${e.id}/task-status`)
+        .set(org.auth('worker'))
+        .send({
+          statuses: [
+            { task_name: 'receive', status: 'completed' },
+            { task_name: 'extract', status: 'running' },
+            { task_name: 'extract', status: 'awaiting_input' },
+          ],
+        })
+        .expect(200);
       expectSpecResponse('post', `${BASE}/{flow_execution_id}/task-status`, 200, res.body);
-      expect(res.body.map((s: { task_name: string; status: string }) => `${s.task_name}:${s.status}`)).toEqual(['receive:completed', 'extract:running', 'extract:awaiting_input']);
-      expect(res.body.every((s: { organization_id: string; flow_execution_id: string }) => s.organization_id === org.id && s.flow_execution_id === e.id)).toBe(true);
+      expect(res.body.map((s: { task_name: string; status: string }) => `${s.task_name}:${s.status}`)).toEqual([
+        'receive:completed',
+        'extract:running',
+        'extract:awaiting_input',
+      ]);
+      expect(res.body.every((s: { organization_id: string; flow_execution_id: string }) => s.organization_id === org.id && s.flow_execution_id === e.id)).toBe(
+        true,
+      );
       expect(await status(org, e.id)).toBe('awaiting_input');
       await t.http().post(`${BASE}/${e.id}/cancel`).set(org.auth()).expect(204);
       expect(await status(org, e.id)).toBe('cancel_requested');
@@ -231,8 +260,18 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
       const other = await newOrg();
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
-      const send = (body: unknown, who = org.auth('worker')) => t.http().post(`${BASE}/${e.id}/task-status`).set(who).send(body as object);
-      const unknown = await send({ statuses: [{ task_name: 'receive', status: 'completed' }, { task_name: 'ghost', status: 'running' }] }).expect(400);
+      const send = (body: unknown, who = org.auth('worker')) =>
+        t
+          .http()
+          .post(`${BASE}/${e.id}/task-status`)
+          .set(who)
+          .send(body as object);
+      const unknown = await send({
+        statuses: [
+          { task_name: 'receive', status: 'completed' },
+          { task_name: 'ghost', status: 'running' },
+        ],
+      }).expect(400);
       expect(unknown.body.error.message).toContain('ghost');
       expect(await t.dataSource.query('SELECT count(*)::int AS n FROM flow_task_statuses WHERE flow_execution_id = $1', [e.id])).toEqual([{ n: 0 }]);
       await send({ statuses: [] }).expect(422);

@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits for `condition`, at most `ms`; the test then asserts what it needs. */
 async function until(condition: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline && !(await condition()); ) await sleep(25);
+  for (const deadline = Date.now() + ms; Date.now() < deadline && !(await condition());) await sleep(25);
 }
 
 interface Reply {
@@ -75,7 +75,12 @@ describe('PostgreSQL restarted while 8 clients create executions', () => {
 
   it('keeps every 201, answers 503 with Retry-After while down, never 500, and is ready within 5 s of the database', async () => {
     const org = await newOrg();
-    const flow = await t.http().post('/api/flows').set(org.auth()).send({ display_name: 'restart', definition: definitionOf(LINEAR_TASKS) }).expect(201);
+    const flow = await t
+      .http()
+      .post('/api/flows')
+      .set(org.auth())
+      .send({ display_name: 'restart', definition: definitionOf(LINEAR_TASKS) })
+      .expect(201);
     const flowId: string = flow.body.id;
 
     const created: string[] = [];
@@ -83,7 +88,11 @@ describe('PostgreSQL restarted while 8 clients create executions', () => {
     let running = true;
     const client = async () => {
       while (running) {
-        const res = await t.http().post('/api/flow-executions').set(org.auth()).send({ flow_id: flowId, input: { file_key: 'a.pdf' } });
+        const res = await t
+          .http()
+          .post('/api/flow-executions')
+          .set(org.auth())
+          .send({ flow_id: flowId, input: { file_key: 'a.pdf' } });
         if (res.status === 201) created.push(res.body.id);
         else {
           others.push({ status: res.status, retryAfter: res.headers['retry-after'], body: JSON.stringify(res.body) });
@@ -259,7 +268,11 @@ describe('SIGKILL in the middle of a burst of creates', () => {
             acknowledged.push(id);
             // Each run also gets a task execution with two tags, written with its event in one transaction.
             const task = await call(server.url, agent, 'POST', '/api/task-executions', org.auth('worker'), {
-              flow_execution_id: id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', tags: ['priority:high', 'customer:acme'],
+              flow_execution_id: id,
+              task_name: 'receive',
+              task_execution_idx: 0,
+              processing_status: 'completed',
+              tags: ['priority:high', 'customer:acme'],
             });
             if (task.status !== 201) throw new Error(`task execution answered ${task.status}: ${task.body}`);
             done++;

@@ -18,15 +18,24 @@ describe('flow executions: create, retrieve, list, delete', () => {
     it('creates a running execution pinned to the latest version, with the caller as modified_by', async () => {
       const org = await newOrg();
       const flowId = await createFlow(t, org.auth);
-      await t.http().put(`/api/flows/${flowId}/definition`).set(org.auth()).send({ definition: definitionOf(LINEAR_TASKS) }).expect(200);
+      await t
+        .http()
+        .put(`/api/flows/${flowId}/definition`)
+        .set(org.auth())
+        .send({ definition: definitionOf(LINEAR_TASKS) })
+        .expect(200);
 
-      const res = await t.http().post(LIST).set(org.auth('app_user')).send({
-        flow_id: flowId,
-        input: { file_key: 'documents/a.pdf', options: { language: 'en' } },
-        organization_id: randomUUID(),
-        status: 'completed',
-        run_number: 99,
-      });
+      const res = await t
+        .http()
+        .post(LIST)
+        .set(org.auth('app_user'))
+        .send({
+          flow_id: flowId,
+          input: { file_key: 'documents/a.pdf', options: { language: 'en' } },
+          organization_id: randomUUID(),
+          status: 'completed',
+          run_number: 99,
+        });
       expect(res.status).toBe(201);
       expectSpecResponse('post', LIST, 201, res.body);
       expect(res.body).toMatchObject({
@@ -83,7 +92,12 @@ describe('flow executions: create, retrieve, list, delete', () => {
           },
         },
       ]);
-      const bad = await t.http().post(LIST).set(org.auth()).send({ flow_id: flowId, input: { pages: 'many' } }).expect(400);
+      const bad = await t
+        .http()
+        .post(LIST)
+        .set(org.auth())
+        .send({ flow_id: flowId, input: { pages: 'many' } })
+        .expect(400);
       expect(bad.body.error.code).toBe('bad_request');
       expect(bad.body.error.details).toEqual(
         expect.arrayContaining([
@@ -93,7 +107,12 @@ describe('flow executions: create, retrieve, list, delete', () => {
       );
       const listed = await t.http().get(LIST).query({ flow_id: flowId }).set(org.auth()).expect(200);
       expect(listed.body).toEqual([]);
-      await t.http().post(LIST).set(org.auth()).send({ flow_id: flowId, input: { file_key: 'abc.pdf', pages: 3 } }).expect(201);
+      await t
+        .http()
+        .post(LIST)
+        .set(org.auth())
+        .send({ flow_id: flowId, input: { file_key: 'abc.pdf', pages: 3 } })
+        .expect(201);
     });
 
     it('answers 422 with both error shapes for a bad body', async () => {
@@ -124,7 +143,12 @@ describe('flow executions: create, retrieve, list, delete', () => {
       const created = await Promise.all(Array.from({ length: 50 }, () => createExecution(t, org.auth, flowId)));
       expect(new Set(created.map((c) => c.id)).size).toBe(50);
 
-      const page = await t.http().get(LIST).query({ flow_id: flowId, include_run_number: true, sort_direction: 'asc', page_size: 100 }).set(org.auth()).expect(200);
+      const page = await t
+        .http()
+        .get(LIST)
+        .query({ flow_id: flowId, include_run_number: true, sort_direction: 'asc', page_size: 100 })
+        .set(org.auth())
+        .expect(200);
       expect(page.body.map((e: { run_number: number }) => e.run_number)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       const times = page.body.map((e: { created_at: string }) => Date.parse(e.created_at));
       expect([...times].sort((a, b) => a - b)).toEqual(times);
@@ -140,7 +164,11 @@ describe('flow executions: create, retrieve, list, delete', () => {
 
       const plain = await t.http().get(`${LIST}/${c.id}`).set(org.auth()).expect(200);
       expect(plain.body.run_number).toBeNull();
-      for (const [execution, number] of [[a, 1], [c, 3], [d, 4]] as const) {
+      for (const [execution, number] of [
+        [a, 1],
+        [c, 3],
+        [d, 4],
+      ] as const) {
         const res = await t.http().get(`${LIST}/${execution.id}`).query({ include_run_number: 'yes' }).set(org.auth()).expect(200);
         expect(res.body.run_number).toBe(number);
         expectSpecResponse('get', ONE, 200, res.body);
@@ -153,10 +181,29 @@ describe('flow executions: create, retrieve, list, delete', () => {
       const org = await newOrg();
       const flowId = await createFlow(t, org.auth);
       const created = await createExecution(t, org.auth, flowId, { file_key: 'x.pdf' });
-      const res = await t.http().get(`${LIST}/${created.id}`).query({ include_run_number: 'true', include_credits: 'true' }).set(org.auth('worker')).expect(200);
+      const res = await t
+        .http()
+        .get(`${LIST}/${created.id}`)
+        .query({ include_run_number: 'true', include_credits: 'true' })
+        .set(org.auth('worker'))
+        .expect(200);
       expectSpecResponse('get', ONE, 200, res.body);
       expect(Object.keys(res.body).sort()).toEqual(
-        ['created_at', 'flow_id', 'flow_version', 'id', 'input', 'modified_by', 'organization_id', 'pricing_config_id', 'run_number', 'status', 'total_credits', 'triggered_task_executor_name', 'updated_at'].sort(),
+        [
+          'created_at',
+          'flow_id',
+          'flow_version',
+          'id',
+          'input',
+          'modified_by',
+          'organization_id',
+          'pricing_config_id',
+          'run_number',
+          'status',
+          'total_credits',
+          'triggered_task_executor_name',
+          'updated_at',
+        ].sort(),
       );
       expect(res.body).toMatchObject({ id: created.id, run_number: 1, total_credits: null, input: { file_key: 'x.pdf' } });
     });
@@ -238,7 +285,11 @@ describe('flow executions: create, retrieve, list, delete', () => {
       const link = first.headers.link as string;
       expect(link).toMatch(/^<\/api\/flow-executions\?.*start_from_execution_id=[0-9a-f-]{36}.*>; rel="next"$/);
 
-      const next = await t.http().get(link.slice(1, link.indexOf('>'))).set(org.auth()).expect(200);
+      const next = await t
+        .http()
+        .get(link.slice(1, link.indexOf('>')))
+        .set(org.auth())
+        .expect(200);
       expect(next.body.map((e: { id: string }) => e.id)).toEqual([ids[1], ids[0]]);
       expect(next.headers.link).toBeUndefined();
 
@@ -251,14 +302,21 @@ describe('flow executions: create, retrieve, list, delete', () => {
       const flowId = await createFlow(t, org.auth);
       const created = await Promise.all(Array.from({ length: 30 }, (_, i) => createExecution(t, org.auth, flowId, { i })));
       // Force identical timestamps: ties must break by id.
-      await t.dataSource.query(`UPDATE flow_executions SET created_at = '2026-01-01T00:00:00Z', updated_at = '2026-01-01T00:00:00Z' WHERE flow_id = $1`, [flowId]);
+      await t.dataSource.query(`UPDATE flow_executions SET created_at = '2026-01-01T00:00:00Z', updated_at = '2026-01-01T00:00:00Z' WHERE flow_id = $1`, [
+        flowId,
+      ]);
 
       for (const sort_direction of ['asc', 'desc']) {
         for (const sort_field of ['created_at', 'updated_at']) {
           const seen: string[] = [];
           let cursor: string | undefined;
           for (;;) {
-            const res = await t.http().get(LIST).query({ flow_id: flowId, page_size: 7, sort_field, sort_direction, ...(cursor ? { start_from_execution_id: cursor } : {}) }).set(org.auth()).expect(200);
+            const res = await t
+              .http()
+              .get(LIST)
+              .query({ flow_id: flowId, page_size: 7, sort_field, sort_direction, ...(cursor ? { start_from_execution_id: cursor } : {}) })
+              .set(org.auth())
+              .expect(200);
             seen.push(...res.body.map((e: { id: string }) => e.id));
             if (!res.headers.link) break;
             cursor = res.body[res.body.length - 1].id;
@@ -284,7 +342,14 @@ describe('flow executions: create, retrieve, list, delete', () => {
       await t.http().patch(`${LIST}/${b.id}/status`).query({ status: 'failed' }).set(org.auth('worker')).expect(200);
 
       const ids = async (query: Record<string, unknown>) =>
-        (await t.http().get(LIST).query({ flow_id: flowId, sort_direction: 'asc', ...query }).set(org.auth()).expect(200)).body.map((e: { id: string }) => e.id);
+        (
+          await t
+            .http()
+            .get(LIST)
+            .query({ flow_id: flowId, sort_direction: 'asc', ...query })
+            .set(org.auth())
+            .expect(200)
+        ).body.map((e: { id: string }) => e.id);
       expect(await ids({ status: 'completed' })).toEqual([a.id]);
       expect(await ids({ status: ['completed', 'failed'] })).toEqual([a.id, b.id]);
       expect(await ids({ status_exclude: 'running' })).toEqual([a.id, b.id]);

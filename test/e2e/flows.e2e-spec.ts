@@ -69,12 +69,20 @@ describe('flows and versions', () => {
   afterAll(() => t.close());
 
   const createFlow = async (org: Org, body: Record<string, unknown> = {}, role: Role = 'org_admin') => {
-    const res = await t.http().post(FLOWS).set(org.auth(role)).send({ display_name: 'Invoices', definition: definitionOf(LINEAR_TASKS), ...body });
+    const res = await t
+      .http()
+      .post(FLOWS)
+      .set(org.auth(role))
+      .send({ display_name: 'Invoices', definition: definitionOf(LINEAR_TASKS), ...body });
     if (res.status !== 201) throw new Error(`create flow: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body as { id: string; display_name: string; created_at: string; updated_at: string };
   };
   const putDefinition = (org: Org, id: string, tasks: TaskSpec[] = LINEAR_TASKS) =>
-    t.http().put(`${FLOWS}/${id}/definition`).set(org.auth()).send({ definition: definitionOf(tasks) });
+    t
+      .http()
+      .put(`${FLOWS}/${id}/definition`)
+      .set(org.auth())
+      .send({ definition: definitionOf(tasks) });
   const deleteFlow = (org: Org, id: string) => t.http().delete(`${FLOWS}/${id}`).set(org.auth()).expect(204);
 
   /** One request per case, each with a fresh flow: the access rules every `/api/flows/{flow_id}...` route shares. */
@@ -82,7 +90,14 @@ describe('flows and versions', () => {
     { name: 'GET flow', method: 'get', path: FLOW, url: (id) => `${FLOWS}/${id}`, writes: false },
     { name: 'PATCH flow', method: 'patch', path: FLOW, url: (id) => `${FLOWS}/${id}`, body: { display_name: 'x' }, writes: true },
     { name: 'DELETE flow', method: 'delete', path: FLOW, url: (id) => `${FLOWS}/${id}`, writes: true },
-    { name: 'PUT definition', method: 'put', path: DEFINITION, url: (id) => `${FLOWS}/${id}/definition`, body: { definition: definitionOf(LINEAR_TASKS) }, writes: true },
+    {
+      name: 'PUT definition',
+      method: 'put',
+      path: DEFINITION,
+      url: (id) => `${FLOWS}/${id}/definition`,
+      body: { definition: definitionOf(LINEAR_TASKS) },
+      writes: true,
+    },
     { name: 'GET versions', method: 'get', path: VERSIONS, url: (id) => `${FLOWS}/${id}/versions`, writes: false },
     { name: 'GET version', method: 'get', path: VERSION, url: (id) => `${FLOWS}/${id}/versions/1`, writes: false },
     { name: 'PATCH version', method: 'patch', path: VERSION, url: (id) => `${FLOWS}/${id}/versions/1`, body: { name: 'v1' }, writes: true },
@@ -152,15 +167,19 @@ describe('flows and versions', () => {
   describe('POST /api/flows', () => {
     it('creates a draft flow at version 1 in the caller’s organization, ignoring fields it may not set', async () => {
       const org = await newOrg();
-      const res = await t.http().post(FLOWS).set(org.auth()).send({
-        display_name: 'Invoices',
-        definition: definitionOf(LINEAR_TASKS),
-        organization_id: randomUUID(),
-        status: 'published',
-        version: 7,
-        deleted: true,
-        flow_executions_count: 12,
-      });
+      const res = await t
+        .http()
+        .post(FLOWS)
+        .set(org.auth())
+        .send({
+          display_name: 'Invoices',
+          definition: definitionOf(LINEAR_TASKS),
+          organization_id: randomUUID(),
+          status: 'published',
+          version: 7,
+          deleted: true,
+          flow_executions_count: 12,
+        });
       expect(res.status).toBe(201);
       expectSpecResponse('post', FLOWS, 201, res.body);
       expect(res.body).toEqual(flowShape(org));
@@ -197,7 +216,12 @@ describe('flows and versions', () => {
 
     it('lets backoffice create flows', async () => {
       const org = await newOrg();
-      await t.http().post(FLOWS).set(org.auth('backoffice')).send({ display_name: 'B', definition: definitionOf(LINEAR_TASKS) }).expect(201);
+      await t
+        .http()
+        .post(FLOWS)
+        .set(org.auth('backoffice'))
+        .send({ display_name: 'B', definition: definitionOf(LINEAR_TASKS) })
+        .expect(201);
     });
 
     it('fills task_names and validation_errors when asked', async () => {
@@ -235,10 +259,22 @@ describe('flows and versions', () => {
       ['a display_name over 255 characters', { display_name: 'x'.repeat(256), definition: definitionOf(LINEAR_TASKS) }, ['body', 'display_name']],
       ['a missing definition', { display_name: 'x' }, ['body', 'definition']],
       ['a definition that is not an object', { display_name: 'x', definition: [1] }, ['body', 'definition']],
-      ['a description over 5000 characters', { display_name: 'x', description: 'd'.repeat(5001), definition: definitionOf(LINEAR_TASKS) }, ['body', 'description']],
+      [
+        'a description over 5000 characters',
+        { display_name: 'x', description: 'd'.repeat(5001), definition: definitionOf(LINEAR_TASKS) },
+        ['body', 'description'],
+      ],
       ['an unknown visibility', { display_name: 'x', visibility: 'everyone', definition: definitionOf(LINEAR_TASKS) }, ['body', 'visibility']],
-      ['a TTL under a minute', { display_name: 'x', settings: { ttl: { seconds: 10 } }, definition: definitionOf(LINEAR_TASKS) }, ['body', 'settings', 'ttl', 'seconds']],
-      ['a review_view_id that is not a UUID', { display_name: 'x', settings: { review_view_id: 'v' }, definition: definitionOf(LINEAR_TASKS) }, ['body', 'settings', 'review_view_id']],
+      [
+        'a TTL under a minute',
+        { display_name: 'x', settings: { ttl: { seconds: 10 } }, definition: definitionOf(LINEAR_TASKS) },
+        ['body', 'settings', 'ttl', 'seconds'],
+      ],
+      [
+        'a review_view_id that is not a UUID',
+        { display_name: 'x', settings: { review_view_id: 'v' }, definition: definitionOf(LINEAR_TASKS) },
+        ['body', 'settings', 'review_view_id'],
+      ],
       ['repeated tags', { display_name: 'x', tags: ['a', 'a'], definition: definitionOf(LINEAR_TASKS) }, ['body', 'tags']],
     ])('answers 422 for %s', async (_name, body, loc) => {
       const org = await newOrg();
@@ -251,7 +287,11 @@ describe('flows and versions', () => {
     it('answers 422 for a query boolean it cannot parse', async () => {
       const org = await newOrg();
       for (const param of ['include_ordered_task_names', 'include_validation_errors', 'include_dynamic_data']) {
-        const res = await t.http().post(`${FLOWS}?${param}=maybe`).set(org.auth()).send({ display_name: 'x', definition: definitionOf(LINEAR_TASKS) });
+        const res = await t
+          .http()
+          .post(`${FLOWS}?${param}=maybe`)
+          .set(org.auth())
+          .send({ display_name: 'x', definition: definitionOf(LINEAR_TASKS) });
         expectError('post', FLOWS, res, 422, 'validation_error');
         expect(res.body.detail[0].loc).toEqual(['query', param]);
       }
@@ -296,7 +336,11 @@ describe('flows and versions', () => {
     it('answers 400 invalid_dsl_input for an input schema that does not compile', async () => {
       const org = await newOrg();
       const tasks: TaskSpec[] = [{ name: 'receive', parameters: { input_schema: { type: 'object', properties: { n: { type: 'integr' } } } } }];
-      const res = await t.http().post(FLOWS).set(org.auth()).send({ display_name: 'Bad', definition: definitionOf(tasks) });
+      const res = await t
+        .http()
+        .post(FLOWS)
+        .set(org.auth())
+        .send({ display_name: 'Bad', definition: definitionOf(tasks) });
       expectError('post', FLOWS, res, 400, 'invalid_dsl_input', 'Invalid DSL input');
       expect(res.body.error.details).toHaveLength(1);
       expect(res.body.error.details[0]).toMatch(/^flow_configs\.0\.config\.tasks\.0\.parameters\.input_schema: Invalid JSON Schema: /);
@@ -333,7 +377,9 @@ describe('flows and versions', () => {
       const ids = new Set<string>();
       for (let i = 0; i < 5; i++) ids.add((await createFlow(org, { display_name: `flow ${i}` })).id);
       // Same created_at for two flows: the id breaks the tie.
-      await t.dataSource.query(`UPDATE flows SET created_at = (SELECT min(created_at) FROM flows WHERE organization_id = $1) WHERE organization_id = $1`, [org.id]);
+      await t.dataSource.query(`UPDATE flows SET created_at = (SELECT min(created_at) FROM flows WHERE organization_id = $1) WHERE organization_id = $1`, [
+        org.id,
+      ]);
 
       const seen: string[] = [];
       for (const page of [1, 2, 3]) {
@@ -389,7 +435,12 @@ describe('flows and versions', () => {
       await createFlow(org, { display_name: 'us finance', tags: ['us', 'finance'] });
       await createFlow(org, { display_name: 'untagged' });
       const names = async (query: Record<string, string>) => {
-        const res = await t.http().get(FLOWS).query({ ...query, sort_field: 'display_name', sort_direction: 'asc' }).set(org.auth()).expect(200);
+        const res = await t
+          .http()
+          .get(FLOWS)
+          .query({ ...query, sort_field: 'display_name', sort_direction: 'asc' })
+          .set(org.auth())
+          .expect(200);
         return res.body.flows.map((f: { display_name: string }) => f.display_name);
       };
       expect(await names({ tag_filters: JSON.stringify([{ mode: 'contains_any', values: ['eu', 'us'] }]) })).toEqual(['eu finance', 'us finance']);
@@ -477,7 +528,9 @@ describe('flows and versions', () => {
       await putDefinition(org, flow.id, [{ name: 'only' }]).expect(200);
       const res = await t.http().get(`${FLOWS}/${flow.id.toUpperCase()}`).set(org.auth('app_user')).expect(200);
       expectSpecResponse('get', FLOW, 200, res.body);
-      expect(res.body).toEqual(flowShape(org, { id: flow.id, version: 2, definition: definitionOf([{ name: 'only' }]), updated_at: expect.stringMatching(ISO_UTC) }));
+      expect(res.body).toEqual(
+        flowShape(org, { id: flow.id, version: 2, definition: definitionOf([{ name: 'only' }]), updated_at: expect.stringMatching(ISO_UTC) }),
+      );
       expect(res.body.created_at).toBe(flow.created_at);
       expect(res.body.updated_at > flow.updated_at).toBe(true);
     });
@@ -646,11 +699,7 @@ describe('flows and versions', () => {
 
     it.each([
       ['no tasks at all', { flow: {}, flow_configs: [{ config: { tasks: [] } }] }, ['flow_configs: The flow must contain at least one task']],
-      [
-        'a duplicate task name',
-        definitionOf([{ name: 'x' }, { name: 'x' }]),
-        ["flow_configs.0.config.tasks.1.name: Duplicate task name 'x'"],
-      ],
+      ['a duplicate task name', definitionOf([{ name: 'x' }, { name: 'x' }]), ["flow_configs.0.config.tasks.1.name: Duplicate task name 'x'"]],
       [
         'an unknown reference',
         definitionOf([{ name: 'x', parameters: { list: ['{{y.z}}'] } }]),
@@ -691,7 +740,12 @@ describe('flows and versions', () => {
     it('lists every version newest first, with the version’s own timestamps and author', async () => {
       const org = await newOrg();
       const flow = await createFlow(org);
-      const v2 = await t.http().put(`${FLOWS}/${flow.id}/definition`).set(org.auth('publisher')).send({ definition: definitionOf([{ name: 'solo' }]) }).expect(200);
+      const v2 = await t
+        .http()
+        .put(`${FLOWS}/${flow.id}/definition`)
+        .set(org.auth('publisher'))
+        .send({ definition: definitionOf([{ name: 'solo' }]) })
+        .expect(200);
 
       const res = await t.http().get(`${FLOWS}/${flow.id}/versions?include_ordered_task_names=true`).set(org.auth('worker')).expect(200);
       expectSpecResponse('get', VERSIONS, 200, res.body);

@@ -2,7 +2,19 @@ import fc from 'fast-check';
 import reference from '../contract/superai-flows-openapi.subset.json';
 import { createExecution, createFlow, LINEAR_TASKS, definitionOf } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
-import { closeAgent, FuzzRequest, FuzzResponse, Generator, IdPools, OpenApiDocument, Operation, operationsOf, requestsFor, ResponseValidator, send } from '../utils/fuzz';
+import {
+  closeAgent,
+  FuzzRequest,
+  FuzzResponse,
+  Generator,
+  IdPools,
+  OpenApiDocument,
+  Operation,
+  operationsOf,
+  requestsFor,
+  ResponseValidator,
+  send,
+} from '../utils/fuzz';
 import { expectSpecResponse } from '../utils/spec';
 import { loadSwaggerPluginMetadata } from '../utils/swagger-plugin';
 import { newOrg } from '../utils/tokens';
@@ -74,9 +86,11 @@ describe('fuzzing every operation of the served OpenAPI document', () => {
     const tally = { requests: 0, ok: 0, statuses: new Map<number, number>() };
 
     // A wrong method on one template may be served by another that also matches (DELETE /flow-executions/events).
-    const templates = Object.entries(doc.paths).map(([path, item]) => ({ pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`), methods: Object.keys(item) }));
-    const servedElsewhere = (req: FuzzRequest) =>
-      templates.some((t) => t.pattern.test(req.url.split('?')[0]) && t.methods.includes(req.method.toLowerCase()));
+    const templates = Object.entries(doc.paths).map(([path, item]) => ({
+      pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+      methods: Object.keys(item),
+    }));
+    const servedElsewhere = (req: FuzzRequest) => templates.some((t) => t.pattern.test(req.url.split('?')[0]) && t.methods.includes(req.method.toLowerCase()));
 
     for (const [index, operation] of operations.entries()) {
       const served = Object.keys(doc.paths[operation.path]);
@@ -97,11 +111,16 @@ describe('fuzzing every operation of the served OpenAPI document', () => {
       if (details.failed) {
         // The shrunk case's own message says what was sent and what came back.
         const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-        failures.push(`${operation.method.toUpperCase()} ${operation.path} (seed ${details.seed}, path ${details.counterexamplePath}, shrunk ${details.numShrinks} times): ${error}`);
+        failures.push(
+          `${operation.method.toUpperCase()} ${operation.path} (seed ${details.seed}, path ${details.counterexamplePath}, shrunk ${details.numShrinks} times): ${error}`,
+        );
       }
     }
 
-    const statuses = [...tally.statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(' ');
+    const statuses = [...tally.statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' ');
     process.stdout.write(`fuzz: ${tally.requests} requests over ${operations.length} operations, ${tally.ok} answered 2xx/3xx; statuses ${statuses}\n`);
     expect(failures).toEqual([]);
     expect(tally.requests).toBeGreaterThan(operations.length * 10);
@@ -138,7 +157,8 @@ function judge(operation: Operation, req: FuzzRequest, res: FuzzResponse, valida
   }
   if (res.status >= 400) {
     const envelope = body as { error?: { code?: unknown; message?: unknown }; request_id?: unknown; detail?: unknown };
-    if (typeof envelope?.error?.code !== 'string' || typeof envelope.error.message !== 'string' || !('details' in envelope.error)) return 'an error outside the envelope';
+    if (typeof envelope?.error?.code !== 'string' || typeof envelope.error.message !== 'string' || !('details' in envelope.error))
+      return 'an error outside the envelope';
     if (envelope.request_id !== requestId) return 'request_id differs from X-Request-ID';
     // Validation errors carry FastAPI's detail list too (CONTRACT.md); other 422s (idempotency_key_reused) are the plain envelope.
     if (res.status === 422 && envelope.error.code === 'validation_error' && !Array.isArray(envelope.detail)) return 'a 422 without its detail list';
@@ -148,7 +168,8 @@ function judge(operation: Operation, req: FuzzRequest, res: FuzzResponse, valida
   }
   if (req.method !== operation.method.toUpperCase()) return `a wrong method answered ${res.status}`;
   if (req.foreign) return `another organization's id answered ${res.status}`;
-  if (res.status === 304 || res.status === 204) return res.text ? `a ${res.status} with a body` : validator.check(operation, res.status, undefined) && `status ${res.status} is not documented`;
+  if (res.status === 304 || res.status === 204)
+    return res.text ? `a ${res.status} with a body` : validator.check(operation, res.status, undefined) && `status ${res.status} is not documented`;
   const problem = validator.check(operation, res.status, body);
   if (problem) return `the body does not match the served document: ${problem}`;
   const referenceOp = (reference.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)[operation.path]?.[operation.method];
@@ -173,7 +194,10 @@ async function fixtures(t: TestApp) {
   const org = await newOrg();
   const flow = await createFlow(t, org.auth);
   const executions = [(await createExecution(t, org.auth, flow)).id, (await createExecution(t, org.auth, flow)).id];
-  const task = await t.http().post('/api/task-executions').set(org.auth('worker'))
+  const task = await t
+    .http()
+    .post('/api/task-executions')
+    .set(org.auth('worker'))
     .send({ flow_execution_id: executions[0], task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', tags: ['priority:high'] })
     .expect(201);
   const account = await t.http().post('/api/service-accounts').set(org.auth()).send({ name: 'fuzz' }).expect(201);

@@ -29,7 +29,11 @@ describe('hostile access', () => {
     const patch = (org: Org, id: string, status: string, role: 'worker' | 'backoffice' = 'worker') =>
       t.http().patch(`${EXECUTIONS}/${id}/status`).query({ status }).set(org.auth(role));
     const row = async (id: string) =>
-      (await t.dataSource.query(`SELECT status, modified_by, updated_at FROM flow_executions WHERE id = $1`, [id]))[0] as { status: string; modified_by: string; updated_at: Date };
+      (await t.dataSource.query(`SELECT status, modified_by, updated_at FROM flow_executions WHERE id = $1`, [id]))[0] as {
+        status: string;
+        modified_by: string;
+        updated_at: Date;
+      };
     const events = async (id: string) => Number((await t.dataSource.query(`SELECT count(*) FROM flow_events WHERE flow_execution_id = $1`, [id]))[0].count);
 
     /** A run in `status`, with its organization. */
@@ -40,7 +44,12 @@ describe('hostile access', () => {
       if (status === 'queued') await createExecution(t, org.auth, flowId);
       const run = await createExecution(t, org.auth, flowId);
       if (status === 'awaiting_input') {
-        await t.http().post(`${EXECUTIONS}/${run.id}/task-status`).set(org.auth('worker')).send({ statuses: [{ task_name: 'review', status: 'awaiting_input' }] }).expect(200);
+        await t
+          .http()
+          .post(`${EXECUTIONS}/${run.id}/task-status`)
+          .set(org.auth('worker'))
+          .send({ statuses: [{ task_name: 'review', status: 'awaiting_input' }] })
+          .expect(200);
       }
       if (status === 'cancel_requested') await t.http().post(`${EXECUTIONS}/${run.id}/cancel`).set(org.auth('app_user')).expect(204);
       expect((await row(run.id)).status).toBe(status);
@@ -103,8 +112,11 @@ describe('hostile access', () => {
   describe('retrying POST /api/webhooks never stores the signing secret', () => {
     const create = (org: Org, key: string) => t.http().post('/api/webhooks').set(org.auth()).set('Idempotency-Key', key).send({ url: HOOK_URL });
     const kept = async (org: Org) =>
-      (await t.dataSource.query(`SELECT response_body::text AS body FROM idempotency_keys WHERE organization_id = $1 AND operation = 'POST /api/webhooks'`, [org.id]))[0]
-        .body as string;
+      (
+        await t.dataSource.query(`SELECT response_body::text AS body FROM idempotency_keys WHERE organization_id = $1 AND operation = 'POST /api/webhooks'`, [
+          org.id,
+        ])
+      )[0].body as string;
     const webhooks = async (org: Org) => Number((await t.dataSource.query(`SELECT count(*) FROM webhooks WHERE organization_id = $1`, [org.id]))[0].count);
 
     it('keeps the answer without the secret, and replays it with the secret while the webhook has it', async () => {

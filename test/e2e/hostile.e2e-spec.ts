@@ -136,8 +136,14 @@ describe('hostile input', () => {
       const task = (name: string, p: string) => ({ name, parameters: { p } });
       const k = 500;
       // The order's worst case: each b-task waits for an a-task that comes after all b-tasks. Benign: a chain.
-      const crossed = [...Array.from({ length: k }, (_, j) => task(`b${j}`, `{{a${k - 1 - j}.o}}`)), ...Array.from({ length: k }, (_, j) => task(`a${j}`, `xxb${j}.oxx`))];
-      const chained = [...Array.from({ length: k }, (_, j) => task(`b${j}`, `{{a${k - 1 - j}.o}}`)), ...Array.from({ length: k }, (_, j) => task(`a${j}`, j ? `{{a${j - 1}.o}}` : 'xx'))];
+      const crossed = [
+        ...Array.from({ length: k }, (_, j) => task(`b${j}`, `{{a${k - 1 - j}.o}}`)),
+        ...Array.from({ length: k }, (_, j) => task(`a${j}`, `xxb${j}.oxx`)),
+      ];
+      const chained = [
+        ...Array.from({ length: k }, (_, j) => task(`b${j}`, `{{a${k - 1 - j}.o}}`)),
+        ...Array.from({ length: k }, (_, j) => task(`a${j}`, j ? `{{a${j - 1}.o}}` : 'xx')),
+      ];
       const chain = await flowOf(org, chained);
       const cross = await flowOf(org, crossed);
       const { hostile } = await compare(
@@ -149,7 +155,9 @@ describe('hostile input', () => {
 
       const tooMany = await post(org, '/api/flows', { display_name: 'big', definition: definitionOf([...crossed, task('one-more', 'x')]) });
       expect(tooMany.status).toBe(422);
-      expect(tooMany.body.detail).toEqual([{ loc: ['body', 'definition', 'flow_configs'], msg: 'A flow has at most 1000 tasks; this one has 1001', type: 'limit_exceeded', input: null }]);
+      expect(tooMany.body.detail).toEqual([
+        { loc: ['body', 'definition', 'flow_configs'], msg: 'A flow has at most 1000 tasks; this one has 1001', type: 'limit_exceeded', input: null },
+      ]);
     });
   });
 
@@ -172,7 +180,11 @@ describe('hostile input', () => {
       const org = await newOrg();
       const flowId = await flowOf(org, [
         { name: 'receive' },
-        { name: 'approve', task_executor_name: 'webhook_receiver', parameters: { after: '{{receive.out}}', fields: { code: { type: 'string', pattern: '^(a|a)*$' } } } },
+        {
+          name: 'approve',
+          task_executor_name: 'webhook_receiver',
+          parameters: { after: '{{receive.out}}', fields: { code: { type: 'string', pattern: '^(a|a)*$' } } },
+        },
       ]);
       const id = (await post(org, '/api/flow-executions', { flow_id: flowId, input: {} })).body.id as string;
       const data = (code: string) => ({ task_name: 'approve', data: { code } });
@@ -187,8 +199,15 @@ describe('hostile input', () => {
     it('that RE2 cannot run are refused at save with a 422 naming each, and nothing is stored', async () => {
       const org = await newOrg();
       const tasks: TaskSpec[] = [
-        { name: 'in', parameters: { input_schema: { properties: { a: { type: 'string', pattern: '^(?!admin).*$' } }, patternProperties: { '^(x)\\1$': {} } } } },
-        { name: 'w', task_executor_name: 'webhook_receiver', parameters: { after: '{{in.o}}', fields: { f: { type: 'string', format: 'email', pattern: '(?<=@)x' } } } },
+        {
+          name: 'in',
+          parameters: { input_schema: { properties: { a: { type: 'string', pattern: '^(?!admin).*$' } }, patternProperties: { '^(x)\\1$': {} } } },
+        },
+        {
+          name: 'w',
+          task_executor_name: 'webhook_receiver',
+          parameters: { after: '{{in.o}}', fields: { f: { type: 'string', format: 'email', pattern: '(?<=@)x' } } },
+        },
       ];
       const res = await post(org, '/api/flows', { display_name: 'refused', definition: definitionOf(tasks) });
       expect(res.status).toBe(422);
@@ -291,7 +310,9 @@ describe('hostile input', () => {
       const org = await newOrg();
       const openapi = (await send('GET', '/openapi.json', {})).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
       const operations = Object.entries(openapi.paths).flatMap(([path, methods]) =>
-        Object.entries(methods).filter(([, op]) => op.requestBody).map(([method]) => [method.toUpperCase(), path.replace(/\{[^}]+\}/g, randomUUID())] as const),
+        Object.entries(methods)
+          .filter(([, op]) => op.requestBody)
+          .map(([method]) => [method.toUpperCase(), path.replace(/\{[^}]+\}/g, randomUUID())] as const),
       );
       expect(operations.length).toBeGreaterThan(10);
       for (const [method, path] of operations) {
@@ -299,8 +320,11 @@ describe('hostile input', () => {
         expect({ method, path, status: res.status, code: (res.body.error as Json)?.code }).toEqual({ method, path, status: 400, code: 'bad_request' });
         // Exactly at the limit the body is read (then judged on its fields).
         const within = await send(method, path, org.auth(), deep(64));
-        expect({ method, path, deepOk: within.status !== 500 && within.body.error !== undefined && (within.body.error as Json).message !== hostileMessage })
-          .toEqual({ method, path, deepOk: true });
+        expect({
+          method,
+          path,
+          deepOk: within.status !== 500 && within.body.error !== undefined && (within.body.error as Json).message !== hostileMessage,
+        }).toEqual({ method, path, deepOk: true });
       }
     });
   });
@@ -310,17 +334,31 @@ describe('hostile input', () => {
       const org = await newOrg();
       const flowId = await flowOf(org, [{ name: 'in' }]);
       const id = (await post(org, '/api/flow-executions', { flow_id: flowId, input: {} })).body.id as string;
-      const get = (path: string, headers: Record<string, string> = {}) => () => send('GET', path, { ...org.auth(), ...headers });
+      const get =
+        (path: string, headers: Record<string, string> = {}) =>
+        () =>
+          send('GET', path, { ...org.auth(), ...headers });
       const cases: [string, () => Promise<Sent>, () => Promise<Sent>][] = [
         ['Prefer', get(`/api/flow-executions/${id}`, { Prefer: 'wait=1' }), get(`/api/flow-executions/${id}`, { Prefer: 'wait' + ' '.repeat(8000) + '=' })],
-        ['If-None-Match', get(`/api/flow-executions/${id}`, { 'If-None-Match': '"x"' }), get(`/api/flow-executions/${id}`, { 'If-None-Match': 'W/'.repeat(4000) })],
-        ['X-Request-ID', get(`/api/flow-executions/${id}`, { 'X-Request-ID': 'a' }), get(`/api/flow-executions/${id}`, { 'X-Request-ID': 'a'.repeat(8000) + '!' })],
+        [
+          'If-None-Match',
+          get(`/api/flow-executions/${id}`, { 'If-None-Match': '"x"' }),
+          get(`/api/flow-executions/${id}`, { 'If-None-Match': 'W/'.repeat(4000) }),
+        ],
+        [
+          'X-Request-ID',
+          get(`/api/flow-executions/${id}`, { 'X-Request-ID': 'a' }),
+          get(`/api/flow-executions/${id}`, { 'X-Request-ID': 'a'.repeat(8000) + '!' }),
+        ],
         ['path id', get(`/api/flow-executions/${randomUUID()}`), get(`/api/flow-executions/${'0'.repeat(8000)}-`)],
         ['tags', get(`/api/flow-executions?flow_id=${flowId}&tags=a:b`), get(`/api/flow-executions?flow_id=${flowId}&tags=${'a'.repeat(8000)}`)],
         ['search', get(`/api/flows?search=a`), get(`/api/flows?search=${'%25_%5C'.repeat(2000)}`)],
         ['event cursor', get(`/api/flow-executions/events?after=1`), get(`/api/flow-executions/events?after=${'9'.repeat(8000)}x`)],
-        ['Idempotency-Key', () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { 'Idempotency-Key': randomUUID() }),
-          () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { 'Idempotency-Key': 'a '.repeat(4000) + '\u00e9' })],
+        [
+          'Idempotency-Key',
+          () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { 'Idempotency-Key': randomUUID() }),
+          () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { 'Idempotency-Key': 'a '.repeat(4000) + '\u00e9' }),
+        ],
       ];
       for (const [name, benign, hostile] of cases) {
         const { hostile: sent } = await compare(benign, hostile);

@@ -41,7 +41,12 @@ describe('HTTP basics: envelope, request id, health, docs', () => {
     expect(malformed.body.error).toEqual({ message: 'Request body is not valid JSON', code: 'bad_request', details: null });
     expect(malformed.body.request_id).toBe(malformed.headers['x-request-id']);
 
-    const big = await t.http().post('/api/flows').set(auth()).send({ display_name: 'x'.repeat(4096) }).expect(413);
+    const big = await t
+      .http()
+      .post('/api/flows')
+      .set(auth())
+      .send({ display_name: 'x'.repeat(4096) })
+      .expect(413);
     expect(big.body.error.code).toBe('payload_too_large');
     expect(big.headers['x-request-id']).toMatch(ULID);
   });
@@ -53,7 +58,10 @@ describe('HTTP basics: envelope, request id, health, docs', () => {
       ['a malformed Authorization header', async () => ({ Authorization: 'Token abc' })],
       ['garbage bearer', async () => ({ Authorization: 'Bearer not.a.jwt' })],
       ['an expired token (beyond the 30 s leeway)', async () => ({ Authorization: `Bearer ${await signToken(orgId, 'app_user', { expiresIn: -31 })}` })],
-      ['another signing key', async () => ({ Authorization: `Bearer ${await signToken(orgId, 'app_user', { secret: 'another-secret-another-secret-another-secret' })}` })],
+      [
+        'another signing key',
+        async () => ({ Authorization: `Bearer ${await signToken(orgId, 'app_user', { secret: 'another-secret-another-secret-another-secret' })}` }),
+      ],
       ['a token without org_id', async () => ({ Authorization: `Bearer ${await signToken(orgId, 'app_user', { claims: { org_id: undefined } })}` })],
       ['an org_id that is not a UUID', async () => ({ Authorization: `Bearer ${await signToken(orgId, 'app_user', { claims: { org_id: 'acme' } })}` })],
       ['an unknown role', async () => ({ Authorization: `Bearer ${await signToken(orgId, 'superuser' as never)}` })],
@@ -61,14 +69,22 @@ describe('HTTP basics: envelope, request id, health, docs', () => {
       ['an unknown API key', async () => ({ 'X-API-Key': 'saf_unknown' })],
     ];
     it.each(cases)('%s', async (_name, headers) => {
-      const res = await t.http().get('/api/flows').set(await headers()).expect(401);
+      const res = await t
+        .http()
+        .get('/api/flows')
+        .set(await headers())
+        .expect(401);
       expect(res.body.error.code).toBe('unauthorized');
       expect(res.body.request_id).toBe(res.headers['x-request-id']);
     });
 
     it('accepts a token expired by less than the leeway', async () => {
       const token = await signToken(orgId, 'app_user', { expiresIn: -10 });
-      await t.http().get('/api/flows').set({ Authorization: `Bearer ${token}` }).expect(200);
+      await t
+        .http()
+        .get('/api/flows')
+        .set({ Authorization: `Bearer ${token}` })
+        .expect(200);
     });
   });
 
@@ -95,8 +111,13 @@ describe('bodies nested too deeply', () => {
   it('answers 400 in the envelope instead of overflowing the stack', async () => {
     const { auth } = await newOrg();
     const deep = '{"a":'.repeat(20000) + '1' + '}'.repeat(20000);
-    const res = await t.http().post('/api/flow-executions').set(auth()).set('Content-Type', 'application/json')
-      .send(`{"flow_id":"0b7f3c1e-2a4d-4c8e-9f10-aabbccddeeff","input":${deep}}`).expect(400);
+    const res = await t
+      .http()
+      .post('/api/flow-executions')
+      .set(auth())
+      .set('Content-Type', 'application/json')
+      .send(`{"flow_id":"0b7f3c1e-2a4d-4c8e-9f10-aabbccddeeff","input":${deep}}`)
+      .expect(400);
     expect(res.body.error).toMatchObject({ code: 'bad_request', message: 'Request body is nested too deeply (more than 64 levels)' });
   });
 });

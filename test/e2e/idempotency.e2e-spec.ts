@@ -20,7 +20,12 @@ describe('Idempotency-Key', () => {
     const org = await newOrg();
     const flowId = await createFlow(t, org.auth);
     const key = randomUUID();
-    const first = await t.http().post(CREATE).set(org.auth()).set('Idempotency-Key', key).send({ flow_id: flowId, input: { a: 1, b: [1, { c: 2, d: 3 }] } });
+    const first = await t
+      .http()
+      .post(CREATE)
+      .set(org.auth())
+      .set('Idempotency-Key', key)
+      .send({ flow_id: flowId, input: { a: 1, b: [1, { c: 2, d: 3 }] } });
     expect(first.status).toBe(201);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
 
@@ -43,12 +48,28 @@ describe('Idempotency-Key', () => {
     const org = await newOrg();
     const flowId = await createFlow(t, org.auth);
     const key = 'order-42';
-    await t.http().post(CREATE).set(org.auth()).set('Idempotency-Key', key).send({ flow_id: flowId, input: { n: 1 } }).expect(201);
-    const other = await t.http().post(CREATE).set(org.auth()).set('Idempotency-Key', key).send({ flow_id: flowId, input: { n: 2 } });
+    await t
+      .http()
+      .post(CREATE)
+      .set(org.auth())
+      .set('Idempotency-Key', key)
+      .send({ flow_id: flowId, input: { n: 1 } })
+      .expect(201);
+    const other = await t
+      .http()
+      .post(CREATE)
+      .set(org.auth())
+      .set('Idempotency-Key', key)
+      .send({ flow_id: flowId, input: { n: 2 } });
     expect(other.status).toBe(422);
     expect(other.body.error.code).toBe('idempotency_key_reused');
     expect(other.body.error.message).toContain('Idempotency-Key');
-    const query = await t.http().post(`${CREATE}?x=1`).set(org.auth()).set('Idempotency-Key', key).send({ flow_id: flowId, input: { n: 1 } });
+    const query = await t
+      .http()
+      .post(`${CREATE}?x=1`)
+      .set(org.auth())
+      .set('Idempotency-Key', key)
+      .send({ flow_id: flowId, input: { n: 1 } });
     expect(query.status).toBe(422);
     expect(await executionsOf(flowId)).toBe(1);
   });
@@ -57,7 +78,13 @@ describe('Idempotency-Key', () => {
     const org = await newOrg();
     const flowId = await createFlow(t, org.auth);
     const key = randomUUID();
-    const send = () => t.http().post(CREATE).set(org.auth()).set('Idempotency-Key', key).send({ flow_id: flowId, input: { file_key: 'a.pdf' } });
+    const send = () =>
+      t
+        .http()
+        .post(CREATE)
+        .set(org.auth())
+        .set('Idempotency-Key', key)
+        .send({ flow_id: flowId, input: { file_key: 'a.pdf' } });
     const answers = await Promise.all(Array.from({ length: 10 }, send));
 
     expect(await executionsOf(flowId)).toBe(1);

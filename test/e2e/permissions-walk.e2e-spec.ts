@@ -31,7 +31,12 @@ class World {
   execution = () => this.once('execution', async () => (await createExecution(this.t, this.org.auth, await this.flow())).id);
   task = () =>
     this.once('task', async () =>
-      this.post('/api/task-executions', 'worker', { flow_execution_id: await this.execution(), task_name: 'approve', task_execution_idx: 0, processing_status: 'running' }),
+      this.post('/api/task-executions', 'worker', {
+        flow_execution_id: await this.execution(),
+        task_name: 'approve',
+        task_execution_idx: 0,
+        processing_status: 'running',
+      }),
     );
   serviceAccount = () => this.once('serviceAccount', () => this.post('/api/service-accounts', 'org_admin', { name: 'walk' }));
   apiKey = () => this.once('apiKey', async () => this.post(`/api/service-accounts/${await this.serviceAccount()}/api-keys`, 'org_admin', { name: 'walk' }));
@@ -146,7 +151,11 @@ describe('permission walk over the served OpenAPI document', () => {
   afterAll(() => t?.close());
 
   const send = (method: string, request: { url: string; query: Record<string, unknown>; body?: unknown }, headers: Record<string, string>) => {
-    const req = t.http()[method as 'get'](request.url).query(request.query as Record<string, string>).set(headers);
+    const req = t
+      .http()
+      [method as 'get'](request.url)
+      .query(request.query as Record<string, string>)
+      .set(headers);
     return request.body === undefined ? req : req.send(request.body as object);
   };
   const isPublic = (op: Extended) => Array.isArray(op.security) && op.security.length === 0;
@@ -192,7 +201,8 @@ describe('permission walk over the served OpenAPI document', () => {
           if (!CONTRACT_PERMISSIONS[permission][role]) {
             refused++;
             const named = res.body?.error?.code === 'forbidden' && String(res.body.error.message).includes(`'${permission}'`);
-            if (res.status !== 403 || !named) problems.push(`${label} as ${role}: ${res.status} ${JSON.stringify(res.body)}, expected 403 naming the permission`);
+            if (res.status !== 403 || !named)
+              problems.push(`${label} as ${role}: ${res.status} ${JSON.stringify(res.body)}, expected 403 naming the permission`);
           } else {
             served++;
             if (res.status >= 400) problems.push(`${label} as ${role}: ${res.status} ${JSON.stringify(res.body)}, expected success`);

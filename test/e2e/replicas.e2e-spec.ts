@@ -90,9 +90,16 @@ describe('several server processes on one database', () => {
         expect(created.status).toBe(201);
         expected.push(`${created.body.id} flow_execution.created`);
         if (created.body.status === 'running' && i % 2 === 0) {
-          const done = await call(servers[(w + i + 1) % servers.length], org, 'PATCH', `/api/flow-executions/${created.body.id}/status?status=completed`, undefined, {
-            Authorization: `Bearer ${org.tokens.worker}`,
-          });
+          const done = await call(
+            servers[(w + i + 1) % servers.length],
+            org,
+            'PATCH',
+            `/api/flow-executions/${created.body.id}/status?status=completed`,
+            undefined,
+            {
+              Authorization: `Bearer ${org.tokens.worker}`,
+            },
+          );
           if (done.status === 200) expected.push(`${created.body.id} flow_execution.status_changed running→completed`);
           else expect(done.status).toBe(409); // completed or cancelled meanwhile: never a 5xx
         }
@@ -108,7 +115,9 @@ describe('several server processes on one database', () => {
     for (let i = 1; i < ids.length; i++) expect(ids[i] > ids[i - 1]).toBe(true);
     // Every write the writers saw acknowledged is there; admissions from the queue appear as their own events.
     const described = seen.map((e) =>
-      e.type === 'flow_execution.created' ? `${e.flow_execution.id} ${e.type}` : `${e.flow_execution.id} ${e.type} ${e.previous_status}→${e.flow_execution.status}`,
+      e.type === 'flow_execution.created'
+        ? `${e.flow_execution.id} ${e.type}`
+        : `${e.flow_execution.id} ${e.type} ${e.previous_status}→${e.flow_execution.status}`,
     );
     for (const entry of expected) expect(described).toContain(entry);
     expect(described.filter((d) => !expected.includes(d)).every((d) => d.endsWith('queued→running'))).toBe(true);

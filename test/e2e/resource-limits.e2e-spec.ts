@@ -14,9 +14,7 @@ const nextLink = (link: string | undefined) => (link ? /^<([^>]+)>; rel="next"$/
 /** Polls until the database shows a backend of this database waiting on a lock (bounded). */
 async function waitForLockWaiter(db: Client): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
     if (rows[0].n > 0) return;
     await new Promise((done) => setTimeout(done, 25));
   }
@@ -35,7 +33,10 @@ describe('resource limits', () => {
     const execution = await createExecution(t, org.auth, flowId);
     for (let idx = 0; idx < attempts; idx++) {
       for (const task of LINEAR_TASKS) {
-        await t.http().post(TASKS).set(org.auth('worker'))
+        await t
+          .http()
+          .post(TASKS)
+          .set(org.auth('worker'))
           .send({ flow_execution_id: execution.id, task_name: task.name, task_execution_idx: idx, processing_status: 'completed', tags: [`attempt:${idx}`] })
           .expect(201);
       }
@@ -105,7 +106,10 @@ describe('resource limits', () => {
       const flowId = await createFlow(t, org.auth, LINEAR_TASKS);
       const execution = await createExecution(t, org.auth, flowId);
       for (let idx = 0; idx < 5; idx++) {
-        await t.http().post(TASKS).set(org.auth('worker'))
+        await t
+          .http()
+          .post(TASKS)
+          .set(org.auth('worker'))
           .send({ flow_execution_id: execution.id, task_name: 'receive', task_execution_idx: idx, processing_status: 'completed', output: bulky(700) })
           .expect(201);
       }
@@ -147,7 +151,11 @@ describe('resource limits', () => {
         const res = await t.http().get(`${EXECUTIONS}?flow_id=${flowId}&${query}`).set(org.auth()).expect(422);
         expect(res.body.detail).toEqual([expect.objectContaining({ loc: ['query', param], msg: expect.stringContaining('10') })]);
       }
-      await t.http().get(`${EXECUTIONS}?flow_id=${flowId}&${many('tags').replace(/&tags=k:10$/, '')}`).set(org.auth()).expect(200);
+      await t
+        .http()
+        .get(`${EXECUTIONS}?flow_id=${flowId}&${many('tags').replace(/&tags=k:10$/, '')}`)
+        .set(org.auth())
+        .expect(200);
     });
 
     it('tags per task execution: 100 in one request, and 100 active on the task across requests', async () => {
@@ -156,7 +164,11 @@ describe('resource limits', () => {
       const execution = await createExecution(t, org.auth, flowId);
       const tags = (from: number, n: number) => Array.from({ length: n }, (_, i) => `k:${from + i}`);
       const report = (idx: number, body: Record<string, unknown>) =>
-        t.http().post(TASKS).set(org.auth('worker')).send({ flow_execution_id: execution.id, task_name: 'receive', task_execution_idx: idx, processing_status: 'running', ...body });
+        t
+          .http()
+          .post(TASKS)
+          .set(org.auth('worker'))
+          .send({ flow_execution_id: execution.id, task_name: 'receive', task_execution_idx: idx, processing_status: 'running', ...body });
 
       const tooMany = await report(0, { tags: tags(0, 101) }).expect(422);
       expect(tooMany.body.detail).toEqual([expect.objectContaining({ loc: ['body', 'tags'], msg: expect.stringContaining('100') })]);
@@ -171,9 +183,19 @@ describe('resource limits', () => {
 
       // PATCH /api/task-tags adds to the same tags: one more is one too many, and the batch is refused whole.
       const patch = (from: number, n: number) =>
-        t.http().patch('/api/task-tags').set(org.auth()).send({
-          tags: tags(from, n).map((tag) => ({ operation: 'add', flow_execution_id: execution.id, task_name: 'receive', tag_type: tag.split(':')[0], tag: tag.split(':')[1] })),
-        });
+        t
+          .http()
+          .patch('/api/task-tags')
+          .set(org.auth())
+          .send({
+            tags: tags(from, n).map((tag) => ({
+              operation: 'add',
+              flow_execution_id: execution.id,
+              task_name: 'receive',
+              tag_type: tag.split(':')[0],
+              tag: tag.split(':')[1],
+            })),
+          });
       const over = await patch(100, 2).expect(422);
       expect(over.body.detail).toEqual([expect.objectContaining({ loc: ['body', 'tags'], type: 'too_many_tags', msg: expect.stringContaining('100') })]);
       const after = await t.http().get(TASKS).query({ flow_execution_id: execution.id }).set(org.auth()).expect(200);
@@ -191,7 +213,10 @@ describe('resource limits', () => {
 
     it('flows: at most 100 tags on a flow, 10 tag filter groups of 100 values', async () => {
       const org = await newOrg();
-      const created = await t.http().post('/api/flows').set(org.auth())
+      const created = await t
+        .http()
+        .post('/api/flows')
+        .set(org.auth())
         .send({ display_name: 'Tagged', definition: {}, tags: Array.from({ length: 101 }, (_, i) => `t${i}`) })
         .expect(422);
       expect(created.body.detail).toEqual(expect.arrayContaining([expect.objectContaining({ loc: ['body', 'tags'], msg: expect.stringContaining('100') })]));
@@ -240,7 +265,11 @@ describe('resource limits', () => {
         const expected = await truth(tag, exclude);
         expect(expected.length).toBeGreaterThan(0);
         const query = `flow_id=${flowId}&tags=${tag}${exclude ? `&tags_exclude=${exclude}` : ''}&page_size=20`;
-        const whole = await t.http().get(`${EXECUTIONS}?flow_id=${flowId}&tags=${tag}${exclude ? `&tags_exclude=${exclude}` : ''}&page_size=1000`).set(org.auth()).expect(200);
+        const whole = await t
+          .http()
+          .get(`${EXECUTIONS}?flow_id=${flowId}&tags=${tag}${exclude ? `&tags_exclude=${exclude}` : ''}&page_size=1000`)
+          .set(org.auth())
+          .expect(200);
         expect(whole.body.map((e: { id: string }) => e.id)).toEqual(expected);
 
         const byCursor: string[] = [];
@@ -302,7 +331,11 @@ describe('resource limits', () => {
         await db.query('BEGIN');
         await db.query(`SELECT 1 FROM flow_executions WHERE id = $1 FOR UPDATE`, [execution.id]);
         // This request holds the only pooled connection while it waits on the row lock.
-        const holding = small.http().post(`${EXECUTIONS}/${execution.id}/cancel`).set(org.auth()).then((r) => r);
+        const holding = small
+          .http()
+          .post(`${EXECUTIONS}/${execution.id}/cancel`)
+          .set(org.auth())
+          .then((r) => r);
         await waitForLockWaiter(db);
         const res = await small.http().get(`${EXECUTIONS}/${execution.id}`).set(org.auth());
         expect(res.status).toBe(503);

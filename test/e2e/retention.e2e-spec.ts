@@ -8,7 +8,11 @@ const BASE = '/api/flow-executions';
 
 async function flowWithTtl(t: TestApp, org: Org, seconds: number | null): Promise<string> {
   const settings = { ttl: { seconds }, reexecute_on_update: false };
-  const res = await t.http().post('/api/flows').set(org.auth()).send({ display_name: 'Retained', definition: definitionOf(LINEAR_TASKS), settings });
+  const res = await t
+    .http()
+    .post('/api/flows')
+    .set(org.auth())
+    .send({ display_name: 'Retained', definition: definitionOf(LINEAR_TASKS), settings });
   if (res.status !== 201) throw new Error(`flow: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
 }
@@ -91,7 +95,15 @@ describe('TTL retention', () => {
 
       const feed = await t.http().get(`${BASE}/events`).query({ flow_id: flowId }).set(org.auth()).expect(200);
       const deleted = feed.body.events.filter((e: { type: string }) => e.type === 'flow_execution.deleted');
-      expect(deleted.map((e: { flow_execution: { id: string; status: string }; previous_status: string }) => [e.flow_execution.id, e.flow_execution.status, e.previous_status]).sort()).toEqual(
+      expect(
+        deleted
+          .map((e: { flow_execution: { id: string; status: string }; previous_status: string }) => [
+            e.flow_execution.id,
+            e.flow_execution.status,
+            e.previous_status,
+          ])
+          .sort(),
+      ).toEqual(
         [
           [completed.id, 'deleted', 'completed'],
           [failed.id, 'deleted', 'failed'],
@@ -106,7 +118,7 @@ describe('TTL retention', () => {
       const [plan] = await t.dataSource.transaction(async (m) => {
         await m.query(`SET LOCAL enable_seqscan = off`);
         return m.query(
-        `EXPLAIN (FORMAT JSON)
+          `EXPLAIN (FORMAT JSON)
          SELECT fe.id FROM flow_executions fe
           WHERE fe.flow_id = gen_random_uuid() AND fe.status IN ('completed', 'failed', 'cancelled')
             AND fe.terminal_at <= clock_timestamp() - interval '60 seconds'

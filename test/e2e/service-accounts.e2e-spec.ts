@@ -77,10 +77,21 @@ describe('Service accounts and API keys', () => {
   };
 
   const createAccount = async (org: Org, body: Body = {}) =>
-    (await http().post('/api/service-accounts').set(org.auth()).send({ name: 'integration', ...body }).expect(201)).body as Body & { id: string };
+    (
+      await http()
+        .post('/api/service-accounts')
+        .set(org.auth())
+        .send({ name: 'integration', ...body })
+        .expect(201)
+    ).body as Body & { id: string };
   const createKey = async (org: Org, accountId: string, body: Body = {}) =>
-    (await http().post(`/api/service-accounts/${accountId}/api-keys`).set(org.auth()).send({ name: 'key', ...body }).expect(201))
-      .body as Body & { id: string; token: string; token_prefix: string };
+    (
+      await http()
+        .post(`/api/service-accounts/${accountId}/api-keys`)
+        .set(org.auth())
+        .send({ name: 'key', ...body })
+        .expect(201)
+    ).body as Body & { id: string; token: string; token_prefix: string };
   const apiKey = (token: string) => ({ 'X-API-Key': token });
 
   describe('service accounts', () => {
@@ -99,7 +110,16 @@ describe('Service accounts and API keys', () => {
         .http()
         .post('/api/service-accounts')
         .set(org.auth())
-        .send({ name: 'ci', description: 'CI pipeline', role: 'publisher', organization_id: other.id, id, status: 'inactive', modified_by: 'mallory', token: 'saf_x' })
+        .send({
+          name: 'ci',
+          description: 'CI pipeline',
+          role: 'publisher',
+          organization_id: other.id,
+          id,
+          status: 'inactive',
+          modified_by: 'mallory',
+          token: 'saf_x',
+        })
         .expect(201);
       expect(res.body).toEqual(
         accountShape({ organization_id: org.id, name: 'ci', description: 'CI pipeline', role: 'publisher', modified_by: 'user-org_admin' }),
@@ -469,7 +489,10 @@ describe('Service accounts and API keys', () => {
     it('updating an account with an unknown role or a long name', async () => {
       const org = await newOrg();
       const account = await createAccount(org);
-      for (const [body, field] of [[{ role: 'root' }, 'role'], [{ name: 'x'.repeat(256) }, 'name']] as const) {
+      for (const [body, field] of [
+        [{ role: 'root' }, 'role'],
+        [{ name: 'x'.repeat(256) }, 'name'],
+      ] as const) {
         const res = await http().patch(`/api/service-accounts/${account.id}`).set(org.auth()).send(body).expect(422);
         expect(res.body.detail[0].loc).toEqual(['body', field]);
       }
@@ -483,7 +506,11 @@ describe('Service accounts and API keys', () => {
       const missing = await http().post(`/api/service-accounts/${account.id}/api-keys`).set(org.auth()).send({ description: 'd' }).expect(422);
       expect(missing.body.detail).toContainEqual(expect.objectContaining({ loc: ['body', 'name'], type: 'missing' }));
       const key = await createKey(org, account.id);
-      const long = await http().patch(`/api/service-accounts/${account.id}/api-keys/${key.id}`).set(org.auth()).send({ name: 'x'.repeat(256) }).expect(422);
+      const long = await http()
+        .patch(`/api/service-accounts/${account.id}/api-keys/${key.id}`)
+        .set(org.auth())
+        .send({ name: 'x'.repeat(256) })
+        .expect(422);
       expect(long.body.detail[0].loc).toEqual(['body', 'name']);
       const keys = await http().get(`/api/service-accounts/${account.id}/api-keys`).set(org.auth()).expect(200);
       expect(keys.body.map((k: Body) => k.name)).toEqual(['key']);
@@ -517,16 +544,26 @@ describe('Service accounts and API keys', () => {
       ]);
       await http().get('/api/service-accounts').set(apiKey(key)).expect(403);
 
-      const created = await http().post('/api/service-accounts').set({ Authorization: `Bearer ${jwt}` }).send({ name: 'by jwt' }).expect(201);
+      const created = await http()
+        .post('/api/service-accounts')
+        .set({ Authorization: `Bearer ${jwt}` })
+        .send({ name: 'by jwt' })
+        .expect(201);
       expect(created.body).toMatchObject({ organization_id: org.id, modified_by: 'ops-person' });
       const claims = JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
       expect(claims.exp - claims.iat).toBe(120);
-      await http().get('/api/service-accounts').set({ Authorization: `Bearer ${worker}` }).expect(403);
+      await http()
+        .get('/api/service-accounts')
+        .set({ Authorization: `Bearer ${worker}` })
+        .expect(403);
     });
 
     it('refuses bad arguments with the usage and exit code 2', async () => {
       await Promise.all([
-        expect(cli('mint-jwt', '--org', 'acme', '--role', 'org_admin')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--org must be an organization UUID') }),
+        expect(cli('mint-jwt', '--org', 'acme', '--role', 'org_admin')).rejects.toMatchObject({
+          code: 2,
+          stderr: expect.stringContaining('--org must be an organization UUID'),
+        }),
         expect(cli('create-api-key', '--org', randomUUID(), '--role', 'root')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('Usage:') }),
         expect(cli('rotate')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('Unknown command "rotate"') }),
       ]);
@@ -545,7 +582,13 @@ describe('Service accounts and API keys', () => {
 
         const list = await http().get('/api/service-accounts').set(apiKey(token)).expect(200);
         expect(list.body).toEqual([
-          accountShape({ organization_id: DEMO_ORGANIZATION_ID, name: 'demo-admin', role: 'org_admin', description: expect.any(String), modified_by: 'demo-setup' }),
+          accountShape({
+            organization_id: DEMO_ORGANIZATION_ID,
+            name: 'demo-admin',
+            role: 'org_admin',
+            description: expect.any(String),
+            modified_by: 'demo-setup',
+          }),
         ]);
 
         await ensureDemoOrganization(t.app, 4321);

@@ -63,7 +63,10 @@ async function fromFiles(client: Client, files: Map<string, string>): Promise<{ 
     for (const [file, text] of files) {
       await client.query(text);
       const after = new Set((await catalog(client)).keys());
-      definedBy.set(file, [...after].filter((name) => !before.has(name)));
+      definedBy.set(
+        file,
+        [...after].filter((name) => !before.has(name)),
+      );
       before = after;
     }
     return { definitions: await catalog(client), definedBy };

@@ -19,7 +19,8 @@ const sqlTexts = (dir: string) =>
 /** The functions (src/database/sql) and the queries (src/database/queries) restate names and lists that TypeScript owns; these tests hold the two equal. */
 describe('literals in SQL', () => {
   const texts = [...sqlTexts('sql'), ...sqlTexts('queries')];
-  const all = <T>(pattern: RegExp, pick: (m: RegExpMatchArray) => T) => texts.flatMap(({ file, text }) => [...text.matchAll(pattern)].map((m) => ({ file, value: pick(m) })));
+  const all = <T>(pattern: RegExp, pick: (m: RegExpMatchArray) => T) =>
+    texts.flatMap(({ file, text }) => [...text.matchAll(pattern)].map((m) => ({ file, value: pick(m) })));
   const literals = (list: string) => [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]);
 
   it('lists of execution statuses are ACTIVE_STATUSES, TERMINAL_STATUSES or the sources of a move in the transition table', () => {
@@ -45,17 +46,21 @@ describe('literals in SQL', () => {
     expect(sources('retention', 'deleted')).toEqual([...TERMINAL_STATUSES]);
     // promoteWaiting: flow_executions_org_queued_idx is over status = 'queued'.
     expect(sources('admit', 'running')).toEqual(['queued']);
-    const queries = texts.filter(({ file }) => file === 'queries/flow-executions.repository.sql').map(({ text }) => text).join('\n');
+    const queries = texts
+      .filter(({ file }) => file === 'queries/flow-executions.repository.sql')
+      .map(({ text }) => text)
+      .join('\n');
     expect(queries).toContain(`status IN ('queued')`);
     expect(queries).toContain(`status IN (${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`);
   });
 
   it('single execution statuses compared in SQL are statuses', () => {
-    const found = all(/\b(?:NEW|OLD|fe)\.status\s*(?:=|<>)\s*'([^']*)'|THEN '([a-z_]+)' ELSE '([a-z_]+)' END/g, (m) => [m[1], m[2], m[3]].filter(Boolean)).flatMap(({ file, value }) =>
-      value.map((status) => ({ file, status })),
-    );
+    const found = all(/\b(?:NEW|OLD|fe)\.status\s*(?:=|<>)\s*'([^']*)'|THEN '([a-z_]+)' ELSE '([a-z_]+)' END/g, (m) =>
+      [m[1], m[2], m[3]].filter(Boolean),
+    ).flatMap(({ file, value }) => value.map((status) => ({ file, status })));
     expect(found.length).toBeGreaterThan(0);
-    for (const { file, status } of found) expect({ file, status, known: (EXECUTION_STATUSES as readonly string[]).includes(status) }).toEqual({ file, status, known: true });
+    for (const { file, status } of found)
+      expect({ file, status, known: (EXECUTION_STATUSES as readonly string[]).includes(status) }).toEqual({ file, status, known: true });
   });
 
   it('timestamps are formatted with ISO_TIMESTAMP_FORMAT', () => {

@@ -142,8 +142,20 @@ describe('task executions', () => {
 
     it('writes a task status history row for terminal_task_status in the same call', async () => {
       const { org, execution: fe } = await setup();
-      await reported(org, { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', terminal_task_status: 'completed' });
-      await reported(org, { flow_execution_id: fe.id, task_name: 'extract', task_execution_idx: 0, processing_status: 'failed', terminal_task_status: 'failed' });
+      await reported(org, {
+        flow_execution_id: fe.id,
+        task_name: 'receive',
+        task_execution_idx: 0,
+        processing_status: 'completed',
+        terminal_task_status: 'completed',
+      });
+      await reported(org, {
+        flow_execution_id: fe.id,
+        task_name: 'extract',
+        task_execution_idx: 0,
+        processing_status: 'failed',
+        terminal_task_status: 'failed',
+      });
       await reported(org, { flow_execution_id: fe.id, task_name: 'review', task_execution_idx: 0, processing_status: 'running' });
       const history = await t.dataSource.query(
         'SELECT task_name, status, organization_id FROM flow_task_statuses WHERE flow_execution_id = $1 ORDER BY created_at',
@@ -174,7 +186,13 @@ describe('task executions', () => {
 
     it('answers 400 for a task the pinned flow version does not have, recording nothing', async () => {
       const { org, execution: fe } = await setup();
-      const res = await report(org, { flow_execution_id: fe.id, task_name: 'Extract', task_execution_idx: 0, processing_status: 'queued', tags: ['a:b'] }).expect(400);
+      const res = await report(org, {
+        flow_execution_id: fe.id,
+        task_name: 'Extract',
+        task_execution_idx: 0,
+        processing_status: 'queued',
+        tags: ['a:b'],
+      }).expect(400);
       expectSpecResponse('post', BASE, 400, res.body);
       expect(res.body.error).toMatchObject({ code: 'bad_request', message: 'Unknown task name for flow version 1: Extract' });
       expect((await list(org, { flow_execution_id: fe.id }).expect(200)).body.task_executions).toEqual([]);
@@ -260,7 +278,13 @@ describe('task executions', () => {
 
       const running = await update(org, { ...key, processing_status: 'running', started_at: '2025-01-23T10:30:00Z' }).expect(200);
       expectSpecResponse('put', BASE, 200, running.body);
-      expect(running.body).toMatchObject({ id: created.id, processing_status: 'running', input: { url: 's3://a' }, credits: 1, started_at: '2025-01-23T10:30:00.000Z' });
+      expect(running.body).toMatchObject({
+        id: created.id,
+        processing_status: 'running',
+        input: { url: 's3://a' },
+        credits: 1,
+        started_at: '2025-01-23T10:30:00.000Z',
+      });
       expect(tagsOf(running.body)).toEqual(['priority:high']);
       expect(Date.parse(running.body.updated_at)).toBeGreaterThan(Date.parse(created.updated_at));
 
@@ -299,10 +323,9 @@ describe('task executions', () => {
 
       const cleared = await update(org, { ...key, tags: [] }).expect(200);
       expect(cleared.body.tags).toEqual([]);
-      const rows = await t.dataSource.query(
-        `SELECT tag_type || ':' || tag AS tag, status FROM task_execution_tags WHERE flow_execution_id = $1 ORDER BY 1`,
-        [fe.id],
-      );
+      const rows = await t.dataSource.query(`SELECT tag_type || ':' || tag AS tag, status FROM task_execution_tags WHERE flow_execution_id = $1 ORDER BY 1`, [
+        fe.id,
+      ]);
       expect(rows).toEqual([
         { tag: 'customer:acme', status: 'deleted' },
         { tag: 'priority:high', status: 'deleted' },
@@ -333,7 +356,12 @@ describe('task executions', () => {
         output: { document_url: 's3://b.pdf' },
       }).expect(200);
       expectSpecResponse('put', BASE, 200, edited.body);
-      expect(edited.body).toMatchObject({ id: receive.id, output: { document_url: 's3://b.pdf' }, edited_status: 'edited_not_reexecuted', stale_status: 'consistent' });
+      expect(edited.body).toMatchObject({
+        id: receive.id,
+        output: { document_url: 's3://b.pdf' },
+        edited_status: 'edited_not_reexecuted',
+        stale_status: 'consistent',
+      });
 
       const all = (await list(org, { flow_execution_id: fe.id }).expect(200)).body.task_executions as TaskExecution[];
       const byId = new Map(all.map((te) => [te.id, te]));
@@ -346,13 +374,21 @@ describe('task executions', () => {
     it('does not count the same output, or a new output of an unfinished task, as an edit', async () => {
       const { org, execution: fe, extract } = await completedRun();
       // jsonb equality: key order does not matter.
-      const same = await update(org, { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0, output: { document_url: 's3://a.pdf' } }).expect(200);
+      const same = await update(org, { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0, output: { document_url: 's3://a.pdf' } }).expect(
+        200,
+      );
       expect(same.body.edited_status).toBe('not_edited');
       expect((await getOne(org, extract.id).expect(200)).body.stale_status).toBe('consistent');
       expect((await execution(org, fe.id)).status).toBe('completed');
 
       const retry = await reported(org, { flow_execution_id: fe.id, task_name: 'extract', task_execution_idx: 1, processing_status: 'running' });
-      const finished = await update(org, { flow_execution_id: fe.id, task_name: 'extract', task_execution_idx: 1, processing_status: 'completed', output: { total: 11 } }).expect(200);
+      const finished = await update(org, {
+        flow_execution_id: fe.id,
+        task_name: 'extract',
+        task_execution_idx: 1,
+        processing_status: 'completed',
+        output: { total: 11 },
+      }).expect(200);
       expect(finished.body).toMatchObject({ id: retry.id, edited_status: 'not_edited' });
       expect((await execution(org, fe.id)).status).toBe('completed');
     });
@@ -378,9 +414,7 @@ describe('task executions', () => {
       expectSpecResponse('put', BASE, 200, res.body);
       expect(res.body).toMatchObject({ id: extract.id, output: { total: 12 }, edited_status: 'edited_reexecuted', stale_status: 'consistent' });
 
-      const byId = new Map(
-        ((await list(org, { flow_execution_id: fe.id }).expect(200)).body.task_executions as TaskExecution[]).map((te) => [te.id, te]),
-      );
+      const byId = new Map(((await list(org, { flow_execution_id: fe.id }).expect(200)).body.task_executions as TaskExecution[]).map((te) => [te.id, te]));
       expect(byId.get(review1.id)).toMatchObject({ processing_status: 'queued', stale_status: 'consistent', output: null });
       expect(byId.get(review0.id)).toMatchObject({ processing_status: 'completed', output: { approved: false } });
       expect(byId.get(receive.id)).toMatchObject({ processing_status: 'completed', edited_status: 'not_edited' });
@@ -470,7 +504,11 @@ describe('task executions', () => {
       for (const role of ['app_user', 'org_admin'] as const) {
         expectErrorEnvelope((await update(org, { ...key, processing_status: 'completed' }, {}, role).expect(403)).body, 'forbidden');
       }
-      await t.http().put(BASE).send({ ...key, processing_status: 'completed' }).expect(401);
+      await t
+        .http()
+        .put(BASE)
+        .send({ ...key, processing_status: 'completed' })
+        .expect(401);
       expect((await list(org, { flow_execution_id: fe.id }).expect(200)).body.task_executions[0].processing_status).toBe('running');
     });
   });
@@ -526,8 +564,21 @@ describe('task executions', () => {
   describe('GET /api/task-executions', () => {
     it('lists a flow execution’s task executions newest first, filtered by task name and attempt', async () => {
       const { org, execution: fe } = await setup();
-      const a = await reported(org, { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', credits: 2, tags: ['source:email'] });
-      const b = await reported(org, { flow_execution_id: fe.id, task_name: 'extract', task_execution_idx: 0, processing_status: 'failed', tags: ['priority:high'] });
+      const a = await reported(org, {
+        flow_execution_id: fe.id,
+        task_name: 'receive',
+        task_execution_idx: 0,
+        processing_status: 'completed',
+        credits: 2,
+        tags: ['source:email'],
+      });
+      const b = await reported(org, {
+        flow_execution_id: fe.id,
+        task_name: 'extract',
+        task_execution_idx: 0,
+        processing_status: 'failed',
+        tags: ['priority:high'],
+      });
       const c = await reported(org, { flow_execution_id: fe.id, task_name: 'extract', task_execution_idx: 1, processing_status: 'running', credits: 1 });
 
       const all = await list(org, { flow_execution_id: fe.id }).expect(200);
@@ -597,12 +648,23 @@ describe('task executions', () => {
       const { org, flowId, execution: high } = await setup();
       const low = await createExecution(t, org.auth, flowId);
       const none = await createExecution(t, org.auth, flowId);
-      await reported(org, { flow_execution_id: high.id, task_name: 'extract', task_execution_idx: 0, processing_status: 'completed', tags: ['priority:high', 'customer:acme'] });
+      await reported(org, {
+        flow_execution_id: high.id,
+        task_name: 'extract',
+        task_execution_idx: 0,
+        processing_status: 'completed',
+        tags: ['priority:high', 'customer:acme'],
+      });
       await reported(org, { flow_execution_id: low.id, task_name: 'review', task_execution_idx: 0, processing_status: 'completed', tags: ['priority:low'] });
       await reported(org, { flow_execution_id: none.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed' });
 
       const ids = async (query: Record<string, string | string[]>) => {
-        const res = await t.http().get(EXECUTIONS).query({ flow_id: flowId, sort_direction: 'asc', ...query }).set(org.auth()).expect(200);
+        const res = await t
+          .http()
+          .get(EXECUTIONS)
+          .query({ flow_id: flowId, sort_direction: 'asc', ...query })
+          .set(org.auth())
+          .expect(200);
         expectSpecResponse('get', EXECUTIONS, 200, res.body);
         return res.body.map((e: { id: string }) => e.id);
       };
@@ -676,18 +738,26 @@ describe('task executions', () => {
     const seen = await execution(org, run.id, { include_credits: 'true', include_run_number: 'true' });
     expect(seen).toMatchObject({ status: 'completed', total_credits: 6, run_number: 1, modified_by: 'user-worker' });
 
-    const tagged = await t.http().get(EXECUTIONS).query({ flow_id: flowId, tags: 'priority:high', include_credits: true }).set(org.auth('app_user')).expect(200);
+    const tagged = await t
+      .http()
+      .get(EXECUTIONS)
+      .query({ flow_id: flowId, tags: 'priority:high', include_credits: true })
+      .set(org.auth('app_user'))
+      .expect(200);
     expect(tagged.body.map((e: { id: string; total_credits: number }) => [e.id, e.total_credits])).toEqual([[run.id, 6]]);
-    const completedOnly = await t.http().get(EXECUTIONS).query({ flow_id: flowId, status: 'completed', tags_exclude: 'reviewer:bob' }).set(org.auth()).expect(200);
+    const completedOnly = await t
+      .http()
+      .get(EXECUTIONS)
+      .query({ flow_id: flowId, status: 'completed', tags_exclude: 'reviewer:bob' })
+      .set(org.auth())
+      .expect(200);
     expect(completedOnly.body.map((e: { id: string }) => e.id)).toEqual([run.id]);
     const untagged = await t.http().get(EXECUTIONS).query({ flow_id: flowId, tags_exclude: 'source:email' }).set(org.auth()).expect(200);
     expect(untagged.body.map((e: { id: string }) => e.id)).toEqual([bystander.id]);
 
     const tasks = await list(org, { flow_execution_id: run.id, include_credits: 'true' }).expect(200);
     expectSpecResponse('get', BASE, 200, tasks.body);
-    expect(
-      tasks.body.task_executions.map((te: TaskExecution) => [te.task_name, te.processing_status, te.credits, tagsOf(te), te.output]),
-    ).toEqual([
+    expect(tasks.body.task_executions.map((te: TaskExecution) => [te.task_name, te.processing_status, te.credits, tagsOf(te), te.output])).toEqual([
       ['review', 'completed', null, ['reviewer:alice'], { result: 'review' }],
       ['extract', 'completed', 5, ['priority:high'], { result: 'extract' }],
       ['receive', 'completed', 1, ['source:email'], { result: 'receive' }],

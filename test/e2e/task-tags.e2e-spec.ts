@@ -27,16 +27,31 @@ describe('task tags', () => {
   const list = (org: Org, query: Record<string, string>, role: Role = 'integration') => t.http().get(TAGS).query(query).set(org.auth(role));
   const flowTags = (org: Org, flowId: string, query: Record<string, string> = {}, role: Role = 'integration') =>
     t.http().get(`/api/flows/${flowId}/tags`).query(query).set(org.auth(role));
-  const add = (id: string, task_name: string, tag_type: string, tag: string, tag_metadata?: unknown): Item =>
-    ({ operation: 'add', flow_execution_id: id, task_name, tag_type, tag, ...(tag_metadata === undefined ? {} : { tag_metadata }) });
-  const remove = (id: string, task_name: string, tag_type: string, tag: string): Item => ({ operation: 'remove', flow_execution_id: id, task_name, tag_type, tag });
+  const add = (id: string, task_name: string, tag_type: string, tag: string, tag_metadata?: unknown): Item => ({
+    operation: 'add',
+    flow_execution_id: id,
+    task_name,
+    tag_type,
+    tag,
+    ...(tag_metadata === undefined ? {} : { tag_metadata }),
+  });
+  const remove = (id: string, task_name: string, tag_type: string, tag: string): Item => ({
+    operation: 'remove',
+    flow_execution_id: id,
+    task_name,
+    tag_type,
+    tag,
+  });
   const statuses = (res: { body: { tags: { status: string }[] } }) => res.body.tags.map((r) => r.status);
   const labels = async (org: Org, id: string, task?: string) =>
     (await list(org, { flow_execution_id: id, ...(task ? { task_name: task } : {}) }).expect(200)).body.map(
       (g: { task_name: string; tag_type: string; tag: string }) => `${g.task_name}/${g.tag_type}:${g.tag}`,
     );
   const rows = async (id: string) =>
-    t.dataSource.query(`SELECT task_name, tag_type, tag, status, tag_metadata, modified_by FROM task_execution_tags WHERE flow_execution_id = $1 ORDER BY created_at, id`, [id]);
+    t.dataSource.query(
+      `SELECT task_name, tag_type, tag, status, tag_metadata, modified_by FROM task_execution_tags WHERE flow_execution_id = $1 ORDER BY created_at, id`,
+      [id],
+    );
 
   describe('PATCH /api/task-tags', () => {
     it('applies a mixed batch and answers one result per operation, in request order', async () => {
@@ -53,7 +68,16 @@ describe('task tags', () => {
       const listed = await list(org, { flow_execution_id: id }).expect(200);
       expectSpecResponse('get', TAGS, 200, listed.body);
       expect(listed.body).toEqual([
-        expect.objectContaining({ task_name: 'extract', tag_type: 'review_status', tag: 'reviewed', tag_metadata: { reviewer: 'a@example.com' }, status: 'active', modified_by: 'user-app_user', organization_id: org.id, flow_execution_id: id }),
+        expect.objectContaining({
+          task_name: 'extract',
+          tag_type: 'review_status',
+          tag: 'reviewed',
+          tag_metadata: { reviewer: 'a@example.com' },
+          status: 'active',
+          modified_by: 'user-app_user',
+          organization_id: org.id,
+          flow_execution_id: id,
+        }),
         expect.objectContaining({ task_name: 'extract', tag_type: 'priority', tag: 'high', tag_metadata: null }),
         expect.objectContaining({ task_name: 'review', tag_type: 'quality', tag: 'flagged', tag_metadata: [1, 'two'] }),
       ]);
@@ -90,7 +114,14 @@ describe('task tags', () => {
       const { org, flowId, id } = await setup();
       const other = (await createExecution(t, org.auth, flowId)).id;
       const ids = async (query: Record<string, string>) =>
-        (await t.http().get('/api/flow-executions').query({ flow_id: flowId, ...query }).set(org.auth()).expect(200)).body.map((e: { id: string }) => e.id);
+        (
+          await t
+            .http()
+            .get('/api/flow-executions')
+            .query({ flow_id: flowId, ...query })
+            .set(org.auth())
+            .expect(200)
+        ).body.map((e: { id: string }) => e.id);
       await patch(org, [add(id, 'review', 'review_status', 'approved')]).expect(200);
       expect(await ids({ tags: 'review_status:approved' })).toEqual([id]);
       expect(await ids({ tags_exclude: 'review_status:approved' })).toEqual([other]);
@@ -100,13 +131,18 @@ describe('task tags', () => {
 
     it('the feed shows each task whose tags changed as task_execution.updated, with its tags', async () => {
       const { org, id } = await setup();
-      await t.http().post('/api/task-executions').set(org.auth('worker'))
-        .send({ flow_execution_id: id, task_name: 'extract', task_execution_idx: 0, processing_status: 'running' }).expect(201);
-      const feed = async () => (await t.http().get('/api/flow-executions/events').set(org.auth()).expect(200)).body.events as {
-        type: string;
-        flow_execution: { id: string };
-        task_execution?: { task_name: string; tags: { tag_type: string; tag: string }[] };
-      }[];
+      await t
+        .http()
+        .post('/api/task-executions')
+        .set(org.auth('worker'))
+        .send({ flow_execution_id: id, task_name: 'extract', task_execution_idx: 0, processing_status: 'running' })
+        .expect(201);
+      const feed = async () =>
+        (await t.http().get('/api/flow-executions/events').set(org.auth()).expect(200)).body.events as {
+          type: string;
+          flow_execution: { id: string };
+          task_execution?: { task_name: string; tags: { tag_type: string; tag: string }[] };
+        }[];
       const before = (await feed()).length;
       // extract has run (an event); review has not (no task execution to show); the no-op records nothing.
       await patch(org, [add(id, 'extract', 'k', 'v'), add(id, 'extract', 'k', 'w'), add(id, 'review', 'k', 'v')]).expect(200);
@@ -170,7 +206,11 @@ describe('task tags', () => {
 
     it('401 without credentials', async () => {
       const { id } = await setup();
-      await t.http().patch(TAGS).send({ tags: [add(id, 'extract', 'k', 'v')] }).expect(401);
+      await t
+        .http()
+        .patch(TAGS)
+        .send({ tags: [add(id, 'extract', 'k', 'v')] })
+        .expect(401);
       expect(await rows(id)).toEqual([]);
     });
 
@@ -191,9 +231,7 @@ describe('task tags', () => {
       const a = add(id, 'extract', 'k', 'a');
       const b = add(id, 'review', 'k', 'b');
       const crossed = await Promise.all(
-        Array.from({ length: 8 }, (_, i) =>
-          patch(org, i % 2 ? [a, remove(id, 'review', 'k', 'b'), b] : [b, remove(id, 'extract', 'k', 'a'), a]),
-        ),
+        Array.from({ length: 8 }, (_, i) => patch(org, i % 2 ? [a, remove(id, 'review', 'k', 'b'), b] : [b, remove(id, 'extract', 'k', 'a'), a])),
       );
       expect(crossed.map((r) => r.status)).toEqual(Array(8).fill(200));
       expect(await labels(org, id)).toEqual(expect.arrayContaining(['extract/k:same', 'extract/k:a', 'review/k:b']));
@@ -246,8 +284,12 @@ describe('task tags', () => {
       await patch(org, [remove(second, 'extract', 'old', 'tag')]).expect(200);
       await t.http().delete(`/api/flow-executions/${gone}`).set(org.auth()).expect(204);
       // Tags written by a worker's task report count too.
-      await t.http().post('/api/task-executions').set(org.auth('worker'))
-        .send({ flow_execution_id: id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', tags: ['source:email'] }).expect(201);
+      await t
+        .http()
+        .post('/api/task-executions')
+        .set(org.auth('worker'))
+        .send({ flow_execution_id: id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', tags: ['source:email'] })
+        .expect(201);
 
       const res = await flowTags(org, flowId).expect(200);
       expectSpecResponse('get', FLOW_TAGS, 200, res.body);
@@ -262,7 +304,10 @@ describe('task tags', () => {
       // A task of a run carries at most 100 active tags: a batch of 100 to each of 11 runs.
       for (let i = 0; i < all.length; i += 100) {
         const run = i === 0 ? id : (await createExecution(t, org.auth, flowId)).id;
-        await patch(org, all.slice(i, i + 100).map((label) => add(run, 'extract', 'n', label.slice(2)))).expect(200);
+        await patch(
+          org,
+          all.slice(i, i + 100).map((label) => add(run, 'extract', 'n', label.slice(2))),
+        ).expect(200);
       }
       const res = await flowTags(org, flowId).expect(200);
       expect(res.body).toEqual(all.slice(0, 1000));
@@ -295,7 +340,15 @@ describe('task tags', () => {
     expect(doc.paths['/api/task-tags'].patch.operationId).toBe('patch_flow_task_tags_api_task_tags_patch');
     expect(doc.paths['/api/task-tags'].get.operationId).toBe('list_task_tags_api_task_tags_get');
     expect(doc.paths['/api/flows/{flow_id}/tags'].get.operationId).toBe('get_flow_tags_api_flows__flow_id__tags_get');
-    for (const name of ['WebhookDataCreateRequest', 'WebhookDataAckResponse', 'PatchFlowTaskTagsRequest', 'PatchFlowTaskTagsRequestItem', 'PatchFlowTaskTagsResponse', 'PatchFlowTaskTagsResponseItem', 'FlowTaskTagAPI']) {
+    for (const name of [
+      'WebhookDataCreateRequest',
+      'WebhookDataAckResponse',
+      'PatchFlowTaskTagsRequest',
+      'PatchFlowTaskTagsRequestItem',
+      'PatchFlowTaskTagsResponse',
+      'PatchFlowTaskTagsResponseItem',
+      'FlowTaskTagAPI',
+    ]) {
       expect({ [name]: doc.components.schemas[name] !== undefined }).toEqual({ [name]: true });
     }
     expect(doc.paths['/api/task-tags'].patch.responses['403']).toBeDefined();

@@ -36,16 +36,27 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
   }
 
   const post = (org: Org, id: string, body: unknown, role: Role = 'integration') =>
-    t.http().post(`${EXECUTIONS}/${id}/webhook-data`).set(org.auth(role)).send(body as object);
+    t
+      .http()
+      .post(`${EXECUTIONS}/${id}/webhook-data`)
+      .set(org.auth(role))
+      .send(body as object);
   const run = async (org: Org, id: string) => (await t.http().get(`${EXECUTIONS}/${id}`).set(org.auth()).expect(200)).body;
   const tasks = async (org: Org, id: string, taskName: string) =>
-    (await t.http().get('/api/task-executions').query({ flow_execution_id: id, task_name: taskName }).set(org.auth()).expect(200)).body
-      .task_executions;
+    (await t.http().get('/api/task-executions').query({ flow_execution_id: id, task_name: taskName }).set(org.auth()).expect(200)).body.task_executions;
   const createTask = (org: Org, id: string, taskName: string, processingStatus: string, idx = 0) =>
-    t.http().post('/api/task-executions').set(org.auth('worker'))
+    t
+      .http()
+      .post('/api/task-executions')
+      .set(org.auth('worker'))
       .send({ flow_execution_id: id, task_name: taskName, task_execution_idx: idx, processing_status: processingStatus });
   const reportStatus = (org: Org, id: string, taskName: string, status: string) =>
-    t.http().post(`${EXECUTIONS}/${id}/task-status`).set(org.auth('worker')).send({ statuses: [{ task_name: taskName, status }] }).expect(200);
+    t
+      .http()
+      .post(`${EXECUTIONS}/${id}/task-status`)
+      .set(org.auth('worker'))
+      .send({ statuses: [{ task_name: taskName, status }] })
+      .expect(200);
   const patchStatus = (org: Org, id: string, status: string) =>
     t.http().patch(`${EXECUTIONS}/${id}/status`).query({ status }).set(org.auth('worker')).expect(200);
 
@@ -114,7 +125,12 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
   });
 
   describe('events', () => {
-    type FeedEvent = { type: string; previous_status: string | null; flow_execution: { status: string }; task_execution?: { task_name: string; processing_status: string; output: unknown } };
+    type FeedEvent = {
+      type: string;
+      previous_status: string | null;
+      flow_execution: { status: string };
+      task_execution?: { task_name: string; processing_status: string; output: unknown };
+    };
     const feed = async (org: Org): Promise<FeedEvent[]> => (await t.http().get('/api/flow-executions/events').set(org.auth()).expect(200)).body.events;
     const since = async (org: Org, before: number) => (await feed(org)).slice(before);
 
@@ -210,7 +226,10 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
       const { org, id } = await setup();
       const plain = await post(org, id, { task_name: 'extract', data: {} }).expect(400);
       expectSpecResponse('post', PATH, 400, plain.body);
-      expect(plain.body.error).toMatchObject({ code: 'bad_request', message: "Task 'extract' is not a webhook_receiver task (its executor is 'doc_to_structured')" });
+      expect(plain.body.error).toMatchObject({
+        code: 'bad_request',
+        message: "Task 'extract' is not a webhook_receiver task (its executor is 'doc_to_structured')",
+      });
       const unknown = await post(org, id, { task_name: 'nope', data: {} }).expect(404);
       expectSpecResponse('post', PATH, 404, unknown.body);
       expect(unknown.body.error).toMatchObject({ code: 'not_found', message: "Task 'nope' not found in flow version 1 of this flow execution" });
@@ -272,7 +291,11 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
       const { org, id } = await setup();
       const account = await t.http().post('/api/service-accounts').set(org.auth()).send({ name: 'hooks', role: 'integration' }).expect(201);
       const key = await t.http().post(`/api/service-accounts/${account.body.id}/api-keys`).set(org.auth()).send({ name: 'k' }).expect(201);
-      const res = await t.http().post(`${EXECUTIONS}/${id}/webhook-data`).set('X-API-Key', key.body.token).send({ task_name: 'inbox', data: { a: 1 } });
+      const res = await t
+        .http()
+        .post(`${EXECUTIONS}/${id}/webhook-data`)
+        .set('X-API-Key', key.body.token)
+        .send({ task_name: 'inbox', data: { a: 1 } });
       expect(res.status).toBe(200);
     });
 
@@ -312,9 +335,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
 
     it('different: one wins, the others 409, and the task holds the winner', async () => {
       const { org, id } = await waitingRun();
-      const responses = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => post(org, id, { task_name: 'approve', data: { approved: true, amount: i } })),
-      );
+      const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => post(org, id, { task_name: 'approve', data: { approved: true, amount: i } })));
       const winners = responses.flatMap((r, i) => (r.status === 200 ? [i] : []));
       expect(winners).toHaveLength(1);
       expect(responses.filter((r) => r.status === 409)).toHaveLength(7);
@@ -325,10 +346,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
 
     it('data and the task’s creation racing: the data is applied either way', async () => {
       const { org, id } = await setup();
-      const [posted, created] = await Promise.all([
-        post(org, id, { task_name: 'inbox', data: { raced: true } }),
-        createTask(org, id, 'inbox', 'running'),
-      ]);
+      const [posted, created] = await Promise.all([post(org, id, { task_name: 'inbox', data: { raced: true } }), createTask(org, id, 'inbox', 'running')]);
       expect([posted.status, created.status]).toEqual([200, 201]);
       expect((await tasks(org, id, 'inbox'))[0]).toMatchObject({ processing_status: 'completed', output: { raced: true } });
       expect((await stored(id))[0].task_execution_id).toBe(created.body.id);

@@ -13,13 +13,25 @@ const ENV = { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_TIMEOUT_MS: '1000', WE
 /** Creates a webhook, a flow and one execution (one event) through `http`; answers the webhook. */
 async function oneEvent(http: () => ReturnType<typeof request>, org: Org, url: string) {
   const hook = await http().post('/api/webhooks').set(org.auth()).send({ url }).expect(201);
-  const flow = await http().post('/api/flows').set(org.auth()).send({ display_name: 'f', definition: definitionOf(LINEAR_TASKS) }).expect(201);
-  await http().post('/api/flow-executions').set(org.auth()).send({ flow_id: flow.body.id, input: { file_key: 'a.pdf' } }).expect(201);
+  const flow = await http()
+    .post('/api/flows')
+    .set(org.auth())
+    .send({ display_name: 'f', definition: definitionOf(LINEAR_TASKS) })
+    .expect(201);
+  await http()
+    .post('/api/flow-executions')
+    .set(org.auth())
+    .send({ flow_id: flow.body.id, input: { file_key: 'a.pdf' } })
+    .expect(201);
   return hook.body as { id: string; secret: string };
 }
 
 const attempts = (t: TestApp, org: Org, id: string) =>
-  t.http().get(`/api/webhooks/${id}/deliveries`).set(org.auth()).then((res) => res.body.deliveries as { delivery_id: string; attempt: number; response_status: number | null; error: string | null; status: string }[]);
+  t
+    .http()
+    .get(`/api/webhooks/${id}/deliveries`)
+    .set(org.auth())
+    .then((res) => res.body.deliveries as { delivery_id: string; attempt: number; response_status: number | null; error: string | null; status: string }[]);
 
 // Each test owns every delivery worker alive while it runs, so no other sender can step in.
 describe('webhook deliveries across processes', () => {
@@ -48,7 +60,10 @@ describe('webhook deliveries across processes', () => {
     const [, again] = await r.waitFor(2);
     expect(again.headers['webhook-id']).toBe(sent.headers['webhook-id']);
     expect(again.body).toBe(sent.body);
-    const log = await eventually(() => attempts(second, org, hook.id), (a) => a.length === 1);
+    const log = await eventually(
+      () => attempts(second, org, hook.id),
+      (a) => a.length === 1,
+    );
     expect(log).toEqual([expect.objectContaining({ attempt: 2, response_status: 200, status: 'succeeded' })]);
   });
 
@@ -67,12 +82,21 @@ describe('webhook deliveries across processes', () => {
     expect(JSON.parse(got.body)).toMatchObject({ type: 'flow_execution.created' });
 
     // The next message hangs at the endpoint; shutdown (what SIGTERM runs) lets it time out and records it.
-    const [done] = await eventually(() => attempts(writer, org, hook.id), (a) => a.length === 1);
+    const [done] = await eventually(
+      () => attempts(writer, org, hook.id),
+      (a) => a.length === 1,
+    );
     const redelivery = await writer.http().post(`/api/webhooks/${hook.id}/deliveries/${done.delivery_id}/redeliver`).set(org.auth()).expect(202);
     await r.waitFor(2);
     await sender.close();
     const log = await attempts(writer, org, hook.id);
-    expect(log[0]).toMatchObject({ delivery_id: redelivery.body.delivery_id, attempt: 1, response_status: null, error: 'timeout after 1000 ms', status: 'pending' });
+    expect(log[0]).toMatchObject({
+      delivery_id: redelivery.body.delivery_id,
+      attempt: 1,
+      response_status: null,
+      error: 'timeout after 1000 ms',
+      status: 'pending',
+    });
   });
 
   it('refuses at send time an address that is not public, after DNS resolution', async () => {
@@ -82,16 +106,28 @@ describe('webhook deliveries across processes', () => {
     // Registered while private addresses were allowed; as if the names later resolved to private addresses.
     const lenient = await createTestApp({ ...ENV, WEBHOOK_WORKER: 'false' });
     apps.push(lenient);
-    const byName = (await lenient.http().post('/api/webhooks').set(org.auth()).send({ url: r.url().replace('127.0.0.1', 'localhost') }).expect(201)).body;
+    const byName = (
+      await lenient
+        .http()
+        .post('/api/webhooks')
+        .set(org.auth())
+        .send({ url: r.url().replace('127.0.0.1', 'localhost') })
+        .expect(201)
+    ).body;
     const byAddress = await oneEvent(() => lenient.http(), org, r.url());
 
     const strict = await createTestApp({ WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_BASE_MS: '50' });
     apps.push(strict);
-    const literal = await eventually(() => attempts(strict, org, byAddress.id), (a) => a.length >= 1);
+    const literal = await eventually(
+      () => attempts(strict, org, byAddress.id),
+      (a) => a.length >= 1,
+    );
     expect(literal.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: 'refused: 127.0.0.1 is not a public address' });
-    const resolved = await eventually(() => attempts(strict, org, byName.id), (a) => a.length >= 1);
+    const resolved = await eventually(
+      () => attempts(strict, org, byName.id),
+      (a) => a.length >= 1,
+    );
     expect(resolved.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: 'refused: localhost does not resolve to a public address' });
     expect(r.received).toHaveLength(0);
   });
 });
-

@@ -9,7 +9,19 @@ import { newOrg } from '../utils/tokens';
 import { eventually, WebhookReceiver } from '../utils/webhook-receiver';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
-type Attempt = { id: string; delivery_id: string; event_id: string; event_type: string; attempt: number; response_status: number | null; error: string | null; duration_ms: number; attempted_at: string; next_attempt_at: string | null; status: string };
+type Attempt = {
+  id: string;
+  delivery_id: string;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  response_status: number | null;
+  error: string | null;
+  duration_ms: number;
+  attempted_at: string;
+  next_attempt_at: string | null;
+  status: string;
+};
 
 // Short retries, a short window and a low disable threshold keep the schedule within seconds.
 const ENV = {
@@ -82,10 +94,26 @@ describe('webhooks', () => {
       expect(one.body).toEqual(withoutSecret);
       expect(JSON.stringify(list.body)).not.toContain(created.secret);
 
-      const patched = await t.http().patch(`/api/webhooks/${created.id}`).set(org.auth('backoffice'))
-        .send({ url: 'https://hooks.example.com/c', event_types: ['task_execution.updated'], flow_id: flowId, description: null, organization_id: randomUUID() })
+      const patched = await t
+        .http()
+        .patch(`/api/webhooks/${created.id}`)
+        .set(org.auth('backoffice'))
+        .send({
+          url: 'https://hooks.example.com/c',
+          event_types: ['task_execution.updated'],
+          flow_id: flowId,
+          description: null,
+          organization_id: randomUUID(),
+        })
         .expect(200);
-      expect(patched.body).toMatchObject({ url: 'https://hooks.example.com/c', event_types: ['task_execution.updated'], flow_id: flowId, description: null, organization_id: org.id, modified_by: 'user-backoffice' });
+      expect(patched.body).toMatchObject({
+        url: 'https://hooks.example.com/c',
+        event_types: ['task_execution.updated'],
+        flow_id: flowId,
+        description: null,
+        organization_id: org.id,
+        modified_by: 'user-backoffice',
+      });
       const reset = await t.http().patch(`/api/webhooks/${created.id}`).set(org.auth()).send({ event_types: null, flow_id: null }).expect(200);
       expect(reset.body).toMatchObject({ event_types: [...EVENT_TYPES], flow_id: null });
       const off = await t.http().patch(`/api/webhooks/${created.id}`).set(org.auth()).send({ status: 'disabled' }).expect(200);
@@ -191,9 +219,21 @@ describe('webhooks', () => {
     it('refuses loopback, private, link-local and unspecified hosts, and other schemes, with a 400 at create and update', async () => {
       const org = await newOrg();
       const urls = [
-        'http://127.0.0.1:8080/hook', 'http://localhost/hook', 'http://[::1]/hook', 'http://10.1.2.3/hook', 'http://172.16.0.5/',
-        'http://192.168.0.10/', 'http://169.254.169.254/latest/meta-data/', 'http://0.0.0.0/', 'http://[::]/', 'http://[fd00::1]/',
-        'http://[fe80::1]/', 'http://[::ffff:127.0.0.1]/', 'http://2130706433/', 'ftp://hooks.example.com/', 'file:///etc/passwd',
+        'http://127.0.0.1:8080/hook',
+        'http://localhost/hook',
+        'http://[::1]/hook',
+        'http://10.1.2.3/hook',
+        'http://172.16.0.5/',
+        'http://192.168.0.10/',
+        'http://169.254.169.254/latest/meta-data/',
+        'http://0.0.0.0/',
+        'http://[::]/',
+        'http://[fd00::1]/',
+        'http://[fe80::1]/',
+        'http://[::ffff:127.0.0.1]/',
+        'http://2130706433/',
+        'ftp://hooks.example.com/',
+        'file:///etc/passwd',
       ];
       for (const url of urls) {
         const res = await strict.http().post('/api/webhooks').set(org.auth()).send({ url });
@@ -230,7 +270,10 @@ describe('webhooks', () => {
       expect(() => new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`).verify(got.body, headers)).toThrow();
       expect(() => new Webhook(hook.secret).verify(got.body.replace('running', 'failed'), headers)).toThrow();
 
-      const attempts = await eventually(() => log(org, hook.id), (a) => a.length === 1);
+      const attempts = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length === 1,
+      );
       expect(attempts[0]).toEqual({
         id: expect.stringMatching(/^\d+$/),
         delivery_id: expect.any(String),
@@ -291,7 +334,10 @@ describe('webhooks', () => {
       for (const x of got) expect(new Webhook(hook.secret).verify(x.body, x.headers as Record<string, string>)).toBeTruthy();
       expect(got[1].body).toBe(got[0].body);
 
-      const attempts = await eventually(() => log(org, hook.id), (a) => a.length === 3);
+      const attempts = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length === 3,
+      );
       expect(attempts.map((a) => [a.attempt, a.response_status, a.status])).toEqual([
         [3, 204, 'succeeded'],
         [2, 503, 'succeeded'],
@@ -323,8 +369,14 @@ describe('webhooks', () => {
       await createExecution(t, org.auth, await createFlow(t, org.auth));
       const got = await r.waitFor(2);
       expect(got.map((x) => x.path)).toEqual(['/hook', '/hook']);
-      const attempts = await eventually(() => log(org, hook.id), (a) => a.length === 2);
-      expect(attempts.map((a) => [a.attempt, a.response_status])).toEqual([[2, 200], [1, 302]]);
+      const attempts = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length === 2,
+      );
+      expect(attempts.map((a) => [a.attempt, a.response_status])).toEqual([
+        [2, 200],
+        [1, 302],
+      ]);
     });
 
     it('records timeouts and network errors as failed attempts, then fails the message after the retry window', async () => {
@@ -333,9 +385,15 @@ describe('webhooks', () => {
       const hook = await register(org, { url: r.url() });
       const dead = await register(org, { url: 'http://127.0.0.1:9/closed' });
       await createExecution(t, org.auth, await createFlow(t, org.auth));
-      const timedOut = await eventually(() => log(org, hook.id), (a) => a.length >= 1);
+      const timedOut = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length >= 1,
+      );
       expect(timedOut.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: 'timeout after 1000 ms', status: 'pending' });
-      const refused = await eventually(() => log(org, dead.id), (a) => a.length > 0 && a[0].status === 'failed');
+      const refused = await eventually(
+        () => log(org, dead.id),
+        (a) => a.length > 0 && a[0].status === 'failed',
+      );
       expect(refused.at(-1)).toMatchObject({ attempt: 1, response_status: null, error: 'connection refused (ECONNREFUSED)' });
       expect(refused[0].next_attempt_at).toBeNull();
       expect(refused.length).toBeGreaterThan(2);
@@ -388,7 +446,10 @@ describe('webhooks', () => {
       await createExecution(t, org.auth, flowId);
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(r.received).toHaveLength(seen);
-      const redeliver = await t.http().post(`/api/webhooks/${hook.id}/deliveries/${(await log(org, hook.id))[0].delivery_id}/redeliver`).set(org.auth());
+      const redeliver = await t
+        .http()
+        .post(`/api/webhooks/${hook.id}/deliveries/${(await log(org, hook.id))[0].delivery_id}/redeliver`)
+        .set(org.auth());
       expect(redeliver.status).toBe(409);
     });
 
@@ -398,7 +459,10 @@ describe('webhooks', () => {
       const hook = await register(org, { url: r.url() });
       const flowId = await createFlow(t, org.auth);
       await createExecution(t, org.auth, flowId);
-      const first = await eventually(() => log(org, hook.id), (a) => a.length > 0 && a[0].status === 'failed');
+      const first = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length > 0 && a[0].status === 'failed',
+      );
       // One failed message so far (the threshold is 2); the next attempt comes after the window (3 s) has passed.
       const firstAttemptAt = Date.parse(first[first.length - 1].attempted_at);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstAttemptAt + 3100 - Date.now())));
@@ -409,7 +473,7 @@ describe('webhooks', () => {
       );
       expect(disabled.disabled_reason).toMatch(/^failing since \d{4}-/);
       expect(disabled.consecutive_failures).toBe(1);
-      expect((await log(org, hook.id, { status: 'pending' }))).toEqual([]);
+      expect(await log(org, hook.id, { status: 'pending' })).toEqual([]);
     });
 
     it('redelivers an event as a new message with the same webhook-id', async () => {
@@ -418,14 +482,26 @@ describe('webhooks', () => {
       const hook = await register(org, { url: r.url() });
       await createExecution(t, org.auth, await createFlow(t, org.auth));
       const [first] = await r.waitFor(1);
-      const [attempt] = await eventually(() => log(org, hook.id), (a) => a.length === 1);
+      const [attempt] = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length === 1,
+      );
       const res = await t.http().post(`/api/webhooks/${hook.id}/deliveries/${attempt.delivery_id}/redeliver`).set(org.auth()).expect(202);
-      expect(res.body).toEqual({ delivery_id: expect.any(String), event_id: attempt.event_id, event_type: 'flow_execution.created', status: 'pending', created_at: expect.any(String) });
+      expect(res.body).toEqual({
+        delivery_id: expect.any(String),
+        event_id: attempt.event_id,
+        event_type: 'flow_execution.created',
+        status: 'pending',
+        created_at: expect.any(String),
+      });
       expect(res.body.delivery_id).not.toBe(attempt.delivery_id);
       const [, again] = await r.waitFor(2);
       expect(again.headers['webhook-id']).toBe(first.headers['webhook-id']);
       expect(again.body).toBe(first.body);
-      const attempts = await eventually(() => log(org, hook.id), (a) => a.length === 2);
+      const attempts = await eventually(
+        () => log(org, hook.id),
+        (a) => a.length === 2,
+      );
       expect(attempts[0]).toMatchObject({ delivery_id: res.body.delivery_id, attempt: 1, status: 'succeeded' });
     });
 
@@ -466,8 +542,14 @@ describe('webhooks', () => {
       const done = await register(org, { url: ok.url() });
       const waiting = await register(org, { url: failing.url() });
       await createExecution(t, org.auth, await createFlow(t, org.auth));
-      await eventually(() => log(org, done.id), (a) => a.length === 1);
-      await eventually(() => log(org, waiting.id), (a) => a.length === 1);
+      await eventually(
+        () => log(org, done.id),
+        (a) => a.length === 1,
+      );
+      await eventually(
+        () => log(org, waiting.id),
+        (a) => a.length === 1,
+      );
       const later = new Date(Date.now() + (t.config.eventRetentionHours + 1) * 3_600_000);
       expect(await t.app.get(DeliveryWorker).purgeFinished(later)).toBeGreaterThanOrEqual(1);
       expect(await log(org, done.id)).toEqual([]);

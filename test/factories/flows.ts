@@ -33,7 +33,11 @@ export const LINEAR_TASKS: TaskSpec[] = [
 ];
 
 export async function createFlow(t: TestApp, auth: Auth, tasks: TaskSpec[] = LINEAR_TASKS, displayName = 'Invoices'): Promise<string> {
-  const res = await t.http().post('/api/flows').set(auth()).send({ display_name: displayName, definition: definitionOf(tasks) });
+  const res = await t
+    .http()
+    .post('/api/flows')
+    .set(auth())
+    .send({ display_name: displayName, definition: definitionOf(tasks) });
   if (res.status !== 201) throw new Error(`createFlow: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
 }

@@ -7,9 +7,7 @@ import { Client } from 'pg';
 import { EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 
 /** What global-teardown must undo; Jest runs both in the same process, so globalThis carries it. */
-export type TestDatabase =
-  | { kind: 'server'; adminUrl: string; database: string }
-  | { kind: 'embedded'; handle: EmbeddedPostgresHandle; tempDir: string };
+export type TestDatabase = { kind: 'server'; adminUrl: string; database: string } | { kind: 'embedded'; handle: EmbeddedPostgresHandle; tempDir: string };
 
 export const TEST_DATABASE_KEY = '__flowsTestDatabase';
 

@@ -52,7 +52,9 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
 export function operationsOf(doc: OpenApiDocument): Operation[] {
   return Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item).filter(([method]) => METHODS.includes(method)).map(([method, op]) => ({ method, path, op })),
+    Object.entries(item)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, op]) => ({ method, path, op })),
   );
 }
 
@@ -94,21 +96,67 @@ const FORMATS_DATE = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new D
 const UUIDS = fc.uuid();
 
 const NASTY_STRING: fc.Arbitrary<string> = fc.oneof(
-  fc.string({ unit: fc.constantFrom('\u0000', '\u0001', '\u001f', '\u007f', '\u0085', '\u2028', '\ud800', '\udfff', '\ufeff', 'a', 'é', '😀', '"', '\\', '%'), minLength: 1, maxLength: 12 }),
-  fc.constantFrom('', ' ', 'null', 'true', '0', '-1', '1e400', 'NaN', '%00', '../../etc/passwd', "' OR 1=1 --", '<script>alert(1)</script>', '{{x}}', 'a:b', ':', 'key:'),
+  fc.string({
+    unit: fc.constantFrom('\u0000', '\u0001', '\u001f', '\u007f', '\u0085', '\u2028', '\ud800', '\udfff', '\ufeff', 'a', 'é', '😀', '"', '\\', '%'),
+    minLength: 1,
+    maxLength: 12,
+  }),
+  fc.constantFrom(
+    '',
+    ' ',
+    'null',
+    'true',
+    '0',
+    '-1',
+    '1e400',
+    'NaN',
+    '%00',
+    '../../etc/passwd',
+    "' OR 1=1 --",
+    '<script>alert(1)</script>',
+    '{{x}}',
+    'a:b',
+    ':',
+    'key:',
+  ),
   fc.integer({ min: 256, max: 200_000 }).map((n) => 'a'.repeat(n)),
   fc.string({ unit: 'binary', maxLength: 20 }),
 );
 const MALFORMED_ID = fc.oneof(
-  fc.constantFrom('not-a-uuid', '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '1', '-1', '%', 'null', 'undefined', '{}', '[]', 'x'.repeat(300)),
+  fc.constantFrom(
+    'not-a-uuid',
+    '00000000-0000-0000-0000-000000000000',
+    'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    '1',
+    '-1',
+    '%',
+    'null',
+    'undefined',
+    '{}',
+    '[]',
+    'x'.repeat(300),
+  ),
   UUIDS.map((u) => u.toUpperCase()),
   UUIDS.map((u) => `${u}x`),
   UUIDS.map((u) => `{${u}}`),
   UUIDS.map((u) => u.replace(/-/g, '')),
 );
 const NASTY_NUMBER = fc.constantFrom<unknown>(
-  new RawNumber('1e400'), new RawNumber('-1e400'), new RawNumber('1e-400'), new RawNumber('123456789012345678901234567890'),
-  1e308, -1e308, 5e-324, 2 ** 31, 2 ** 31 - 1, -(2 ** 31), 2 ** 53 + 2, 2 ** 63, 1.5, -1, 0,
+  new RawNumber('1e400'),
+  new RawNumber('-1e400'),
+  new RawNumber('1e-400'),
+  new RawNumber('123456789012345678901234567890'),
+  1e308,
+  -1e308,
+  5e-324,
+  2 ** 31,
+  2 ** 31 - 1,
+  -(2 ** 31),
+  2 ** 53 + 2,
+  2 ** 63,
+  1.5,
+  -1,
+  0,
 );
 const WRONG_TYPE = fc.constantFrom<unknown>(null, true, false, 0, 1.5, '', 'text', [], [1, 'a'], {}, { a: 1 });
 const DEEP = fc.integer({ min: 20, max: 80 }).map((depth) => {
@@ -118,7 +166,10 @@ const DEEP = fc.integer({ min: 20, max: 80 }).map((depth) => {
 });
 const WIDE = fc.integer({ min: 100, max: 3000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
 const LONG_ARRAY = fc.integer({ min: 100, max: 5000 }).map((n) => Array.from({ length: n }, (_, i) => `v${i}`));
-const NASTY_KEY = fc.oneof(NASTY_STRING.filter((s) => s.length < 1000), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'));
+const NASTY_KEY = fc.oneof(
+  NASTY_STRING.filter((s) => s.length < 1000),
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'),
+);
 // Appended to a value that is otherwise valid, or used as a key, so that the request gets as far as storing it.
 const TAINT = fc.oneof(
   fc.constantFrom('\u0000', '\ud800', '\udc00', 'a\u0000b', '\u0001', '\u001f', '\u007f', '\ufffe', '\ud83d'),
@@ -142,7 +193,12 @@ export class Generator {
     if (current.allOf) {
       const parts = current.allOf.map((part) => this.resolve(part));
       current = parts.reduce<Schema>(
-        (merged, part) => ({ ...merged, ...part, properties: { ...merged.properties, ...part.properties }, required: [...(merged.required ?? []), ...(part.required ?? [])] }),
+        (merged, part) => ({
+          ...merged,
+          ...part,
+          properties: { ...merged.properties, ...part.properties },
+          required: [...(merged.required ?? []), ...(part.required ?? [])],
+        }),
         { ...current, allOf: undefined },
       );
     }
@@ -152,8 +208,8 @@ export class Generator {
   /** An id for a field or parameter named `name`: mostly the caller's, sometimes another organization's or an unknown one. */
   id(name: string): fc.Arbitrary<string> {
     const kind = this.pools.kindOf(name);
-    const own = kind ? this.pools.own[kind] ?? [] : [];
-    const foreign = kind ? this.pools.foreign[kind] ?? [] : [];
+    const own = kind ? (this.pools.own[kind] ?? []) : [];
+    const foreign = kind ? (this.pools.foreign[kind] ?? []) : [];
     const choices: fc.WeightedArbitrary<string>[] = [{ weight: 2, arbitrary: UUIDS }];
     if (own.length) choices.push({ weight: 12, arbitrary: fc.constantFrom(...own) });
     if (foreign.length) choices.push({ weight: 3, arbitrary: fc.constantFrom(...foreign) });
@@ -177,7 +233,10 @@ export class Generator {
         return this.string(schema, name);
       case 'integer':
         return fc.oneof(
-          { weight: 3, arbitrary: fc.integer({ min: Math.max(schema.minimum ?? 0, -10), max: Math.min(schema.maximum ?? 10, Math.max(schema.minimum ?? 0, -10) + 10) }) },
+          {
+            weight: 3,
+            arbitrary: fc.integer({ min: Math.max(schema.minimum ?? 0, -10), max: Math.min(schema.maximum ?? 10, Math.max(schema.minimum ?? 0, -10) + 10) }),
+          },
           { weight: 1, arbitrary: fc.integer({ min: schema.minimum ?? -1_000_000, max: schema.maximum ?? 1_000_000 }) },
         );
       case 'number':
@@ -185,7 +244,10 @@ export class Generator {
       case 'boolean':
         return fc.boolean();
       case 'array':
-        return fc.array(this.value(schema.items, name, depth + 1), { minLength: schema.minItems ?? 0, maxLength: Math.max(schema.minItems ?? 0, Math.min(schema.maxItems ?? 3, 3)) });
+        return fc.array(this.value(schema.items, name, depth + 1), {
+          minLength: schema.minItems ?? 0,
+          maxLength: Math.max(schema.minItems ?? 0, Math.min(schema.maxItems ?? 3, 3)),
+        });
       case 'object':
       default:
         if (schema.properties && Object.keys(schema.properties).length > 0 && depth < 6) {
@@ -227,7 +289,19 @@ export function encodeAny(value: string): string {
 }
 
 const HEADER_SAFE = fc.string({ unit: fc.constantFrom(...'abcXYZ019 ,;=*"/\\:-_.W'.split('')), maxLength: 40 });
-const ROLES = fc.constantFrom<string | null>('org_admin', 'org_admin', 'org_admin', 'backoffice', 'backoffice', 'backoffice', 'worker', 'app_user', 'publisher', 'integration', null);
+const ROLES = fc.constantFrom<string | null>(
+  'org_admin',
+  'org_admin',
+  'org_admin',
+  'backoffice',
+  'backoffice',
+  'backoffice',
+  'worker',
+  'app_user',
+  'publisher',
+  'integration',
+  null,
+);
 
 type Breakage =
   | { kind: 'none' }
@@ -270,14 +344,34 @@ export function requestsFor(operation: Operation, generator: Generator, pools: I
     const droppable = params.filter((p) => p.in !== 'path').map((p) => `${p.in}:${p.name}`);
     const unheadered = params.filter((p) => p.in !== 'header').map((p) => `${p.in}:${p.name}`);
     breakages.push(
-      fc.record({ kind: fc.constant('param' as const), name: names, value: fc.oneof(NASTY_STRING.filter((s) => s.length > 0 && s.length < 5000), MALFORMED_ID, NASTY_NUMBER.map((v) => (v instanceof RawNumber ? v.text : String(v))), fc.constantFrom(...foreignAndOwnIds(pools))) }),
+      fc.record({
+        kind: fc.constant('param' as const),
+        name: names,
+        value: fc.oneof(
+          NASTY_STRING.filter((s) => s.length > 0 && s.length < 5000),
+          MALFORMED_ID,
+          NASTY_NUMBER.map((v) => (v instanceof RawNumber ? v.text : String(v))),
+          fc.constantFrom(...foreignAndOwnIds(pools)),
+        ),
+      }),
     );
     if (droppable.length) breakages.push(fc.record({ kind: fc.constant('drop-param' as const), name: fc.constantFrom(...droppable) }));
     if (unheadered.length) {
-      breakages.push(fc.record({ kind: fc.constant('repeat-param' as const), name: fc.constantFrom(...unheadered), values: fc.array(NASTY_STRING.filter((s) => s.length < 200), { minLength: 2, maxLength: 30 }) }));
+      breakages.push(
+        fc.record({
+          kind: fc.constant('repeat-param' as const),
+          name: fc.constantFrom(...unheadered),
+          values: fc.array(
+            NASTY_STRING.filter((s) => s.length < 200),
+            { minLength: 2, maxLength: 30 },
+          ),
+        }),
+      );
     }
   }
-  breakages.push(fc.record({ kind: fc.constant('extra-param' as const), name: NASTY_KEY.filter((s) => s.length < 200), value: NASTY_STRING.filter((s) => s.length < 200) }));
+  breakages.push(
+    fc.record({ kind: fc.constant('extra-param' as const), name: NASTY_KEY.filter((s) => s.length < 200), value: NASTY_STRING.filter((s) => s.length < 200) }),
+  );
   const otherMethods = METHODS.filter((m) => !servedMethods.includes(m));
   if (otherMethods.length) breakages.push(fc.record({ kind: fc.constant('method' as const), method: fc.constantFrom(...otherMethods) }));
   const taint = (where: 'body' | 'query') =>
@@ -296,14 +390,41 @@ export function requestsFor(operation: Operation, generator: Generator, pools: I
     breakages.push(
       fc.record({ kind: fc.constant('extra-field' as const), key: NASTY_KEY, value: NASTY_VALUE }),
       fc.record({ kind: fc.constant('body' as const), value: NASTY_VALUE }),
-      fc.record({ kind: fc.constant('raw-body' as const), text: fc.constantFrom('{', '{"a":', '[1,]', 'nul', '"', '\ufeff{}', '{"a":1}{"b":2}', '', ' ', '{"a":"\\ud800"}', '{"a":"\\u0000"}', '{"__proto__":{"x":1}}') }),
-      fc.record({ kind: fc.constant('content-type' as const), value: fc.constantFrom<string | null>('text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/vnd.api+json', null) }),
+      fc.record({
+        kind: fc.constant('raw-body' as const),
+        text: fc.constantFrom(
+          '{',
+          '{"a":',
+          '[1,]',
+          'nul',
+          '"',
+          '\ufeff{}',
+          '{"a":1}{"b":2}',
+          '',
+          ' ',
+          '{"a":"\\ud800"}',
+          '{"a":"\\u0000"}',
+          '{"__proto__":{"x":1}}',
+        ),
+      }),
+      fc.record({
+        kind: fc.constant('content-type' as const),
+        value: fc.constantFrom<string | null>(
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'application/xml',
+          'multipart/form-data; boundary=x',
+          'application/json; charset=utf-16',
+          'application/vnd.api+json',
+          null,
+        ),
+      }),
     );
   }
 
-  return fc.tuple(valid, fc.oneof({ weight: 2, arbitrary: fc.constant<Breakage>({ kind: 'none' }) }, { weight: 5, arbitrary: fc.oneof(...breakages) })).map(([v, breakage]) =>
-    build(method, path, params, v.params as Record<string, unknown>, v.body, v.role, breakage, pools),
-  );
+  return fc
+    .tuple(valid, fc.oneof({ weight: 2, arbitrary: fc.constant<Breakage>({ kind: 'none' }) }, { weight: 5, arbitrary: fc.oneof(...breakages) }))
+    .map(([v, breakage]) => build(method, path, params, v.params as Record<string, unknown>, v.body, v.role, breakage, pools));
 }
 
 function foreignAndOwnIds(pools: IdPools): string[] {
@@ -433,7 +554,7 @@ function setAt(root: unknown, path: string[], value: unknown): unknown {
 
 function describe(breakage: Breakage): string {
   const short = (v: unknown) => {
-    const s = v instanceof RawNumber ? v.text : JSON.stringify(v) ?? String(v);
+    const s = v instanceof RawNumber ? v.text : (JSON.stringify(v) ?? String(v));
     return s.length > 80 ? `${s.slice(0, 80)}… (${s.length} chars)` : s;
   };
   switch (breakage.kind) {
@@ -478,7 +599,14 @@ const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 export function send(port: number, req: FuzzRequest, auth: Record<string, string>): Promise<FuzzResponse> {
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, agent, headers: { ...req.headers, ...auth, ...(req.body !== undefined ? { 'Content-Length': Buffer.byteLength(req.body) } : {}) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: req.method,
+        path: req.url,
+        agent,
+        headers: { ...req.headers, ...auth, ...(req.body !== undefined ? { 'Content-Length': Buffer.byteLength(req.body) } : {}) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -9,7 +9,6 @@ import { isStorableString } from '../validation/storable';
 const LEEWAY_SECONDS = 30;
 const CACHE_LIMIT = 10_000;
 
-
 /**
  * Verifies HS256 bearer tokens. A verified token is cached until it expires: its claims cannot
  * change, so every server process would reach the same verdict.

@@ -29,10 +29,21 @@ describe('PATCH .../status moves', () => {
   });
 
   it('lets a worker report progress and acknowledge a cancellation, and nothing a user decides', () => {
-    for (const [from, to] of [['queued', 'running'], ['running', 'completed'], ['running', 'failed'], ['cancel_requested', 'cancelled'], ['completed', 'stale']]) {
+    for (const [from, to] of [
+      ['queued', 'running'],
+      ['running', 'completed'],
+      ['running', 'failed'],
+      ['cancel_requested', 'cancelled'],
+      ['completed', 'stale'],
+    ]) {
       expect(missingPermission('worker', statusMovePermissions(from, to))).toBeNull();
     }
-    for (const [from, to] of [['running', 'deleted'], ['running', 'cancel_requested'], ['awaiting_input', 'cancel_requested'], ['queued', 'cancelled']]) {
+    for (const [from, to] of [
+      ['running', 'deleted'],
+      ['running', 'cancel_requested'],
+      ['awaiting_input', 'cancel_requested'],
+      ['queued', 'cancelled'],
+    ]) {
       expect(missingPermission('worker', statusMovePermissions(from, to))).toBe('executions:write');
     }
   });

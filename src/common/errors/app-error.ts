@@ -43,8 +43,6 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
-export const forbidden = (message = 'You do not have permission to access this resource') =>
-  new AppError('forbidden', message);
+export const forbidden = (message = 'You do not have permission to access this resource') => new AppError('forbidden', message);
 export const conflict = (message: string, details: ErrorDetails = null) => new AppError('conflict', message, details);
-export const badRequest = (message: string, details: ErrorDetails = null) =>
-  new AppError('bad_request', message, details);
+export const badRequest = (message: string, details: ErrorDetails = null) => new AppError('bad_request', message, details);

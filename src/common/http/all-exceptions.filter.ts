@@ -118,7 +118,11 @@ interface RouterLayer {
 }
 
 class MethodNotAllowedError extends AppError {
-  constructor(method: string, path: string, readonly allow: string[]) {
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: string[],
+  ) {
     super('method_not_allowed', `Method ${method} not allowed on ${path}; allowed: ${allow.join(', ')}`);
   }
 }
@@ -160,11 +164,15 @@ function isDatabaseUnreachable(exception: unknown): boolean {
     if (typeof code === 'string' && UNREACHABLE.test(code)) return true;
     // TypeORM's query runner, released when its connection died mid-transaction (nothing was committed).
     if (name === 'QueryRunnerAlreadyReleasedError' || name === 'QueryRunnerProviderAlreadyReleasedError') return true;
-    if (typeof message === 'string' && /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|the database system is (starting|shutting) up/i.test(message)) {
+    if (
+      typeof message === 'string' &&
+      /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|the database system is (starting|shutting) up/i.test(
+        message,
+      )
+    ) {
       return true;
     }
     current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
   }
   return false;
 }
-

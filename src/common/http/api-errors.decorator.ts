@@ -19,9 +19,7 @@ const DESCRIPTIONS: Record<number, string> = {
 export function ApiErrors(...statuses: number[]) {
   const all = [...new Set([401, 422, 429, 500, 503, ...statuses])].sort();
   return applyDecorators(
-    ...all.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status], type: status === 422 ? ValidationErrorResponseDto : ErrorResponseDto }),
-    ),
+    ...all.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: status === 422 ? ValidationErrorResponseDto : ErrorResponseDto })),
   );
 }
 

@@ -19,7 +19,10 @@ export class JsonBodyGuard implements CanActivate {
     // `is()` is null without a body, false for a body of another type (or of none declared).
     if (req.is('application/json') === false && req.headers['content-length'] !== '0' && this.takesBody(context)) {
       const type = req.headers['content-type'];
-      throw new AppError('unsupported_media_type', type ? `Content-Type '${type.slice(0, 100)}' is not supported; send application/json` : 'A body needs Content-Type: application/json');
+      throw new AppError(
+        'unsupported_media_type',
+        type ? `Content-Type '${type.slice(0, 100)}' is not supported; send application/json` : 'A body needs Content-Type: application/json',
+      );
     }
     return true;
   }

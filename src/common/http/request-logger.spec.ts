@@ -9,7 +9,12 @@ function capture(level: string) {
 }
 
 function fakeRequest() {
-  const req = { id: '01TESTREQUEST', method: 'GET', originalUrl: '/api/flows?page=2', principal: { organizationId: 'org-1', credential: 'jwt', subject: 'user-1', role: 'app_user' } };
+  const req = {
+    id: '01TESTREQUEST',
+    method: 'GET',
+    originalUrl: '/api/flows?page=2',
+    principal: { organizationId: 'org-1', credential: 'jwt', subject: 'user-1', role: 'app_user' },
+  };
   const res = Object.assign(new EventEmitter(), { statusCode: 200 });
   return { req, res };
 }
@@ -25,7 +30,15 @@ describe('requestLogger', () => {
     res.emit('finish');
     res.emit('finish');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ reqId: '01TESTREQUEST', method: 'GET', url: '/api/flows?page=2', status: 200, org: 'org-1', caller: 'jwt:user-1', msg: 'request completed' });
+    expect(lines[0]).toMatchObject({
+      reqId: '01TESTREQUEST',
+      method: 'GET',
+      url: '/api/flows?page=2',
+      status: 200,
+      org: 'org-1',
+      caller: 'jwt:user-1',
+      msg: 'request completed',
+    });
     expect(typeof lines[0].ms).toBe('number');
   });
 

@@ -19,6 +19,10 @@ export function Idempotent(codec?: Type<IdempotentAnswerCodec>) {
         '(`Idempotent-Replayed: true`); with another request: 422 `idempotency_key_reused`; while the first runs: 409 `idempotency_key_in_use`.',
       schema: { type: 'string', minLength: 1, maxLength: 255 },
     }),
-    ApiResponse({ status: 409, description: 'Conflict - a state transition that is not allowed, or the Idempotency-Key is in use (Retry-After)', type: ErrorResponseDto }),
+    ApiResponse({
+      status: 409,
+      description: 'Conflict - a state transition that is not allowed, or the Idempotency-Key is in use (Retry-After)',
+      type: ErrorResponseDto,
+    }),
   );
 }

@@ -96,15 +96,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       const kept = error instanceof AppError && error.status < 500 && !NOT_KEPT.has(error.status);
       const stored: StoredError | null = kept ? { error: { code: error.code, message: error.message, details: error.details } } : null;
-      await (stored ? this.store.complete(scope, owner, ERROR_STATUS[stored.error.code], stored) : this.store.release(scope, owner)).catch(
-        (err: unknown) => this.logger.warn({ err }, 'could not record the outcome of an idempotent request'),
+      await (stored ? this.store.complete(scope, owner, ERROR_STATUS[stored.error.code], stored) : this.store.release(scope, owner)).catch((err: unknown) =>
+        this.logger.warn({ err }, 'could not record the outcome of an idempotent request'),
       );
       throw error;
     }
     // The work is done: a failure to keep the answer must not turn it into an error (the key then expires by its lock).
-    await this.store.complete(scope, owner, status ?? HttpStatus.OK, codec ? codec.store(body) : body).catch((err: unknown) =>
-      this.logger.warn({ err }, 'could not record the outcome of an idempotent request'),
-    );
+    await this.store
+      .complete(scope, owner, status ?? HttpStatus.OK, codec ? codec.store(body) : body)
+      .catch((err: unknown) => this.logger.warn({ err }, 'could not record the outcome of an idempotent request'));
     return body;
   }
 }

@@ -12,11 +12,7 @@ export interface IdempotencyScope {
   key: string;
 }
 
-export type Claim =
-  | { kind: 'owner'; owner: string }
-  | { kind: 'replay'; status: number; body: unknown }
-  | { kind: 'in_progress' }
-  | { kind: 'reused' };
+export type Claim = { kind: 'owner'; owner: string } | { kind: 'replay'; status: number; body: unknown } | { kind: 'in_progress' } | { kind: 'reused' };
 
 // A request still marked running this long after it started is taken to have died with its process.
 const LOCK_SECONDS = 60;

@@ -6,7 +6,11 @@ describe('TokenBuckets', () => {
   it('allows a burst, then refuses until a token refills at rps', () => {
     const buckets = new TokenBuckets();
     const take = (at: number) => buckets.take([{ key: 'a', policy }], at);
-    expect([take(0), take(0), take(0)].map((r) => [r.refused, r.states[0].remaining])).toEqual([[-1, 2], [-1, 1], [-1, 0]]);
+    expect([take(0), take(0), take(0)].map((r) => [r.refused, r.states[0].remaining])).toEqual([
+      [-1, 2],
+      [-1, 1],
+      [-1, 0],
+    ]);
     expect(take(0)).toEqual({ refused: 0, states: [{ remaining: 0, resetSeconds: 1 }] });
     expect(take(499).refused).toBe(0);
     expect(take(500).refused).toBe(-1);
@@ -16,7 +20,14 @@ describe('TokenBuckets', () => {
   it('takes from every bucket or from none, and keys never share', () => {
     const buckets = new TokenBuckets();
     const small = { rps: 1, burst: 1 };
-    const both = (key: string) => buckets.take([{ key: 'org', policy }, { key, policy: small }], 0);
+    const both = (key: string) =>
+      buckets.take(
+        [
+          { key: 'org', policy },
+          { key, policy: small },
+        ],
+        0,
+      );
     expect(both('alice').refused).toBe(-1);
     expect(both('alice').refused).toBe(1);
     // alice's refusal cost the organization nothing: two tokens are left for bob and carol.

@@ -15,7 +15,11 @@ describe('compileTenantSchema', () => {
     });
 
     it('applies patternProperties and propertyNames patterns the same way', () => {
-      const validate = compileTenantSchema({ type: 'object', patternProperties: { '^(x|x)*$': { type: 'integer' } }, propertyNames: { pattern: '^(x|x)*y?$' } });
+      const validate = compileTenantSchema({
+        type: 'object',
+        patternProperties: { '^(x|x)*$': { type: 'integer' } },
+        propertyNames: { pattern: '^(x|x)*y?$' },
+      });
       expect(validate({ xxxx: 1 })).toEqual([]);
       expect(keywords(validate({ xxxx: 'one' }))).toEqual(['type']);
       expect(keywords(validate({ ['x'.repeat(40) + '!']: 1 }))).toEqual(['pattern', 'propertyNames']);
@@ -53,9 +57,15 @@ describe('compileTenantSchema', () => {
         [1, 2, 3],
         [1, '1'],
         [1, 1.0],
-        [{ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 }],
+        [
+          { a: 1, b: [1, { c: 2 }] },
+          { b: [1, { c: 2 }], a: 1 },
+        ],
         [{ a: 1 }, { a: 2 }],
-        [[1, 2], [2, 1]],
+        [
+          [1, 2],
+          [2, 1],
+        ],
         [null, 'null'],
         [true, 'true', 1],
         [{}, []],
@@ -83,7 +93,17 @@ describe('compileTenantSchema', () => {
     const original = fullFormats.url as RegExp;
 
     it('url accepts and refuses what ajv-formats does', () => {
-      for (const value of ['http://example.com', 'https://u:p@example.com:8080/a?b#c', 'http://a/b@c.com', 'ftp://x@y@example.org', 'http://10.0.0.1/', 'http://localhost', 'http://:@example.com', 'http:// x.com', 'mailto:a@b.c']) {
+      for (const value of [
+        'http://example.com',
+        'https://u:p@example.com:8080/a?b#c',
+        'http://a/b@c.com',
+        'ftp://x@y@example.org',
+        'http://10.0.0.1/',
+        'http://localhost',
+        'http://:@example.com',
+        'http:// x.com',
+        'mailto:a@b.c',
+      ]) {
         expect(url(value).length === 0).toBe(original.test(value));
       }
     });

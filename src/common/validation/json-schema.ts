@@ -99,7 +99,10 @@ export function schemaLimitIssues(schema: unknown, tally: PatternTally = { patte
     tally.patterns++;
     tally.instructions += instructions;
     if (tally.patterns > SCHEMA_LIMITS.patterns || tally.instructions > SCHEMA_LIMITS.totalInstructions) {
-      issues.push({ loc, msg: `Too many patterns: a flow's schemas hold at most ${SCHEMA_LIMITS.patterns} patterns of ${SCHEMA_LIMITS.totalInstructions} RE2 instructions in all` });
+      issues.push({
+        loc,
+        msg: `Too many patterns: a flow's schemas hold at most ${SCHEMA_LIMITS.patterns} patterns of ${SCHEMA_LIMITS.totalInstructions} RE2 instructions in all`,
+      });
     }
   };
   walkSchemas(schema, (node, loc) => {

@@ -1,8 +1,18 @@
 import { Transform } from 'class-transformer';
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
-  true: true, t: true, yes: true, y: true, on: true, '1': true,
-  false: false, f: false, no: false, n: false, off: false, '0': false,
+  true: true,
+  t: true,
+  yes: true,
+  y: true,
+  on: true,
+  '1': true,
+  false: false,
+  f: false,
+  no: false,
+  n: false,
+  off: false,
+  '0': false,
 };
 
 /** The boolean words the reference server accepts; anything else stays as given and fails `@IsBoolean`. */
@@ -15,9 +25,7 @@ export function parseBooleanWord(value: unknown): unknown {
 export const QueryBoolean = () => Transform(({ value }) => parseBooleanWord(value));
 
 /** Repeated query keys (`?status=a&status=b`) and single ones alike become arrays. */
-export const QueryArray = () =>
-  Transform(({ value }) => (value === undefined || value === null ? value : Array.isArray(value) ? value : [value]));
+export const QueryArray = () => Transform(({ value }) => (value === undefined || value === null ? value : Array.isArray(value) ? value : [value]));
 
 /** Integers in a query string; a non-integer stays as given and fails `@IsInt`. */
-export const QueryInt = () =>
-  Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+export const QueryInt = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));

@@ -36,7 +36,10 @@ export class RequestValidationPipe extends ValidationPipe {
       const root = metadata.data ? [where, metadata.data] : [where];
       const { nonFinite, unstorable } = findUnstorable(value, root);
       if (nonFinite.length > 0) {
-        throw badRequest(`Number out of range at ${nonFinite.map((issue) => issue.loc.join('.')).join(', ')}`, nonFinite as unknown as Record<string, unknown>[]);
+        throw badRequest(
+          `Number out of range at ${nonFinite.map((issue) => issue.loc.join('.')).join(', ')}`,
+          nonFinite as unknown as Record<string, unknown>[],
+        );
       }
       if (unstorable.length > 0) throw new RequestValidationError(unstorable);
     }
@@ -60,11 +63,13 @@ function flatten(errors: ValidationError[], path: (string | number)[]): Validati
     const loc = [...path, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
     // One item per field: the last rule run is the top decorator, by habit the type check
     // (`@IsString()` above `@MaxLength()`). An absent required field reads as FastAPI's `missing`.
-    const own = Object.entries(error.constraints ?? {}).slice(-1).map(([constraint, msg]) =>
-      error.value === undefined
-        ? { loc, msg: 'Field required', type: 'missing', input: null }
-        : { loc, msg, type: snakeCase(constraint), input: error.value },
-    );
+    const own = Object.entries(error.constraints ?? {})
+      .slice(-1)
+      .map(([constraint, msg]) =>
+        error.value === undefined
+          ? { loc, msg: 'Field required', type: 'missing', input: null }
+          : { loc, msg, type: snakeCase(constraint), input: error.value },
+      );
     return [...own, ...flatten(error.children ?? [], loc)];
   });
 }

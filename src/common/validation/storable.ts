@@ -20,7 +20,12 @@ export function findUnstorable(value: unknown, root: (string | number)[]): { non
   const badString = (text: string, step: Step, key?: string) => {
     if (unstorable.length >= MAX_ISSUES || !UNSTORABLE_STRING.test(text)) return;
     const what = text.includes('\u0000') ? 'a NUL character (\\u0000)' : 'a lone UTF-16 surrogate';
-    unstorable.push({ loc: locOf(step, key), msg: `${key !== undefined ? 'Field name' : 'String'} contains ${what}, which cannot be stored`, type: 'string_unstorable', input: text });
+    unstorable.push({
+      loc: locOf(step, key),
+      msg: `${key !== undefined ? 'Field name' : 'String'} contains ${what}, which cannot be stored`,
+      type: 'string_unstorable',
+      input: text,
+    });
   };
   const stack: Step[] = [{ node: value, key: '', parent: null }];
   while (stack.length > 0 && nonFinite.length < MAX_ISSUES) {
@@ -28,7 +33,8 @@ export function findUnstorable(value: unknown, root: (string | number)[]): { non
     const { node } = step;
     if (typeof node === 'string') badString(node, step);
     else if (typeof node === 'number') {
-      if (!Number.isFinite(node)) nonFinite.push({ loc: locOf(step), msg: 'Number is out of range (not finite once parsed)', type: 'finite_number', input: null });
+      if (!Number.isFinite(node))
+        nonFinite.push({ loc: locOf(step), msg: 'Number is out of range (not finite once parsed)', type: 'finite_number', input: null });
     } else if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) stack.push({ node: node[i], key: i, parent: step });
     } else if (node !== null && typeof node === 'object') {

@@ -156,7 +156,17 @@ export class InitialSchema1764360000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['flow_task_statuses', 'task_execution_tags', 'task_executions', 'flow_executions', 'flow_versions', 'flows', 'api_keys', 'service_accounts', 'organizations']) {
+    for (const table of [
+      'flow_task_statuses',
+      'task_execution_tags',
+      'task_executions',
+      'flow_executions',
+      'flow_versions',
+      'flows',
+      'api_keys',
+      'service_accounts',
+      'organizations',
+    ]) {
       await q.query(`DROP TABLE ${table}`);
     }
   }

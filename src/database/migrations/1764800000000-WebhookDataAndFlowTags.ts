@@ -10,7 +10,9 @@ export class WebhookDataAndFlowTags1764800000000 implements MigrationInterface {
     await q.query(`ALTER TABLE task_execution_tags ALTER COLUMN flow_id SET NOT NULL`);
     await q.query(`ALTER TABLE task_execution_tags ADD CONSTRAINT task_execution_tags_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES flows (id)`);
     await q.query(`ALTER TABLE task_execution_tags ADD COLUMN execution_deleted boolean NOT NULL DEFAULT false`);
-    await q.query(`UPDATE task_execution_tags t SET execution_deleted = true FROM flow_executions fe WHERE fe.id = t.flow_execution_id AND fe.status = 'deleted'`);
+    await q.query(
+      `UPDATE task_execution_tags t SET execution_deleted = true FROM flow_executions fe WHERE fe.id = t.flow_execution_id AND fe.status = 'deleted'`,
+    );
     await q.query(
       `CREATE INDEX task_execution_tags_flow_label_idx ON task_execution_tags (flow_id, ((tag_type || ':' || tag) COLLATE "C")) WHERE status = 'active' AND NOT execution_deleted`,
     );

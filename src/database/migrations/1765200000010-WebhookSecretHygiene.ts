@@ -12,9 +12,7 @@ export class WebhookSecretHygiene1765200000010 implements MigrationInterface {
        WHERE operation = 'POST /api/webhooks' AND jsonb_typeof(response_body) = 'object' AND response_body ? 'secret'`);
     // Previous secrets are forgotten once their grace period ends (WebhooksService.clearExpiredSecrets), found by this index.
     await q.query(`UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= now()`);
-    await q.query(
-      `CREATE INDEX IF NOT EXISTS webhooks_previous_secret_expires_idx ON webhooks (previous_secret_expires_at) WHERE previous_secret IS NOT NULL`,
-    );
+    await q.query(`CREATE INDEX IF NOT EXISTS webhooks_previous_secret_expires_idx ON webhooks (previous_secret_expires_at) WHERE previous_secret IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {

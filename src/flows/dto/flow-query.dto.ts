@@ -62,7 +62,9 @@ const JsonTagFilters = () =>
     if (typeof value !== 'string') return value;
     try {
       const parsed: unknown = JSON.parse(value);
-      return Array.isArray(parsed) ? parsed.map((group) => (typeof group === 'object' && group !== null ? plainToInstance(TagFilterDto, group) : group)) : parsed;
+      return Array.isArray(parsed)
+        ? parsed.map((group) => (typeof group === 'object' && group !== null ? plainToInstance(TagFilterDto, group) : group))
+        : parsed;
     } catch {
       return value;
     }
@@ -102,7 +104,8 @@ export class ListFlowsQueryDto extends FlowExpansionQueryDto {
 
   @ApiPropertyOptional({
     type: String,
-    description: 'JSON-encoded list of tag filter groups `{"mode": "contains_any" | "not_contains_any", "values": [...]}`; all groups must hold. At most 10 groups of 100 values.',
+    description:
+      'JSON-encoded list of tag filter groups `{"mode": "contains_any" | "not_contains_any", "values": [...]}`; all groups must hold. At most 10 groups of 100 values.',
   })
   @IsOptional()
   @JsonTagFilters()

@@ -36,7 +36,14 @@ export const MAX_FLOW_TAGS = 100;
 
 @ApiSchema({ name: 'TTLSettingsRequest' })
 export class TtlSettingsDto {
-  @ApiProperty({ type: 'integer', nullable: true, required: false, minimum: 60, maximum: 5097600, description: 'TTL in seconds after completion (1 minute to 30 days).' })
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    required: false,
+    minimum: 60,
+    maximum: 5097600,
+    description: 'TTL in seconds after completion (1 minute to 30 days).',
+  })
   @IsOptional()
   @IsInt()
   @Min(60)
@@ -76,7 +83,13 @@ export class CreateFlowDto {
   @Length(1, 255)
   display_name: string;
 
-  @ApiProperty({ type: String, nullable: true, required: false, maxLength: 5000, description: "Optional detailed description of the flow's purpose and behavior." })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    required: false,
+    maxLength: 5000,
+    description: "Optional detailed description of the flow's purpose and behavior.",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(5000)

@@ -1,18 +1,6 @@
 import { ApiAnyJson } from '../../common/http/api-any-json';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsRFC3339,
-  IsString,
-  IsUUID,
-  Length,
-  Max,
-  Min,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsRFC3339, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { PROCESSING_STATUSES, ProcessingStatus } from './task-status.dto';
 import { IsTaskTag, MAX_TASK_TAGS } from '../task-tags';
 import type { TaskExecutionTagEntity } from '../task-execution-tag.entity';
@@ -126,7 +114,6 @@ export class UpdateTaskExecutionDto extends TaskExecutionFieldsDto {
   @IsIn(PROCESSING_STATUSES)
   processing_status?: ProcessingStatus;
 }
-
 
 @ApiSchema({ name: 'FlowTaskTagAPI' })
 export class FlowTaskTagResponseDto {
