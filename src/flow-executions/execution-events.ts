@@ -24,3 +24,12 @@ export function executionEvent(
     previousStatus,
   };
 }
+
+/**
+ * A status change's event (`flow_execution.deleted` or `.status_changed`) with the status before and
+ * `reason`: why it changed, the cause's name unless the change names a finer one.
+ */
+export function statusChangeEvent(after: FlowExecutionRow, previousStatus: ExecutionStatus, reason: string): LogEvent {
+  const type = after.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed';
+  return executionEvent(type, after, previousStatus, { reason });
+}

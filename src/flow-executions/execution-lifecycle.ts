@@ -8,16 +8,20 @@ import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
-import { executionEvent } from './execution-events';
+import { statusChangeEvent } from './execution-events';
 import { ExecutionStatus, isActive } from './execution-status';
 import { ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
 import { Cause, decide, freesSlot, refusal } from './transitions';
 
-/** A status change asked of one run: its cause, and what the cause needs. */
-export type Change =
+/**
+ * A status change asked of one run: its cause, what the cause needs, and optionally a finer
+ * `reason` for the status event than the cause's name.
+ */
+export type Change = (
   | { cause: 'patch'; to: ExecutionStatus }
   | { cause: 're_execute'; flowVersion: number; onlyStale: boolean }
-  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'create' | 'admit' | 'retention'> };
+  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'create' | 'admit' | 'retention'> }
+) & { reason?: string };
 
 /** A run under its locks (organization, then run), with its organization's slots; kept current by `apply`. */
 export interface LockedRun {
@@ -83,7 +87,7 @@ export class ExecutionLifecycle {
     locked.row = after;
     locked.slots.active += Number(isActive(after.status)) - Number(isActive(before.status));
     if (before.status === after.status) this.events.touch(m, after.organization_id, after.id);
-    else this.events.record(m, executionEvent(after.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed', after, before.status));
+    else this.events.record(m, statusChangeEvent(after, before.status, change.reason ?? change.cause));
 
     if (after.status === 'deleted') await this.repository.retireTags(m, [after.id]);
     if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
@@ -123,7 +127,7 @@ export class ExecutionLifecycle {
       const slots = await this.organizations.tryLock(m, organizationId);
       if (!slots) return 0;
       const rows = await this.repository.deleteExpired(m, ids);
-      for (const { previous_status, ...row } of rows) this.events.record(m, executionEvent('flow_execution.deleted', row, previous_status));
+      for (const { previous_status, ...row } of rows) this.events.record(m, statusChangeEvent(row, previous_status, 'retention'));
       if (rows.length > 0)
         await this.repository.retireTags(
           m,
@@ -137,7 +141,7 @@ export class ExecutionLifecycle {
   /** The `admit` row: the oldest waiting runs start while the organization has free slots (its lock held). */
   private async admit(m: EntityManager, slots: Slots): Promise<void> {
     const admitted = await this.repository.promoteWaiting(m, slots.organizationId, slots.limit);
-    for (const row of admitted) this.events.record(m, executionEvent('flow_execution.status_changed', row, 'queued'));
+    for (const row of admitted) this.events.record(m, statusChangeEvent(row, 'queued', 'admit'));
     slots.active += admitted.length;
   }
 }

@@ -16,6 +16,7 @@ type FeedEvent = {
   type: string;
   occurred_at: string;
   previous_status: string | null;
+  reason?: string;
   flow_execution: Record<string, unknown>;
   task_execution?: Record<string, unknown>;
 };
@@ -54,11 +55,11 @@ describe('the event feed and long-polls', () => {
 
       const res = await feed(org).expect(200);
       const list: FeedEvent[] = res.body.events;
-      expect(list.map((x) => [x.type, x.previous_status, x.flow_execution.status])).toEqual([
-        ['flow_execution.created', null, 'running'],
-        ['task_execution.updated', null, 'running'],
-        ['flow_execution.status_changed', 'running', 'completed'],
-        ['flow_execution.deleted', 'completed', 'deleted'],
+      expect(list.map((x) => [x.type, x.previous_status, x.flow_execution.status, x.reason])).toEqual([
+        ['flow_execution.created', null, 'running', undefined],
+        ['task_execution.updated', null, 'running', undefined],
+        ['flow_execution.status_changed', 'running', 'completed', 'patch'],
+        ['flow_execution.deleted', 'completed', 'deleted', 'delete'],
       ]);
       expect(res.body.next_cursor).toBe(list[3].id);
       for (const event of list) {
@@ -70,6 +71,24 @@ describe('the event feed and long-polls', () => {
       expect(list[1].task_execution).toMatchObject({ task_name: 'receive', processing_status: 'completed', credits: 3 });
       expect(list[0]).not.toHaveProperty('task_execution');
       expect(BigInt(list[0].id) < BigInt(list[1].id) && BigInt(list[1].id) < BigInt(list[2].id)).toBe(true);
+    });
+
+    it('names why each status changed: an admission from the queue is the `admit` reason', async () => {
+      const org = await newOrg();
+      await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 1 }).expect(200);
+      const flowId = await createFlow(t, org.auth);
+      const first = await createExecution(t, org.auth, flowId);
+      const second = await createExecution(t, org.auth, flowId);
+      expect(second.status).toBe('queued');
+      await t.http().post(`${BASE}/${first.id}/cancel`).set(org.auth()).expect(204);
+      await patch(org, first.id, 'cancelled').expect(200);
+
+      const changes = (await events(org)).filter((x) => x.type === 'flow_execution.status_changed');
+      expect(changes.map((x) => [x.flow_execution.id, x.previous_status, x.flow_execution.status, x.reason])).toEqual([
+        [first.id, 'running', 'cancel_requested', 'cancel'],
+        [first.id, 'cancel_requested', 'cancelled', 'patch'],
+        [second.id, 'queued', 'running', 'admit'],
+      ]);
     });
 
     it('pages by cursor: after, limit and next_cursor, which stays put on an empty page', async () => {

@@ -97,16 +97,17 @@ describe('TTL retention', () => {
       const deleted = feed.body.events.filter((e: { type: string }) => e.type === 'flow_execution.deleted');
       expect(
         deleted
-          .map((e: { flow_execution: { id: string; status: string }; previous_status: string }) => [
+          .map((e: { flow_execution: { id: string; status: string }; previous_status: string; reason: string }) => [
             e.flow_execution.id,
             e.flow_execution.status,
             e.previous_status,
+            e.reason,
           ])
           .sort(),
       ).toEqual(
         [
-          [completed.id, 'deleted', 'completed'],
-          [failed.id, 'deleted', 'failed'],
+          [completed.id, 'deleted', 'completed', 'retention'],
+          [failed.id, 'deleted', 'failed', 'retention'],
         ].sort(),
       );
       const [row] = await t.dataSource.query(`SELECT modified_by, run_number FROM flow_executions WHERE id = $1`, [completed.id]);

@@ -39,6 +39,12 @@ export class FlowEventDto {
   /** The status before, for `flow_execution.status_changed` and `flow_execution.deleted`; null otherwise. */
   @ApiProperty({ enum: EXECUTION_STATUSES, nullable: true })
   previous_status: ExecutionStatus | null;
+  /**
+   * Why the status changed, on `flow_execution.status_changed` and `flow_execution.deleted`: the
+   * cause (`patch`, `cancel`, `delete`, `re_execute`, `admit`, `task_awaiting_input`, `task_edited`,
+   * `webhook_data`, `retention`) or a finer reason the cause names.
+   */
+  reason?: string;
   /** The task execution as written, for `task_execution.updated`. */
   task_execution?: TaskExecutionResponseDto;
 }
