@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { EntityManager, IsNull, Repository } from 'typeorm';
 import { API_KEY_PREFIX, hashApiKey } from '../common/auth/api-key.verifier';
+import { CredentialChanges } from '../common/auth/credential-changes';
 import type { Role } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
 import { forbidden, notFound } from '../common/errors/app-error';
@@ -24,6 +25,8 @@ export class ServiceAccountsService {
   constructor(
     @InjectRepository(ServiceAccountEntity) private readonly accounts: Repository<ServiceAccountEntity>,
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
+    // Absent in the CLI, a process of its own that caches no key.
+    @Optional() private readonly credentials?: CredentialChanges,
   ) {}
 
   async create(principal: Caller, dto: CreateServiceAccountDto): Promise<ServiceAccountResponseDto> {
@@ -52,6 +55,7 @@ export class ServiceAccountsService {
     if (dto.description !== undefined) changes.description = dto.description;
     // An UPDATE on live rows only, rather than save(), which could undo a concurrent delete.
     await this.accounts.update({ id, organizationId: principal.organizationId, deletedAt: IsNull() }, changes);
+    this.credentials?.changed();
     return this.get(principal, id);
   }
 
@@ -63,6 +67,7 @@ export class ServiceAccountsService {
       await manager.update(ApiKeyEntity, { serviceAccountId: account.id, organizationId: principal.organizationId, deletedAt: IsNull() }, deleted);
       await manager.update(ServiceAccountEntity, { id: account.id, organizationId: principal.organizationId, deletedAt: IsNull() }, deleted);
     });
+    this.credentials?.changed();
   }
 
   async listKeys(principal: Caller, accountId: string, page: OffsetPageQueryDto): Promise<ApiKeyResponseDto[]> {
@@ -98,6 +103,7 @@ export class ServiceAccountsService {
       { id: key.id, organizationId: principal.organizationId, deletedAt: IsNull() },
       { deletedAt: () => 'now()', modifiedBy: principal.subject },
     );
+    this.credentials?.changed();
   }
 
   /** An account and its first key in one transaction: the local CLI and the demo organization. */

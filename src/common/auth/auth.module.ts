@@ -5,5 +5,5 @@ import { CredentialChanges } from './credential-changes';
 import { JwtVerifier } from './jwt.verifier';
 
 @Global()
-@Module({ imports: [NotifierModule], providers: [JwtVerifier, ApiKeyVerifier, CredentialChanges], exports: [JwtVerifier, ApiKeyVerifier] })
+@Module({ imports: [NotifierModule], providers: [JwtVerifier, ApiKeyVerifier, CredentialChanges], exports: [JwtVerifier, ApiKeyVerifier, CredentialChanges] })
 export class AuthModule {}

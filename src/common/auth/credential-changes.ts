@@ -15,6 +15,14 @@ export class CredentialChanges {
     notifier.listen(CREDENTIALS_CHANNEL, { notification: changed, gap: changed });
   }
 
+  /**
+   * A change this process made and committed: its own cache is stale now, before the notification
+   * comes back, so a revocation answered here holds for the very next request (the contract's "at once").
+   */
+  changed(): void {
+    this.generation++;
+  }
+
   /** Whether this process hears changes now. */
   get listening(): boolean {
     return this.notifier.listening;
