@@ -5,7 +5,7 @@ import type { FlowExecutionRow } from './dto/flow-execution.dto';
 type Located = Pick<FlowExecutionRow, 'organization_id' | 'status'>;
 
 /**
- * The one decision of 404 versus 403 for a flow execution (CONTRACT.md): one that does not exist
+ * The one decision of 404 versus 403 for a flow execution (docs/api.md#organization-isolation): one that does not exist
  * or is deleted is absent, whatever its organization; another organization's is forbidden.
  */
 export function accessible<T extends Located>(principal: Principal, row: T | undefined): T {

@@ -1,7 +1,7 @@
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive, TERMINAL_STATUSES } from './execution-status';
 import { CAUSES, Cause, decide, Decision, freesSlot, NEW, refusal, RULES, Source, sources, takesSlot } from './transitions';
 
-// The full table from CONTRACT.md; every pair not listed must be refused.
+// The full table of docs/api.md#statuses-and-transitions; every pair not listed must be refused.
 const ALLOWED: [ExecutionStatus, ExecutionStatus][] = [
   ['queued', 'running'],
   ['running', 'completed'],

@@ -160,7 +160,7 @@ function judge(operation: Operation, req: FuzzRequest, res: FuzzResponse, valida
     if (typeof envelope?.error?.code !== 'string' || typeof envelope.error.message !== 'string' || !('details' in envelope.error))
       return 'an error outside the envelope';
     if (envelope.request_id !== requestId) return 'request_id differs from X-Request-ID';
-    // Validation errors carry FastAPI's detail list too (CONTRACT.md); other 422s (idempotency_key_reused) are the plain envelope.
+    // Validation errors carry FastAPI's detail list too (docs/api.md#validation-errors); other 422s (idempotency_key_reused) are the plain envelope.
     if (res.status === 422 && envelope.error.code === 'validation_error' && !Array.isArray(envelope.detail)) return 'a 422 without its detail list';
     if (req.method !== operation.method.toUpperCase() && res.status !== 405) return `a wrong method answered ${res.status}, not 405`;
     if (res.status === 405 && !String(res.headers.allow ?? '').includes(operation.method.toUpperCase())) return 'a 405 whose Allow lacks the served method';

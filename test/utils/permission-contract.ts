@@ -1,7 +1,7 @@
 import type { Permission, Role } from '../../src/common/auth/permissions';
 
 /**
- * CONTRACT.md "Permissions by role" and the watching table's rows, transcribed row by row apart
+ * docs/api.md#permissions-by-role (the contract's table) and the watching table's rows, transcribed row by row apart
  * from src/common/auth/permissions.ts: the unit spec holds the table to it, the permission walk
  * holds the served routes to it.
  */

@@ -36,7 +36,7 @@ export class AuthGuard implements CanActivate {
     const apiKey = req.headers['x-api-key'];
     if (!authorization && !apiKey) throw new AppError('unauthorized', 'Authentication required');
 
-    // Both present: the bearer token wins (CONTRACT.md).
+    // Both present: the bearer token wins (docs/api.md#credentials).
     if (authorization) {
       const [scheme, token] = authorization.split(' ');
       const principal = scheme?.toLowerCase() === 'bearer' && token ? await this.jwt.verify(token) : null;

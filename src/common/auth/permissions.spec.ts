@@ -19,7 +19,7 @@ describe('permission table', () => {
 
 describe('PATCH .../status moves', () => {
   const STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted', 'stale', 'edited', 'awaiting_input', 'cancel_requested', 'cancelled'];
-  // CONTRACT.md: a user's decision, not a report (needs both rows).
+  // docs/api.md#permissions-by-role: a user's decision, not a report (needs both rows).
   const DECISIONS = new Set([...STATUSES.map((from) => `${from} deleted`), ...STATUSES.map((from) => `${from} cancel_requested`), 'queued cancelled']);
   const moves = STATUSES.flatMap((from) => STATUSES.map((to) => [from, to] as const));
 

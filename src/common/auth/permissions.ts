@@ -12,7 +12,7 @@ export type Permission =
   | 'organization:manage'
   | 'webhooks:manage';
 
-/** CONTRACT.md "Permissions by role", one row a permission. */
+/** docs/api.md#permissions-by-role, one row a permission. */
 export const PERMISSIONS: Record<Permission, readonly Role[]> = {
   'executions:read': ROLES,
   'executions:write': ['org_admin', 'app_user', 'integration', 'publisher', 'backoffice'],

@@ -11,7 +11,7 @@ const POLICIES = ['organization', 'credential'] as const;
 
 /**
  * Fair limits, after authentication and before any handler: one token bucket per organization and
- * one per caller (JWT subject or service account), in this process (see README). Off when
+ * one per caller (JWT subject or service account), in this process (docs/api.md#rate-limits). Off when
  * `RATE_LIMIT_RPS` is unset. A request takes one token, a list one per 100 rows asked for
  * (`@RateCost`). A refused request answers 429 `rate_limited` with `Retry-After`.
  */

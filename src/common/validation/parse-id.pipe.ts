@@ -7,7 +7,7 @@ export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }
 
-/** Path ids: anything but a UUID is a 400 `bad_request` (CONTRACT.md), e.g. "Invalid execution ID format". */
+/** Path ids: anything but a UUID is a 400 `bad_request` (docs/api.md#error-codes), e.g. "Invalid execution ID format". */
 export class ParseIdPipe implements PipeTransform<string, string> {
   constructor(private readonly what: string) {}
 
