@@ -9,7 +9,7 @@ import { canonical } from '../idempotency/idempotency.interceptor';
 /**
  * Tenants' JSON Schemas (flow input schemas, webhook_receiver fields), compiled so that checking one
  * request costs time linear in its size: patterns run on RE2 (no backtracking), uniqueItems hashes,
- * and every subschema applied to a value counts against a budget. The bounds are documented in the README.
+ * and every subschema applied to a value counts against a budget. The bounds: docs/api.md#bounds.
  */
 export const SCHEMA_LIMITS = {
   /** JSON text of one schema, in characters. */

@@ -1,7 +1,7 @@
 -- A create in one statement, so the organization's and the flow's row locks are held for microseconds
 -- rather than across round trips: lock the organization (its limit and slots in use), take the flow's
 -- next run number and a strictly later created_at, insert, then append the created event through
--- append_flow_events as the last statement, as EventsRepository.append does.
+-- append_flow_events as the last statement, as EventLogRepository.append does.
 -- Since 1765100000002-CreateInOneStatement.
 CREATE OR REPLACE FUNCTION start_flow_execution(p_org uuid, p_flow uuid, p_version integer, p_input jsonb, p_input_task_name text,
                                                 p_triggered_task_executor_name text, p_modified_by text, p_default_limit integer)
