@@ -19,7 +19,7 @@ const LAYERS = [
   ['organizations', 'flows', 'event-log'],
   ['flow-executions'],
   ['task-executions'],
-  ['feed', 'webhooks', 'retention', 'service-accounts'],
+  ['feed', 'webhooks', 'retention', 'liveness', 'service-accounts'],
   ['health'], // and the files at the root of src/ (app.module.ts, main.ts, cli.ts, app.setup.ts): composition
 ];
 
