@@ -81,13 +81,19 @@ export class EventLogRepository {
 
   /**
    * Removes up to `batch` events older than the cutoff, skipping rows another replica is removing,
-   * and advances the retention mark. Answers how many it removed.
+   * and advances the retention mark. A webhook delivery still pending for a removed event keeps a
+   * copy of it (`webhook_deliveries.event`), so no retry loses what it sends. Answers how many it removed.
    */
   @GenerateSql({ params: [DummyValue.DATE, 1000] })
   async purgeOlderThan(cutoff: Date, batch: number): Promise<number> {
     const [rows]: [{ removed: number }[]] = await this.dataSource.query(
       `WITH doomed AS (
          SELECT id FROM flow_events WHERE occurred_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), kept AS (
+         UPDATE webhook_deliveries d
+            SET event = jsonb_build_object('type', e.type, 'occurred_at', ${isoText('e.occurred_at')}, 'payload', e.payload)
+           FROM doomed JOIN flow_events e ON e.id = doomed.id
+          WHERE d.event_id = e.id AND d.status = 'pending' AND d.event IS NULL
        ), removed AS (
          DELETE FROM flow_events e USING doomed WHERE e.id = doomed.id RETURNING e.id
        )

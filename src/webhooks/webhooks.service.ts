@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { RequestValidationError } from '../common/validation/validation-error';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowsService } from '../flows/flows.service';
@@ -67,23 +68,38 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
   async create(principal: Principal, dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
     await this.checkTarget(principal, dto.url, dto.flow_id);
     const secret = newWebhookSecret();
-    const webhook = await this.webhooks.save(
-      this.webhooks.create({
-        organization_id: principal.organizationId,
-        url: dto.url,
-        event_types: dto.event_types ?? null,
-        flow_id: dto.flow_id?.toLowerCase() ?? null,
-        description: dto.description ?? null,
-        status: 'enabled',
-        disabled_reason: null,
-        secret,
-        previous_secret: null,
-        previous_secret_expires_at: null,
-        consecutive_failures: 0,
-        failing_since: null,
-        modified_by: principal.subject,
-      }),
-    );
+    const cap = this.config.webhooks.perOrganization;
+    const webhook = await this.webhooks.manager.transaction(async (m) => {
+      const count = await this.repository.lockedCount(m, principal.organizationId);
+      if (count >= cap) {
+        // docs/api.md#webhooks: a cap per organization, WEBHOOKS_PER_ORG.
+        throw new RequestValidationError([
+          {
+            loc: ['body'],
+            msg: `The organization has ${count} webhooks, the most it may register (${cap}); delete one first`,
+            type: 'too_many_webhooks',
+            input: null,
+          },
+        ]);
+      }
+      return m.save(
+        m.create(WebhookEntity, {
+          organization_id: principal.organizationId,
+          url: dto.url,
+          event_types: dto.event_types ?? null,
+          flow_id: dto.flow_id?.toLowerCase() ?? null,
+          description: dto.description ?? null,
+          status: 'enabled',
+          disabled_reason: null,
+          secret,
+          previous_secret: null,
+          previous_secret_expires_at: null,
+          consecutive_failures: 0,
+          failing_since: null,
+          modified_by: principal.subject,
+        }),
+      );
+    });
     return toWebhookWithSecret(webhook, secret);
   }
 

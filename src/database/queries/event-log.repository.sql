@@ -133,6 +133,28 @@ WITH
     FOR UPDATE
       SKIP LOCKED
   ),
+  kept AS (
+    UPDATE webhook_deliveries d
+    SET
+      event = jsonb_build_object(
+        'type',
+        e.type,
+        'occurred_at',
+        to_char(
+          e.occurred_at AT TIME ZONE 'UTC',
+          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+        ),
+        'payload',
+        e.payload
+      )
+    FROM
+      doomed
+      JOIN flow_events e ON e.id = doomed.id
+    WHERE
+      d.event_id = e.id
+      AND d.status = 'pending'
+      AND d.event IS NULL
+  ),
   removed AS (
     DELETE FROM flow_events e USING doomed
     WHERE
