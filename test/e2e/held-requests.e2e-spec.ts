@@ -99,6 +99,9 @@ describe('held requests', () => {
       expect(refused.status).toBe(429);
       expect(refused.body.error.details).toMatchObject({ policy: 'held_requests_organization' });
       await t.http().get(`${BASE}/${e.id}`).set(org.auth('integration')).set('If-None-Match', etag).set('Prefer', 'wait=30').expect(429);
+      const byRun = `/api/flows/${flowId}/executions/1`;
+      const runEtag = (await t.http().get(byRun).set(org.auth('integration')).expect(200)).headers.etag;
+      await t.http().get(byRun).set(org.auth('integration')).set('If-None-Match', runEtag).set('Prefer', 'wait=30').expect(429);
       const other = await stream(neighbour.auth());
       expect(other.status).toBe(200);
       other.close();
