@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -69,7 +70,8 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
     await this.checkTarget(principal, dto.url, dto.flow_id);
     const secret = newWebhookSecret();
     const cap = this.config.webhooks.perOrganization;
-    const webhook = await this.webhooks.manager.transaction(async (m) => {
+    // The `Idempotency-Key`'s outcome commits with the webhook (its secret left out by WebhookSecretCodec).
+    return this.webhooks.manager.transaction(async (m) => {
       const count = await this.repository.lockedCount(m, principal.organizationId);
       if (count >= cap) {
         // docs/api.md#webhooks: a cap per organization, WEBHOOKS_PER_ORG.
@@ -82,8 +84,8 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
           },
         ]);
       }
-      return m.save(
-        m.create(WebhookEntity, {
+      const webhook = await m.save(
+        this.webhooks.create({
           organization_id: principal.organizationId,
           url: dto.url,
           event_types: dto.event_types ?? null,
@@ -99,8 +101,10 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
           modified_by: principal.subject,
         }),
       );
+      const answer = toWebhookWithSecret(webhook, secret);
+      await keepOutcome(m, answer);
+      return answer;
     });
-    return toWebhookWithSecret(webhook, secret);
   }
 
   async list(principal: Principal): Promise<WebhookResponseDto[]> {
