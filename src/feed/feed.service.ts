@@ -6,8 +6,7 @@ import { HeldRequests } from '../common/held/held-requests';
 import { WakeReads } from '../common/held/wake-reads';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import type { EventPage } from '../event-log/event-log.repository';
-import { EventLog } from '../event-log/event-log.service';
+import { EventLog, EventPage } from '../event-log/event-log.service';
 import { FlowsService } from '../flows/flows.service';
 import { FlowEventDto, FlowEventsPageDto, ListFlowEventsQueryDto, toFlowEvent } from './dto/flow-event.dto';
 

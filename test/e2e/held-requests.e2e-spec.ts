@@ -5,9 +5,10 @@ import { HeldRequests } from '../../src/common/held/held-requests';
 import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { SseClient } from '../utils/sse';
 import { newOrg, signToken } from '../utils/tokens';
-import { eventually } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
 
 const FEED = '/api/flow-executions/events';
 const BASE = '/api/flow-executions';
@@ -50,10 +51,9 @@ describe('held requests', () => {
       expect(held(org)).toBe(2);
 
       const refused = await t.http().get(FEED).set(org.auth()).set('Accept', 'text/event-stream');
-      expect(refused.status).toBe(429);
+      const body = expectEnvelope(refused, 429, 'rate_limited');
       expect(refused.headers['retry-after']).toBe('5');
-      expect(refused.body.error).toMatchObject({ code: 'rate_limited', details: { policy: 'held_requests_credential', retry_after: 5 } });
-      expect(refused.body.request_id).toBeTruthy();
+      expect(body.error.details).toEqual({ policy: 'held_requests_credential', retry_after: 5 });
       // A long-poll of the same caller counts against the same cap; one that answers at once holds nothing.
       const poll = await t.http().get(FEED).query({ after: '999999999' }).set(org.auth()).set('Prefer', 'wait=30');
       expect(poll.status).toBe(429);
@@ -96,8 +96,7 @@ describe('held requests', () => {
       );
 
       const refused = await t.http().get(FEED).set(org.auth('backoffice')).set('Accept', 'text/event-stream');
-      expect(refused.status).toBe(429);
-      expect(refused.body.error.details).toMatchObject({ policy: 'held_requests_organization' });
+      expect(expectEnvelope(refused, 429, 'rate_limited').error.details).toEqual({ policy: 'held_requests_organization', retry_after: 5 });
       await t.http().get(`${BASE}/${e.id}`).set(org.auth('integration')).set('If-None-Match', etag).set('Prefer', 'wait=30').expect(429);
       const byRun = `/api/flows/${flowId}/executions/1`;
       const runEtag = (await t.http().get(byRun).set(org.auth('integration')).expect(200)).headers.etag;
