@@ -3,12 +3,13 @@ import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoText as iso, sqlList } from '../database/sql-literals';
+import type { TraceContext } from '../common/http/trace-context';
 import type { ExecutionStatus } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
-  fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
+  fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by, fe.traceparent, fe.tracestate,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
@@ -30,7 +31,7 @@ const FIND_BY_RUN_WITH_CREDITS = {
 
 const START = {
   name: 'start_flow_execution',
-  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
+  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe`,
 };
 
 export interface NewExecution {
@@ -41,6 +42,8 @@ export interface NewExecution {
   inputTaskName: string | null;
   triggeredTaskExecutorName: string | null;
   modifiedBy: string;
+  /** The W3C trace context of the creating request (docs/api.md#trace-context). */
+  trace: TraceContext | null;
 }
 
 export interface ListFilter {
@@ -234,6 +237,7 @@ export class FlowExecutionsRepository {
         inputTaskName: null,
         triggeredTaskExecutorName: null,
         modifiedBy: 'sample',
+        trace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=value' },
       },
       10,
     ],
@@ -248,6 +252,8 @@ export class FlowExecutionsRepository {
       e.triggeredTaskExecutorName,
       e.modifiedBy,
       defaultConcurrencyLimit,
+      e.trace?.traceparent ?? null,
+      e.trace?.tracestate ?? null,
     ]);
     return result.rows[0];
   }
@@ -278,6 +284,17 @@ export class FlowExecutionsRepository {
   @GenerateSql(
     { params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('patch', 'completed'), to: 'completed' }, 'sample'] },
     { name: 're-execution', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('re_execute', 'running'), to: 'running' }, 'sample', 2] },
+    {
+      name: 're-execution with a trace context',
+      params: [
+        DummyValue.MANAGER,
+        DummyValue.UUID,
+        { from: sources('re_execute', 'running'), to: 'running' },
+        'sample',
+        2,
+        { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: null },
+      ],
+    },
   )
   async setStatus(
     m: EntityManager,
@@ -285,14 +302,17 @@ export class FlowExecutionsRepository {
     move: { from: readonly ExecutionStatus[]; to: ExecutionStatus },
     modifiedBy: string,
     flowVersion: number | null = null,
+    trace: TraceContext | null = null,
   ): Promise<FlowExecutionRow | undefined> {
+    // A trace context given replaces the run's, tracestate included (docs/api.md#trace-context).
+    const traced = trace ? `, traceparent = $6, tracestate = $7` : '';
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
           SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
-              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
+              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')${traced}
         WHERE fe.id = $1 AND fe.status = ANY($5::text[])
       RETURNING ${COLUMNS}`,
-      [id, move.to, modifiedBy, flowVersion, move.from],
+      trace ? [id, move.to, modifiedBy, flowVersion, move.from, trace.traceparent, trace.tracestate] : [id, move.to, modifiedBy, flowVersion, move.from],
     );
     return rows[0];
   }

@@ -59,7 +59,7 @@ export class TaskExecutionsService {
         if (!applied) this.recordTasks(m, parent, [inserted], tags);
         return { row: applied || inserted, tags };
       });
-      return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+      return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE, parent);
     } catch (error) {
       if (!isUniqueViolation(error, 'task_executions_task_uq')) throw error;
       throw conflict(`A task execution of task '${key.taskName}' with task_execution_idx ${key.taskExecutionIdx} already exists in this flow execution`, {
@@ -93,7 +93,7 @@ export class TaskExecutionsService {
       });
     const written = (!executeFlow && (await attempt(false))) || (await attempt(true));
     if (!written) throw new Error('an update with the run locks is never deferred');
-    return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+    return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE, parent);
   }
 
   /**
@@ -114,7 +114,7 @@ export class TaskExecutionsService {
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
     const row = this.accessible(principal, await this.repository.findById(id));
     const tags = await this.repository.activeTags(this.dataSource.manager, row.organization_id, [row]);
-    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true });
+    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true }, row);
   }
 
   /**
@@ -143,7 +143,7 @@ export class TaskExecutionsService {
     }
     const options = { includeCredits: query.include_credits === true };
     return {
-      body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) },
+      body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options, row)) },
       nextCursor: page.more ? rows[rows.length - 1].id : null,
     };
   }
@@ -185,7 +185,10 @@ export class TaskExecutionsService {
   private recordTasks(m: EntityManager, execution: FlowExecutionRow, rows: TaskExecutionEntity[], tags: TaskExecutionTagEntity[]): void {
     for (const row of rows) {
       const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
-      this.events.record(m, executionEvent('task_execution.updated', execution, null, { task_execution: toTaskExecutionResponse(row, own, WRITE_RESPONSE) }));
+      this.events.record(
+        m,
+        executionEvent('task_execution.updated', execution, null, { task_execution: toTaskExecutionResponse(row, own, WRITE_RESPONSE, execution) }),
+      );
     }
   }
 
