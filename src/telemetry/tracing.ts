@@ -31,8 +31,9 @@ export function startTracing(config: TracingConfig): Tracing {
         // Outgoing requests are webhook deliveries: they carry their run's own trace context (docs/api.md#trace-context).
         disableOutgoingRequestInstrumentation: true,
       }),
-      // Only statements under a request's span: the background loops' polls would be orphan traces.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Only statements under a request's span (the background loops' polls would be orphan traces);
+      // a pool checkout is no statement, and its span would double their number.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
     ],
   });
   sdk.start();
