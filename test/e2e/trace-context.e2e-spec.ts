@@ -75,6 +75,15 @@ describe('trace context (docs/api.md#trace-context)', () => {
     expect(taskEvent.task_execution).toMatchObject({ traceparent: TRACEPARENT, tracestate: TRACESTATE });
   });
 
+  it('keeps it on a create with an Idempotency-Key too, and a replay answers the same run', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const headers = { traceparent: TRACEPARENT, tracestate: TRACESTATE, 'Idempotency-Key': 'traced-create' };
+    const id = await create(org, flowId, headers);
+    expect(await create(org, flowId, { ...headers, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })).toBe(id);
+    expect(await reportTask(org, id)).toMatchObject({ traceparent: TRACEPARENT, tracestate: TRACESTATE });
+  });
+
   it.each([
     ['uppercase hex', TRACEPARENT.toUpperCase()],
     ['an all-zero trace id', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`],
