@@ -1,7 +1,8 @@
 import { createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
-import { eventually, WebhookReceiver } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
+import { WebhookReceiver } from '../utils/webhook-receiver';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 
