@@ -91,7 +91,7 @@ export class EventLogRepository {
          SELECT id FROM flow_events WHERE occurred_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
        ), kept AS (
          UPDATE webhook_deliveries d
-            SET event = jsonb_build_object('type', e.type, 'occurred_at', ${isoText('e.occurred_at')}, 'payload', e.payload)
+            SET event = jsonb_build_object('type', e.type, 'occurred_at', ${isoText('e.occurred_at')}, 'payload', e.payload, 'flow_execution_id', e.flow_execution_id)
            FROM doomed JOIN flow_events e ON e.id = doomed.id
           WHERE d.event_id = e.id AND d.status = 'pending' AND d.event IS NULL
        ), removed AS (

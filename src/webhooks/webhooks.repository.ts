@@ -25,6 +25,9 @@ export interface ClaimedDelivery {
   event_id: string;
   /** Null when retention has removed the event. */
   event: StoredEvent | null;
+  /** The trace context of the event's flow execution, sent as headers (docs/api.md#trace-context). */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export interface AttemptOutcome {
@@ -121,10 +124,11 @@ export class WebhooksRepository {
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
                 (w.consecutive_failures <> 0 OR w.failing_since IS NOT NULL) AS failing,
                 COALESCE(e.type, c.event ->> 'type') AS type, COALESCE(${OCCURRED_AT}, c.event ->> 'occurred_at') AS occurred_at,
-                COALESCE(e.payload, c.event -> 'payload') AS payload
+                COALESCE(e.payload, c.event -> 'payload') AS payload, fe.traceparent, fe.tracestate
            FROM claimed c
            JOIN webhooks w ON w.id = c.webhook_id
-           LEFT JOIN flow_events e ON e.id = c.event_id`,
+           LEFT JOIN flow_events e ON e.id = c.event_id
+           LEFT JOIN flow_executions fe ON fe.id = COALESCE(e.flow_execution_id, (c.event ->> 'flow_execution_id')::uuid)`,
         [limit, perEndpoint, [...busy.keys()], [...busy.values()], leaseMs, perOrganization, [...busyOrganizations.keys()], [...busyOrganizations.values()]],
       );
     return rows.map(({ type, occurred_at, payload, ...delivery }) => ({

@@ -145,7 +145,9 @@ WITH
           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
         ),
         'payload',
-        e.payload
+        e.payload,
+        'flow_execution_id',
+        e.flow_execution_id
       )
     FROM
       doomed

@@ -123,11 +123,17 @@ SELECT
     ),
     c.event ->> 'occurred_at'
   ) AS occurred_at,
-  COALESCE(e.payload, c.event -> 'payload') AS payload
+  COALESCE(e.payload, c.event -> 'payload') AS payload,
+  fe.traceparent,
+  fe.tracestate
 FROM
   claimed c
   JOIN webhooks w ON w.id = c.webhook_id
-  LEFT JOIN flow_events e ON e.id = c.event_id;
+  LEFT JOIN flow_events e ON e.id = c.event_id
+  LEFT JOIN flow_executions fe ON fe.id = COALESCE(
+    e.flow_execution_id,
+    (c.event ->> 'flow_execution_id')::uuid
+  );
 
 -- WebhooksRepository.lockedCount
 -- params: ["00000000-0000-4000-a000-000000000000"]
