@@ -11,8 +11,9 @@ import { Measurement, summarize, SuiteReport, Target, writeReport } from './repo
 import { buildScenarios, checkScenarios, Scenario } from './scenarios';
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, openBenchDatabase } from './seed';
 import { SUITES } from './suites';
+import { IDLE_POLLS } from './watch';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -108,7 +109,8 @@ async function main(): Promise<void> {
     const appEnv = { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, JWT_SECRET: jwtSecret };
     const startApp = (name: string, extraEnv: Record<string, string> = {}) => startServer(name, APP_MAIN, { ...appEnv, ...extraEnv });
     const servers: Record<Target, BenchServer> = {
-      app: await startApp('app'),
+      // The watch suite holds 10,000 idle long-polls of one caller: what holding costs, past the default caps.
+      app: await startApp('app', { HELD_REQUESTS_PER_ORG: String(2 * IDLE_POLLS), HELD_REQUESTS_PER_CREDENTIAL: String(2 * IDLE_POLLS) }),
       raw: await startServer('raw', join(__dirname, 'raw-server.js'), {
         ...env,
         DATABASE_URL: database.url,

@@ -208,7 +208,7 @@ const median = (values: number[]) =>
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 export const WATCH = 'watch';
-const IDLE_POLLS = 10_000;
+export const IDLE_POLLS = 10_000;
 
 /**
  * Watching runs: wake latency with the waiter and the writer on different processes; 10,000 idle
