@@ -1,5 +1,7 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BenchContext, ms, suite } from './context';
+import type { Measurement } from './report';
 
 /** GET by id on the same data and machine, without tracing and with every request traced and exported. */
 export interface TracingRow {
@@ -65,3 +67,52 @@ export function tracingMarkdown(results: TracingResults, rounds: number): string
   ];
   return lines.join('\n');
 }
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * What tracing costs the hot read: GET by id on the main server (tracing off: nothing of
+ * OpenTelemetry loaded) and on a second one with OTEL_EXPORTER_OTLP_ENDPOINT set, every request
+ * traced and exported to a local sink, back to back at each connection count.
+ */
+async function benchTracing(ctx: BenchContext): Promise<TracingResults> {
+  const { options, log } = ctx;
+  const getById = ctx.scenarios.find((s) => s.key === 'get')!;
+  const sink = await OtlpSink.start();
+  const traced = await ctx.startApp('app-otel', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
+  try {
+    const runs = new Map<number, { plain: Omit<Measurement, 'round'>[]; traced: Omit<Measurement, 'round'>[] }>();
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const connections of options.connections) {
+        const both = runs.get(connections) ?? { plain: [], traced: [] };
+        runs.set(connections, both);
+        const order = round % 2 ? (['plain', 'traced'] as const) : (['traced', 'plain'] as const);
+        for (const which of order) both[which].push(await ctx.measure(which === 'plain' ? ctx.app : traced, getById, connections));
+        const [p, t] = [both.plain[both.plain.length - 1], both.traced[both.traced.length - 1]];
+        log(
+          `otel round ${round}/${options.rounds} get c=${connections}: without ${p.requestsPerSecond.toFixed(0)} req/s p50 ${ms(p.p50)} p99 ${ms(p.p99)} | ` +
+            `with ${t.requestsPerSecond.toFixed(0)} req/s p50 ${ms(t.p50)} p99 ${ms(t.p99)}${p.errors + t.errors ? ` ERRORS ${p.errors + t.errors}` : ''}`,
+        );
+      }
+    }
+    const summary = (list: Omit<Measurement, 'round'>[]) => ({
+      rps: median(list.map((m) => m.requestsPerSecond)),
+      p50: median(list.map((m) => m.p50 ?? 0)),
+      p99: median(list.map((m) => m.p99 ?? 0)),
+      cpuMsPerRequest: list.every((m) => m.cpuMsPerRequest !== null) ? median(list.map((m) => m.cpuMsPerRequest!)) : null,
+    });
+    const rows: TracingRow[] = [...runs].map(([connections, both]) => ({ connections, plain: summary(both.plain), traced: summary(both.traced) }));
+    await traced.stop(); // its last spans are flushed at SIGTERM
+    return { rows, exports: sink.exports, exportedBytes: sink.bytes };
+  } finally {
+    await traced.stop();
+    await sink.close();
+  }
+}
+
+/** `--only otel`. */
+export const otelSuite = suite({
+  name: 'otel',
+  run: benchTracing,
+  markdown: (result: TracingResults, ctx: BenchContext) => tracingMarkdown(result, ctx.options.rounds),
+});
