@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { releaseAdmission } from '../common/admission/admission.service';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
@@ -92,6 +93,7 @@ export class FlowExecutionsService {
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
     const subscription = this.events.watchExecution(result.id);
+    releaseAdmission(response); // waiting costs nobody a slot (docs/development.md#held-requests)
     this.metrics.longPolls.inc();
     try {
       result = await this.getConditional(principal, at, query, ifNoneMatch);
