@@ -5,11 +5,13 @@ import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoText as iso, sqlList } from '../database/sql-literals';
 import type { ExecutionStatus } from './execution-status';
 import { sources } from './transitions';
-import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
 
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
+// The read paths (retrieve, list) take `input` as JSON text, spliced into the response unparsed (docs/api.md#event-loop-budget).
+const READ_COLUMNS = COLUMNS.replace('fe.input,', 'fe.input::text AS input,');
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
 
@@ -18,14 +20,19 @@ const FIND_WITH_CREDITS = {
   name: 'flow_execution_by_id_with_credits',
   text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
-
-const FIND_BY_RUN = {
-  name: 'flow_execution_by_run_number',
-  text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+const READ = { name: 'flow_execution_read_by_id', text: `SELECT ${READ_COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
+const READ_WITH_CREDITS = {
+  name: 'flow_execution_read_by_id_with_credits',
+  text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
-const FIND_BY_RUN_WITH_CREDITS = {
-  name: 'flow_execution_by_run_number_with_credits',
-  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+
+const READ_BY_RUN = {
+  name: 'flow_execution_read_by_run_number',
+  text: `SELECT ${READ_COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+};
+const READ_BY_RUN_WITH_CREDITS = {
+  name: 'flow_execution_read_by_run_number_with_credits',
+  text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
 };
 
 const START = {
@@ -63,7 +70,7 @@ export interface ListFilter {
 }
 
 export type ListResult =
-  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
+  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionReadRow[]; truncated: boolean };
 
 // Status lists of the transition table, where a partial index's predicate must match them:
 // flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
@@ -112,10 +119,17 @@ export class FlowExecutionsRepository {
     return result.rows[0];
   }
 
-  /** By flow and run number: one lookup in flow_executions_run_number_uq. */
+  /** The retrieve endpoint's read: `findById` with `input` as JSON text. */
+  @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
+  async readById(id: string, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
+    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_WITH_CREDITS : READ, [id]);
+    return result.rows[0];
+  }
+
+  /** By flow and run number: one lookup in flow_executions_run_number_uq; `input` as JSON text. */
   @GenerateSql({ params: [DummyValue.UUID, 7, false] }, { name: 'with credits', params: [DummyValue.UUID, 7, true] })
-  async findByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_BY_RUN_WITH_CREDITS : FIND_BY_RUN, [flowId, runNumber]);
+  async readByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
+    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_BY_RUN_WITH_CREDITS : READ_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
   }
 
@@ -169,7 +183,7 @@ export class FlowExecutionsRepository {
       where.push(`(${key}, fe.id) ${dir === 'ASC' ? '>' : '<'} (c.${f.sortField}, c.id)`);
     }
     const [limit, offset] = [`${p(f.limit)}::int`, `${p(f.offset)}::int`];
-    const select = `SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
+    const select = `SELECT ${READ_COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
     const order = `ORDER BY ${key} ${dir}, fe.id ${dir}`;
     let page = `${select} WHERE ${where.join(' AND ')} ${order} LIMIT ${limit} OFFSET ${offset}`;
     let tagged = '';
@@ -206,7 +220,7 @@ export class FlowExecutionsRepository {
         LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        ORDER BY page.${f.sortField} ${dir}, page.id ${dir}`;
-    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
+    const rows: (FlowExecutionReadRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
       await this.dataSource.query(sql, params);
 
     const head = rows[0];

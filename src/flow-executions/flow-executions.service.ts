@@ -12,6 +12,7 @@ import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-de
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
+  FlowExecutionReadRow,
   FlowExecutionRow,
   CreateFlowExecutionDto,
   FlowExecutionResponseDto,
@@ -108,9 +109,9 @@ export class FlowExecutionsService {
   }
 
   /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
-  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow> {
-    if ('id' in at) return accessible(principal, await this.repository.findById(at.id, withCredits));
-    const row = await this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
+  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionReadRow> {
+    if ('id' in at) return accessible(principal, await this.repository.readById(at.id, withCredits));
+    const row = await this.repository.readByRunNumber(at.flowId, at.runNumber, withCredits);
     if (!row) await this.flows.getExecutable(principal, at.flowId);
     return accessible(principal, row);
   }

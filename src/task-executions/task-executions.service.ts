@@ -114,7 +114,7 @@ export class TaskExecutionsService {
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
     const row = this.accessible(principal, await this.repository.findById(id));
     const tags = await this.repository.activeTags(this.dataSource.manager, row.organization_id, [row]);
-    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true });
+    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true, jsonText: true });
   }
 
   /**
@@ -141,7 +141,7 @@ export class TaskExecutionsService {
     for (const tag of await this.repository.activeTags(this.dataSource.manager, principal.organizationId, pairs)) {
       tagsByTask.set(taskOf(tag), [...(tagsByTask.get(taskOf(tag)) ?? []), tag]);
     }
-    const options = { includeCredits: query.include_credits === true };
+    const options = { includeCredits: query.include_credits === true, jsonText: true };
     return {
       body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) },
       nextCursor: page.more ? rows[rows.length - 1].id : null,

@@ -60,7 +60,67 @@ FROM
 WHERE
   fe.id = $1;
 
--- FlowExecutionsRepository.findByRunNumber
+-- FlowExecutionsRepository.readById
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1;
+
+-- FlowExecutionsRepository.readById (with credits)
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at,
+  (
+    SELECT
+      sum(te.credits)
+    FROM
+      task_executions te
+    WHERE
+      te.flow_execution_id = fe.id
+  ) AS total_credits
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1;
+
+-- FlowExecutionsRepository.readByRunNumber
 -- params: ["00000000-0000-4000-a000-000000000000",7]
 SELECT
   fe.id,
@@ -68,7 +128,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
@@ -87,7 +147,7 @@ WHERE
   fe.flow_id = $1
   AND fe.run_number = $2;
 
--- FlowExecutionsRepository.findByRunNumber (with credits)
+-- FlowExecutionsRepository.readByRunNumber (with credits)
 -- params: ["00000000-0000-4000-a000-000000000000",7]
 SELECT
   fe.id,
@@ -95,7 +155,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
@@ -152,7 +212,7 @@ FROM
               fe.flow_id,
               fe.flow_version,
               fe.status,
-              fe.input,
+              fe.input::text AS input,
               fe.run_number,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
@@ -222,7 +282,7 @@ FROM
               fe.flow_id,
               fe.flow_version,
               fe.status,
-              fe.input,
+              fe.input::text AS input,
               fe.run_number,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
@@ -291,7 +351,7 @@ FROM
               fe.flow_id,
               fe.flow_version,
               fe.status,
-              fe.input,
+              fe.input::text AS input,
               fe.run_number,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
@@ -460,7 +520,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -505,7 +565,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -689,7 +749,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -735,7 +795,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
