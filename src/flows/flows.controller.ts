@@ -1,11 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { CreateFlowDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
-import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, nextVersionsLink } from './dto/flow-query.dto';
 import { FlowResponseDto, PaginatedFlowResponseDto } from './dto/flow-response.dto';
 import { FlowVersionParamsDto, FlowVersionSummaryDto, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowsService } from './flows.service';
@@ -77,11 +78,22 @@ export class FlowsController {
     return this.service.updateDefinition(principal, id, dto, query);
   }
 
-  /** All versions of a flow, newest first. */
+  /**
+   * The versions of a flow, newest first, at most `limit` (default and most 100) and about 4 MiB a
+   * page; a page with more after it carries `Link: <...>; rel="next"` with the `after` cursor.
+   */
   @Get(':flow_id/versions')
   @ApiErrors(400, 403, 404)
-  listFlowVersions(@CurrentPrincipal() principal: Principal, @FlowId() id: string, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
-    return this.service.listVersions(principal, id, query);
+  async listFlowVersions(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Query() query: ListFlowVersionsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<FlowResponseDto[]> {
+    const page = await this.service.listVersions(principal, id, query);
+    if (page.nextAfter !== null) res.setHeader('Link', nextVersionsLink(req.originalUrl, page.nextAfter));
+    return page.items;
   }
 
   /** One version of a flow. */

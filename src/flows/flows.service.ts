@@ -5,7 +5,7 @@ import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-
 import { isUuid } from '../common/validation/parse-id.pipe';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
-import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, VERSIONS_MAX_LIMIT } from './dto/flow-query.dto';
 import {
   FlowResponseDto,
   FlowResponseExtras,
@@ -129,10 +129,12 @@ export class FlowsService {
     return respond(updated, query);
   }
 
-  async listVersions(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
+  /** A page of versions, newest first (docs/api.md#flows-and-versions); `nextAfter` names the cursor of the next page, if any. */
+  async listVersions(principal: Principal, id: string, query: ListFlowVersionsQueryDto): Promise<{ items: FlowResponseDto[]; nextAfter: number | null }> {
     const { flow } = await this.getAccessible(principal, id);
-    const versions = await this.repository.listVersions(principal.organizationId, id);
-    return eachYielding(query, versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
+    const page = await this.repository.listVersions(principal.organizationId, id, query.after ?? null, query.limit ?? VERSIONS_MAX_LIMIT);
+    const items = await eachYielding(query, page.versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
+    return { items, nextAfter: page.more ? page.versions[page.versions.length - 1].version : null };
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {

@@ -687,6 +687,41 @@ describe('flows and versions', () => {
       expect(latest.body.definition).toEqual(winner.body.definition);
     });
 
+    it('pages versions newest first by the after cursor and Link (docs/api.md#flows-and-versions)', async () => {
+      const org = await newOrg();
+      const flow = await createFlow(org);
+      for (let i = 0; i < 6; i++) expect((await putDefinition(org, flow.id, [{ name: `task-${i}` }])).status).toBe(200);
+      const seen: number[][] = [];
+      let path: string | null = `${FLOWS}/${flow.id}/versions?limit=3`;
+      while (path && seen.length < 5) {
+        const res = await t.http().get(path).set(org.auth('app_user')).expect(200);
+        seen.push(res.body.map((v: { version: number }) => v.version));
+        path = res.headers.link ? /^<([^>]+)>; rel="next"$/.exec(res.headers.link)![1] : null;
+      }
+      expect(seen).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
+      const bad = await t.http().get(`${FLOWS}/${flow.id}/versions?limit=101`).set(org.auth());
+      expectError('get', VERSIONS, bad, 422, 'validation_error');
+    });
+
+    it('ends a page of versions early past its byte budget, and the Link continues it', async () => {
+      const org = await newOrg();
+      const flow = await createFlow(org);
+      for (let i = 0; i < 5; i++) expect((await putDefinition(org, flow.id, [{ name: `task-${i}` }])).status).toBe(200);
+      // About 1.3 MB of incompressible text in each stored definition: four of them pass the 4 MiB budget.
+      await t.dataSource.query(
+        `UPDATE flow_versions SET definition = jsonb_set(definition, '{pad}', to_jsonb((SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 40000) g)))
+          WHERE flow_id = $1`,
+        [flow.id],
+      );
+      const first = await t.http().get(`${FLOWS}/${flow.id}/versions`).set(org.auth()).expect(200);
+      expect(first.body.length).toBeGreaterThanOrEqual(1);
+      expect(first.body.length).toBeLessThan(6);
+      const next = /^<([^>]+)>; rel="next"$/.exec(first.headers.link)![1];
+      const rest = await t.http().get(next).set(org.auth()).expect(200);
+      const all = [...first.body, ...rest.body].map((v: { version: number }) => v.version);
+      expect(all.slice(0, first.body.length + rest.body.length)).toEqual([6, 5, 4, 3, 2, 1].slice(0, all.length));
+    });
+
     it('refuses a published flow with 400 and keeps its versions', async () => {
       const org = await newOrg();
       const flow = await createFlow(org);

@@ -42,6 +42,36 @@ export class FlowExpansionQueryDto {
   include_default_reference_modes?: boolean = false;
 }
 
+/** The most versions one page of `GET /flows/{id}/versions` answers (a deviation: upstream answers them all). */
+export const VERSIONS_MAX_LIMIT = 100;
+
+export class ListFlowVersionsQueryDto extends FlowExpansionQueryDto {
+  /** At most this many versions, newest first; a page with more after it carries `Link: <...>; rel="next"`. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: VERSIONS_MAX_LIMIT, default: VERSIONS_MAX_LIMIT })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(VERSIONS_MAX_LIMIT)
+  limit?: number = VERSIONS_MAX_LIMIT;
+
+  /** Cursor: the page starts with the version right below this one. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(2_147_483_647)
+  after?: number;
+}
+
+/** RFC 8288 link to the next page of versions: the same query, after the last version sent. */
+export function nextVersionsLink(originalUrl: string, after: number): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.set('after', String(after));
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}
+
 export const TAG_FILTER_MODES = ['contains_any', 'not_contains_any'] as const;
 
 export class TagFilterDto {
