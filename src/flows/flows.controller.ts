@@ -6,7 +6,7 @@ import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { CreateFlowDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
-import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, nextVersionsLink } from './dto/flow-query.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, nextFlowsLink, nextVersionsLink } from './dto/flow-query.dto';
 import { FlowResponseDto, PaginatedFlowResponseDto } from './dto/flow-response.dto';
 import { FlowVersionParamsDto, FlowVersionSummaryDto, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowsService } from './flows.service';
@@ -32,8 +32,15 @@ export class FlowsController {
   /** List the flows of the caller's organization at their latest version, with paging, sorting and search. */
   @Get()
   @ApiErrors()
-  listFlows(@CurrentPrincipal() principal: Principal, @Query() query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
-    return this.service.list(principal, query);
+  async listFlows(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: ListFlowsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<PaginatedFlowResponseDto> {
+    const page = await this.service.list(principal, query);
+    if (page.nextOffset !== null) res.setHeader('Link', nextFlowsLink(req.originalUrl, page.nextOffset));
+    return page.body;
   }
 
   /** Retrieve a flow at its latest version. */

@@ -125,7 +125,7 @@ export class FlowsRepository {
       ],
     },
   )
-  async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number }> {
+  async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number; truncated: boolean }> {
     const where = (query: SelectQueryBuilder<FlowEntity>) => {
       query.where('f.organizationId = :org', { org: filter.organizationId }).andWhere('NOT f.deleted');
       if (filter.search) query.andWhere(`f.displayName ILIKE :pattern ESCAPE '\\'`, { pattern: `%${escapeLike(filter.search)}%` });
@@ -134,16 +134,20 @@ export class FlowsRepository {
       return query;
     };
     const direction = filter.sortDirection === 'asc' ? 'ASC' : 'DESC';
-    const [rows, total] = await Promise.all([
-      where(this.withLatest())
-        .orderBy(SORT_COLUMNS[filter.sortField], direction)
-        .addOrderBy('f.id', direction)
-        .offset(filter.offset)
+    const ordered = (query: SelectQueryBuilder<FlowEntity>) =>
+      where(query).orderBy(SORT_COLUMNS[filter.sortField], direction).addOrderBy('f.id', direction).offset(filter.offset);
+    // The page's stored definition sizes first (toast pointers only): it ends early past PAGE_BYTES, after at least one flow.
+    const [sizes, total] = await Promise.all([
+      ordered(this.flows.createQueryBuilder('f').innerJoin(FlowVersionEntity, 'v', 'v.flowId = f.id AND v.version = f.latestVersion'))
+        .select('500 + pg_column_size(v.definition)', 'bytes')
         .limit(filter.limit)
-        .getMany(),
+        .getRawMany<{ bytes: string }>(),
       where(this.flows.createQueryBuilder('f')).getCount(),
     ]);
-    return { rows: rows.map((row) => unpack(row)!), total };
+    let fit = 0;
+    for (let bytes = 0; fit < sizes.length && (fit === 0 || bytes + Number(sizes[fit].bytes) <= PAGE_BYTES); fit++) bytes += Number(sizes[fit].bytes);
+    const rows = fit === 0 ? [] : await ordered(this.withLatest()).limit(fit).getMany();
+    return { rows: rows.map((row) => unpack(row)!), total, truncated: fit < sizes.length };
   }
 
   /** Executions on the highest version of each flow that has any live execution (0 when none). */

@@ -57,23 +57,25 @@ export class FlowsService {
     return respond(created, query);
   }
 
-  async list(principal: Principal, query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
+  /** A page of flows; `nextOffset` when the page ended early by its byte budget (docs/api.md#page-size-budgets). */
+  async list(principal: Principal, query: ListFlowsQueryDto): Promise<{ body: PaginatedFlowResponseDto; nextOffset: number | null }> {
     const page = query.page ?? 1;
     const pageSize = query.page_size ?? 20;
-    const empty: PaginatedFlowResponseDto = { flows: [], total: 0, page, page_size: pageSize };
+    const empty = { body: { flows: [], total: 0, page, page_size: pageSize }, nextOffset: null };
     // Every stored definition has at least one task, so no flow is ever eligible for cleanup.
     if (query.is_cleanable) return empty;
     if (query.organization_id && query.organization_id.toLowerCase() !== principal.organizationId) return empty;
+    const offset = query.offset ?? (page - 1) * pageSize;
 
     const groups = (query.tag_filters ?? []).filter((group) => group.values.length > 0);
-    const { rows, total } = await this.repository.listPage({
+    const { rows, total, truncated } = await this.repository.listPage({
       organizationId: principal.organizationId,
       search: query.search || undefined,
       tagsAny: groups.filter((group) => group.mode !== 'not_contains_any').map((group) => group.values),
       tagsNone: groups.filter((group) => group.mode === 'not_contains_any').map((group) => group.values),
       sortField: query.sort_field ?? 'created_at',
       sortDirection: query.sort_direction ?? 'desc',
-      offset: (page - 1) * pageSize,
+      offset,
       limit: pageSize,
     });
     const counts = query.include_latest_version_executions_count
@@ -82,12 +84,8 @@ export class FlowsService {
           rows.map((row) => row.flow.id),
         )
       : null;
-    return {
-      flows: await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
-      total,
-      page,
-      page_size: pageSize,
-    };
+    const flows = await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null }));
+    return { body: { flows, total, page, page_size: pageSize }, nextOffset: truncated ? offset + rows.length : null };
   }
 
   async get(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {

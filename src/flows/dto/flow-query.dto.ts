@@ -65,6 +65,14 @@ export class ListFlowVersionsQueryDto extends FlowExpansionQueryDto {
   after?: number;
 }
 
+/** RFC 8288 link to the rest of a flows page ended early by its size: the same query from `offset`. */
+export function nextFlowsLink(originalUrl: string, offset: number): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.delete('page');
+  url.searchParams.set('offset', String(offset));
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}
+
 /** RFC 8288 link to the next page of versions: the same query, after the last version sent. */
 export function nextVersionsLink(originalUrl: string, after: number): string {
   const url = new URL(originalUrl, 'http://local');
@@ -131,6 +139,18 @@ export class ListFlowsQueryDto extends FlowExpansionQueryDto {
   @Min(1)
   @Max(100)
   page_size?: number = 20;
+
+  /**
+   * Flows to skip, in place of `page` (a deviation: upstream pages by number only). A page ended
+   * early by its byte budget carries `Link: <...>; rel="next"` naming the offset it stopped at.
+   */
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1_000_000 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  offset?: number;
 
   @ApiPropertyOptional({
     type: String,
