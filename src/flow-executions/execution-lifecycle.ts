@@ -6,7 +6,7 @@ import { forbidden } from '../common/errors/app-error';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
-import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
 import { ExecutionStatus, isActive } from './execution-status';
@@ -99,7 +99,7 @@ export class ExecutionLifecycle {
    * A new run (the `create` row): start_flow_execution decides running or queued under the
    * organization's lock and appends the created event, in one statement. Undefined when the flow is gone.
    */
-  async start(execution: NewExecution): Promise<FlowExecutionRow | undefined> {
+  async start(execution: NewExecution): Promise<FlowExecutionReadRow | undefined> {
     const row = await this.repository.start(execution, this.organizations.defaultLimit);
     if (row) this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return row;

@@ -37,7 +37,7 @@ const READ_BY_RUN_WITH_CREDITS = {
 
 const START = {
   name: 'start_flow_execution',
-  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
+  text: `SELECT ${READ_COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
 };
 
 export interface NewExecution {
@@ -252,8 +252,8 @@ export class FlowExecutionsRepository {
       10,
     ],
   })
-  async start(e: NewExecution, defaultConcurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
-    const result = await driverQuery<FlowExecutionRow>(this.dataSource, START, [
+  async start(e: NewExecution, defaultConcurrencyLimit: number): Promise<FlowExecutionReadRow | undefined> {
+    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, START, [
       e.organizationId,
       e.flowId,
       e.flowVersion,

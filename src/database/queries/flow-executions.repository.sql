@@ -885,7 +885,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
