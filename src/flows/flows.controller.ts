@@ -4,9 +4,10 @@ import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { CreateFlowDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
-import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, nextFlowsLink, nextVersionsLink } from './dto/flow-query.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, nextFlowsLink, nextVersionsLink, VERSIONS_MAX_LIMIT } from './dto/flow-query.dto';
 import { FlowResponseDto, PaginatedFlowResponseDto } from './dto/flow-response.dto';
 import { FlowVersionParamsDto, FlowVersionSummaryDto, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowsService } from './flows.service';
@@ -31,6 +32,7 @@ export class FlowsController {
 
   /** List the flows of the caller's organization at their latest version, with paging, sorting and search. */
   @Get()
+  @RateCost(rowsCost('page_size', 20, 10))
   @ApiErrors()
   async listFlows(
     @CurrentPrincipal() principal: Principal,
@@ -90,6 +92,7 @@ export class FlowsController {
    * page; a page with more after it carries `Link: <...>; rel="next"` with the `after` cursor.
    */
   @Get(':flow_id/versions')
+  @RateCost(rowsCost('limit', VERSIONS_MAX_LIMIT, 10))
   @ApiErrors(400, 403, 404)
   async listFlowVersions(
     @CurrentPrincipal() principal: Principal,
