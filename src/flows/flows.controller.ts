@@ -32,7 +32,7 @@ export class FlowsController {
 
   /** List the flows of the caller's organization at their latest version, with paging, sorting and search. */
   @Get()
-  @RateCost(rowsCost('page_size', 20, 10))
+  @RateCost(rowsCost('page_size', 20, 20))
   @ApiErrors()
   async listFlows(
     @CurrentPrincipal() principal: Principal,

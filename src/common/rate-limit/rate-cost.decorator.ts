@@ -10,7 +10,7 @@ export const RateCost = (cost: (query: Record<string, unknown>) => number) => Se
 
 /**
  * One token per `per` rows asked for in `param` (`fallback` when absent or malformed): 100 for rows
- * of a few hundred bytes (executions, task executions), 10 for rows that carry a flow definition.
+ * of a few hundred bytes (executions, task executions), 10 or 20 for rows that carry a flow definition.
  */
 export const rowsCost =
   (param: string, fallback: number, per = 100) =>
