@@ -31,7 +31,11 @@ function main(): void {
     return Number(process.hrtime.bigint() - start) / n;
   };
   const N = 200_000;
-  for (let i = 0; i < 3; i++) (run(on, N), run(off, N)); // warm up both paths
+  // Warm up both paths.
+  for (let i = 0; i < 3; i++) {
+    run(on, N);
+    run(off, N);
+  }
   const samples: { on: number; off: number }[] = [];
   for (let i = 0; i < 7; i++) samples.push({ off: run(off, N), on: run(on, N) });
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

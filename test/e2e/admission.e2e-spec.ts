@@ -2,15 +2,15 @@ import { Client } from 'pg';
 import { definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { startServerProcess, ServerProcess, waitUntilReady } from '../utils/server-process';
 import { newOrg } from '../utils/tokens';
-import { eventually } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 
 /** Polls until the database shows a backend of this database waiting on a lock (bounded). */
 async function waitForLockWaiter(db: Client): Promise<void> {
   await eventually(
-    async () =>
-      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n as number,
+    async (): Promise<number> =>
+      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n,
     (n) => n > 0,
   );
 }
@@ -46,7 +46,7 @@ describe('fair admission (docs/api.md#fair-admission)', () => {
     expect(run.status).toBe(201);
     return { org, executionId: run.body!.id as string };
   };
-  const metric = async (line: string) => {
+  const metric = async (line: string): Promise<number> => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     return Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   };

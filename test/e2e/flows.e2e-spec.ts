@@ -4,6 +4,7 @@ import type { Role } from '../../src/common/auth/permissions';
 import spec from '../contract/superai-flows-openapi.subset.json';
 import { definitionOf, LINEAR_TASKS, TaskSpec } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -30,9 +31,7 @@ function expectDocumented(method: Method, path: string, res: Response): void {
 }
 
 function expectError(method: Method, path: string, res: Response, status: number, code: string, message?: string): void {
-  expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
-  if (message !== undefined) expect(res.body.error.message).toBe(message);
-  expect(res.body.request_id).toBe(res.headers['x-request-id']);
+  expectEnvelope(res, status, code, message);
   expectDocumented(method, path, res);
 }
 
@@ -694,7 +693,7 @@ describe('flows and versions', () => {
       const seen: number[][] = [];
       let path: string | null = `${FLOWS}/${flow.id}/versions?limit=3`;
       while (path && seen.length < 5) {
-        const res = await t.http().get(path).set(org.auth('app_user')).expect(200);
+        const res: Response = await t.http().get(path).set(org.auth('app_user')).expect(200);
         seen.push(res.body.map((v: { version: number }) => v.version));
         path = res.headers.link ? /^<([^>]+)>; rel="next"$/.exec(res.headers.link)![1] : null;
       }
@@ -739,9 +738,9 @@ describe('flows and versions', () => {
       const seen: string[] = first.body.flows.map((f: { id: string }) => f.id);
       let link: string | undefined = first.headers.link;
       for (let pages = 0; link && pages < 5; pages++) {
-        const next = /^<([^>]+)>; rel="next"$/.exec(link)![1];
+        const next: string = /^<([^>]+)>; rel="next"$/.exec(link)![1];
         expect(next).toMatch(new RegExp(`offset=${seen.length}`));
-        const res = await t.http().get(next).set(org.auth()).expect(200);
+        const res: Response = await t.http().get(next).set(org.auth()).expect(200);
         seen.push(...res.body.flows.map((f: { id: string }) => f.id));
         link = res.headers.link;
       }
