@@ -142,7 +142,10 @@ export class TaskExecutionsService {
     const pairs = [...new Map(rows.map((r) => [taskOf(r), r])).values()];
     const tagsByTask = new Map<string, TaskExecutionTagEntity[]>();
     for (const tag of await this.repository.activeTags(this.dataSource.manager, principal.organizationId, pairs)) {
-      tagsByTask.set(taskOf(tag), [...(tagsByTask.get(taskOf(tag)) ?? []), tag]);
+      const key = taskOf(tag);
+      const tags = tagsByTask.get(key);
+      if (tags) tags.push(tag);
+      else tagsByTask.set(key, [tag]);
     }
     const options = { includeCredits: query.include_credits === true, jsonText: true };
     return {
