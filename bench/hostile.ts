@@ -61,7 +61,7 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
 
   const send = async (req: Request): Promise<{ status: number; text: string; json: () => Promise<unknown> }> => {
     const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-    const res = await fetch(`${url}${req.path}`, {
+    const init = {
       method: req.method,
       headers: {
         Authorization: `Bearer ${tokens[req.role ?? 'org_admin']}`,
@@ -69,6 +69,12 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
         ...req.headers,
       },
       body,
+    };
+    // A pooled connection the server closed as idle (its keep-alive timeout, while this process was busy
+    // building inputs) fails the request before it was read: send it again once, on a new connection.
+    const res = await fetch(`${url}${req.path}`, init).catch((error: { cause?: { code?: string } }) => {
+      if (error.cause?.code !== 'UND_ERR_SOCKET') throw error;
+      return fetch(`${url}${req.path}`, init);
     });
     const text = await res.text();
     return { status: res.status, text, json: async () => (text ? JSON.parse(text) : null) };
@@ -320,8 +326,8 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
     },
     {
       operation: 'GET /api/flows/{flow_id}/versions',
-      input: 'every include, 1,000-task flow, all versions',
-      request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}/versions?${includes}` }),
+      input: 'every include, 1,000-task flow, a full page (limit=100, 4 MiB budget)',
+      request: async () => ({ method: 'GET', path: `/api/flows/${tasksFlow}/versions?limit=100&${includes}` }),
     },
     {
       operation: 'GET /api/flows/{flow_id}/versions/{version}',

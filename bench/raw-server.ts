@@ -18,7 +18,8 @@ const pool = new Pool({
 
 // Copied from FlowExecutionsRepository, so that the database does exactly the same work.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
+// `input` as JSON text, spliced into the answer unparsed, as the app's read paths do.
+const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input::text AS input, fe.run_number,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 const FIND_BY_ID = `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1`;
@@ -31,7 +32,7 @@ interface Row {
   flow_id: string;
   flow_version: number;
   status: string;
-  input: unknown;
+  input: string;
   run_number: number;
   triggered_task_executor_name: string | null;
   pricing_config_id: string | null;
@@ -40,7 +41,9 @@ interface Row {
   updated_at: string;
 }
 
-// toFlowExecutionResponse, same field order (credits are not benchmarked: always null).
+// toFlowExecutionResponse, same field order (credits are not benchmarked: always null), as JSON text.
+const RAW_INPUT = '"\\u0000input"'; // how JSON.stringify writes the marker below
+const toJson = (row: Row, includeRunNumber: boolean) => JSON.stringify(toResponse(row, includeRunNumber)).replace(RAW_INPUT, () => row.input);
 const toResponse = (row: Row, includeRunNumber: boolean) => ({
   id: row.id,
   created_at: row.created_at,
@@ -49,7 +52,7 @@ const toResponse = (row: Row, includeRunNumber: boolean) => ({
   flow_id: row.flow_id,
   flow_version: row.flow_version,
   status: row.status,
-  input: row.input,
+  input: '\u0000input',
   organization_id: row.organization_id,
   pricing_config_id: row.pricing_config_id,
   total_credits: null,
@@ -71,7 +74,7 @@ async function getById(res: ServerResponse, id: string, query: URLSearchParams, 
     res.writeHead(304, headers).end();
     return;
   }
-  send(res, 200, toResponse(row, includeRunNumber), headers);
+  sendText(res, 200, toJson(row, includeRunNumber), headers);
 }
 
 /** The list with the parameters the benchmark uses (flow, page, page_size, cursor), built as the repository builds it. */
@@ -112,7 +115,7 @@ async function list(res: ServerResponse, url: URL): Promise<void> {
   if (head.flow_organization_id !== ORG_ID) return send(res, 403, error("User doesn't have access to this flow"));
   if (head.cursor_found === false) return send(res, 400, error('start_from_execution_id does not name an execution of this flow'));
   const includeRunNumber = query.get('include_run_number') === 'true';
-  const items = head.id === null ? [] : rows.map((row) => toResponse(row, includeRunNumber));
+  const items = head.id === null ? [] : rows;
   const headers: Record<string, string> = {};
   if (items.length === pageSize) {
     // nextPageLink: the same query, paged by cursor.
@@ -121,11 +124,14 @@ async function list(res: ServerResponse, url: URL): Promise<void> {
     next.searchParams.set('start_from_execution_id', items[items.length - 1].id);
     headers.Link = `<${next.pathname}${next.search}>; rel="next"`;
   }
-  send(res, 200, items, headers);
+  sendText(res, 200, `[${items.map((row) => toJson(row, includeRunNumber)).join(',')}]`, headers);
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const json = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body), headers);
+}
+
+function sendText(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
   res.end(json);
 }

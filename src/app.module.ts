@@ -2,6 +2,8 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
+import { AdmissionGuard } from './common/admission/admission.guard';
+import { AdmissionModule } from './common/admission/admission.module';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { HeldRequestsModule } from './common/held/held-requests.module';
 import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
@@ -45,6 +47,7 @@ export class AppModule {
         AuthModule,
         MetricsModule,
         HeldRequestsModule,
+        AdmissionModule,
         IdempotencyModule,
         HealthModule,
         OrganizationsModule,
@@ -61,8 +64,10 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         // After AuthGuard (guards run in this order): budgets are the principal's.
         { provide: APP_GUARD, useClass: RateLimitGuard },
-        // Last: a 415 is decided once the caller is known and within its budget, as an interceptor would.
+        // A 415 is decided once the caller is known and within its budget, as an interceptor would.
         { provide: APP_GUARD, useClass: JsonBodyGuard },
+        // Last: a request waits for a slot only once nothing cheaper can refuse it (docs/api.md#fair-admission).
+        { provide: APP_GUARD, useClass: AdmissionGuard },
         { provide: APP_PIPE, useClass: RequestValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],

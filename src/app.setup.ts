@@ -10,6 +10,7 @@ import { MetricsService } from './common/metrics/metrics.service';
 import { createOpenApiDocument } from './common/http/openapi';
 import { verifyJsonDepth } from './common/validation/json-depth';
 import { requestIdMiddleware } from './common/http/request-id';
+import { installSlicedJson } from './common/http/raw-json';
 import type { AppConfig } from './config/app-config';
 
 /** HTTP wiring shared by `main.ts` and the e2e tests, so both serve exactly the same app. */
@@ -24,6 +25,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: verifyJsonDepth });
   app.useLogger(new NestPinoLogger(logger));
   app.disable('x-powered-by');
+  // Big pages and spliced JSON are serialized in slices that yield (docs/api.md#event-loop-budget).
+  installSlicedJson(app.getHttpAdapter().getInstance());
   app.set('etag', false);
   // Repeated keys (`status=a&status=b`) are all the API takes; no nested `a[b]=` objects.
   app.set('query parser', 'simple');

@@ -50,6 +50,21 @@ export interface AppConfig {
   webhooks: WebhooksConfig;
   /** Open SSE streams plus held long-polls, per process (`HELD_REQUESTS_PER_ORG`, `HELD_REQUESTS_PER_CREDENTIAL`). */
   heldRequests: { perOrganization: number; perCredential: number };
+  /** Fair admission per process (`ADMISSION_*`); null when `ADMISSION_CONCURRENCY=0`. */
+  admission: AdmissionConfig | null;
+}
+
+export interface AdmissionConfig {
+  /** Cost units served at once (`ADMISSION_CONCURRENCY`): a request costs 1, a list 1 per 100 rows asked for. */
+  concurrency: number;
+  /** Cost units one organization may have in use at once (`ADMISSION_ORG_CONCURRENCY`): the rest stays free for the others. */
+  organizationConcurrency: number;
+  /** Requests waiting at once, all organizations (`ADMISSION_QUEUE`): past it, 503. */
+  queue: number;
+  /** Requests of one organization waiting at once (`ADMISSION_ORG_QUEUE`): past it, 429. */
+  organizationQueue: number;
+  /** Longest wait for a slot (`ADMISSION_QUEUE_TIMEOUT_MS`): past it, 503. */
+  queueTimeoutMs: number;
 }
 
 export interface RateLimitConfig {
@@ -147,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       headersTimeoutMs: integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 3_600_000),
     },
     rateLimit: null,
+    admission: null,
     metricsToken,
     dbPreparedStatements: boolean('DB_PREPARED_STATEMENTS', true),
     databaseDirectUrl,
@@ -193,6 +209,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const credentialRps = positive('RATE_LIMIT_CREDENTIAL_RPS', rps, 1_000_000);
   const credentialBurst = integer('RATE_LIMIT_CREDENTIAL_BURST', Math.max(1, Math.ceil(credentialRps)), 1, 10_000_000);
   config.rateLimit = rateSet ? { organization: { rps, burst }, credential: { rps: credentialRps, burst: credentialBurst } } : null;
+  const admissionConcurrency = integer('ADMISSION_CONCURRENCY', 32, 0, 100_000);
+  const admissionQueue = integer('ADMISSION_QUEUE', 1000, 1, 1_000_000);
+  const admission = {
+    concurrency: admissionConcurrency,
+    organizationConcurrency: integer('ADMISSION_ORG_CONCURRENCY', Math.max(1, Math.ceil(admissionConcurrency / 2)), 1, 100_000),
+    queue: admissionQueue,
+    organizationQueue: integer('ADMISSION_ORG_QUEUE', Math.min(200, admissionQueue), 1, 1_000_000),
+    queueTimeoutMs: integer('ADMISSION_QUEUE_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+  if (admission.organizationQueue > admission.queue) problems.push('ADMISSION_ORG_QUEUE must not exceed ADMISSION_QUEUE');
+  if (admissionConcurrency > 0 && admission.organizationConcurrency > admissionConcurrency) {
+    problems.push('ADMISSION_ORG_CONCURRENCY must not exceed ADMISSION_CONCURRENCY');
+  }
+  config.admission = admissionConcurrency > 0 ? admission : null;
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
     problems.push('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
   }

@@ -1,6 +1,7 @@
 import { applyDecorators, Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { releaseAdmission } from '../common/admission/admission.service';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
@@ -44,10 +45,14 @@ export class FeedController {
     @Res() res: Response,
   ): Promise<void> {
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
-      return this.feed.stream(principal, query, lastEventId, (revoked) => openEventStream(req, res, revoked));
+      // A stream or a held page costs nobody an admission slot while it waits (docs/development.md#held-requests).
+      return this.feed.stream(principal, query, lastEventId, (revoked) => {
+        releaseAdmission(res);
+        return openEventStream(req, res, revoked);
+      });
     }
     const wait = preferredWait(prefer);
-    const page = await this.feed.page(principal, query, wait, disconnectSignal(res));
+    const page = await this.feed.page(principal, query, wait, disconnectSignal(res), () => releaseAdmission(res));
     if (wait !== null) res.setHeader('Preference-Applied', `wait=${wait}`);
     res.json(page);
   }

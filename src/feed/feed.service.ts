@@ -57,12 +57,20 @@ export class FeedService {
   }
 
   /** One page of the feed; with `waitSeconds`, an empty page is held until events arrive or the time passes. */
-  async page(principal: Principal, query: ListFlowEventsQueryDto, waitSeconds: number | null, signal?: AbortSignal): Promise<FlowEventsPageDto> {
+  /** `onHold` runs once the empty page is going to be held (the caller gives back what waiting need not keep, its admission slot). */
+  async page(
+    principal: Principal,
+    query: ListFlowEventsQueryDto,
+    waitSeconds: number | null,
+    signal?: AbortSignal,
+    onHold: () => void = () => undefined,
+  ): Promise<FlowEventsPageDto> {
     const scope = await this.scope(principal, query.flow_id, query.after);
     const limit = query.limit ?? 100;
     let { events } = await this.read(scope, limit);
     if (events.length === 0 && waitSeconds !== null) {
       const release = this.held.hold(principal);
+      onHold();
       const subscription = this.log.watchOrganization(principal.organizationId);
       this.metrics.longPolls.inc();
       try {

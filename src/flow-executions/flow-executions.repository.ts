@@ -6,11 +6,13 @@ import { isoText as iso, sqlList } from '../database/sql-literals';
 import type { TraceContext } from '../common/http/trace-context';
 import type { ExecutionStatus } from './execution-status';
 import { sources } from './transitions';
-import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
 
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by, fe.traceparent, fe.tracestate,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
+// The read paths (retrieve, list) take `input` as JSON text, spliced into the response unparsed (docs/api.md#event-loop-budget).
+const READ_COLUMNS = COLUMNS.replace('fe.input,', 'fe.input::text AS input,');
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
 
@@ -19,19 +21,24 @@ const FIND_WITH_CREDITS = {
   name: 'flow_execution_by_id_with_credits',
   text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
-
-const FIND_BY_RUN = {
-  name: 'flow_execution_by_run_number',
-  text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+const READ = { name: 'flow_execution_read_by_id', text: `SELECT ${READ_COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
+const READ_WITH_CREDITS = {
+  name: 'flow_execution_read_by_id_with_credits',
+  text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
-const FIND_BY_RUN_WITH_CREDITS = {
-  name: 'flow_execution_by_run_number_with_credits',
-  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+
+const READ_BY_RUN = {
+  name: 'flow_execution_read_by_run_number',
+  text: `SELECT ${READ_COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+};
+const READ_BY_RUN_WITH_CREDITS = {
+  name: 'flow_execution_read_by_run_number_with_credits',
+  text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
 };
 
 const START = {
   name: 'start_flow_execution',
-  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe`,
+  text: `SELECT ${READ_COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe`,
 };
 
 /**
@@ -54,7 +61,7 @@ const START_KEEPING = {
         FROM fe
        WHERE k.organization_id = $1 AND k.operation = $11 AND k.key = $12
     )
-    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, ${COLUMNS}
+    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, ${READ_COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
 
@@ -97,7 +104,7 @@ export interface ListFilter {
 }
 
 export type ListResult =
-  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
+  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionReadRow[]; truncated: boolean };
 
 // Status lists of the transition table, where a partial index's predicate must match them:
 // flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
@@ -146,10 +153,17 @@ export class FlowExecutionsRepository {
     return result.rows[0];
   }
 
-  /** By flow and run number: one lookup in flow_executions_run_number_uq. */
+  /** The retrieve endpoint's read: `findById` with `input` as JSON text. */
+  @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
+  async readById(id: string, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
+    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_WITH_CREDITS : READ, [id]);
+    return result.rows[0];
+  }
+
+  /** By flow and run number: one lookup in flow_executions_run_number_uq; `input` as JSON text. */
   @GenerateSql({ params: [DummyValue.UUID, 7, false] }, { name: 'with credits', params: [DummyValue.UUID, 7, true] })
-  async findByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_BY_RUN_WITH_CREDITS : FIND_BY_RUN, [flowId, runNumber]);
+  async readByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
+    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_BY_RUN_WITH_CREDITS : READ_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
   }
 
@@ -203,7 +217,7 @@ export class FlowExecutionsRepository {
       where.push(`(${key}, fe.id) ${dir === 'ASC' ? '>' : '<'} (c.${f.sortField}, c.id)`);
     }
     const [limit, offset] = [`${p(f.limit)}::int`, `${p(f.offset)}::int`];
-    const select = `SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
+    const select = `SELECT ${READ_COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
     const order = `ORDER BY ${key} ${dir}, fe.id ${dir}`;
     let page = `${select} WHERE ${where.join(' AND ')} ${order} LIMIT ${limit} OFFSET ${offset}`;
     let tagged = '';
@@ -240,7 +254,7 @@ export class FlowExecutionsRepository {
         LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        ORDER BY page.${f.sortField} ${dir}, page.id ${dir}`;
-    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
+    const rows: (FlowExecutionReadRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
       await this.dataSource.query(sql, params);
 
     const head = rows[0];
@@ -293,7 +307,7 @@ export class FlowExecutionsRepository {
       ],
     },
   )
-  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | undefined | 'key_lost'> {
+  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionReadRow | undefined | 'key_lost'> {
     const params = [
       e.organizationId,
       e.flowId,
@@ -306,9 +320,9 @@ export class FlowExecutionsRepository {
       e.trace?.traceparent ?? null,
       e.trace?.tracestate ?? null,
     ];
-    if (!keep) return (await driverQuery<FlowExecutionRow>(this.dataSource, START, params)).rows[0];
+    if (!keep) return (await driverQuery<FlowExecutionReadRow>(this.dataSource, START, params)).rows[0];
     if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
-    const { rows } = await driverQuery<FlowExecutionRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, [
+    const { rows } = await driverQuery<FlowExecutionReadRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, [
       ...params,
       keep.scope.operation,
       keep.scope.key,

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { releaseAdmission } from '../common/admission/admission.service';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
@@ -15,6 +16,7 @@ import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-de
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
+  FlowExecutionReadRow,
   FlowExecutionRow,
   CreateFlowExecutionDto,
   FlowExecutionResponseDto,
@@ -49,7 +51,7 @@ export interface ConditionalResponse {
 @Injectable()
 export class FlowExecutionsService {
   /** Reads after a wake, shared by the long-polls of one execution. */
-  private readonly wakeReads: WakeReads<FlowExecutionRow | undefined>;
+  private readonly wakeReads: WakeReads<FlowExecutionReadRow | undefined>;
 
   constructor(
     private readonly repository: FlowExecutionsRepository,
@@ -114,6 +116,7 @@ export class FlowExecutionsService {
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
     const subscription = this.events.watchExecution(result.id);
+    releaseAdmission(response); // waiting costs nobody a slot (docs/development.md#held-requests)
     this.metrics.longPolls.inc();
     try {
       result = await this.getConditional(principal, at, query, ifNoneMatch);
@@ -128,14 +131,14 @@ export class FlowExecutionsService {
     return { ...result, waited: true };
   }
 
-  private findRow(at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    return 'id' in at ? this.repository.findById(at.id, withCredits) : this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
+  private findRow(at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
+    return 'id' in at ? this.repository.readById(at.id, withCredits) : this.repository.readByRunNumber(at.flowId, at.runNumber, withCredits);
   }
 
   /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
-  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow> {
-    if ('id' in at) return accessible(principal, await this.repository.findById(at.id, withCredits));
-    const row = await this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
+  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionReadRow> {
+    if ('id' in at) return accessible(principal, await this.repository.readById(at.id, withCredits));
+    const row = await this.repository.readByRunNumber(at.flowId, at.runNumber, withCredits);
     if (!row) await this.flows.getExecutable(principal, at.flowId);
     return accessible(principal, row);
   }

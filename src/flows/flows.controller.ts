@@ -1,11 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { CreateFlowDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
-import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, nextFlowsLink, nextVersionsLink, VERSIONS_MAX_LIMIT } from './dto/flow-query.dto';
 import { FlowResponseDto, PaginatedFlowResponseDto } from './dto/flow-response.dto';
 import { FlowVersionParamsDto, FlowVersionSummaryDto, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowsService } from './flows.service';
@@ -30,9 +32,17 @@ export class FlowsController {
 
   /** List the flows of the caller's organization at their latest version, with paging, sorting and search. */
   @Get()
+  @RateCost(rowsCost('page_size', 20, 20))
   @ApiErrors()
-  listFlows(@CurrentPrincipal() principal: Principal, @Query() query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
-    return this.service.list(principal, query);
+  async listFlows(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: ListFlowsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<PaginatedFlowResponseDto> {
+    const page = await this.service.list(principal, query);
+    if (page.nextOffset !== null) res.setHeader('Link', nextFlowsLink(req.originalUrl, page.nextOffset));
+    return page.body;
   }
 
   /** Retrieve a flow at its latest version. */
@@ -77,11 +87,23 @@ export class FlowsController {
     return this.service.updateDefinition(principal, id, dto, query);
   }
 
-  /** All versions of a flow, newest first. */
+  /**
+   * The versions of a flow, newest first, at most `limit` (default and most 100) and about 4 MiB a
+   * page; a page with more after it carries `Link: <...>; rel="next"` with the `after` cursor.
+   */
   @Get(':flow_id/versions')
+  @RateCost(rowsCost('limit', VERSIONS_MAX_LIMIT, 10))
   @ApiErrors(400, 403, 404)
-  listFlowVersions(@CurrentPrincipal() principal: Principal, @FlowId() id: string, @Query() query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
-    return this.service.listVersions(principal, id, query);
+  async listFlowVersions(
+    @CurrentPrincipal() principal: Principal,
+    @FlowId() id: string,
+    @Query() query: ListFlowVersionsQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<FlowResponseDto[]> {
+    const page = await this.service.listVersions(principal, id, query);
+    if (page.nextAfter !== null) res.setHeader('Link', nextVersionsLink(req.originalUrl, page.nextAfter));
+    return page.items;
   }
 
   /** One version of a flow. */

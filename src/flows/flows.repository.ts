@@ -44,6 +44,9 @@ const FIND_EXECUTABLE = {
           WHERE f.id = $1 AND NOT f.deleted`,
 };
 
+/** Estimated JSON a page of versions may carry; past it the page ends early, after at least one version. */
+export const PAGE_BYTES = 4 * 1024 * 1024;
+
 @Injectable()
 export class FlowsRepository {
   constructor(
@@ -122,7 +125,7 @@ export class FlowsRepository {
       ],
     },
   )
-  async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number }> {
+  async listPage(filter: FlowListFilter): Promise<{ rows: FlowWithVersion[]; total: number; truncated: boolean }> {
     const where = (query: SelectQueryBuilder<FlowEntity>) => {
       query.where('f.organizationId = :org', { org: filter.organizationId }).andWhere('NOT f.deleted');
       if (filter.search) query.andWhere(`f.displayName ILIKE :pattern ESCAPE '\\'`, { pattern: `%${escapeLike(filter.search)}%` });
@@ -131,16 +134,20 @@ export class FlowsRepository {
       return query;
     };
     const direction = filter.sortDirection === 'asc' ? 'ASC' : 'DESC';
-    const [rows, total] = await Promise.all([
-      where(this.withLatest())
-        .orderBy(SORT_COLUMNS[filter.sortField], direction)
-        .addOrderBy('f.id', direction)
-        .offset(filter.offset)
+    const ordered = (query: SelectQueryBuilder<FlowEntity>) =>
+      where(query).orderBy(SORT_COLUMNS[filter.sortField], direction).addOrderBy('f.id', direction).offset(filter.offset);
+    // The page's stored definition sizes first (toast pointers only): it ends early past PAGE_BYTES, after at least one flow.
+    const [sizes, total] = await Promise.all([
+      ordered(this.flows.createQueryBuilder('f').innerJoin(FlowVersionEntity, 'v', 'v.flowId = f.id AND v.version = f.latestVersion'))
+        .select('500 + pg_column_size(v.definition)', 'bytes')
         .limit(filter.limit)
-        .getMany(),
+        .getRawMany<{ bytes: string }>(),
       where(this.flows.createQueryBuilder('f')).getCount(),
     ]);
-    return { rows: rows.map((row) => unpack(row)!), total };
+    let fit = 0;
+    for (let bytes = 0; fit < sizes.length && (fit === 0 || bytes + Number(sizes[fit].bytes) <= PAGE_BYTES); fit++) bytes += Number(sizes[fit].bytes);
+    const rows = fit === 0 ? [] : await ordered(this.withLatest()).limit(fit).getMany();
+    return { rows: rows.map((row) => unpack(row)!), total, truncated: fit < sizes.length };
   }
 
   /** Executions on the highest version of each flow that has any live execution (0 when none). */
@@ -203,10 +210,31 @@ export class FlowsRepository {
     return this.update(organizationId, id, { deleted: true, modifiedBy });
   }
 
-  /** Versions of a flow of the organization, newest first. */
-  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2] })
-  listVersions(organizationId: string, flowId: string): Promise<FlowVersionEntity[]> {
-    return this.versionsOf(organizationId, flowId).orderBy('v.version', 'DESC').getMany();
+  /**
+   * A page of a flow's versions, newest first, below `after`: at most `limit`, and ended early once
+   * the definitions' stored sizes pass PAGE_BYTES (after at least one). The sizes are read first
+   * (toast pointers only), then the versions that fit. `more`: versions are left below the page.
+   */
+  @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, null, 100] }, { name: 'after a cursor', params: [DummyValue.UUID, DummyValue.UUID2, 7, 100] })
+  async listVersions(organizationId: string, flowId: string, after: number | null, limit: number): Promise<{ versions: FlowVersionEntity[]; more: boolean }> {
+    const sizes: { version: number; bytes: string }[] = await this.dataSource.query(
+      `SELECT v.version, 500 + pg_column_size(v.definition) AS bytes
+         FROM flow_versions v JOIN flows f ON f.id = v.flow_id
+        WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND ($3::int IS NULL OR v.version < $3)
+        ORDER BY v.version DESC
+        LIMIT $4`,
+      [flowId, organizationId, after, limit + 1],
+    );
+    let fit = 0;
+    for (let bytes = 0; fit < Math.min(limit, sizes.length) && (fit === 0 || bytes + Number(sizes[fit].bytes) <= PAGE_BYTES); fit++) {
+      bytes += Number(sizes[fit].bytes);
+    }
+    if (fit === 0) return { versions: [], more: false };
+    const versions = await this.versionsOf(organizationId, flowId)
+      .andWhere('v.version BETWEEN :low AND :high', { low: sizes[fit - 1].version, high: sizes[0].version })
+      .orderBy('v.version', 'DESC')
+      .getMany();
+    return { versions, more: sizes.length > fit };
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1] })

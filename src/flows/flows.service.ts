@@ -5,7 +5,7 @@ import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-
 import { isUuid } from '../common/validation/parse-id.pipe';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
-import { FlowExpansionQueryDto, ListFlowsQueryDto } from './dto/flow-query.dto';
+import { FlowExpansionQueryDto, ListFlowsQueryDto, ListFlowVersionsQueryDto, VERSIONS_MAX_LIMIT } from './dto/flow-query.dto';
 import {
   FlowResponseDto,
   FlowResponseExtras,
@@ -57,23 +57,25 @@ export class FlowsService {
     return respond(created, query);
   }
 
-  async list(principal: Principal, query: ListFlowsQueryDto): Promise<PaginatedFlowResponseDto> {
+  /** A page of flows; `nextOffset` when the page ended early by its byte budget (docs/api.md#page-size-budgets). */
+  async list(principal: Principal, query: ListFlowsQueryDto): Promise<{ body: PaginatedFlowResponseDto; nextOffset: number | null }> {
     const page = query.page ?? 1;
     const pageSize = query.page_size ?? 20;
-    const empty: PaginatedFlowResponseDto = { flows: [], total: 0, page, page_size: pageSize };
+    const empty = { body: { flows: [], total: 0, page, page_size: pageSize }, nextOffset: null };
     // Every stored definition has at least one task, so no flow is ever eligible for cleanup.
     if (query.is_cleanable) return empty;
     if (query.organization_id && query.organization_id.toLowerCase() !== principal.organizationId) return empty;
+    const offset = query.offset ?? (page - 1) * pageSize;
 
     const groups = (query.tag_filters ?? []).filter((group) => group.values.length > 0);
-    const { rows, total } = await this.repository.listPage({
+    const { rows, total, truncated } = await this.repository.listPage({
       organizationId: principal.organizationId,
       search: query.search || undefined,
       tagsAny: groups.filter((group) => group.mode !== 'not_contains_any').map((group) => group.values),
       tagsNone: groups.filter((group) => group.mode === 'not_contains_any').map((group) => group.values),
       sortField: query.sort_field ?? 'created_at',
       sortDirection: query.sort_direction ?? 'desc',
-      offset: (page - 1) * pageSize,
+      offset,
       limit: pageSize,
     });
     const counts = query.include_latest_version_executions_count
@@ -82,12 +84,8 @@ export class FlowsService {
           rows.map((row) => row.flow.id),
         )
       : null;
-    return {
-      flows: await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null })),
-      total,
-      page,
-      page_size: pageSize,
-    };
+    const flows = await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null }));
+    return { body: { flows, total, page, page_size: pageSize }, nextOffset: truncated ? offset + rows.length : null };
   }
 
   async get(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
@@ -129,10 +127,12 @@ export class FlowsService {
     return respond(updated, query);
   }
 
-  async listVersions(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto[]> {
+  /** A page of versions, newest first (docs/api.md#flows-and-versions); `nextAfter` names the cursor of the next page, if any. */
+  async listVersions(principal: Principal, id: string, query: ListFlowVersionsQueryDto): Promise<{ items: FlowResponseDto[]; nextAfter: number | null }> {
     const { flow } = await this.getAccessible(principal, id);
-    const versions = await this.repository.listVersions(principal.organizationId, id);
-    return eachYielding(query, versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
+    const page = await this.repository.listVersions(principal.organizationId, id, query.after ?? null, query.limit ?? VERSIONS_MAX_LIMIT);
+    const items = await eachYielding(query, page.versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
+    return { items, nextAfter: page.more ? page.versions[page.versions.length - 1].version : null };
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {

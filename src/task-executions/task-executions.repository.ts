@@ -13,6 +13,8 @@ const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, 
   te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
   te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
 const RETURNING = COLUMNS.replace(/te\./g, '');
+// The read paths (retrieve, list) take the JSON columns as text, spliced into the response unparsed (docs/api.md#event-loop-budget).
+const READ_COLUMNS = COLUMNS.replace(/te\.(input|output|error|source_task_executions),/g, 'te.$1::text AS $1,');
 /** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
 export const PAGE_BYTES = 2 * 1024 * 1024;
 // A task execution's JSON: its stored JSON values, about 600 bytes of fields, its run's trace context, about 350 bytes per active tag.
@@ -93,11 +95,11 @@ export class TaskExecutionsRepository {
     return rows[0];
   }
 
-  /** The task execution and its parent's status, in any organization: the caller decides 404 versus 403. */
+  /** The task execution and its parent's status, in any organization: the caller decides 404 versus 403. JSON columns as text. */
   @GenerateSql({ params: [DummyValue.UUID] })
   async findById(id: string): Promise<LocatedTaskExecution | undefined> {
     const rows: LocatedTaskExecution[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, fe.status AS parent_status, fe.traceparent, fe.tracestate
+      `SELECT ${READ_COLUMNS}, fe.status AS parent_status, fe.traceparent, fe.tracestate
          FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
         WHERE te.id = $1`,
       [id],
@@ -292,7 +294,7 @@ export class TaskExecutionsRepository {
              SELECT w.*, sum(w.bytes) OVER (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING) - w.bytes AS bytes_before,
                     count(*) OVER () AS fetched
                FROM (
-                 SELECT ${COLUMNS}, fe.traceparent, fe.tracestate, ${ROW_BYTES} AS bytes
+                 SELECT ${READ_COLUMNS}, fe.traceparent, fe.tracestate, ${ROW_BYTES} AS bytes
                    FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
                   WHERE ${where.join(' AND ')}
                   ORDER BY te.created_at DESC, te.id DESC

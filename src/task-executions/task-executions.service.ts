@@ -117,7 +117,7 @@ export class TaskExecutionsService {
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
     const row = this.accessible(principal, await this.repository.findById(id));
     const tags = await this.repository.activeTags(this.dataSource.manager, row.organization_id, [row]);
-    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true }, row);
+    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true, jsonText: true }, row);
   }
 
   /**
@@ -142,9 +142,12 @@ export class TaskExecutionsService {
     const pairs = [...new Map(rows.map((r) => [taskOf(r), r])).values()];
     const tagsByTask = new Map<string, TaskExecutionTagEntity[]>();
     for (const tag of await this.repository.activeTags(this.dataSource.manager, principal.organizationId, pairs)) {
-      tagsByTask.set(taskOf(tag), [...(tagsByTask.get(taskOf(tag)) ?? []), tag]);
+      const key = taskOf(tag);
+      const tags = tagsByTask.get(key);
+      if (tags) tags.push(tag);
+      else tagsByTask.set(key, [tag]);
     }
-    const options = { includeCredits: query.include_credits === true };
+    const options = { includeCredits: query.include_credits === true, jsonText: true };
     return {
       body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options, row)) },
       nextCursor: page.more ? rows[rows.length - 1].id : null,

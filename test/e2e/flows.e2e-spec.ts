@@ -686,6 +686,67 @@ describe('flows and versions', () => {
       expect(latest.body.definition).toEqual(winner.body.definition);
     });
 
+    it('pages versions newest first by the after cursor and Link (docs/api.md#flows-and-versions)', async () => {
+      const org = await newOrg();
+      const flow = await createFlow(org);
+      for (let i = 0; i < 6; i++) expect((await putDefinition(org, flow.id, [{ name: `task-${i}` }])).status).toBe(200);
+      const seen: number[][] = [];
+      let path: string | null = `${FLOWS}/${flow.id}/versions?limit=3`;
+      while (path && seen.length < 5) {
+        const res: Response = await t.http().get(path).set(org.auth('app_user')).expect(200);
+        seen.push(res.body.map((v: { version: number }) => v.version));
+        path = res.headers.link ? /^<([^>]+)>; rel="next"$/.exec(res.headers.link)![1] : null;
+      }
+      expect(seen).toEqual([[7, 6, 5], [4, 3, 2], [1]]);
+      const bad = await t.http().get(`${FLOWS}/${flow.id}/versions?limit=101`).set(org.auth());
+      expectError('get', VERSIONS, bad, 422, 'validation_error');
+    });
+
+    it('ends a page of versions early past its byte budget, and the Link continues it', async () => {
+      const org = await newOrg();
+      const flow = await createFlow(org);
+      for (let i = 0; i < 5; i++) expect((await putDefinition(org, flow.id, [{ name: `task-${i}` }])).status).toBe(200);
+      // About 1.3 MB of incompressible text in each stored definition: four of them pass the 4 MiB budget.
+      await t.dataSource.query(
+        `UPDATE flow_versions SET definition = jsonb_set(definition, '{pad}', to_jsonb((SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 40000) g)))
+          WHERE flow_id = $1`,
+        [flow.id],
+      );
+      const first = await t.http().get(`${FLOWS}/${flow.id}/versions`).set(org.auth()).expect(200);
+      expect(first.body.length).toBeGreaterThanOrEqual(1);
+      expect(first.body.length).toBeLessThan(6);
+      const next = /^<([^>]+)>; rel="next"$/.exec(first.headers.link)![1];
+      const rest = await t.http().get(next).set(org.auth()).expect(200);
+      const all = [...first.body, ...rest.body].map((v: { version: number }) => v.version);
+      expect(all.slice(0, first.body.length + rest.body.length)).toEqual([6, 5, 4, 3, 2, 1].slice(0, all.length));
+    });
+
+    it('ends a page of flows early past its byte budget; the Link continues it from an offset', async () => {
+      const org = await newOrg();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await createFlow(org)).id);
+      // About 1.3 MB of incompressible text in each stored definition: four of them pass the 4 MiB budget.
+      await t.dataSource.query(
+        `UPDATE flow_versions SET definition = jsonb_set(definition, '{pad}', to_jsonb((SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 40000) g)))
+          WHERE flow_id = ANY($1::uuid[])`,
+        [ids],
+      );
+      const first = await t.http().get(`${FLOWS}?page_size=20`).set(org.auth()).expect(200);
+      expect(first.body.flows.length).toBeGreaterThanOrEqual(1);
+      expect(first.body.flows.length).toBeLessThan(5);
+      expect(first.body.total).toBe(5);
+      const seen: string[] = first.body.flows.map((f: { id: string }) => f.id);
+      let link: string | undefined = first.headers.link;
+      for (let pages = 0; link && pages < 5; pages++) {
+        const next: string = /^<([^>]+)>; rel="next"$/.exec(link)![1];
+        expect(next).toMatch(new RegExp(`offset=${seen.length}`));
+        const res: Response = await t.http().get(next).set(org.auth()).expect(200);
+        seen.push(...res.body.flows.map((f: { id: string }) => f.id));
+        link = res.headers.link;
+      }
+      expect(seen).toEqual([...ids].reverse());
+    });
+
     it('refuses a published flow with 400 and keeps its versions', async () => {
       const org = await newOrg();
       const flow = await createFlow(org);

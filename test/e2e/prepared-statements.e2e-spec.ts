@@ -32,8 +32,8 @@ describe('DB_PREPARED_STATEMENTS', () => {
       await exercise(t);
       expect(await preparedNames(t)).toEqual(
         expect.arrayContaining([
-          'flow_execution_by_id',
-          'flow_execution_by_id_with_credits',
+          'flow_execution_read_by_id',
+          'flow_execution_read_by_id_with_credits',
           'executable_flow_by_id',
           'idempotency_claim',
           'start_flow_execution_keeping',

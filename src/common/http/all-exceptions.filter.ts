@@ -41,7 +41,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const res = ctx.getResponse<Response>();
     const error = this.toAppError(exception, req);
 
-    if (error.code === 'internal_error' || error.code === 'service_unavailable') {
+    // A 503 the service decides on (admission refusing under load, draining) is not a failure to log at error.
+    if (error.code === 'internal_error' || (error.code === 'service_unavailable' && exception !== error)) {
       this.logger.error({ err: exception, reqId: requestIdOf(req) }, 'request failed');
     } else if (error instanceof UnstorableValueError) {
       this.logger.warn({ err: exception, reqId: requestIdOf(req) }, 'the database refused a value of the request');

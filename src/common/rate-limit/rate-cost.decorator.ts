@@ -8,8 +8,13 @@ export const RATE_COST = 'rate-limit:cost';
  */
 export const RateCost = (cost: (query: Record<string, unknown>) => number) => SetMetadata(RATE_COST, cost);
 
-/** One token per 100 rows asked for in `param` (`fallback` when absent or malformed). */
-export const rowsCost = (param: string, fallback: number) => (query: Record<string, unknown>) => {
-  const rows = Number(query[param]);
-  return Math.ceil((Number.isInteger(rows) && rows > 0 ? Math.min(rows, 1000) : fallback) / 100);
-};
+/**
+ * One token per `per` rows asked for in `param` (`fallback` when absent or malformed): 100 for rows
+ * of a few hundred bytes (executions, task executions), 10 or 20 for rows that carry a flow definition.
+ */
+export const rowsCost =
+  (param: string, fallback: number, per = 100) =>
+  (query: Record<string, unknown>) => {
+    const rows = Number(query[param]);
+    return Math.ceil((Number.isInteger(rows) && rows > 0 ? Math.min(rows, 1000) : fallback) / per);
+  };

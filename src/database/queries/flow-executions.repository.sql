@@ -64,7 +64,71 @@ FROM
 WHERE
   fe.id = $1;
 
--- FlowExecutionsRepository.findByRunNumber
+-- FlowExecutionsRepository.readById
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1;
+
+-- FlowExecutionsRepository.readById (with credits)
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at,
+  (
+    SELECT
+      sum(te.credits)
+    FROM
+      task_executions te
+    WHERE
+      te.flow_execution_id = fe.id
+  ) AS total_credits
+FROM
+  flow_executions fe
+WHERE
+  fe.id = $1;
+
+-- FlowExecutionsRepository.readByRunNumber
 -- params: ["00000000-0000-4000-a000-000000000000",7]
 SELECT
   fe.id,
@@ -72,7 +136,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
@@ -93,7 +157,7 @@ WHERE
   fe.flow_id = $1
   AND fe.run_number = $2;
 
--- FlowExecutionsRepository.findByRunNumber (with credits)
+-- FlowExecutionsRepository.readByRunNumber (with credits)
 -- params: ["00000000-0000-4000-a000-000000000000",7]
 SELECT
   fe.id,
@@ -101,7 +165,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
@@ -160,7 +224,7 @@ FROM
               fe.flow_id,
               fe.flow_version,
               fe.status,
-              fe.input,
+              fe.input::text AS input,
               fe.run_number,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
@@ -232,7 +296,7 @@ FROM
               fe.flow_id,
               fe.flow_version,
               fe.status,
-              fe.input,
+              fe.input::text AS input,
               fe.run_number,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
@@ -303,7 +367,7 @@ FROM
               fe.flow_id,
               fe.flow_version,
               fe.status,
-              fe.input,
+              fe.input::text AS input,
               fe.run_number,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
@@ -474,7 +538,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -521,7 +585,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -707,7 +771,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -755,7 +819,7 @@ FROM
                     fe.flow_id,
                     fe.flow_version,
                     fe.status,
-                    fe.input,
+                    fe.input::text AS input,
                     fe.run_number,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
@@ -847,7 +911,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
@@ -911,7 +975,7 @@ SELECT
   fe.flow_id,
   fe.flow_version,
   fe.status,
-  fe.input,
+  fe.input::text AS input,
   fe.run_number,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,

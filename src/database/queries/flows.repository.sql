@@ -78,29 +78,7 @@ WHERE
 -- FlowsRepository.listPage (first page)
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT
-  "f"."id" AS "f_id",
-  "f"."organization_id" AS "f_organization_id",
-  "f"."display_name" AS "f_display_name",
-  "f"."description" AS "f_description",
-  "f"."visibility" AS "f_visibility",
-  "f"."settings" AS "f_settings",
-  "f"."status" AS "f_status",
-  "f"."tags" AS "f_tags",
-  "f"."latest_version" AS "f_latest_version",
-  "f"."executions_count" AS "f_executions_count",
-  "f"."last_execution_at" AS "f_last_execution_at",
-  "f"."deleted" AS "f_deleted",
-  "f"."created_at" AS "f_created_at",
-  "f"."updated_at" AS "f_updated_at",
-  "f"."modified_by" AS "f_modified_by",
-  "v"."flow_id" AS "v_flow_id",
-  "v"."version" AS "v_version",
-  "v"."definition" AS "v_definition",
-  "v"."name" AS "v_name",
-  "v"."is_favourite" AS "v_is_favourite",
-  "v"."created_at" AS "v_created_at",
-  "v"."updated_at" AS "v_updated_at",
-  "v"."modified_by" AS "v_modified_by"
+  500 + pg_column_size("v"."definition") AS "bytes"
 FROM
   "flows" "f"
   INNER JOIN "flow_versions" "v" ON "v"."flow_id" = "f"."id"
@@ -127,29 +105,7 @@ WHERE
 -- FlowsRepository.listPage (search and tags, by name)
 -- params: ["00000000-0000-4000-a000-000000000000","%invoice%",["finance","ops"],["archived"]]
 SELECT
-  "f"."id" AS "f_id",
-  "f"."organization_id" AS "f_organization_id",
-  "f"."display_name" AS "f_display_name",
-  "f"."description" AS "f_description",
-  "f"."visibility" AS "f_visibility",
-  "f"."settings" AS "f_settings",
-  "f"."status" AS "f_status",
-  "f"."tags" AS "f_tags",
-  "f"."latest_version" AS "f_latest_version",
-  "f"."executions_count" AS "f_executions_count",
-  "f"."last_execution_at" AS "f_last_execution_at",
-  "f"."deleted" AS "f_deleted",
-  "f"."created_at" AS "f_created_at",
-  "f"."updated_at" AS "f_updated_at",
-  "f"."modified_by" AS "f_modified_by",
-  "v"."flow_id" AS "v_flow_id",
-  "v"."version" AS "v_version",
-  "v"."definition" AS "v_definition",
-  "v"."name" AS "v_name",
-  "v"."is_favourite" AS "v_is_favourite",
-  "v"."created_at" AS "v_created_at",
-  "v"."updated_at" AS "v_updated_at",
-  "v"."modified_by" AS "v_modified_by"
+  500 + pg_column_size("v"."definition") AS "bytes"
 FROM
   "flows" "f"
   INNER JOIN "flow_versions" "v" ON "v"."flow_id" = "f"."id"
@@ -227,25 +183,46 @@ WHERE
   );
 
 -- FlowsRepository.listVersions
--- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000"]
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",null,101]
 SELECT
-  "v"."flow_id" AS "v_flow_id",
-  "v"."version" AS "v_version",
-  "v"."definition" AS "v_definition",
-  "v"."name" AS "v_name",
-  "v"."is_favourite" AS "v_is_favourite",
-  "v"."created_at" AS "v_created_at",
-  "v"."updated_at" AS "v_updated_at",
-  "v"."modified_by" AS "v_modified_by"
+  v.version,
+  500 + pg_column_size(v.definition) AS bytes
 FROM
-  "flow_versions" "v"
-  INNER JOIN "flows" "f" ON "f"."id" = "v"."flow_id"
+  flow_versions v
+  JOIN flows f ON f.id = v.flow_id
 WHERE
-  "v"."flow_id" = $1
-  AND "f"."organization_id" = $2
-  AND NOT "f"."deleted"
+  v.flow_id = $1
+  AND f.organization_id = $2
+  AND NOT f.deleted
+  AND (
+    $3::int IS NULL
+    OR v.version < $3
+  )
 ORDER BY
-  "v"."version" DESC;
+  v.version DESC
+LIMIT
+  $4;
+
+-- FlowsRepository.listVersions (after a cursor)
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",7,101]
+SELECT
+  v.version,
+  500 + pg_column_size(v.definition) AS bytes
+FROM
+  flow_versions v
+  JOIN flows f ON f.id = v.flow_id
+WHERE
+  v.flow_id = $1
+  AND f.organization_id = $2
+  AND NOT f.deleted
+  AND (
+    $3::int IS NULL
+    OR v.version < $3
+  )
+ORDER BY
+  v.version DESC
+LIMIT
+  $4;
 
 -- FlowsRepository.findVersion
 -- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]

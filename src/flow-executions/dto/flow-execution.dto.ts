@@ -1,3 +1,4 @@
+import { RawJson } from '../../common/http/raw-json';
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
@@ -79,7 +80,10 @@ export interface ResponseOptions {
   includeCredits?: boolean;
 }
 
-export function toFlowExecutionResponse(row: FlowExecutionRow, options: ResponseOptions = {}): FlowExecutionResponseWithRunNumberDto {
+/** A row of the read paths: `input` as the JSON text PostgreSQL keeps (docs/api.md#event-loop-budget). */
+export type FlowExecutionReadRow = Omit<FlowExecutionRow, 'input'> & { input: string };
+
+export function toFlowExecutionResponse(row: FlowExecutionRow | FlowExecutionReadRow, options: ResponseOptions = {}): FlowExecutionResponseWithRunNumberDto {
   return {
     id: row.id,
     created_at: row.created_at,
@@ -88,7 +92,8 @@ export function toFlowExecutionResponse(row: FlowExecutionRow, options: Response
     flow_id: row.flow_id,
     flow_version: row.flow_version,
     status: row.status,
-    input: row.input,
+    // JSON text is spliced into the response as is; RawJson serializes like the object it holds.
+    input: typeof row.input === 'string' ? (new RawJson(row.input) as unknown as Record<string, unknown>) : row.input,
     organization_id: row.organization_id,
     pricing_config_id: row.pricing_config_id,
     total_credits: options.includeCredits && row.total_credits != null ? Number(row.total_credits) : null,

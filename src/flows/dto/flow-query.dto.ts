@@ -42,6 +42,44 @@ export class FlowExpansionQueryDto {
   include_default_reference_modes?: boolean = false;
 }
 
+/** The most versions one page of `GET /flows/{id}/versions` answers (a deviation: upstream answers them all). */
+export const VERSIONS_MAX_LIMIT = 100;
+
+export class ListFlowVersionsQueryDto extends FlowExpansionQueryDto {
+  /** At most this many versions, newest first; a page with more after it carries `Link: <...>; rel="next"`. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: VERSIONS_MAX_LIMIT, default: VERSIONS_MAX_LIMIT })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(VERSIONS_MAX_LIMIT)
+  limit?: number = VERSIONS_MAX_LIMIT;
+
+  /** Cursor: the page starts with the version right below this one. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(2_147_483_647)
+  after?: number;
+}
+
+/** RFC 8288 link to the rest of a flows page ended early by its size: the same query from `offset`. */
+export function nextFlowsLink(originalUrl: string, offset: number): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.delete('page');
+  url.searchParams.set('offset', String(offset));
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}
+
+/** RFC 8288 link to the next page of versions: the same query, after the last version sent. */
+export function nextVersionsLink(originalUrl: string, after: number): string {
+  const url = new URL(originalUrl, 'http://local');
+  url.searchParams.set('after', String(after));
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}
+
 export const TAG_FILTER_MODES = ['contains_any', 'not_contains_any'] as const;
 
 export class TagFilterDto {
@@ -101,6 +139,18 @@ export class ListFlowsQueryDto extends FlowExpansionQueryDto {
   @Min(1)
   @Max(100)
   page_size?: number = 20;
+
+  /**
+   * Flows to skip, in place of `page` (a deviation: upstream pages by number only). A page ended
+   * early by its byte budget carries `Link: <...>; rel="next"` naming the offset it stopped at.
+   */
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1_000_000 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  offset?: number;
 
   @ApiPropertyOptional({
     type: String,

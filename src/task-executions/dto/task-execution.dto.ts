@@ -1,3 +1,4 @@
+import { rawJson } from '../../common/http/raw-json';
 import { ApiAnyJson } from '../../common/http/api-any-json';
 import type { RunTrace } from '../../common/http/trace-context';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
@@ -228,9 +229,11 @@ export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagR
 export function toTaskExecutionResponse(
   row: TaskExecutionEntity,
   tags: TaskExecutionTagEntity[],
-  options: { includeCredits: boolean },
+  options: { includeCredits: boolean; jsonText?: boolean },
   run: RunTrace,
 ): TaskExecutionResponseDto {
+  // From the read paths the JSON columns come as text, spliced into the response as is (docs/api.md#event-loop-budget).
+  const json = options.jsonText ? (v: unknown) => rawJson(v as string | null) as never : <T>(v: T) => v;
   return {
     id: row.id,
     flow_execution_id: row.flow_execution_id,
@@ -242,11 +245,11 @@ export function toTaskExecutionResponse(
     processing_status: row.processing_status,
     edited_status: row.edited_status,
     stale_status: row.stale_status,
-    input: row.input,
-    output: row.output,
-    error: row.error,
+    input: json(row.input),
+    output: json(row.output),
+    error: json(row.error),
     organization_id: row.organization_id,
-    source_task_executions: row.source_task_executions,
+    source_task_executions: json(row.source_task_executions),
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
     tags: tags.map(toFlowTaskTagResponse),

@@ -1,0 +1,127 @@
+import type { Express, Response } from 'express';
+
+/**
+ * JSON text as PostgreSQL handed it back (`column::text`), spliced into a response as is: a 1 MiB
+ * `input` is neither parsed by the driver nor serialized again (docs/api.md#event-loop-budget).
+ * Anything else that serializes it (the idempotency store, a log) gets the value through `toJSON`.
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/** `text` from a `::text` column (null stays null) as a value to splice. */
+export const rawJson = (text: string | null): RawJson | null => (text === null ? null : new RawJson(text));
+
+/** Longest stretch of serializing before the response yields the event loop to other requests. */
+export const SLICE_MS = 4;
+/** Arrays shorter than this are serialized in one go. */
+const SLICED_ARRAY = 64;
+
+/** JSON.stringify with `RawJson` values spliced in; plain objects and arrays are walked, anything else is JSON.stringify's. */
+export function stringify(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (value[i] === undefined ? 'null' : stringify(value[i]));
+    return `${out}]`;
+  }
+  if (isPlainObject(value)) {
+    let out = '{';
+    for (const key of Object.keys(value)) {
+      const v = value[key];
+      if (v === undefined || typeof v === 'function') continue;
+      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${stringify(v)}`;
+    }
+    return `${out}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The same text as `stringify`, produced in slices of at most about SLICE_MS that yield to the event
+ * loop (setImmediate) in between: a page of 1,000 rows never holds the process for its whole serialization.
+ */
+export async function stringifySliced(value: unknown): Promise<string> {
+  const clock = { since: performance.now() };
+  return walk(value, clock);
+}
+
+async function walk(value: unknown, clock: { since: number }): Promise<string> {
+  if (Array.isArray(value) && value.length >= SLICED_ARRAY) {
+    const parts: string[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      parts[i] = value[i] === undefined ? 'null' : stringify(value[i]);
+      if (performance.now() - clock.since > SLICE_MS) {
+        await new Promise((done) => setImmediate(done));
+        clock.since = performance.now();
+      }
+    }
+    return `[${parts.join(',')}]`;
+  }
+  if (isPlainObject(value)) {
+    let out = '{';
+    for (const key of Object.keys(value)) {
+      const v = value[key];
+      if (v === undefined || typeof v === 'function') continue;
+      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${await walk(v, clock)}`;
+    }
+    return `${out}}`;
+  }
+  return stringify(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/** Whether a body must take the sliced path: a long array, or spliced JSON, at its top or one level down. */
+function needsSlicing(body: unknown): boolean {
+  if (body instanceof RawJson) return true;
+  if (Array.isArray(body)) return body.length >= SLICED_ARRAY || body.some((item) => item instanceof RawJson || hasRaw(item));
+  if (!isPlainObject(body)) return false;
+  for (const key in body) {
+    const v = body[key];
+    if (v instanceof RawJson || (Array.isArray(v) && (v.length >= SLICED_ARRAY || v.some(hasRaw)))) return true;
+  }
+  return false;
+}
+
+function hasRaw(item: unknown): boolean {
+  if (!isPlainObject(item)) return false;
+  for (const key in item) if (item[key] instanceof RawJson) return true;
+  return false;
+}
+
+/**
+ * Replaces `res.json` of this Express app: bodies holding `RawJson` or long arrays are serialized by
+ * `stringifySliced` and sent when done (Nest does not wait for `res.json`); any other body takes
+ * Express's own path. Headers and status are set as Express would (Content-Type, Content-Length).
+ */
+export function installSlicedJson(app: Express): void {
+  const original = app.response.json;
+  app.response.json = function json(this: Response, body: unknown): Response {
+    if (!needsSlicing(body)) return original.call(this, body);
+    stringifySliced(body).then(
+      (text) => {
+        if (this.headersSent || this.destroyed) return;
+        if (!this.get('Content-Type')) this.set('Content-Type', 'application/json; charset=utf-8');
+        this.send(text);
+      },
+      () => {
+        // Only a value JSON cannot hold (a BigInt, a cycle) gets here: a bug, answered as any other.
+        if (this.headersSent || this.destroyed) return;
+        const error = { message: 'Internal server error', code: 'internal_error', details: null };
+        this.status(500)
+          .type('application/json')
+          .send(JSON.stringify({ error, request_id: this.getHeader('X-Request-ID') ?? null }));
+      },
+    );
+    return this;
+  };
+}
