@@ -9,7 +9,7 @@ export interface LoadRequest {
   path: string;
   headers?: Record<string, string>;
   /** Overrides the command's method and body for this request. */
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PATCH';
   body?: string;
 }
 

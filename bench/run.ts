@@ -14,8 +14,9 @@ import { buildScenarios, checkScenarios, ParityCheck, Scenario } from './scenari
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenchDatabase } from './seed';
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
+import { benchWrites, WRITES, writesMarkdown } from './writes';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,writes] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && key !== HOSTILE && !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && key !== HOSTILE && key !== WRITES && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -228,6 +229,28 @@ async function main(): Promise<void> {
     if (!options.only || options.only.includes(HOSTILE)) {
       hostile = await benchHostile({ url: urls.app, jwtSecret, fixture, log });
       assertRunning('app', servers.app);
+    }
+    if (options.only?.includes(WRITES)) {
+      const target = { target: 'app' as Target, server: servers.app, url: urls.app, auth };
+      const writes = await benchWrites({
+        database,
+        appUrl: urls.app,
+        jwtSecret,
+        auth,
+        getById,
+        connections: options.connections,
+        rounds: options.rounds,
+        measure: (s, connections) => measure(load, target, s, connections, options),
+        log,
+      });
+      const report = writesMarkdown(
+        writes,
+        loadavg()
+          .map((l) => l.toFixed(2))
+          .join(', '),
+      );
+      console.log(`\n${report}\n`);
+      writeFileSync(join(RESULTS, 'writes.md'), `${report}\n`);
     }
     writeReport(options, database, rows, measurements, parity, watch, noisy, hostile);
   } finally {
