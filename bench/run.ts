@@ -166,7 +166,9 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && key !== HOSTILE && key !== WRITES && !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter(
+        (key) => key !== WATCH && key !== NOISY && key !== HOSTILE && key !== WRITES && !scenarios.some((s) => s.key === key),
+      );
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }

@@ -105,7 +105,11 @@ export async function benchWrites(ctx: WritesContext): Promise<WritesResult> {
       key: 'create-8-orgs',
       name: `create, spread over ${SPREAD_ORGANIZATIONS} organizations`,
       method: 'POST',
-      requests: spread.map((s) => ({ path: BASE, headers: { Authorization: s.authorization }, body: JSON.stringify({ flow_id: s.flowId, input: CREATE_INPUT }) })),
+      requests: spread.map((s) => ({
+        path: BASE,
+        headers: { Authorization: s.authorization },
+        body: JSON.stringify({ flow_id: s.flowId, input: CREATE_INPUT }),
+      })),
       expect: 201,
       ceiling: false,
     };
@@ -237,7 +241,9 @@ async function measureFloor(url: string, organizationId: string, flowId: string)
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS bench_write_floor (id bigserial PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS bench_write_floor (id bigserial PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+    );
     const body = JSON.stringify(CREATE_INPUT);
     const insert: number[] = [];
     for (let i = 0; i < FLOOR_SAMPLES; i++) {

@@ -42,6 +42,8 @@ export interface AppConfig {
   idempotencyTtlHours: number;
   /** Webhook delivery (`WEBHOOK_*`). */
   webhooks: WebhooksConfig;
+  /** `FLOW_ANALYSIS_CACHE_SIZE`: flow versions' analyses (and flows' latest versions) each process keeps. */
+  flowAnalysisCacheSize: number;
 }
 
 export interface RateLimitConfig {
@@ -141,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
     production: env.NODE_ENV === 'production',
     idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    flowAnalysisCacheSize: integer('FLOW_ANALYSIS_CACHE_SIZE', 1000, 1, 1_000_000),
     webhooks: {
       worker: boolean('WEBHOOK_WORKER', true),
       timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),

@@ -7,7 +7,8 @@ import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
-import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
+import { FlowAnalysisCache } from '../flows/flow-analysis';
+import { inputSchemaOf, FlowTask } from '../flows/flow-definition';
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
@@ -47,6 +48,7 @@ export class FlowExecutionsService {
   constructor(
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
+    private readonly analyses: FlowAnalysisCache,
     private readonly inputs: InputValidator,
     private readonly events: EventLog,
     private readonly lifecycle: ExecutionLifecycle,
@@ -120,10 +122,11 @@ export class FlowExecutionsService {
 
   async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
     const flow = await this.flows.getExecutable(principal, dto.flow_id);
-    const inputs = inputTasks(flow.definition);
+    const analysis = this.analyses.rememberHead(flow.id, flow.organizationId, flow.latestVersion, flow.definition).analysis;
+    const inputs = analysis.inputTasks;
     const task = chooseInputTask(inputs, dto.input_task_name ?? null);
     const schema = inputSchemaOf(task);
-    if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
+    if (schema) this.inputs.validate(analysis.validator(`${task.name}:input`, schema), dto.input);
 
     const row = await this.lifecycle.start({
       organizationId: principal.organizationId,
@@ -215,14 +218,9 @@ export class FlowExecutionsService {
   ): Promise<Map<string, PinnedVersion>> {
     const runs = [...new Map(named.map((n) => [n.run.id, n.run])).values()];
     const versions = [...new Map(runs.map((r) => [versionKey(r.flow_id, r.flow_version), { flowId: r.flow_id, version: r.flow_version }])).values()];
-    const definitions = await this.flows.pinnedDefinitions(versions, manager);
-    const pinned = new Map(
-      runs.map((run) => {
-        const definition = definitions.get(versionKey(run.flow_id, run.flow_version));
-        return [run.id, { definition, tasks: flowTasks(definition) }];
-      }),
-    );
-    const unknown = named.filter((n) => !pinned.get(n.run.id)!.tasks.some((t) => t.name === n.taskName));
+    const analyses = await this.analyses.analyses(versions, manager);
+    const pinned = new Map(runs.map((run) => [run.id, analyses.get(versionKey(run.flow_id, run.flow_version))!]));
+    const unknown = named.filter((n) => !pinned.get(n.run.id)?.has(n.taskName));
     if (unknown.length > 0) throw unknownTasksError(unknown, code);
     return pinned;
   }
@@ -251,7 +249,7 @@ export class FlowExecutionsService {
   }
 }
 
-function chooseInputTask(inputs: FlowTask[], name: string | null): FlowTask {
+function chooseInputTask(inputs: readonly FlowTask[], name: string | null): FlowTask {
   const names = inputs.map((t) => `'${t.name}'`).join(', ');
   if (name !== null) {
     const task = inputs.find((t) => t.name === name);

@@ -7,7 +7,8 @@ import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto
 import { executionEvent } from '../flow-executions/execution-events';
 import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import { downstreamTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import type { PinnedVersion } from '../flow-executions/pinned-tasks';
+import { WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from './webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
 import {
@@ -45,9 +46,9 @@ export class TaskExecutionsService {
   /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
   async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const { tasks } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
+    const pinned = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
     // Webhook data may be waiting for this task: applying it can resume the run, which takes the run's locks.
-    const receiver = tasks.some((t) => t.name === dto.task_name && t.task_executor_name === WEBHOOK_RECEIVER);
+    const receiver = pinned.task(dto.task_name)?.task_executor_name === WEBHOOK_RECEIVER;
     const key = keyOf(parent, dto);
     try {
       const written = await this.events.transaction(async (m): Promise<Written> => {
@@ -78,13 +79,13 @@ export class TaskExecutionsService {
    */
   async update(principal: Principal, dto: UpdateTaskExecutionDto, executeFlow: boolean): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const { definition } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
+    const pinned = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
 
     // Most updates are a worker's progress and need only the task's row; an edit, or a re-execution
     // in the same transaction, also needs the run's locks (organization, then execution, then tasks).
     const attempt = (withRunLocks: boolean) =>
       this.events.transaction(async (m) => {
-        const written = await this.applyUpdate(m, principal, parent, definition, dto, withRunLocks);
+        const written = await this.applyUpdate(m, principal, parent, pinned, dto, withRunLocks);
         if (written && executeFlow && (await this.repository.hasStale(m, parent.id))) {
           await this.executions.reexecute(principal, parent.id, true, m);
           written.row = await this.repository.reload(m, written.row.id);
@@ -153,7 +154,7 @@ export class TaskExecutionsService {
     m: EntityManager,
     principal: Principal,
     parent: FlowExecutionRow,
-    definition: unknown,
+    pinned: PinnedVersion,
     dto: UpdateTaskExecutionDto,
     withRunLocks: boolean,
   ): Promise<Written | null> {
@@ -173,7 +174,7 @@ export class TaskExecutionsService {
     const tags = await this.afterWrite(m, principal, parent, dto, true);
     this.recordTasks(m, locked?.row ?? parent, [row], tags);
     if (edit && locked) {
-      const downstream = downstreamTasks(definition, dto.task_name);
+      const downstream = pinned.downstream(dto.task_name);
       const stale = downstream.length > 0 ? await this.repository.markLatestStale(m, parent.id, downstream) : [];
       this.recordTasks(m, locked.row, stale, await this.repository.activeTags(m, parent.organization_id, stale));
       await this.lifecycle.apply(m, locked, { cause: 'task_edited' }, principal);
