@@ -4,10 +4,11 @@ import type { Principal } from '../common/auth/principal';
 import { EventLog } from '../event-log/event-log.service';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import { accessible } from '../flow-executions/execution-access';
 import { executionEvent } from '../flow-executions/execution-events';
 import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import type { PinnedVersion } from '../flow-executions/pinned-tasks';
+import { PinnedVersion, unknownTasksError } from '../flow-executions/pinned-tasks';
 import { WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from './webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
@@ -102,11 +103,18 @@ export class TaskExecutionsService {
    * running execution to awaiting_input in the same transaction.
    */
   async addStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
+    const named = (run: Pick<FlowExecutionRow, 'flow_version'>) => dto.statuses.map((s, i) => ({ run, taskName: s.task_name, at: `statuses.${i}.task_name` }));
+    if (!dto.statuses.some((s) => s.status === 'awaiting_input')) {
+      // No status change of the run: one statement checks the run and the names and records the statuses.
+      const report = await this.repository.report(principal.organizationId, id, dto.statuses);
+      const run = accessible(principal, report.run);
+      if (run.task_names !== null) throw unknownTasksError(named(run).filter((n) => !run.task_names!.includes(n.taskName)));
+      return report.rows.map(toFlowTaskStatusResponse);
+    }
     const row = await this.executions.getRow(principal, id, false);
-    await this.executions.knownTasks(dto.statuses.map((s, i) => ({ run: row, taskName: s.task_name, at: `statuses.${i}.task_name` })));
-    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
+    await this.executions.knownTasks(named(row).map((n) => ({ ...n, run: row })));
     const rows = await this.events.transaction(async (m) => {
-      if (awaiting) await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
+      await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
       return this.repository.insertTaskStatuses(m, row, dto.statuses);
     });
     return rows.map(toFlowTaskStatusResponse);
