@@ -9,9 +9,9 @@ import { OrganizationsService, Slots } from '../organizations/organizations.serv
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
-import { ExecutionStatus, isActive } from './execution-status';
+import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive } from './execution-status';
 import { ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
-import { Cause, decide, freesSlot, refusal } from './transitions';
+import { Cause, decide, freesSlot, refusal, RULES } from './transitions';
 
 /**
  * A status change asked of one run: its cause, what the cause needs, and optionally a finer
@@ -63,8 +63,12 @@ export class ExecutionLifecycle {
     return allAccessible(principal, ids, await this.repository.lockShared(m, ids));
   }
 
-  /** One run's change in a transaction of its own, or in the caller's (`within`). */
+  /**
+   * One run's change in a transaction of its own, or in the caller's (`within`). PATCH, cancel and
+   * delete alone are one statement (`changeAlone`): they touch nothing but the run, its tags and the queue.
+   */
   async change(principal: Principal, id: string, change: Change, within?: EntityManager): Promise<FlowExecutionRow> {
+    if (!within && (change.cause === 'patch' || change.cause === 'cancel' || change.cause === 'delete')) return this.changeAlone(principal, id, change);
     const run = async (m: EntityManager) => this.apply(m, await this.lockRun(m, principal, id), change, principal);
     return within ? run(within) : this.events.transaction(run);
   }
@@ -93,6 +97,46 @@ export class ExecutionLifecycle {
     if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
     if (freesSlot(before.status, after.status)) await this.admit(m, locked.slots);
     return after;
+  }
+
+  /**
+   * `apply` in one statement (change_flow_execution_status): the same lock order, the cause's rule of
+   * the table passed as it is, the same write, tags, admissions and events, and the same answers.
+   */
+  private async changeAlone(principal: Principal, id: string, change: Change): Promise<FlowExecutionRow> {
+    const asked = change.cause === 'patch' ? change.to : null;
+    const rows = await this.repository.changeStatus({
+      organizationId: principal.organizationId,
+      id,
+      rule: RULES[change.cause],
+      asked,
+      permittedFrom: asked === null ? null : EXECUTION_STATUSES.filter((from) => !missingPermission(principal.role, statusMovePermissions(from, asked))),
+      active: ACTIVE_STATUSES,
+      modifiedBy: principal.subject,
+      reason: change.reason ?? change.cause,
+      defaultLimit: this.organizations.defaultLimit,
+    });
+    const [{ outcome, previous_status: from, refused_to: to, row }] = rows;
+    switch (outcome) {
+      case 'inaccessible':
+        accessible(principal, row);
+        throw new Error(`flow execution ${id} is accessible but was refused`);
+      case 'denied':
+        assertMayMove(principal, from!, asked!);
+        throw new Error(`a move from '${from}' to '${asked}' was denied but is permitted`);
+      case 'refused_transition':
+      case 'refused_no_slot':
+        throw refusal(change.cause, from!, { kind: 'refused', reason: outcome === 'refused_no_slot' ? 'no_slot' : 'transition', to });
+    }
+    const committed = rows
+      .filter((r) => r.outcome !== 'unchanged' && r.previous_status !== r.row!.status)
+      .map((r) => ({
+        type: r.row!.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed',
+        status: r.row!.status,
+        previousStatus: r.previous_status,
+      }));
+    this.metrics.eventsCommitted(committed);
+    return row!;
   }
 
   /**

@@ -33,6 +33,36 @@ const START = {
   text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
 };
 
+const CHANGE = {
+  name: 'change_flow_execution_status',
+  text: `SELECT c.outcome, c.previous_status, c.refused_to, ${COLUMNS}
+           FROM change_flow_execution_status($1, $2, $3, $4, $5, $6, $7, $8, $9) c CROSS JOIN LATERAL (SELECT (c.fe).*) fe`,
+};
+
+/** What change_flow_execution_status did: to the run (first row), and each run it admitted into a freed slot. */
+export type ChangeOutcome = 'moved' | 'unchanged' | 'inaccessible' | 'denied' | 'refused_transition' | 'refused_no_slot' | 'admitted';
+export interface ChangedRow {
+  outcome: ChangeOutcome;
+  previous_status: ExecutionStatus | null;
+  refused_to: ExecutionStatus | null;
+  /** The run's row; undefined when there is none. */
+  row: FlowExecutionRow | undefined;
+}
+
+/** One status change asked of change_flow_execution_status (the rule is the cause's row of the transition table). */
+export interface StatusChange {
+  organizationId: string;
+  id: string;
+  rule: object;
+  asked: ExecutionStatus | null;
+  /** The statuses from which the caller may make the move; null: any. */
+  permittedFrom: ExecutionStatus[] | null;
+  active: readonly ExecutionStatus[];
+  modifiedBy: string;
+  reason: string;
+  defaultLimit: number;
+}
+
 export interface NewExecution {
   organizationId: string;
   flowId: string;
@@ -250,6 +280,32 @@ export class FlowExecutionsRepository {
       defaultConcurrencyLimit,
     ]);
     return result.rows[0];
+  }
+
+  /**
+   * A status change in one statement and its own transaction (change_flow_execution_status): the
+   * organization's lock, the run's, the decision by the rule given, the write, admissions, the events.
+   */
+  @GenerateSql({
+    params: [
+      {
+        organizationId: DummyValue.UUID,
+        id: DummyValue.UUID2,
+        rule: { moves: [{ from: ['running'], to: 'completed' }], otherwise: 'refuse' },
+        asked: 'completed',
+        permittedFrom: ['running'],
+        active: ['running', 'awaiting_input', 'cancel_requested'],
+        modifiedBy: 'sample',
+        reason: 'patch',
+        defaultLimit: 10,
+      },
+    ],
+  })
+  async changeStatus(c: StatusChange): Promise<ChangedRow[]> {
+    const { rows } = await driverQuery<
+      FlowExecutionRow & { outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null }
+    >(this.dataSource, CHANGE, [c.organizationId, c.id, c.rule, c.asked, c.permittedFrom, c.active, c.modifiedBy, c.reason, c.defaultLimit]);
+    return rows.map(({ outcome, previous_status, refused_to, ...row }) => ({ outcome, previous_status, refused_to, row: row.id === null ? undefined : row }));
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */

@@ -175,9 +175,6 @@ export class FlowExecutionsService {
 
   /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */
   async remove(principal: Principal, id: string): Promise<void> {
-    const row = await this.repository.findById(id, false);
-    if (row?.status === 'deleted' && row.organization_id === principal.organizationId) return;
-    accessible(principal, row);
     await this.lifecycle.change(principal, id, { cause: 'delete' });
   }
 
@@ -186,14 +183,12 @@ export class FlowExecutionsService {
    * move that is a user's decision needs `executions:write` too, judged on the locked row's status.
    */
   async patchStatus(principal: Principal, id: string, to: ExecutionStatus): Promise<FlowExecutionResponseDto> {
-    accessible(principal, await this.repository.findById(id, false));
     const row = await this.lifecycle.change(principal, id, { cause: 'patch', to });
     return toFlowExecutionResponse(row);
   }
 
   /** running/awaiting_input → cancel_requested; queued → cancelled; asking again while cancel_requested is a no-op. */
   async cancel(principal: Principal, id: string): Promise<void> {
-    accessible(principal, await this.repository.findById(id, false));
     await this.lifecycle.change(principal, id, { cause: 'cancel' });
   }
 

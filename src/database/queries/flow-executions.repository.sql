@@ -841,6 +841,37 @@ SELECT
 FROM
   start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8) fe;
 
+-- FlowExecutionsRepository.changeStatus
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",{"moves":[{"from":["running"],"to":"completed"}],"otherwise":"refuse"},"completed",["running"],["running","awaiting_input","cancel_requested"],"sample","patch",10]
+SELECT
+  c.outcome,
+  c.previous_status,
+  c.refused_to,
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  change_flow_execution_status ($1, $2, $3, $4, $5, $6, $7, $8, $9) c
+  CROSS JOIN LATERAL (
+    SELECT
+      (c.fe).*
+  ) fe;
+
 -- FlowExecutionsRepository.lockForUpdate
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT
