@@ -32,9 +32,9 @@ export async function buildScenarios(db: Client, fixture: Fixture, appUrl: strin
     await db.query(`SELECT setseed(0.42)`);
     const { rows } = await db.query(
       `SELECT id FROM flow_executions
-        WHERE status <> 'deleted' AND ($1::uuid IS NULL OR flow_id = $1) AND flow_id <> $2
+        WHERE status <> 'deleted' AND ($1::uuid IS NULL OR flow_id = $1) AND flow_id <> $2 AND organization_id = $4
         ORDER BY random() LIMIT $3`,
-      [flowId, fixture.postFlowId, limit],
+      [flowId, fixture.postFlowId, limit, fixture.organizationId],
     );
     return rows.map((r) => r.id as string);
   };
