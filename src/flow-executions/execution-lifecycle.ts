@@ -142,17 +142,19 @@ export class ExecutionLifecycle {
 
   /**
    * A new run (the `create` row): start_flow_execution decides running or queued under the
-   * organization's lock and appends the created event, in one statement. Undefined when the flow is gone.
+   * organization's lock and appends the created event, in one statement, if the version validated
+   * against is still the flow's latest: `'stale'` when it is not or the flow is gone (nothing created).
    * The request's `Idempotency-Key`, if any, gets its outcome in that statement too (a 409 when a
    * retry took the key over, and nothing is created).
    */
-  async start(execution: NewExecution): Promise<FlowExecutionRow | undefined> {
+  async start(execution: NewExecution): Promise<FlowExecutionRow | 'stale'> {
     const key = ownedKey();
     const keep = key && !key.storedForm ? key : undefined;
     const row = await this.repository.start(execution, this.organizations.defaultLimit, keep);
     if (row === 'key_lost') throw keyTakenOver(key!);
-    if (keep && row) keep.kept = true;
-    if (row) this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
+    if (row === 'stale') return row;
+    if (keep) keep.kept = true;
+    this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return row;
   }
 

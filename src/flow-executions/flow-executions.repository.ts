@@ -28,9 +28,21 @@ const FIND_BY_RUN_WITH_CREDITS = {
   text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
 };
 
+/**
+ * The create: the flow read and the run started in one statement. The caller names the version it
+ * validated the input against (its cached head); when that is no longer the flow's latest, or the
+ * flow is gone, nothing starts and `current` is false.
+ */
 const START = {
   name: 'start_flow_execution',
-  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
+  text: `
+    WITH head AS (
+      SELECT f.organization_id AS org FROM flows f WHERE f.id = $2 AND f.organization_id = $1 AND f.latest_version = $3 AND NOT f.deleted
+    ), fe AS (
+      SELECT s.* FROM head CROSS JOIN LATERAL start_flow_execution(head.org, $2, $3, $4, $5, $6, $7, $8) s
+    )
+    SELECT EXISTS (SELECT 1 FROM head) AS current, ${COLUMNS}
+      FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
 
 const CHANGE = {
@@ -75,15 +87,17 @@ const START_KEEPING = {
       SELECT $1::uuid AS org FROM idempotency_keys
        WHERE organization_id = $1 AND operation = $9 AND key = $10 AND owner = $11
        FOR UPDATE
+    ), head AS (
+      SELECT owned.org FROM owned JOIN flows f ON f.id = $2 AND f.organization_id = owned.org AND f.latest_version = $3 AND NOT f.deleted
     ), fe AS (
-      SELECT s.* FROM owned CROSS JOIN LATERAL start_flow_execution(owned.org, $2, $3, $4, $5, $6, $7, $8) s
+      SELECT s.* FROM head CROSS JOIN LATERAL start_flow_execution(head.org, $2, $3, $4, $5, $6, $7, $8) s
     ), kept AS (
       UPDATE idempotency_keys k
          SET response_status = $12, response_body = flow_execution_json(fe::flow_executions) || '{"run_number": null}'::jsonb
         FROM fe
        WHERE k.organization_id = $1 AND k.operation = $9 AND k.key = $10
     )
-    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, ${COLUMNS}
+    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, EXISTS (SELECT 1 FROM head) AS current, ${COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
 
@@ -282,8 +296,9 @@ export class FlowExecutionsRepository {
    * Creates the execution in one statement (start_flow_execution, see its migration): the run
    * number from the flow's counter under the flow's row lock, created_at strictly increasing per
    * flow, running when the organization has a free slot, and the created event appended under the
-   * organization's ordering lock, all in one round trip and one implicit transaction. Undefined
-   * when the flow is gone. With `keep`, the same statement writes the answer as the key's outcome
+   * organization's ordering lock, all in one round trip and one implicit transaction, on the
+   * condition that `flowVersion` is still the flow's latest (START): `'stale'` when it is not or the
+   * flow is gone, and nothing was created. With `keep`, the same statement writes the answer as the key's outcome
    * (START_KEEPING); `'key_lost'` when the key is no longer the request's, and nothing was created.
    */
   @GenerateSql(
@@ -318,20 +333,20 @@ export class FlowExecutionsRepository {
       ],
     },
   )
-  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | undefined | 'key_lost'> {
+  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | 'stale' | 'key_lost'> {
     const params = [e.organizationId, e.flowId, e.flowVersion, e.input, e.inputTaskName, e.triggeredTaskExecutorName, e.modifiedBy, defaultConcurrencyLimit];
-    if (!keep) return (await driverQuery<FlowExecutionRow>(this.dataSource, START, params)).rows[0];
-    if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
-    const { rows } = await driverQuery<FlowExecutionRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, [
-      ...params,
-      keep.scope.operation,
-      keep.scope.key,
-      keep.owner,
-      keep.status,
-    ]);
-    const { key_owned: owned, ...row } = rows[0];
-    if (!owned) return 'key_lost';
-    return row.id === null ? undefined : row;
+    let result: FlowExecutionRow & { current: boolean; key_owned?: boolean };
+    if (!keep) {
+      result = (await driverQuery<FlowExecutionRow & { current: boolean }>(this.dataSource, START, params)).rows[0];
+    } else {
+      if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
+      const extra = [keep.scope.operation, keep.scope.key, keep.owner, keep.status];
+      result = (await driverQuery<FlowExecutionRow & { current: boolean; key_owned: boolean }>(this.dataSource, START_KEEPING, [...params, ...extra])).rows[0];
+      if (!result.key_owned) return 'key_lost';
+    }
+    const { current, key_owned: _, ...row } = result;
+    // Not current: the version moved on or the flow went. Current without a row: deleted under the function's lock.
+    return current && row.id !== null ? row : 'stale';
   }
 
   /**

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
 import { keepOutcome, ownedKey } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
@@ -121,25 +121,30 @@ export class FlowExecutionsService {
     return accessible(principal, await this.repository.findById(id, withCredits));
   }
 
+  /**
+   * The flow's latest version comes from the analysis cache (read once per flow and process); the
+   * start checks, in its one statement, that it is still the latest, else the flow is read again.
+   */
   async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
-    const flow = await this.flows.getExecutable(principal, dto.flow_id);
-    const analysis = this.analyses.rememberHead(flow.id, flow.organizationId, flow.latestVersion, flow.definition).analysis;
-    const inputs = analysis.inputTasks;
-    const task = chooseInputTask(inputs, dto.input_task_name ?? null);
-    const schema = inputSchemaOf(task);
-    if (schema) this.inputs.validate(analysis.validator(`${task.name}:input`, schema), dto.input);
+    for (let attempt = 1; ; attempt++) {
+      const { analysis } = await this.flows.latest(principal, dto.flow_id, attempt > 1);
+      const task = chooseInputTask(analysis.inputTasks, dto.input_task_name ?? null);
+      const schema = inputSchemaOf(task);
+      if (schema) this.inputs.validate(analysis.validator(`${task.name}:input`, schema), dto.input);
 
-    const row = await this.lifecycle.start({
-      organizationId: principal.organizationId,
-      flowId: flow.id,
-      flowVersion: flow.latestVersion,
-      input: dto.input,
-      inputTaskName: task.name,
-      triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
-      modifiedBy: principal.subject,
-    });
-    if (!row) throw notFound('Flow'); // deleted between the read and the insert
-    return toFlowExecutionResponse(row);
+      const row = await this.lifecycle.start({
+        organizationId: principal.organizationId,
+        flowId: analysis.flowId,
+        flowVersion: analysis.version,
+        input: dto.input,
+        inputTaskName: task.name,
+        triggeredTaskExecutorName: analysis.inputTasks.length > 1 ? task.task_executor_name : null,
+        modifiedBy: principal.subject,
+      });
+      if (row !== 'stale') return toFlowExecutionResponse(row);
+      // A new version or a deletion committed since the version was cached; three in a row is a flow edited without pause.
+      if (attempt === 3) throw new AppError('service_unavailable', 'The flow changed while the execution was being created; try again');
+    }
   }
 
   async list(principal: Principal, query: ListFlowExecutionsQueryDto): Promise<FlowExecutionPage> {

@@ -14,7 +14,7 @@ import {
   toFlowVersionResponse,
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
-import { FlowAnalysisCache } from './flow-analysis';
+import { FlowAnalysisCache, FlowHead } from './flow-analysis';
 import { definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
 import type { FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
@@ -157,6 +157,23 @@ export class FlowsService {
     const updated = await this.repository.updateVersion(principal.organizationId, id, version, changes);
     if (!updated) throw notFound('Flow version');
     return toFlowVersionSummary(updated, flow.latestVersion);
+  }
+
+  /**
+   * For creates: the flow's latest version, analysed, from the cache (no query) or read and cached;
+   * `reread` skips the cache (the create found its version stale). 404 unknown or deleted, 403 another organization.
+   */
+  async latest(principal: Principal, flowId: string, reread = false): Promise<FlowHead> {
+    const id = isUuid(flowId) ? flowId.toLowerCase() : null;
+    if (id && reread) this.analyses.invalidate(id);
+    const cached = id ? this.analyses.head(id) : undefined;
+    if (cached) {
+      this.checkAccess(principal, cached.organizationId);
+      return cached;
+    }
+    const row = id ? await this.repository.findExecutable(id) : undefined;
+    this.checkAccess(principal, row && row.organization_id);
+    return this.analyses.rememberHead(row!.id, row!.organization_id, row!.latest_version, row!.definition);
   }
 
   /** For the flow-executions module: the flow's latest version, in one query; 404 unknown or deleted, 403 another organization. */

@@ -819,7 +819,32 @@ ORDER BY
 
 -- FlowExecutionsRepository.start
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10]
+WITH
+  head AS (
+    SELECT
+      f.organization_id AS org
+    FROM
+      flows f
+    WHERE
+      f.id = $2
+      AND f.organization_id = $1
+      AND f.latest_version = $3
+      AND NOT f.deleted
+  ),
+  fe AS (
+    SELECT
+      s.*
+    FROM
+      head
+      CROSS JOIN LATERAL start_flow_execution (head.org, $2, $3, $4, $5, $6, $7, $8) s
+  )
 SELECT
+  EXISTS (
+    SELECT
+      1
+    FROM
+      head
+  ) AS current,
   fe.id,
   fe.organization_id,
   fe.flow_id,
@@ -839,7 +864,11 @@ SELECT
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
   ) AS updated_at
 FROM
-  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8) fe;
+  (
+    SELECT
+      1
+  ) one
+  LEFT JOIN fe ON true;
 
 -- FlowExecutionsRepository.start (keeping an Idempotency-Key)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
@@ -856,12 +885,22 @@ WITH
       AND owner = $11
     FOR UPDATE
   ),
+  head AS (
+    SELECT
+      owned.org
+    FROM
+      owned
+      JOIN flows f ON f.id = $2
+      AND f.organization_id = owned.org
+      AND f.latest_version = $3
+      AND NOT f.deleted
+  ),
   fe AS (
     SELECT
       s.*
     FROM
-      owned
-      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8) s
+      head
+      CROSS JOIN LATERAL start_flow_execution (head.org, $2, $3, $4, $5, $6, $7, $8) s
   ),
   kept AS (
     UPDATE idempotency_keys k
@@ -882,6 +921,12 @@ SELECT
     FROM
       owned
   ) AS key_owned,
+  EXISTS (
+    SELECT
+      1
+    FROM
+      head
+  ) AS current,
   fe.id,
   fe.organization_id,
   fe.flow_id,
