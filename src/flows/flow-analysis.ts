@@ -159,7 +159,7 @@ export class FlowAnalysisCache {
 }
 
 /** A Map kept in use order: a hit moves its key to the end, and past `limit` the first (least recently used) goes. */
-class Lru<V> {
+export class Lru<V> {
   private readonly map = new Map<string, V>();
 
   constructor(private readonly limit: number) {}
