@@ -11,8 +11,10 @@ import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive } from './execution-status';
-import { ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
+import { ChangedRow, ExpiredExecution, FlowExecutionsRepository, NewExecution, StatusChange } from './flow-executions.repository';
 import { Cause, decide, freesSlot, refusal, RULES } from './transitions';
+
+export type { ChangedRow, ChangeOutcome } from './flow-executions.repository';
 
 /**
  * A status change asked of one run: its cause, what the cause needs, and optionally a finer
@@ -105,8 +107,17 @@ export class ExecutionLifecycle {
    * the table passed as it is, the same write, tags, admissions and events, and the same answers.
    */
   private async changeAlone(principal: Principal, id: string, change: Change): Promise<FlowExecutionRow> {
+    return this.settle(principal, change, await this.repository.changeStatus(this.statusChange(principal, id, change)));
+  }
+
+  /**
+   * The parameters of change_flow_execution_status for `change`: the cause's rule of the table as
+   * it is, and for a PATCH the statuses from which the caller may make the move. For a statement
+   * that makes the change beside other writes (a task report), which then hands its rows to `settle`.
+   */
+  statusChange(principal: Principal, id: string, change: Change): StatusChange {
     const asked = change.cause === 'patch' ? change.to : null;
-    const rows = await this.repository.changeStatus({
+    return {
       organizationId: principal.organizationId,
       id,
       rule: RULES[change.cause],
@@ -116,12 +127,17 @@ export class ExecutionLifecycle {
       modifiedBy: principal.subject,
       reason: change.reason ?? change.cause,
       defaultLimit: this.organizations.defaultLimit,
-    });
+    };
+  }
+
+  /** What change_flow_execution_status answered, as `apply` answers: the run, or the error (404 / 403, 409), and the metrics of what committed. */
+  settle(principal: Principal, change: Change, rows: ChangedRow[]): FlowExecutionRow {
     const [{ outcome, previous_status: from, refused_to: to, row }] = rows;
+    const asked = change.cause === 'patch' ? change.to : null;
     switch (outcome) {
       case 'inaccessible':
         accessible(principal, row);
-        throw new Error(`flow execution ${id} is accessible but was refused`);
+        throw new Error(`flow execution ${row?.id} is accessible but was refused`);
       case 'denied':
         assertMayMove(principal, from!, asked!);
         throw new Error(`a move from '${from}' to '${asked}' was denied but is permitted`);

@@ -7,7 +7,7 @@ import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { accessible } from '../flow-executions/execution-access';
 import { executionEvent } from '../flow-executions/execution-events';
-import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
+import { Change, ChangeOutcome, ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { PinnedVersion, unknownTasksError } from '../flow-executions/pinned-tasks';
 import { WEBHOOK_RECEIVER } from '../flows/flow-definition';
@@ -106,21 +106,26 @@ export class TaskExecutionsService {
    * running execution to awaiting_input in the same transaction.
    */
   async addStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
-    const named = (run: Pick<FlowExecutionRow, 'flow_version'>) => dto.statuses.map((s, i) => ({ run, taskName: s.task_name, at: `statuses.${i}.task_name` }));
-    if (!dto.statuses.some((s) => s.status === 'awaiting_input')) {
-      // No status change of the run: one statement checks the run and the names and records the statuses.
-      const report = await this.repository.report(principal.organizationId, id, dto.statuses);
-      const run = accessible(principal, report.run);
-      if (run.task_names !== null) throw unknownTasksError(named(run).filter((n) => !run.task_names!.includes(n.taskName)));
-      return report.rows.map(toFlowTaskStatusResponse);
+    // One statement: the run and the names checked, the run's change made by the lifecycle's rules, the statuses recorded.
+    const change: Change = { cause: 'task_awaiting_input' };
+    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input') ? this.lifecycle.statusChange(principal, id, change) : null;
+    const report = await this.repository.report(principal.organizationId, id, dto.statuses, awaiting);
+    const run = accessible(principal, report.run);
+    if (run.task_names !== null) {
+      throw unknownTasksError(
+        dto.statuses.map((s, i) => ({ run, taskName: s.task_name, at: `statuses.${i}.task_name` })).filter((n) => !run.task_names!.includes(n.taskName)),
+      );
     }
-    const row = await this.executions.getRow(principal, id, false);
-    await this.executions.knownTasks(named(row).map((n) => ({ ...n, run: row })));
-    const rows = await this.events.transaction(async (m) => {
-      await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
-      return this.repository.insertTaskStatuses(m, row, dto.statuses);
-    });
-    return rows.map(toFlowTaskStatusResponse);
+    if (awaiting) {
+      const changes = report.changes.map(({ outcome, previous_status, refused_to, ...row }) => ({
+        outcome: outcome as ChangeOutcome,
+        previous_status,
+        refused_to,
+        row: row.id === null ? undefined : (row as FlowExecutionRow),
+      }));
+      this.lifecycle.settle(principal, change, changes);
+    }
+    return report.rows.map(toFlowTaskStatusResponse);
   }
 
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
