@@ -15,8 +15,9 @@ import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenc
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
 import { benchWrites, WRITES, writesMarkdown } from './writes';
+import { OtlpSink, TracingResults, TracingRow, tracingMarkdown } from './tracing';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,writes] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,writes] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -166,9 +167,7 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter(
-        (key) => key !== WATCH && key !== NOISY && key !== HOSTILE && key !== WRITES && !scenarios.some((s) => s.key === key),
-      );
+      const unknown = options.only.filter((key) => ![WATCH, NOISY, HOSTILE, OTEL, WRITES].includes(key) && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -254,13 +253,79 @@ async function main(): Promise<void> {
       console.log(`\n${report}\n`);
       writeFileSync(join(RESULTS, 'writes.md'), `${report}\n`);
     }
-    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile);
+    let tracing: TracingResults | null = null;
+    if (!options.only || options.only.includes(OTEL)) {
+      tracing = await benchTracing(load, { app: servers.app, url: urls.app, auth, getById, database, jwtSecret, env }, options);
+    }
+    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile, tracing);
   } finally {
     await stopAll();
   }
 }
 
 const WATCH = 'watch';
+const OTEL = 'otel';
+
+/**
+ * What tracing costs the hot read: GET by id on the main server (tracing off: nothing of
+ * OpenTelemetry loaded) and on a second one with OTEL_EXPORTER_OTLP_ENDPOINT set, every request
+ * traced and exported to a local sink, back to back at each connection count.
+ */
+async function benchTracing(
+  load: LoadGenerator,
+  on: {
+    app: ChildProcess;
+    url: string;
+    auth: Record<string, string>;
+    getById: Scenario;
+    database: BenchDatabase;
+    jwtSecret: string;
+    env: NodeJS.ProcessEnv;
+  },
+  options: Options,
+): Promise<TracingResults> {
+  const sink = await OtlpSink.start();
+  const port = await freePort();
+  const traced = await startServer('app-otel', APP_MAIN, port, {
+    ...on.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: on.database.url,
+    JWT_SECRET: on.jwtSecret,
+    PORT: String(port),
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+  });
+  try {
+    const plainTarget = { target: 'app' as Target, server: on.app, url: on.url, auth: on.auth };
+    const tracedTarget = { target: 'app' as Target, server: traced, url: `http://127.0.0.1:${port}`, auth: on.auth };
+    const runs = new Map<number, { plain: Omit<Measurement, 'round'>[]; traced: Omit<Measurement, 'round'>[] }>();
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const connections of options.connections) {
+        const both = runs.get(connections) ?? { plain: [], traced: [] };
+        runs.set(connections, both);
+        const order = round % 2 ? (['plain', 'traced'] as const) : (['traced', 'plain'] as const);
+        for (const which of order) both[which].push(await measure(load, which === 'plain' ? plainTarget : tracedTarget, on.getById, connections, options));
+        const [p, t] = [both.plain[both.plain.length - 1], both.traced[both.traced.length - 1]];
+        log(
+          `otel round ${round}/${options.rounds} get c=${connections}: without ${p.requestsPerSecond.toFixed(0)} req/s p50 ${ms(p.p50)} p99 ${ms(p.p99)} | ` +
+            `with ${t.requestsPerSecond.toFixed(0)} req/s p50 ${ms(t.p50)} p99 ${ms(t.p99)}${p.errors + t.errors ? ` ERRORS ${p.errors + t.errors}` : ''}`,
+        );
+      }
+    }
+    const summary = (list: Omit<Measurement, 'round'>[]) => ({
+      rps: median(list.map((m) => m.requestsPerSecond)),
+      p50: median(list.map((m) => m.p50 ?? 0)),
+      p99: median(list.map((m) => m.p99 ?? 0)),
+      cpuMsPerRequest: list.every((m) => m.cpuMsPerRequest !== null) ? median(list.map((m) => m.cpuMsPerRequest!)) : null,
+    });
+    const rows: TracingRow[] = [...runs].map(([connections, both]) => ({ connections, plain: summary(both.plain), traced: summary(both.traced) }));
+    await stopChild(traced); // its last spans are flushed at SIGTERM
+    return { rows, exports: sink.exports, exportedBytes: sink.bytes };
+  } finally {
+    await stopChild(traced);
+    await sink.close();
+  }
+}
 const HOSTILE = 'hostile';
 const IDLE_POLLS = 10_000;
 
@@ -519,6 +584,7 @@ function writeReport(
   watch: WatchResults | null,
   noisy: NoisyResult | null,
   hostile: HostileRow[] | null,
+  tracing: TracingResults | null,
 ): void {
   const cpu = cpus();
   const machine = {
@@ -547,6 +613,7 @@ function writeReport(
       )
     : null;
   if (hostileReport) console.log(`${hostileReport}\n`);
+  if (tracing) console.log(`${tracingMarkdown(tracing, options.rounds)}\n`);
   if (errors.length) {
     const why = (r: Row) =>
       [
@@ -578,12 +645,13 @@ function writeReport(
     ...(watch ? watchReport(watch) : []),
     ...(noisy ? [noisyMarkdown(noisy, options), ''] : []),
     ...(hostileReport ? [hostileReport] : []),
+    ...(tracing ? [tracingMarkdown(tracing, options.rounds)] : []),
   ].join('\n');
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   writeFileSync(
     join(RESULTS, 'latest.json'),
     JSON.stringify(
-      { date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile },
+      { date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile, tracing },
       null,
       2,
     ),

@@ -267,6 +267,7 @@ async function measureFloor(url: string, organizationId: string, flowId: string)
           inputTaskName: 'receive',
           triggeredTaskExecutorName: null,
           modifiedBy: 'bench',
+          trace: null,
         },
         1_000_000,
       );

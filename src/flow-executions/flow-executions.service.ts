@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
+import type { TraceContext } from '../common/http/trace-context';
 import { keepOutcome, ownedKey } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -124,8 +125,9 @@ export class FlowExecutionsService {
   /**
    * The flow's latest version comes from the analysis cache (read once per flow and process); the
    * start checks, in its one statement, that it is still the latest, else the flow is read again.
+   * `trace`: the request's W3C trace context, kept with the run (docs/api.md#trace-context).
    */
-  async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+  async create(principal: Principal, dto: CreateFlowExecutionDto, trace: TraceContext | null = null): Promise<FlowExecutionResponseDto> {
     for (let attempt = 1; ; attempt++) {
       const { analysis } = await this.flows.latest(principal, dto.flow_id, attempt > 1);
       const task = chooseInputTask(analysis.inputTasks, dto.input_task_name ?? null);
@@ -140,6 +142,7 @@ export class FlowExecutionsService {
         inputTaskName: task.name,
         triggeredTaskExecutorName: analysis.inputTasks.length > 1 ? task.task_executor_name : null,
         modifiedBy: principal.subject,
+        trace,
       });
       if (row !== 'stale') return toFlowExecutionResponse(row);
       // A new version or a deletion committed since the version was cached; three in a row is a flow edited without pause.
@@ -204,12 +207,13 @@ export class FlowExecutionsService {
 
   /**
    * Runs the execution again on the flow's latest version: every task gets a new attempt, or with
-   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits.
+   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits. A
+   * `trace` given replaces the run's; without one the run keeps its own (docs/api.md#trace-context).
    */
-  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager): Promise<void> {
+  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager, trace: TraceContext | null = null): Promise<void> {
     const current = accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
-    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale };
+    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale, trace };
     if (within) {
       await this.lifecycle.change(principal, id, change, within);
       return;
