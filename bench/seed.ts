@@ -59,7 +59,7 @@ export function shapeOf(scale: number) {
 }
 
 /** A definition the flows module accepts: one input task `receive` (receive_file), no parameters. */
-const DEFINITION = {
+export const DEFINITION = {
   flow: { author_uuid: '', created_at: '' },
   flow_configs: [
     {

@@ -4,6 +4,7 @@ import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
 import { noisySuite } from './noisy';
 import { otelSuite } from './tracing';
 import { watchSuite } from './watch';
+import { writesSuite } from './writes';
 
 /** `--only hostile`: every operation at its worst valid input (bench/hostile.ts). */
 const hostileSuite = suite({
@@ -26,4 +27,4 @@ const hostileSuite = suite({
  * The `--only` names beside the scenario keys of bench/scenarios.ts, run in this order after the
  * scenarios (all of them without `--only`). A new one is a `Suite` (bench/context.ts) and a line here.
  */
-export const SUITES: Suite[] = [watchSuite, noisySuite, hostileSuite, otelSuite];
+export const SUITES: Suite[] = [watchSuite, noisySuite, hostileSuite, otelSuite, writesSuite];

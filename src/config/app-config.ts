@@ -48,6 +48,8 @@ export interface AppConfig {
   faultAfterCommit: 'exit' | 'drop' | null;
   /** Webhook delivery (`WEBHOOK_*`). */
   webhooks: WebhooksConfig;
+  /** `FLOW_ANALYSIS_CACHE_SIZE`: flow versions' analyses (and flows' latest versions) each process keeps. */
+  flowAnalysisCacheSize: number;
   /** Open SSE streams plus held long-polls, per process (`HELD_REQUESTS_PER_ORG`, `HELD_REQUESTS_PER_CREDENTIAL`). */
   heldRequests: { perOrganization: number; perCredential: number };
   /** Fair admission per process (`ADMISSION_*`); null when `ADMISSION_CONCURRENCY=0`. */
@@ -170,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     production: env.NODE_ENV === 'production',
     idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
     faultAfterCommit: env.NODE_ENV !== 'production' && (env.FAULT_AFTER_COMMIT === 'exit' || env.FAULT_AFTER_COMMIT === 'drop') ? env.FAULT_AFTER_COMMIT : null,
+    flowAnalysisCacheSize: integer('FLOW_ANALYSIS_CACHE_SIZE', 1000, 1, 1_000_000),
     webhooks: {
       worker: boolean('WEBHOOK_WORKER', true),
       timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),

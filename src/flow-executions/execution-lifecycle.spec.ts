@@ -11,6 +11,9 @@ import type { FlowExecutionsRepository } from './flow-executions.repository';
 
 const ORG = '00000000-0000-4000-8000-00000000000a';
 const OTHER_ORG = '00000000-0000-4000-8000-00000000000b';
+// Alone, PATCH, cancel and delete run these rules in one SQL statement (change_flow_execution_status, held equal to
+// `decide` by test/e2e/status-change.e2e-spec.ts); in a caller's transaction they take the path specified here.
+const IN_TRANSACTION = {} as EntityManager;
 const principal: Principal = { subject: 'caller', organizationId: ORG, role: 'backoffice', credential: 'jwt' };
 
 /**
@@ -151,7 +154,7 @@ describe('ExecutionLifecycle', () => {
       const [a] = [world.run('running'), world.run('running')];
       const [older, newer] = [world.run('queued'), world.run('queued')];
 
-      const after = await lifecycle.change(principal, a.id, { cause: 'patch', to: 'completed' });
+      const after = await lifecycle.change(principal, a.id, { cause: 'patch', to: 'completed' }, IN_TRANSACTION);
 
       expect(after.status).toBe('completed');
       expect([world.status(older.id), world.status(newer.id)]).toEqual(['running', 'queued']);
@@ -168,7 +171,7 @@ describe('ExecutionLifecycle', () => {
       world.run('running');
       const waiting = world.run('queued');
 
-      expect(await refusedWith(lifecycle.change(principal, waiting.id, { cause: 'patch', to: 'running' }))).toEqual({
+      expect(await refusedWith(lifecycle.change(principal, waiting.id, { cause: 'patch', to: 'running' }, IN_TRANSACTION))).toEqual({
         status: 409,
         message: "Cannot change status from 'queued' to 'running': the organization is at its concurrency limit",
       });
@@ -180,11 +183,11 @@ describe('ExecutionLifecycle', () => {
       const worker: Principal = { ...principal, subject: 'worker-1', role: 'worker' };
       const [running, cancelling] = [world.run('running'), world.run('cancel_requested')];
 
-      expect(await refusedWith(lifecycle.change(worker, running.id, { cause: 'patch', to: 'cancel_requested' }))).toEqual({
+      expect(await refusedWith(lifecycle.change(worker, running.id, { cause: 'patch', to: 'cancel_requested' }, IN_TRANSACTION))).toEqual({
         status: 403,
         message: "Changing status from 'running' to 'cancel_requested' needs permission 'executions:write', which role 'worker' does not have",
       });
-      await lifecycle.change(worker, cancelling.id, { cause: 'patch', to: 'cancelled' });
+      await lifecycle.change(worker, cancelling.id, { cause: 'patch', to: 'cancelled' }, IN_TRANSACTION);
 
       expect([world.status(running.id), world.status(cancelling.id)]).toEqual(['running', 'cancelled']);
       expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['cancel_requested->cancelled']);
@@ -194,12 +197,12 @@ describe('ExecutionLifecycle', () => {
       const { world, lifecycle } = setup();
       const run = world.run('awaiting_input');
 
-      await lifecycle.change(principal, run.id, { cause: 'cancel' });
-      await lifecycle.change(principal, run.id, { cause: 'cancel' });
+      await lifecycle.change(principal, run.id, { cause: 'cancel' }, IN_TRANSACTION);
+      await lifecycle.change(principal, run.id, { cause: 'cancel' }, IN_TRANSACTION);
 
       expect(world.status(run.id)).toBe('cancel_requested');
       expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['awaiting_input->cancel_requested']);
-      expect(await refusedWith(lifecycle.change(principal, world.run('completed').id, { cause: 'cancel' }))).toEqual({
+      expect(await refusedWith(lifecycle.change(principal, world.run('completed').id, { cause: 'cancel' }, IN_TRANSACTION))).toEqual({
         status: 409,
         message: "Cannot cancel a flow execution in status 'completed'",
       });
@@ -232,7 +235,7 @@ describe('ExecutionLifecycle', () => {
       const [running] = [world.run('running'), world.run('running')];
       const waiting = world.run('queued');
 
-      await lifecycle.change(principal, running.id, { cause: 'delete' });
+      await lifecycle.change(principal, running.id, { cause: 'delete' }, IN_TRANSACTION);
 
       expect(world.events.map((e) => e.type)).toEqual(['flow_execution.deleted', 'flow_execution.status_changed']);
       expect([world.retiredTags, world.status(waiting.id)]).toEqual([[running.id], 'running']);

@@ -11,9 +11,11 @@ import { OrganizationsService, Slots } from '../organizations/organizations.serv
 import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
-import { ExecutionStatus, isActive } from './execution-status';
-import { ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
-import { Cause, decide, freesSlot, refusal } from './transitions';
+import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive } from './execution-status';
+import { ChangedRow, ExpiredExecution, FlowExecutionsRepository, NewExecution, StatusChange } from './flow-executions.repository';
+import { Cause, decide, freesSlot, refusal, RULES } from './transitions';
+
+export type { ChangedRow, ChangeOutcome } from './flow-executions.repository';
 
 /**
  * A status change asked of one run: its cause, what the cause needs, and optionally a finer
@@ -65,8 +67,12 @@ export class ExecutionLifecycle {
     return allAccessible(principal, ids, await this.repository.lockShared(m, ids));
   }
 
-  /** One run's change in a transaction of its own, or in the caller's (`within`). */
+  /**
+   * One run's change in a transaction of its own, or in the caller's (`within`). PATCH, cancel and
+   * delete alone are one statement (`changeAlone`): they touch nothing but the run, its tags and the queue.
+   */
   async change(principal: Principal, id: string, change: Change, within?: EntityManager): Promise<FlowExecutionRow> {
+    if (!within && (change.cause === 'patch' || change.cause === 'cancel' || change.cause === 'delete')) return this.changeAlone(principal, id, change);
     const run = async (m: EntityManager) => this.apply(m, await this.lockRun(m, principal, id), change, principal);
     return within ? run(within) : this.events.transaction(run);
   }
@@ -99,18 +105,74 @@ export class ExecutionLifecycle {
   }
 
   /**
+   * `apply` in one statement (change_flow_execution_status): the same lock order, the cause's rule of
+   * the table passed as it is, the same write, tags, admissions and events, and the same answers.
+   */
+  private async changeAlone(principal: Principal, id: string, change: Change): Promise<FlowExecutionRow> {
+    return this.settle(principal, change, await this.repository.changeStatus(this.statusChange(principal, id, change)));
+  }
+
+  /**
+   * The parameters of change_flow_execution_status for `change`: the cause's rule of the table as
+   * it is, and for a PATCH the statuses from which the caller may make the move. For a statement
+   * that makes the change beside other writes (a task report), which then hands its rows to `settle`.
+   */
+  statusChange(principal: Principal, id: string, change: Change): StatusChange {
+    const asked = change.cause === 'patch' ? change.to : null;
+    return {
+      organizationId: principal.organizationId,
+      id,
+      rule: RULES[change.cause],
+      asked,
+      permittedFrom: asked === null ? null : EXECUTION_STATUSES.filter((from) => !missingPermission(principal.role, statusMovePermissions(from, asked))),
+      active: ACTIVE_STATUSES,
+      modifiedBy: principal.subject,
+      reason: change.reason ?? change.cause,
+      defaultLimit: this.organizations.defaultLimit,
+    };
+  }
+
+  /** What change_flow_execution_status answered, as `apply` answers: the run, or the error (404 / 403, 409), and the metrics of what committed. */
+  settle(principal: Principal, change: Change, rows: ChangedRow[]): FlowExecutionRow {
+    const [{ outcome, previous_status: from, refused_to: to, row }] = rows;
+    const asked = change.cause === 'patch' ? change.to : null;
+    switch (outcome) {
+      case 'inaccessible':
+        accessible(principal, row);
+        throw new Error(`flow execution ${row?.id} is accessible but was refused`);
+      case 'denied':
+        assertMayMove(principal, from!, asked!);
+        throw new Error(`a move from '${from}' to '${asked}' was denied but is permitted`);
+      case 'refused_transition':
+      case 'refused_no_slot':
+        throw refusal(change.cause, from!, { kind: 'refused', reason: outcome === 'refused_no_slot' ? 'no_slot' : 'transition', to });
+    }
+    const committed = rows
+      .filter((r) => r.outcome !== 'unchanged' && r.previous_status !== r.row!.status)
+      .map((r) => ({
+        type: r.row!.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed',
+        status: r.row!.status,
+        previousStatus: r.previous_status,
+      }));
+    this.metrics.eventsCommitted(committed);
+    return row!;
+  }
+
+  /**
    * A new run (the `create` row): start_flow_execution decides running or queued under the
-   * organization's lock and appends the created event, in one statement. Undefined when the flow is gone.
+   * organization's lock and appends the created event, in one statement, if the version validated
+   * against is still the flow's latest: `'stale'` when it is not or the flow is gone (nothing created).
    * The request's `Idempotency-Key`, if any, gets its outcome in that statement too (a 409 when a
    * retry took the key over, and nothing is created).
    */
-  async start(execution: NewExecution): Promise<FlowExecutionReadRow | undefined> {
+  async start(execution: NewExecution): Promise<FlowExecutionReadRow | 'stale'> {
     const key = ownedKey();
     const keep = key && !key.storedForm ? key : undefined;
     const row = await this.repository.start(execution, this.organizations.defaultLimit, keep);
     if (row === 'key_lost') throw keyTakenOver(key!);
-    if (keep && row) keep.kept = true;
-    if (row) this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
+    if (row === 'stale') return row;
+    if (keep) keep.kept = true;
+    this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return row;
   }
 

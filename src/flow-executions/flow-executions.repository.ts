@@ -36,10 +36,52 @@ const READ_BY_RUN_WITH_CREDITS = {
   text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
 };
 
+/**
+ * The create: the flow read and the run started in one statement. The caller names the version it
+ * validated the input against (its cached head); when that is no longer the flow's latest, or the
+ * flow is gone, nothing starts and `current` is false.
+ */
 const START = {
   name: 'start_flow_execution',
-  text: `SELECT ${READ_COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe`,
+  text: `
+    WITH head AS (
+      SELECT f.organization_id AS org FROM flows f WHERE f.id = $2 AND f.organization_id = $1 AND f.latest_version = $3 AND NOT f.deleted
+    ), fe AS (
+      SELECT s.* FROM head CROSS JOIN LATERAL start_flow_execution(head.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
+    )
+    SELECT EXISTS (SELECT 1 FROM head) AS current, ${READ_COLUMNS}
+      FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
+
+const CHANGE = {
+  name: 'change_flow_execution_status',
+  text: `SELECT c.outcome, c.previous_status, c.refused_to, ${COLUMNS}
+           FROM change_flow_execution_status($1, $2, $3, $4, $5, $6, $7, $8, $9) c CROSS JOIN LATERAL (SELECT (c.fe).*) fe`,
+};
+
+/** What change_flow_execution_status did: to the run (first row), and each run it admitted into a freed slot. */
+export type ChangeOutcome = 'moved' | 'unchanged' | 'inaccessible' | 'denied' | 'refused_transition' | 'refused_no_slot' | 'admitted';
+export interface ChangedRow {
+  outcome: ChangeOutcome;
+  previous_status: ExecutionStatus | null;
+  refused_to: ExecutionStatus | null;
+  /** The run's row; undefined when there is none. */
+  row: FlowExecutionRow | undefined;
+}
+
+/** One status change asked of change_flow_execution_status (the rule is the cause's row of the transition table). */
+export interface StatusChange {
+  organizationId: string;
+  id: string;
+  rule: object;
+  asked: ExecutionStatus | null;
+  /** The statuses from which the caller may make the move; null: any. */
+  permittedFrom: ExecutionStatus[] | null;
+  active: readonly ExecutionStatus[];
+  modifiedBy: string;
+  reason: string;
+  defaultLimit: number;
+}
 
 /**
  * The same create with an `Idempotency-Key`, still one statement: it locks the key's row while it
@@ -53,15 +95,17 @@ const START_KEEPING = {
       SELECT $1::uuid AS org FROM idempotency_keys
        WHERE organization_id = $1 AND operation = $11 AND key = $12 AND owner = $13
        FOR UPDATE
+    ), head AS (
+      SELECT owned.org FROM owned JOIN flows f ON f.id = $2 AND f.organization_id = owned.org AND f.latest_version = $3 AND NOT f.deleted
     ), fe AS (
-      SELECT s.* FROM owned CROSS JOIN LATERAL start_flow_execution(owned.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
+      SELECT s.* FROM head CROSS JOIN LATERAL start_flow_execution(head.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
     ), kept AS (
       UPDATE idempotency_keys k
          SET response_status = $14, response_body = flow_execution_json(fe::flow_executions) || '{"run_number": null}'::jsonb
         FROM fe
        WHERE k.organization_id = $1 AND k.operation = $11 AND k.key = $12
     )
-    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, ${READ_COLUMNS}
+    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, EXISTS (SELECT 1 FROM head) AS current, ${READ_COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
 
@@ -269,8 +313,9 @@ export class FlowExecutionsRepository {
    * Creates the execution in one statement (start_flow_execution, see its migration): the run
    * number from the flow's counter under the flow's row lock, created_at strictly increasing per
    * flow, running when the organization has a free slot, and the created event appended under the
-   * organization's ordering lock, all in one round trip and one implicit transaction. Undefined
-   * when the flow is gone. With `keep`, the same statement writes the answer as the key's outcome
+   * organization's ordering lock, all in one round trip and one implicit transaction, on the
+   * condition that `flowVersion` is still the flow's latest (START): `'stale'` when it is not or the
+   * flow is gone, and nothing was created. With `keep`, the same statement writes the answer as the key's outcome
    * (START_KEEPING); `'key_lost'` when the key is no longer the request's, and nothing was created.
    */
   @GenerateSql(
@@ -307,7 +352,7 @@ export class FlowExecutionsRepository {
       ],
     },
   )
-  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionReadRow | undefined | 'key_lost'> {
+  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionReadRow | 'stale' | 'key_lost'> {
     const params = [
       e.organizationId,
       e.flowId,
@@ -320,18 +365,45 @@ export class FlowExecutionsRepository {
       e.trace?.traceparent ?? null,
       e.trace?.tracestate ?? null,
     ];
-    if (!keep) return (await driverQuery<FlowExecutionReadRow>(this.dataSource, START, params)).rows[0];
-    if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
-    const { rows } = await driverQuery<FlowExecutionReadRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, [
-      ...params,
-      keep.scope.operation,
-      keep.scope.key,
-      keep.owner,
-      keep.status,
-    ]);
-    const { key_owned: owned, ...row } = rows[0];
-    if (!owned) return 'key_lost';
-    return row.id === null ? undefined : row;
+    let result: FlowExecutionReadRow & { current: boolean; key_owned?: boolean };
+    if (!keep) {
+      result = (await driverQuery<FlowExecutionReadRow & { current: boolean }>(this.dataSource, START, params)).rows[0];
+    } else {
+      if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
+      const extra = [keep.scope.operation, keep.scope.key, keep.owner, keep.status];
+      result = (await driverQuery<FlowExecutionReadRow & { current: boolean; key_owned: boolean }>(this.dataSource, START_KEEPING, [...params, ...extra]))
+        .rows[0];
+      if (!result.key_owned) return 'key_lost';
+    }
+    const { current, key_owned: _, ...row } = result;
+    // Not current: the version moved on or the flow went. Current without a row: deleted under the function's lock.
+    return current && row.id !== null ? row : 'stale';
+  }
+
+  /**
+   * A status change in one statement and its own transaction (change_flow_execution_status): the
+   * organization's lock, the run's, the decision by the rule given, the write, admissions, the events.
+   */
+  @GenerateSql({
+    params: [
+      {
+        organizationId: DummyValue.UUID,
+        id: DummyValue.UUID2,
+        rule: { moves: [{ from: ['running'], to: 'completed' }], otherwise: 'refuse' },
+        asked: 'completed',
+        permittedFrom: ['running'],
+        active: ['running', 'awaiting_input', 'cancel_requested'],
+        modifiedBy: 'sample',
+        reason: 'patch',
+        defaultLimit: 10,
+      },
+    ],
+  })
+  async changeStatus(c: StatusChange): Promise<ChangedRow[]> {
+    const { rows } = await driverQuery<
+      FlowExecutionRow & { outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null }
+    >(this.dataSource, CHANGE, [c.organizationId, c.id, c.rule, c.asked, c.permittedFrom, c.active, c.modifiedBy, c.reason, c.defaultLimit]);
+    return rows.map(({ outcome, previous_status, refused_to, ...row }) => ({ outcome, previous_status, refused_to, row: row.id === null ? undefined : row }));
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */

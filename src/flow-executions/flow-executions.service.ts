@@ -3,16 +3,17 @@ import { releaseAdmission } from '../common/admission/admission.service';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
-import { badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
 import type { TraceContext } from '../common/http/trace-context';
-import { keepOutcome } from '../common/idempotency/idempotency.context';
+import { keepOutcome, ownedKey } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { HeldRequests } from '../common/held/held-requests';
 import { WakeReads } from '../common/held/wake-reads';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
-import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
+import { FlowAnalysisCache } from '../flows/flow-analysis';
+import { inputSchemaOf, FlowTask } from '../flows/flow-definition';
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
@@ -56,6 +57,7 @@ export class FlowExecutionsService {
   constructor(
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
+    private readonly analyses: FlowAnalysisCache,
     private readonly inputs: InputValidator,
     private readonly events: EventLog,
     private readonly lifecycle: ExecutionLifecycle,
@@ -148,26 +150,32 @@ export class FlowExecutionsService {
     return accessible(principal, await this.repository.findById(id, withCredits));
   }
 
-  /** `trace`: the request's W3C trace context, kept with the run (docs/api.md#trace-context). */
+  /**
+   * The flow's latest version comes from the analysis cache (read once per flow and process); the
+   * start checks, in its one statement, that it is still the latest, else the flow is read again.
+   * `trace`: the request's W3C trace context, kept with the run (docs/api.md#trace-context).
+   */
   async create(principal: Principal, dto: CreateFlowExecutionDto, trace: TraceContext | null = null): Promise<FlowExecutionResponseDto> {
-    const flow = await this.flows.getExecutable(principal, dto.flow_id);
-    const inputs = inputTasks(flow.definition);
-    const task = chooseInputTask(inputs, dto.input_task_name ?? null);
-    const schema = inputSchemaOf(task);
-    if (schema) this.inputs.validate(`${flow.id}:${flow.latestVersion}:${task.name}`, schema, dto.input);
+    for (let attempt = 1; ; attempt++) {
+      const { analysis } = await this.flows.latest(principal, dto.flow_id, attempt > 1);
+      const task = chooseInputTask(analysis.inputTasks, dto.input_task_name ?? null);
+      const schema = inputSchemaOf(task);
+      if (schema) this.inputs.validate(analysis.validator(`${task.name}:input`, schema), dto.input);
 
-    const row = await this.lifecycle.start({
-      organizationId: principal.organizationId,
-      flowId: flow.id,
-      flowVersion: flow.latestVersion,
-      input: dto.input,
-      inputTaskName: task.name,
-      triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
-      modifiedBy: principal.subject,
-      trace,
-    });
-    if (!row) throw notFound('Flow'); // deleted between the read and the insert
-    return toFlowExecutionResponse(row);
+      const row = await this.lifecycle.start({
+        organizationId: principal.organizationId,
+        flowId: analysis.flowId,
+        flowVersion: analysis.version,
+        input: dto.input,
+        inputTaskName: task.name,
+        triggeredTaskExecutorName: analysis.inputTasks.length > 1 ? task.task_executor_name : null,
+        modifiedBy: principal.subject,
+        trace,
+      });
+      if (row !== 'stale') return toFlowExecutionResponse(row);
+      // A new version or a deletion committed since the version was cached; three in a row is a flow edited without pause.
+      if (attempt === 3) throw new AppError('service_unavailable', 'The flow changed while the execution was being created; try again');
+    }
   }
 
   async list(principal: Principal, query: ListFlowExecutionsQueryDto): Promise<FlowExecutionPage> {
@@ -204,9 +212,6 @@ export class FlowExecutionsService {
 
   /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */
   async remove(principal: Principal, id: string): Promise<void> {
-    const row = await this.repository.findById(id, false);
-    if (row?.status === 'deleted' && row.organization_id === principal.organizationId) return;
-    accessible(principal, row);
     await this.lifecycle.change(principal, id, { cause: 'delete' });
   }
 
@@ -215,14 +220,13 @@ export class FlowExecutionsService {
    * move that is a user's decision needs `executions:write` too, judged on the locked row's status.
    */
   async patchStatus(principal: Principal, id: string, to: ExecutionStatus): Promise<FlowExecutionResponseDto> {
-    accessible(principal, await this.repository.findById(id, false));
     const row = await this.lifecycle.change(principal, id, { cause: 'patch', to });
     return toFlowExecutionResponse(row);
   }
 
   /** running/awaiting_input → cancel_requested; queued → cancelled; asking again while cancel_requested is a no-op. */
   async cancel(principal: Principal, id: string): Promise<void> {
-    accessible(principal, await this.repository.findById(id, false));
+    if (!ownedKey()) return void (await this.lifecycle.change(principal, id, { cause: 'cancel' }));
     await this.events.transaction(async (m) => {
       await this.lifecycle.change(principal, id, { cause: 'cancel' }, m);
       await keepOutcome(m);
@@ -259,14 +263,9 @@ export class FlowExecutionsService {
   ): Promise<Map<string, PinnedVersion>> {
     const runs = [...new Map(named.map((n) => [n.run.id, n.run])).values()];
     const versions = [...new Map(runs.map((r) => [versionKey(r.flow_id, r.flow_version), { flowId: r.flow_id, version: r.flow_version }])).values()];
-    const definitions = await this.flows.pinnedDefinitions(versions, manager);
-    const pinned = new Map(
-      runs.map((run) => {
-        const definition = definitions.get(versionKey(run.flow_id, run.flow_version));
-        return [run.id, { definition, tasks: flowTasks(definition) }];
-      }),
-    );
-    const unknown = named.filter((n) => !pinned.get(n.run.id)!.tasks.some((t) => t.name === n.taskName));
+    const analyses = await this.analyses.analyses(versions, manager);
+    const pinned = new Map(runs.map((run) => [run.id, analyses.get(versionKey(run.flow_id, run.flow_version))!]));
+    const unknown = named.filter((n) => !pinned.get(n.run.id)?.has(n.taskName));
     if (unknown.length > 0) throw unknownTasksError(unknown, code);
     return pinned;
   }
@@ -295,7 +294,7 @@ export class FlowExecutionsService {
   }
 }
 
-function chooseInputTask(inputs: FlowTask[], name: string | null): FlowTask {
+function chooseInputTask(inputs: readonly FlowTask[], name: string | null): FlowTask {
   const names = inputs.map((t) => `'${t.name}'`).join(', ');
   if (name !== null) {
     const task = inputs.find((t) => t.name === name);

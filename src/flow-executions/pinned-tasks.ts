@@ -1,12 +1,9 @@
 import { AppError, badRequest } from '../common/errors/app-error';
-import type { FlowTask } from '../flows/flow-definition';
+import type { FlowAnalysis } from '../flows/flow-analysis';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 
-/** A run's pinned flow version: its definition and tasks. */
-export interface PinnedVersion {
-  definition: unknown;
-  tasks: FlowTask[];
-}
+/** A run's pinned flow version, analysed (cached per flow version). */
+export type PinnedVersion = FlowAnalysis;
 
 /** A task named in a request, for a run, and where in the request it was named (`task_name`, `tags.1.task_name`). */
 export interface NamedTask {

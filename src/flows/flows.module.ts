@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { NotifierModule } from '../database/notifier.module';
+import { FlowAnalysisCache } from './flow-analysis';
 import { FlowVersionEntity } from './flow-version.entity';
 import { FlowEntity } from './flow.entity';
 import { FlowsController } from './flows.controller';
@@ -7,9 +9,9 @@ import { FlowsRepository } from './flows.repository';
 import { FlowsService } from './flows.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([FlowEntity, FlowVersionEntity])],
+  imports: [TypeOrmModule.forFeature([FlowEntity, FlowVersionEntity]), NotifierModule],
   controllers: [FlowsController],
-  providers: [FlowsService, FlowsRepository],
-  exports: [FlowsService],
+  providers: [FlowsService, FlowsRepository, FlowAnalysisCache],
+  exports: [FlowsService, FlowAnalysisCache],
 })
 export class FlowsModule {}

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { isUuid } from '../common/validation/parse-id.pipe';
@@ -15,6 +14,7 @@ import {
   toFlowVersionResponse,
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
+import { FlowAnalysisCache, FlowHead } from './flow-analysis';
 import { definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
 import type { FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
@@ -38,7 +38,10 @@ const MAX_VERSION = 2_147_483_647;
 
 @Injectable()
 export class FlowsService {
-  constructor(private readonly repository: FlowsRepository) {}
+  constructor(
+    private readonly repository: FlowsRepository,
+    private readonly analyses: FlowAnalysisCache,
+  ) {}
 
   async create(principal: Principal, dto: CreateFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     assertValidDefinition(dto.definition);
@@ -115,6 +118,8 @@ export class FlowsService {
   async remove(principal: Principal, id: string): Promise<void> {
     await this.getAccessible(principal, id);
     if (!(await this.repository.softDelete(principal.organizationId, id, principal.subject))) throw notFound('Flow');
+    // The notification drops it on every replica; this one needs it gone for the caller's next request.
+    this.analyses.invalidate(id);
   }
 
   /** Stores the definition as a new version (latest + 1); only a draft flow can change (spec). */
@@ -124,6 +129,7 @@ export class FlowsService {
     const updated = await this.repository.addVersion(principal.organizationId, id, dto.definition, principal.subject, (locked) =>
       assertDraft(this.accessible(principal, locked)),
     );
+    this.analyses.invalidate(id);
     return respond(updated, query);
   }
 
@@ -153,21 +159,28 @@ export class FlowsService {
     return toFlowVersionSummary(updated, flow.latestVersion);
   }
 
+  /**
+   * For creates: the flow's latest version, analysed, from the cache (no query) or read and cached;
+   * `reread` skips the cache (the create found its version stale). 404 unknown or deleted, 403 another organization.
+   */
+  async latest(principal: Principal, flowId: string, reread = false): Promise<FlowHead> {
+    const id = isUuid(flowId) ? flowId.toLowerCase() : null;
+    if (id && reread) this.analyses.invalidate(id);
+    const cached = id ? this.analyses.head(id) : undefined;
+    if (cached) {
+      this.checkAccess(principal, cached.organizationId);
+      return cached;
+    }
+    const row = id ? await this.repository.findExecutable(id) : undefined;
+    this.checkAccess(principal, row && row.organization_id);
+    return this.analyses.rememberHead(row!.id, row!.organization_id, row!.latest_version, row!.definition);
+  }
+
   /** For the flow-executions module: the flow's latest version, in one query; 404 unknown or deleted, 403 another organization. */
   async getExecutable(principal: Principal, flowId: string): Promise<ExecutableFlow> {
     const row = isUuid(flowId) ? await this.repository.findExecutable(flowId.toLowerCase()) : undefined;
     this.checkAccess(principal, row && row.organization_id);
     return { id: row!.id, organizationId: row!.organization_id, latestVersion: row!.latest_version, definition: row!.definition };
-  }
-
-  /** The definitions of the versions runs are pinned to, by `flow_id:version` (`versionKey`); in the caller's transaction, when given. */
-  async pinnedDefinitions(versions: { flowId: string; version: number }[], manager?: EntityManager): Promise<Map<string, unknown>> {
-    if (versions.length === 1) {
-      const [{ flowId, version }] = versions;
-      return new Map([[versionKey(flowId, version), await this.repository.findDefinition(flowId, version, manager)]]);
-    }
-    const rows = await this.repository.findDefinitions(versions, manager);
-    return new Map(rows.map((r) => [versionKey(r.flow_id, r.version), r.definition]));
   }
 
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {

@@ -2,11 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
+import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import type { ExecutionStatus } from '../flow-executions/execution-status';
 import type { FlowTaskStatusRow } from './dto/task-status.dto';
 
 const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, te.task_execution_idx, te.processing_status,
@@ -16,6 +18,90 @@ const RETURNING = COLUMNS.replace(/te\./g, '');
 // The read paths (retrieve, list) take the JSON columns as text, spliced into the response unparsed (docs/api.md#event-loop-budget).
 const READ_COLUMNS = COLUMNS.replace(/te\.(input|output|error|source_task_executions),/g, 'te.$1::text AS $1,');
 /** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
+/**
+ * A task report in one statement: the run with its pinned version's task names, and, when the run
+ * is the organization's, not deleted and every name one of its version's, the statuses recorded in
+ * the order given (as RETURNING gives them, the one run row outside). The run's row is returned
+ * whatever happened, so the caller decides 404, 403, 400.
+ */
+const REPORT = {
+  name: 'report_task_statuses',
+  text: `WITH run AS (
+      SELECT fe.organization_id, fe.status, fe.flow_version, v.task_names,
+             fe.organization_id = $2 AND fe.status <> 'deleted' AND $3::text[] <@ v.task_names AS accepted
+        FROM flow_executions fe JOIN flow_versions v ON v.flow_id = fe.flow_id AND v.version = fe.flow_version
+       WHERE fe.id = $1
+    ), written AS (
+      INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
+      SELECT $2, $1, item.task_name, item.status, clock_timestamp()
+        FROM run, unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+       WHERE run.accepted
+       ORDER BY item.n
+      RETURNING id, flow_execution_id, task_name, status, created_at, organization_id
+    )
+    SELECT run.organization_id AS run_organization_id, run.status AS run_status, run.flow_version AS run_flow_version,
+           CASE WHEN run.accepted THEN NULL ELSE run.task_names END AS run_task_names, written.*
+      FROM run LEFT JOIN written ON true`,
+};
+
+/**
+ * REPORT with a status change of the run (a task awaiting input), still one statement: when the
+ * report is accepted, change_flow_execution_status makes the change the lifecycle handed over
+ * ($5..$9: the cause's rule, the statuses holding a slot, who, why, the default limit), and the
+ * statuses are recorded only if the run was still there under its lock.
+ */
+const REPORT_CHANGING = {
+  name: 'report_task_statuses_changing',
+  text: `WITH run AS (
+      SELECT fe.organization_id, fe.status, fe.flow_version, v.task_names,
+             fe.organization_id = $2 AND fe.status <> 'deleted' AND $3::text[] <@ v.task_names AS accepted
+        FROM flow_executions fe JOIN flow_versions v ON v.flow_id = fe.flow_id AND v.version = fe.flow_version
+       WHERE fe.id = $1
+    ), changed AS (
+      SELECT c.outcome, c.previous_status, c.refused_to, (c.fe).id, (c.fe).organization_id, (c.fe).status
+        FROM run CROSS JOIN LATERAL change_flow_execution_status($2, $1, $5, NULL, NULL, $6, $7, $8, $9) c
+       WHERE run.accepted
+    ), written AS (
+      INSERT INTO flow_task_statuses (organization_id, flow_execution_id, task_name, status, created_at)
+      SELECT $2, $1, item.task_name, item.status, clock_timestamp()
+        FROM run, unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+       WHERE run.accepted AND EXISTS (SELECT 1 FROM changed WHERE changed.outcome <> 'inaccessible')
+       ORDER BY item.n
+      RETURNING id, flow_execution_id, task_name, status, created_at, organization_id
+    )
+    SELECT run.organization_id AS run_organization_id, run.status AS run_status, run.flow_version AS run_flow_version,
+           CASE WHEN run.accepted THEN NULL ELSE run.task_names END AS run_task_names,
+           (SELECT json_agg(changed) FROM changed) AS run_changes, written.*
+      FROM run LEFT JOIN written ON true`,
+};
+
+/** The run's change a report makes (the parameters ExecutionLifecycle.statusChange gives; the run, organization and caller are the report's). */
+export interface ReportChange {
+  rule: object;
+  active: readonly string[];
+  modifiedBy: string;
+  reason: string;
+  defaultLimit: number;
+}
+
+/** What change_flow_execution_status answered, as REPORT_CHANGING returns it (the run's id, organization and status only). */
+export interface ReportChangeRow {
+  outcome: string;
+  previous_status: ExecutionStatus | null;
+  refused_to: ExecutionStatus | null;
+  id: string | null;
+  organization_id: string | null;
+  status: ExecutionStatus | null;
+}
+
+/** What a task report found: the run (undefined when there is none), its task names when it refused them, and the rows written. */
+export interface Report {
+  run?: { organization_id: string; status: ExecutionStatus; flow_version: number; task_names: string[] | null };
+  rows: FlowTaskStatusRow[];
+  /** With a change: what it did (empty when the report was refused). */
+  changes: ReportChangeRow[];
+}
+
 export const PAGE_BYTES = 2 * 1024 * 1024;
 // A task execution's JSON: its stored JSON values, about 600 bytes of fields, its run's trace context, about 350 bytes per active tag.
 const ROW_BYTES = `(600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0)
@@ -237,6 +323,72 @@ export class TaskExecutionsRepository {
         ORDER BY created_at, id`,
       [organizationId, pairs.map((p) => p.flow_execution_id), pairs.map((p) => p.task_name)],
     );
+  }
+
+  /**
+   * A worker's batch of task statuses for a run of the organization (see REPORT), on the driver's
+   * pool: one round trip, with the run's status change when the lifecycle hands one (REPORT_CHANGING).
+   */
+  @GenerateSql(
+    {
+      params: [
+        DummyValue.UUID,
+        DummyValue.UUID2,
+        [
+          { task_name: 'extract', status: 'running' },
+          { task_name: 'load', status: 'queued' },
+        ],
+      ],
+    },
+    {
+      name: 'a task awaiting input',
+      params: [
+        DummyValue.UUID,
+        DummyValue.UUID2,
+        [{ task_name: 'review', status: 'awaiting_input' }],
+        {
+          rule: { moves: [{ from: ['running'], to: 'awaiting_input' }], otherwise: 'ignore' },
+          active: ['running', 'awaiting_input', 'cancel_requested'],
+          modifiedBy: 'sample',
+          reason: 'task_awaiting_input',
+          defaultLimit: 10,
+        },
+      ],
+    },
+  )
+  async report(
+    organizationId: string,
+    flowExecutionId: string,
+    items: { task_name: string; status: string }[],
+    change: ReportChange | null = null,
+  ): Promise<Report> {
+    type Row = FlowTaskStatusRow & {
+      run_organization_id: string;
+      run_status: ExecutionStatus;
+      run_flow_version: number;
+      run_task_names: string[] | null;
+      run_changes?: ReportChangeRow[] | null;
+    };
+    const params: unknown[] = [flowExecutionId, organizationId, items.map((i) => i.task_name), items.map((i) => i.status)];
+    if (change) params.push(change.rule, change.active, change.modifiedBy, change.reason, change.defaultLimit);
+    const { rows } = await driverQuery<Row>(this.dataSource, change ? REPORT_CHANGING : REPORT, params);
+    if (rows.length === 0) return { rows: [], changes: [] };
+    const [head] = rows;
+    const run = { organization_id: head.run_organization_id, status: head.run_status, flow_version: head.run_flow_version, task_names: head.run_task_names };
+    const changes = head.run_changes ?? [];
+    if (head.id === null) return { run, rows: [], changes };
+    return {
+      run,
+      changes,
+      rows: rows.map((r) => ({
+        id: r.id,
+        flow_execution_id: r.flow_execution_id,
+        task_name: r.task_name,
+        status: r.status,
+        created_at: r.created_at,
+        organization_id: r.organization_id,
+      })),
+    };
   }
 
   /** A batch of task status reports as history rows, in the order given, in one statement. */

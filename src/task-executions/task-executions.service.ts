@@ -5,10 +5,12 @@ import { EventLog } from '../event-log/event-log.service';
 import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
+import { accessible } from '../flow-executions/execution-access';
 import { executionEvent } from '../flow-executions/execution-events';
-import { ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
+import { Change, ChangeOutcome, ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
-import { downstreamTasks, WEBHOOK_RECEIVER } from '../flows/flow-definition';
+import { PinnedVersion, unknownTasksError } from '../flow-executions/pinned-tasks';
+import { WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { WebhookDataService } from './webhook-data.service';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, TASK_LIST_MAX_LIMIT } from './dto/task-execution-query.dto';
 import {
@@ -46,9 +48,9 @@ export class TaskExecutionsService {
   /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
   async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const { tasks } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
+    const pinned = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
     // Webhook data may be waiting for this task: applying it can resume the run, which takes the run's locks.
-    const receiver = tasks.some((t) => t.name === dto.task_name && t.task_executor_name === WEBHOOK_RECEIVER);
+    const receiver = pinned.task(dto.task_name)?.task_executor_name === WEBHOOK_RECEIVER;
     const key = keyOf(parent, dto);
     try {
       const written = await this.events.transaction(async (m): Promise<TaskExecutionResponseDto> => {
@@ -81,13 +83,13 @@ export class TaskExecutionsService {
    */
   async update(principal: Principal, dto: UpdateTaskExecutionDto, executeFlow: boolean): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
-    const { definition } = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
+    const pinned = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
 
     // Most updates are a worker's progress and need only the task's row; an edit, or a re-execution
     // in the same transaction, also needs the run's locks (organization, then execution, then tasks).
     const attempt = (withRunLocks: boolean) =>
       this.events.transaction(async (m) => {
-        const written = await this.applyUpdate(m, principal, parent, definition, dto, withRunLocks);
+        const written = await this.applyUpdate(m, principal, parent, pinned, dto, withRunLocks);
         if (written && executeFlow && (await this.repository.hasStale(m, parent.id))) {
           await this.executions.reexecute(principal, parent.id, true, m);
           written.row = await this.repository.reload(m, written.row.id);
@@ -104,14 +106,26 @@ export class TaskExecutionsService {
    * running execution to awaiting_input in the same transaction.
    */
   async addStatuses(principal: Principal, id: string, dto: AddTaskStatusRequestDto): Promise<FlowTaskStatusResponseDto[]> {
-    const row = await this.executions.getRow(principal, id, false);
-    await this.executions.knownTasks(dto.statuses.map((s, i) => ({ run: row, taskName: s.task_name, at: `statuses.${i}.task_name` })));
-    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input');
-    const rows = await this.events.transaction(async (m) => {
-      if (awaiting) await this.lifecycle.change(principal, id, { cause: 'task_awaiting_input' }, m);
-      return this.repository.insertTaskStatuses(m, row, dto.statuses);
-    });
-    return rows.map(toFlowTaskStatusResponse);
+    // One statement: the run and the names checked, the run's change made by the lifecycle's rules, the statuses recorded.
+    const change: Change = { cause: 'task_awaiting_input' };
+    const awaiting = dto.statuses.some((s) => s.status === 'awaiting_input') ? this.lifecycle.statusChange(principal, id, change) : null;
+    const report = await this.repository.report(principal.organizationId, id, dto.statuses, awaiting);
+    const run = accessible(principal, report.run);
+    if (run.task_names !== null) {
+      throw unknownTasksError(
+        dto.statuses.map((s, i) => ({ run, taskName: s.task_name, at: `statuses.${i}.task_name` })).filter((n) => !run.task_names!.includes(n.taskName)),
+      );
+    }
+    if (awaiting) {
+      const changes = report.changes.map(({ outcome, previous_status, refused_to, ...row }) => ({
+        outcome: outcome as ChangeOutcome,
+        previous_status,
+        refused_to,
+        row: row.id === null ? undefined : (row as FlowExecutionRow),
+      }));
+      this.lifecycle.settle(principal, change, changes);
+    }
+    return report.rows.map(toFlowTaskStatusResponse);
   }
 
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
@@ -159,7 +173,7 @@ export class TaskExecutionsService {
     m: EntityManager,
     principal: Principal,
     parent: FlowExecutionRow,
-    definition: unknown,
+    pinned: PinnedVersion,
     dto: UpdateTaskExecutionDto,
     withRunLocks: boolean,
   ): Promise<Written | null> {
@@ -179,7 +193,7 @@ export class TaskExecutionsService {
     const tags = await this.afterWrite(m, principal, parent, dto, true);
     this.recordTasks(m, locked?.row ?? parent, [row], tags);
     if (edit && locked) {
-      const downstream = downstreamTasks(definition, dto.task_name);
+      const downstream = pinned.downstream(dto.task_name);
       const stale = downstream.length > 0 ? await this.repository.markLatestStale(m, parent.id, downstream) : [];
       this.recordTasks(m, locked.row, stale, await this.repository.activeTags(m, parent.organization_id, stale));
       await this.lifecycle.apply(m, locked, { cause: 'task_edited' }, principal);

@@ -9,6 +9,7 @@ import { ExecutionLifecycle, LockedRun } from '../flow-executions/execution-life
 import { executionEvent } from '../flow-executions/execution-events';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { InputValidator } from '../flow-executions/input-validator';
+import type { PinnedVersion } from '../flow-executions/pinned-tasks';
 import { EventLog } from '../event-log/event-log.service';
 import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { toTaskExecutionResponse } from './dto/task-execution.dto';
@@ -99,15 +100,16 @@ export class WebhookDataService {
   /** 404 for a task the pinned version lacks, 400 for one that is no webhook_receiver, 422 for data its output model refuses. */
   private async checkData(row: FlowExecutionRow, dto: WebhookDataCreateRequestDto): Promise<void> {
     const pinned = await this.executions.knownTasks([{ run: row, taskName: dto.task_name, at: 'task_name' }], 'not_found');
-    const task = pinned.get(row.id)!.tasks.find((t) => t.name === dto.task_name)!;
+    const analysis = pinned.get(row.id)!;
+    const task = analysis.task(dto.task_name)!;
     if (task.task_executor_name !== WEBHOOK_RECEIVER) {
       throw badRequest(`Task '${dto.task_name}' is not a ${WEBHOOK_RECEIVER} task (its executor is '${task.task_executor_name}')`);
     }
-    const issues = this.outputIssues(row, task, dto.data);
+    const issues = this.outputIssues(analysis, task, dto.data);
     if (issues.length > 0) throw new RequestValidationError(issues);
   }
 
-  private outputIssues(row: FlowExecutionRow, task: FlowTask, data: unknown) {
+  private outputIssues(analysis: PinnedVersion, task: FlowTask, data: unknown) {
     let model: object | undefined;
     try {
       model = outputModelOf(task);
@@ -115,6 +117,6 @@ export class WebhookDataService {
       // Flows saved before fields were validated may hold a model that is not one.
       throw badRequest(`Task '${task.name}' has no valid output model: ${(error as Error).message}`);
     }
-    return model ? this.inputs.issues(`${row.flow_id}:${row.flow_version}:${task.name}:output`, model, data, ['body', 'data']) : [];
+    return model ? this.inputs.issues(analysis.validator(`${task.name}:output`, model), data, ['body', 'data']) : [];
   }
 }

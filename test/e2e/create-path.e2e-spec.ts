@@ -1,4 +1,5 @@
-import { createExecution, createFlow } from '../factories/flows';
+import { FlowAnalysisCache } from '../../src/flows/flow-analysis';
+import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
 
@@ -17,6 +18,28 @@ describe('creates in one statement', () => {
     const page = await t.http().get(`${BASE}/events`).set(org.auth()).expect(200);
     return page.body.events.find((e: { type: string; flow_execution: { id: string } }) => e.type === 'flow_execution.created' && e.flow_execution.id === id);
   };
+
+  it('starts on the latest version even when the cached one is stale (another replica edited the draft, its notice not yet here)', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    await t
+      .http()
+      .put(`/api/flows/${flowId}/definition`)
+      .set(org.auth())
+      .send({ definition: definitionOf([{ name: 'intake', task_executor_name: 'receive_file' }]) })
+      .expect(200);
+    // What this process would hold had the edit been made elsewhere: version 1 as the latest.
+    t.app.get(FlowAnalysisCache).rememberHead(flowId, org.id, 1, definitionOf(LINEAR_TASKS));
+    const created = await createExecution(t, org.auth, flowId);
+    expect(created).toMatchObject({ flow_version: 2 });
+
+    // Deleted elsewhere: the cached version is no help, the create answers 404 and writes nothing.
+    await t.dataSource.query(`UPDATE flows SET deleted = true WHERE id = $1`, [flowId]);
+    t.app.get(FlowAnalysisCache).rememberHead(flowId, org.id, 2, definitionOf([{ name: 'intake', task_executor_name: 'receive_file' }]));
+    await t.http().post(BASE).set(org.auth()).send({ flow_id: flowId, input: {} }).expect(404);
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM flow_executions WHERE flow_id = $1`, [flowId]);
+    expect(n).toBe(1);
+  });
 
   it('writes the created event with the body the retrieve endpoint answers', async () => {
     const org = await newOrg();

@@ -6,6 +6,7 @@ import { CHANGES_CHANNEL, EVENT_TYPES } from '../../src/event-log/event-types';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, TERMINAL_STATUSES } from '../../src/flow-executions/execution-status';
 import { CAUSES, RULES, sources } from '../../src/flow-executions/transitions';
 import { DELIVERIES_CHANNEL } from '../../src/webhooks/webhooks.repository';
+import { FLOW_CHANGES_CHANNEL } from '../../src/flows/flow-analysis';
 
 const DATABASE = join(__dirname, '..', '..', 'src', 'database');
 
@@ -69,9 +70,9 @@ describe('literals in SQL', () => {
     for (const format of formats) expect(format).toEqual({ file: format.file, value: ISO_TIMESTAMP_FORMAT });
   });
 
-  it('notifications go to the channels their owners name (event log, auth, webhooks), and each of those is notified', () => {
+  it('notifications go to the channels their owners name (event log, auth, webhooks, flow analyses), and each of those is notified', () => {
     const channels = all(/\bpg_notify\(\s*'([^']*)'/g, (m) => m[1]);
-    const known = [CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL];
+    const known = [CHANGES_CHANNEL, CREDENTIALS_CHANNEL, DELIVERIES_CHANNEL, FLOW_CHANGES_CHANNEL];
     for (const channel of channels) expect({ ...channel, known: known.includes(channel.value) }).toEqual({ ...channel, known: true });
     expect(new Set(channels.map((c) => c.value))).toEqual(new Set(known));
   });

@@ -81,6 +81,25 @@ export class MetricsService {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly analysisHits = new Counter({
+    name: 'flow_analysis_cache_hits_total',
+    help: "Flow analyses found in the process's cache: a version's (entry=version) or a flow's latest (entry=head)",
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+  private readonly analysisMisses = new Counter({
+    name: 'flow_analysis_cache_misses_total',
+    help: 'Flow analyses read from the database and analysed, by entry',
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+  private readonly analysisInvalidations = new Counter({
+    name: 'flow_analysis_cache_invalidations_total',
+    help: "Flows' latest versions dropped from the cache because the flow changed (a new version, deleted), on any replica",
+    registers: [this.registry],
+  });
+  private readonly analysisHitChildren = { version: this.analysisHits.labels('version'), head: this.analysisHits.labels('head') };
+  private readonly analysisMissChildren = { version: this.analysisMisses.labels('version'), head: this.analysisMisses.labels('head') };
   /** Children by `method route status`, so the hot path skips prom-client's label hashing. */
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
 
@@ -130,6 +149,26 @@ export class MetricsService {
         this.transitions.inc({ from: event.previousStatus ?? 'none', to: event.status } as LabelValues<'from' | 'to'>);
       }
     }
+  }
+
+  flowAnalysisLookup(entry: 'version' | 'head', hit: boolean): void {
+    (hit ? this.analysisHitChildren : this.analysisMissChildren)[entry].inc();
+  }
+
+  flowAnalysisInvalidated(): void {
+    this.analysisInvalidations.inc();
+  }
+
+  /** The cache's size, read at each scrape. */
+  flowAnalysisEntries(read: () => number): void {
+    new Gauge({
+      name: 'flow_analysis_cache_entries',
+      help: 'Flow analyses held in the process, versions and heads',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   webhookDelivered(outcome: WebhookOutcome): void {

@@ -28,6 +28,12 @@ export class RequestValidationPipe extends ValidationPipe {
     });
   }
 
+  // Requests' values are parsed JSON, query strings and path segments: never a Buffer or an ArrayBuffer, so the base
+  // pipe's search for binary values (a second walk of the DTO's validation metadata per request) has nothing to find.
+  protected override findNestedBinaryValues(): ValidationError[] {
+    return [];
+  }
+
   // Bodies nested deeper than MAX_BODY_DEPTH never get here: the JSON parser refuses them (json-depth.ts).
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // Before class-transformer: unknown fields are checked too, and nothing unstorable reaches a query.

@@ -905,71 +905,32 @@ ORDER BY
 
 -- FlowExecutionsRepository.start
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","vendor=value"]
-SELECT
-  fe.id,
-  fe.organization_id,
-  fe.flow_id,
-  fe.flow_version,
-  fe.status,
-  fe.input::text AS input,
-  fe.run_number,
-  fe.triggered_task_executor_name,
-  fe.pricing_config_id,
-  fe.modified_by,
-  fe.traceparent,
-  fe.tracestate,
-  to_char(
-    fe.created_at AT TIME ZONE 'UTC',
-    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-  ) AS created_at,
-  to_char(
-    fe.updated_at AT TIME ZONE 'UTC',
-    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-  ) AS updated_at
-FROM
-  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe;
-
--- FlowExecutionsRepository.start (keeping an Idempotency-Key)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,null,null,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
 WITH
-  owned AS (
+  head AS (
     SELECT
-      $1::uuid AS org
+      f.organization_id AS org
     FROM
-      idempotency_keys
+      flows f
     WHERE
-      organization_id = $1
-      AND operation = $11
-      AND key = $12
-      AND owner = $13
-    FOR UPDATE
+      f.id = $2
+      AND f.organization_id = $1
+      AND f.latest_version = $3
+      AND NOT f.deleted
   ),
   fe AS (
     SELECT
       s.*
     FROM
-      owned
-      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
-  ),
-  kept AS (
-    UPDATE idempotency_keys k
-    SET
-      response_status = $14,
-      response_body = flow_execution_json (fe::flow_executions) || '{"run_number": null}'::jsonb
-    FROM
-      fe
-    WHERE
-      k.organization_id = $1
-      AND k.operation = $11
-      AND k.key = $12
+      head
+      CROSS JOIN LATERAL start_flow_execution (head.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
   )
 SELECT
   EXISTS (
     SELECT
       1
     FROM
-      owned
-  ) AS key_owned,
+      head
+  ) AS current,
   fe.id,
   fe.organization_id,
   fe.flow_id,
@@ -996,6 +957,123 @@ FROM
       1
   ) one
   LEFT JOIN fe ON true;
+
+-- FlowExecutionsRepository.start (keeping an Idempotency-Key)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,null,null,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
+WITH
+  owned AS (
+    SELECT
+      $1::uuid AS org
+    FROM
+      idempotency_keys
+    WHERE
+      organization_id = $1
+      AND operation = $11
+      AND key = $12
+      AND owner = $13
+    FOR UPDATE
+  ),
+  head AS (
+    SELECT
+      owned.org
+    FROM
+      owned
+      JOIN flows f ON f.id = $2
+      AND f.organization_id = owned.org
+      AND f.latest_version = $3
+      AND NOT f.deleted
+  ),
+  fe AS (
+    SELECT
+      s.*
+    FROM
+      head
+      CROSS JOIN LATERAL start_flow_execution (head.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
+  ),
+  kept AS (
+    UPDATE idempotency_keys k
+    SET
+      response_status = $14,
+      response_body = flow_execution_json (fe::flow_executions) || '{"run_number": null}'::jsonb
+    FROM
+      fe
+    WHERE
+      k.organization_id = $1
+      AND k.operation = $11
+      AND k.key = $12
+  )
+SELECT
+  EXISTS (
+    SELECT
+      1
+    FROM
+      owned
+  ) AS key_owned,
+  EXISTS (
+    SELECT
+      1
+    FROM
+      head
+  ) AS current,
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  (
+    SELECT
+      1
+  ) one
+  LEFT JOIN fe ON true;
+
+-- FlowExecutionsRepository.changeStatus
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",{"moves":[{"from":["running"],"to":"completed"}],"otherwise":"refuse"},"completed",["running"],["running","awaiting_input","cancel_requested"],"sample","patch",10]
+SELECT
+  c.outcome,
+  c.previous_status,
+  c.refused_to,
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  change_flow_execution_status ($1, $2, $3, $4, $5, $6, $7, $8, $9) c
+  CROSS JOIN LATERAL (
+    SELECT
+      (c.fe).*
+  ) fe;
 
 -- FlowExecutionsRepository.lockForUpdate
 -- params: ["00000000-0000-4000-a000-000000000000"]

@@ -322,6 +322,158 @@ ORDER BY
   created_at,
   id;
 
+-- TaskExecutionsRepository.report
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",["extract","load"],["running","queued"]]
+WITH
+  run AS (
+    SELECT
+      fe.organization_id,
+      fe.status,
+      fe.flow_version,
+      v.task_names,
+      fe.organization_id = $2
+      AND fe.status <> 'deleted'
+      AND $3::text[] <@ v.task_names AS accepted
+    FROM
+      flow_executions fe
+      JOIN flow_versions v ON v.flow_id = fe.flow_id
+      AND v.version = fe.flow_version
+    WHERE
+      fe.id = $1
+  ),
+  written AS (
+    INSERT INTO
+      flow_task_statuses (
+        organization_id,
+        flow_execution_id,
+        task_name,
+        status,
+        created_at
+      )
+    SELECT
+      $2,
+      $1,
+      item.task_name,
+      item.status,
+      clock_timestamp()
+    FROM
+      run,
+      unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+    WHERE
+      run.accepted
+    ORDER BY
+      item.n
+    RETURNING
+      id,
+      flow_execution_id,
+      task_name,
+      status,
+      created_at,
+      organization_id
+  )
+SELECT
+  run.organization_id AS run_organization_id,
+  run.status AS run_status,
+  run.flow_version AS run_flow_version,
+  CASE
+    WHEN run.accepted THEN NULL
+    ELSE run.task_names
+  END AS run_task_names,
+  written.*
+FROM
+  run
+  LEFT JOIN written ON true;
+
+-- TaskExecutionsRepository.report (a task awaiting input)
+-- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",["review"],["awaiting_input"],{"moves":[{"from":["running"],"to":"awaiting_input"}],"otherwise":"ignore"},["running","awaiting_input","cancel_requested"],"sample","task_awaiting_input",10]
+WITH
+  run AS (
+    SELECT
+      fe.organization_id,
+      fe.status,
+      fe.flow_version,
+      v.task_names,
+      fe.organization_id = $2
+      AND fe.status <> 'deleted'
+      AND $3::text[] <@ v.task_names AS accepted
+    FROM
+      flow_executions fe
+      JOIN flow_versions v ON v.flow_id = fe.flow_id
+      AND v.version = fe.flow_version
+    WHERE
+      fe.id = $1
+  ),
+  changed AS (
+    SELECT
+      c.outcome,
+      c.previous_status,
+      c.refused_to,
+      (c.fe).id,
+      (c.fe).organization_id,
+      (c.fe).status
+    FROM
+      run
+      CROSS JOIN LATERAL change_flow_execution_status ($2, $1, $5, NULL, NULL, $6, $7, $8, $9) c
+    WHERE
+      run.accepted
+  ),
+  written AS (
+    INSERT INTO
+      flow_task_statuses (
+        organization_id,
+        flow_execution_id,
+        task_name,
+        status,
+        created_at
+      )
+    SELECT
+      $2,
+      $1,
+      item.task_name,
+      item.status,
+      clock_timestamp()
+    FROM
+      run,
+      unnest($3::text[], $4::text[]) WITH ORDINALITY AS item (task_name, status, n)
+    WHERE
+      run.accepted
+      AND EXISTS (
+        SELECT
+          1
+        FROM
+          changed
+        WHERE
+          changed.outcome <> 'inaccessible'
+      )
+    ORDER BY
+      item.n
+    RETURNING
+      id,
+      flow_execution_id,
+      task_name,
+      status,
+      created_at,
+      organization_id
+  )
+SELECT
+  run.organization_id AS run_organization_id,
+  run.status AS run_status,
+  run.flow_version AS run_flow_version,
+  CASE
+    WHEN run.accepted THEN NULL
+    ELSE run.task_names
+  END AS run_task_names,
+  (
+    SELECT
+      json_agg(changed)
+    FROM
+      changed
+  ) AS run_changes,
+  written.*
+FROM
+  run
+  LEFT JOIN written ON true;
+
 -- TaskExecutionsRepository.insertTaskStatuses
 -- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",["extract","load"],["running","queued"]]
 INSERT INTO
