@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
+import { isoText, sqlList } from '../database/sql-literals';
+import { HeartbeatRow } from './dto/task-heartbeat.dto';
+import { UNFINISHED_TASK_STATUSES } from './dto/task-status.dto';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
@@ -12,6 +15,7 @@ const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, 
   te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
   te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
 const RETURNING = COLUMNS.replace(/te\./g, '');
+const HEARTBEAT_FROM = sqlList(UNFINISHED_TASK_STATUSES);
 /** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
 export const PAGE_BYTES = 2 * 1024 * 1024;
 // A task execution's JSON: its stored JSON values, about 600 bytes of fields, about 350 bytes per active tag.
@@ -99,6 +103,38 @@ export class TaskExecutionsRepository {
          FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
         WHERE te.id = $1`,
       [id],
+    );
+    return rows[0];
+  }
+
+  /**
+   * A heartbeat, in one statement: the task and its run as they stand, and, when the task is the
+   * caller's organization's and unfinished, its heartbeat written (the timeout_at trigger moves its
+   * due time). `beaten` false with an unfinished status read means the task finished meanwhile.
+   * Undefined when there is no such task.
+   */
+  @GenerateSql(
+    { params: [DummyValue.UUID, DummyValue.UUID2, { step: 3, of: 10 }] },
+    { name: 'without details', params: [DummyValue.UUID, DummyValue.UUID2, undefined] },
+  )
+  async heartbeat(id: string, organizationId: string, details: unknown): Promise<HeartbeatRow | undefined> {
+    const rows: HeartbeatRow[] = await this.dataSource.query(
+      `WITH target AS (
+         SELECT te.id, te.organization_id, te.processing_status, fe.status AS run_status
+           FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+          WHERE te.id = $1
+       ), beat AS (
+         UPDATE task_executions te
+            SET heartbeat_at = clock_timestamp(), heartbeat_details = CASE WHEN $4 THEN $3::jsonb ELSE te.heartbeat_details END
+           FROM target
+          WHERE te.id = target.id AND target.organization_id = $2 AND target.run_status <> 'deleted'
+            AND te.processing_status IN ${HEARTBEAT_FROM}
+         RETURNING te.id, te.timeout_at
+       )
+       SELECT target.organization_id, target.processing_status, target.run_status, beat.id IS NOT NULL AS beaten,
+              ${isoText('beat.timeout_at')} AS lease_expires_at
+         FROM target LEFT JOIN beat ON true`,
+      [id, organizationId, details === undefined || details === null ? null : JSON.stringify(details), details !== undefined],
     );
     return rows[0];
   }

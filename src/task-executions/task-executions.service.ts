@@ -17,7 +17,9 @@ import {
   toTaskExecutionResponse,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { AddTaskStatusRequestDto, FINISHED_TASK_STATUSES, FlowTaskStatusResponseDto, ProcessingStatus, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { HEARTBEAT_DETAILS_MAX_BYTES, TaskHeartbeatRequestDto, TaskHeartbeatResponseDto, toTaskHeartbeatResponse } from './dto/task-heartbeat.dto';
+import { RequestValidationError } from '../common/validation/validation-error';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
@@ -109,6 +111,27 @@ export class TaskExecutionsService {
       return this.repository.insertTaskStatuses(m, row, dto.statuses);
     });
     return rows.map(toFlowTaskStatusResponse);
+  }
+
+  /**
+   * A worker's heartbeat (docs/api.md#heartbeats): one statement, no event. Answers when the task
+   * times out next and whether its run is being cancelled; a finished task is a 409.
+   */
+  async heartbeat(principal: Principal, id: string, dto: TaskHeartbeatRequestDto | undefined): Promise<TaskHeartbeatResponseDto> {
+    const details = dto?.details;
+    if (details !== undefined && Buffer.byteLength(JSON.stringify(details)) > HEARTBEAT_DETAILS_MAX_BYTES) {
+      throw new RequestValidationError([
+        { loc: ['body', 'details'], msg: `details must be at most ${HEARTBEAT_DETAILS_MAX_BYTES} bytes of JSON`, type: 'too_large', input: null },
+      ]);
+    }
+    const row = await this.repository.heartbeat(id, principal.organizationId, details);
+    if (!row || row.run_status === 'deleted' || row.processing_status === 'deleted') throw notFound('Task execution');
+    if (row.organization_id !== principal.organizationId) throw forbidden('You do not have permission to access this task execution');
+    if (!row.beaten) {
+      const status = FINISHED_TASK_STATUSES.includes(row.processing_status as ProcessingStatus) ? row.processing_status : 'finished';
+      throw conflict(`Task execution is ${status}: a finished task takes no heartbeats`, { processing_status: status });
+    }
+    return toTaskHeartbeatResponse(id, row);
   }
 
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
