@@ -10,7 +10,7 @@ import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
 import { ExecutionStatus, isActive } from './execution-status';
-import { ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
+import { DueExecution, ExpiredExecution, FlowExecutionsRepository, NewExecution } from './flow-executions.repository';
 import { Cause, decide, freesSlot, refusal } from './transitions';
 
 /**
@@ -136,6 +136,32 @@ export class ExecutionLifecycle {
       if (rows.some((row) => freesSlot(row.previous_status, row.status))) await this.admit(m, slots);
       return rows.length;
     });
+  }
+
+  /** Runs whose own timeout is due (the `timeout` row), soonest first, up to `limit`. */
+  due(limit: number): Promise<DueExecution[]> {
+    return this.repository.findDue(limit);
+  }
+
+  /** Runs whose timeout passed more than `graceMs` ago, at most `cap`. */
+  overdue(graceMs: number, cap: number): Promise<number> {
+    return this.repository.countOverdue(graceMs, cap);
+  }
+
+  /** For sweeps that never wait: the organization's lock and slots, or null when another transaction holds it. */
+  tryLockOrganization(m: EntityManager, organizationId: string): Promise<Slots | null> {
+    return this.organizations.tryLock(m, organizationId);
+  }
+
+  /**
+   * The run's lock for the liveness sweep, its organization's (`slots`) held: null when another
+   * transaction holds the run; `dueReason` names its own timeout when that is due now.
+   */
+  async tryLockDueRun(m: EntityManager, slots: Slots, id: string): Promise<{ locked: LockedRun; dueReason: string | null } | null> {
+    const row = await this.repository.tryLockDue(m, id);
+    if (!row || row.organization_id !== slots.organizationId) return null;
+    const { due_reason: dueReason, ...run } = row;
+    return { locked: { row: run, slots }, dueReason };
   }
 
   /** The `admit` row: the oldest waiting runs start while the organization has free slots (its lock held). */

@@ -72,6 +72,12 @@ const EXPIRED_FROM = sqlList(sources('retention', 'deleted'));
 // The flow's TTL as an interval; flows without one never match.
 const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
 
+/** A run whose own timeout is due, or that has a task whose timeout is due. */
+export interface DueExecution {
+  organization_id: string;
+  id: string;
+}
+
 export interface ExpiredExecution {
   organization_id: string;
   id: string;
@@ -409,6 +415,40 @@ export class FlowExecutionsRepository {
       [ids],
     );
     return rows;
+  }
+  /** Runs whose own timeout (settings.timeouts, kept by flow_executions_timeout_at) is due, soonest first, from flow_executions_timeout_idx. */
+  @GenerateSql({ params: [100] })
+  async findDue(limit: number): Promise<DueExecution[]> {
+    return this.dataSource.query(
+      `SELECT fe.organization_id, fe.id FROM flow_executions fe WHERE fe.timeout_at <= clock_timestamp() ORDER BY fe.timeout_at LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /** Runs whose timeout passed more than `graceMs` ago (at most `cap` counted): what the sweep has not kept up with. */
+  @GenerateSql({ params: [1000, 100000] })
+  async countOverdue(graceMs: number, cap: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM flow_executions fe WHERE fe.timeout_at <= clock_timestamp() - make_interval(secs => $1 / 1000.0) LIMIT $2
+       ) overdue`,
+      [graceMs, cap],
+    );
+    return rows[0].n;
+  }
+
+  /**
+   * The run's lock for a sweep that never waits: undefined when another transaction holds it (or it
+   * is gone); `due_reason` is its own timeout's reason when that is due now, null otherwise.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
+  async tryLockDue(m: EntityManager, id: string): Promise<(FlowExecutionRow & { due_reason: string | null }) | undefined> {
+    const rows: (FlowExecutionRow & { due_reason: string | null })[] = await m.query(
+      `SELECT ${COLUMNS}, CASE WHEN fe.timeout_at <= clock_timestamp() THEN fe.timeout_reason END AS due_reason
+         FROM flow_executions fe WHERE fe.id = $1 FOR NO KEY UPDATE SKIP LOCKED`,
+      [id],
+    );
+    return rows[0];
   }
 }
 

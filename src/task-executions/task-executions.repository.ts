@@ -56,6 +56,14 @@ export interface ListFilter {
   limit: number;
 }
 
+export const TASK_TIMEOUT_KINDS = ['heartbeat_timeout', 'task_timeout'] as const;
+export type TaskTimeoutKind = (typeof TASK_TIMEOUT_KINDS)[number];
+export type TimedOutTask = TaskExecutionEntity & { kind: TaskTimeoutKind };
+const TIMEOUT_MESSAGES: Record<TaskTimeoutKind, string> = {
+  heartbeat_timeout: 'No heartbeat or report within the task heartbeat timeout',
+  task_timeout: 'The task ran longer than its task timeout',
+};
+
 export type LocatedTaskExecution = TaskExecutionEntity & { parent_status: string };
 export type LockedTaskExecution = TaskExecutionEntity & { output_changed: boolean };
 
@@ -342,6 +350,55 @@ export class TaskExecutionsRepository {
     if (rows[0]?.id == null) return { cursorFound, rows: [], more: false };
     const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity);
     return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
+  }
+  /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx. */
+  @GenerateSql({ params: [100] })
+  async findDueRuns(limit: number): Promise<{ organization_id: string; id: string }[]> {
+    return this.dataSource.query(
+      `SELECT te.organization_id, te.flow_execution_id AS id FROM task_executions te
+        WHERE te.timeout_at <= clock_timestamp() ORDER BY te.timeout_at LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /** Tasks whose timeout passed more than `graceMs` ago (at most `cap` counted). */
+  @GenerateSql({ params: [1000, 100000] })
+  async countOverdue(graceMs: number, cap: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM task_executions te WHERE te.timeout_at <= clock_timestamp() - make_interval(secs => $1 / 1000.0) LIMIT $2
+       ) overdue`,
+      [graceMs, cap],
+    );
+    return rows[0].n;
+  }
+
+  /**
+   * Fails the run's running tasks whose timeout is due, skipping those another transaction holds
+   * (a report in flight moves its due time): each times out once. The run's lock is held.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
+  async timeOutDue(m: EntityManager, flowExecutionId: string): Promise<TimedOutTask[]> {
+    const [rows]: [TimedOutTask[]] = await m.query(
+      `WITH due AS (
+         SELECT te.id, CASE WHEN te.running_deadline_at <= te.timeout_at THEN $2 ELSE $3 END AS kind
+           FROM task_executions te
+          WHERE te.flow_execution_id = $1 AND te.processing_status = 'running' AND te.timeout_at <= clock_timestamp()
+          ORDER BY te.id
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE task_executions te
+          SET processing_status = 'failed', completed_at = clock_timestamp(), modified_by = 'liveness',
+              updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond'),
+              error = jsonb_build_object('code', due.kind, 'message', CASE WHEN due.kind = $2 THEN $4 ELSE $5 END,
+                                         'last_heartbeat_at', ${isoText('te.heartbeat_at')}, 'heartbeat_seconds', te.heartbeat_seconds,
+                                         'deadline_at', ${isoText('te.running_deadline_at')})
+         FROM due
+        WHERE te.id = due.id
+      RETURNING ${COLUMNS}, due.kind`,
+      [flowExecutionId, 'task_timeout', 'heartbeat_timeout', TIMEOUT_MESSAGES.task_timeout, TIMEOUT_MESSAGES.heartbeat_timeout],
+    );
+    return rows;
   }
 }
 

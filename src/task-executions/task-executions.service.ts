@@ -23,7 +23,7 @@ import { RequestValidationError } from '../common/validation/validation-error';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
-import { LocatedTaskExecution, TaskExecutionChanges, TaskExecutionsRepository, TaskKey } from './task-executions.repository';
+import { LocatedTaskExecution, TaskExecutionChanges, TaskExecutionsRepository, TaskKey, TimedOutTask } from './task-executions.repository';
 
 interface Written {
   row: TaskExecutionEntity;
@@ -169,6 +169,32 @@ export class TaskExecutionsService {
       body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) },
       nextCursor: page.more ? rows[rows.length - 1].id : null,
     };
+  }
+
+  /** Runs with a running task whose timeout is due (docs/api.md#timeouts), soonest first. */
+  dueRuns(limit: number): Promise<{ organization_id: string; id: string }[]> {
+    return this.repository.findDueRuns(limit);
+  }
+
+  /** Tasks whose timeout passed more than `graceMs` ago, at most `cap`. */
+  overdue(graceMs: number, cap: number): Promise<number> {
+    return this.repository.countOverdue(graceMs, cap);
+  }
+
+  /**
+   * Fails the run's running tasks whose timeout is due, each with its `task_execution.timed_out`
+   * event, in the sweep's transaction (the run's lock held); answers them.
+   */
+  async timeOutTasks(m: EntityManager, run: FlowExecutionRow): Promise<TimedOutTask[]> {
+    const rows = await this.repository.timeOutDue(m, run.id);
+    if (rows.length === 0) return rows;
+    const tags = await this.repository.activeTags(m, run.organization_id, rows);
+    for (const { kind, ...row } of rows) {
+      const own = tags.filter((tag) => tag.task_name === row.task_name);
+      const task_execution = toTaskExecutionResponse(row, own, WRITE_RESPONSE);
+      this.events.record(m, executionEvent('task_execution.timed_out', run, null, { task_execution, reason: kind }));
+    }
+    return rows;
   }
 
   /** `null` when the update is an edit but the run's locks are not held: the caller tries again with them. */

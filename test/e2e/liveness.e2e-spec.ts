@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
+import { eventually } from '../utils/webhook-receiver';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 
 describe('liveness: heartbeats and timeouts', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp();
+    t = await createTestApp({ LIVENESS_SWEEP_INTERVAL_MS: '100' });
   });
   afterAll(() => t.close());
 
@@ -87,6 +88,133 @@ describe('liveness: heartbeats and timeouts', () => {
       expect(res.body.detail[0].loc).toEqual(['body', 'details']);
       const [row] = await t.dataSource.query(`SELECT heartbeat_details FROM task_executions WHERE id = $1`, [task.id]);
       expect(row.heartbeat_details).toBeNull();
+    });
+  });
+
+  describe('timeouts', () => {
+    type FeedEvent = {
+      type: string;
+      reason?: string;
+      previous_status: string | null;
+      flow_execution: { id: string; status: string };
+      task_execution?: { id: string; processing_status: string; error: { code: string } };
+    };
+    const run = async (org: Org, id: string) => (await t.http().get(`/api/flow-executions/${id}`).set(org.auth()).expect(200)).body as { status: string };
+    const task = async (org: Org, id: string) =>
+      (await t.http().get(`/api/task-executions/${id}`).set(org.auth()).expect(200)).body as {
+        processing_status: string;
+        error: Record<string, unknown> | null;
+        modified_by: string;
+      };
+    const feed = async (org: Org) => (await t.http().get('/api/flow-executions/events').set(org.auth()).expect(200)).body.events as FeedEvent[];
+    const ended = (org: Org, id: string) =>
+      eventually(
+        () => run(org, id),
+        (r) => !['running', 'awaiting_input', 'cancel_requested'].includes(r.status),
+        20_000,
+      );
+
+    it('a task without heartbeats fails with heartbeat_timeout, its run fails, and the oldest waiting run is admitted, events in order', async () => {
+      const { org, flowId, execution, task: stuck } = await runningTask({ timeouts: { task_heartbeat_seconds: 1 } });
+      await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 1 }).expect(200);
+      const waiting = await createExecution(t, org.auth, flowId);
+      expect(waiting.status).toBe('queued');
+
+      expect((await ended(org, execution.id)).status).toBe('failed');
+      const failed = await task(org, stuck.id);
+      expect(failed).toMatchObject({ processing_status: 'failed', modified_by: 'liveness', error: { code: 'heartbeat_timeout', heartbeat_seconds: 1 } });
+      expect((await run(org, waiting.id)).status).toBe('running');
+
+      const events = (await feed(org)).filter((e) => e.type !== 'flow_execution.created' && e.type !== 'task_execution.updated');
+      expect(events.map((e) => [e.type, e.flow_execution.id, e.previous_status, e.flow_execution.status, e.reason])).toEqual([
+        ['task_execution.timed_out', execution.id, null, 'running', 'heartbeat_timeout'],
+        ['flow_execution.status_changed', execution.id, 'running', 'failed', 'heartbeat_timeout'],
+        ['flow_execution.status_changed', waiting.id, 'queued', 'running', 'admit'],
+      ]);
+      expect(events[0].task_execution).toMatchObject({ id: stuck.id, processing_status: 'failed', error: { code: 'heartbeat_timeout' } });
+    });
+
+    it('never times out a task that keeps heartbeating, and takes reports as heartbeats', async () => {
+      const { org, execution, task: live } = await runningTask({ timeouts: { task_heartbeat_seconds: 1 } });
+      const until = Date.now() + 3_000;
+      for (let i = 0; Date.now() < until; i++) {
+        if (i % 2) await heartbeat(org, live.id, { details: { i } }).expect(200);
+        else
+          await t
+            .http()
+            .put('/api/task-executions')
+            .set(org.auth('worker'))
+            .send({ flow_execution_id: execution.id, task_name: 'extract', task_execution_idx: 0, processing_status: 'running', output: { i } })
+            .expect(200);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect((await task(org, live.id)).processing_status).toBe('running');
+      expect((await run(org, execution.id)).status).toBe('running');
+    });
+
+    it('a task running past its own seconds fails with task_timeout even while heartbeating', async () => {
+      const { org, execution, task: slow } = await runningTask({ timeouts: { task_heartbeat_seconds: 60, tasks: { extract: { seconds: 1 } } } });
+      await eventually(
+        async () => (await heartbeat(org, slow.id)).status,
+        (status) => status === 409,
+        20_000,
+      );
+      expect((await task(org, slow.id)).error).toMatchObject({ code: 'task_timeout' });
+      expect(await run(org, execution.id)).toMatchObject({ status: 'failed' });
+    });
+
+    it('a cancel no worker acknowledges ends cancelled after cancel_seconds; heartbeats said so meanwhile', async () => {
+      const { org, execution, task: working } = await runningTask({ timeouts: { cancel_seconds: 1 } });
+      await t.http().post(`/api/flow-executions/${execution.id}/cancel`).set(org.auth()).expect(204);
+      expect((await heartbeat(org, working.id).expect(200)).body.cancel_requested).toBe(true);
+      expect((await ended(org, execution.id)).status).toBe('cancelled');
+      const last = (await feed(org)).pop()!;
+      expect([last.type, last.previous_status, last.flow_execution.status, last.reason]).toEqual([
+        'flow_execution.status_changed',
+        'cancel_requested',
+        'cancelled',
+        'cancel_timeout',
+      ]);
+      expect((await heartbeat(org, working.id).expect(200)).body).toMatchObject({ cancel_requested: true, flow_execution_status: 'cancelled' });
+    });
+
+    it('a run already asked to cancel ends cancelled whichever timeout fires', async () => {
+      const { org, execution, task: stuck } = await runningTask({ timeouts: { task_heartbeat_seconds: 1 } });
+      await t.http().post(`/api/flow-executions/${execution.id}/cancel`).set(org.auth()).expect(204);
+      expect((await ended(org, execution.id)).status).toBe('cancelled');
+      expect((await task(org, stuck.id)).error).toMatchObject({ code: 'heartbeat_timeout' });
+      expect((await feed(org)).pop()!.reason).toBe('heartbeat_timeout');
+    });
+
+    it('execution_seconds fails a run with reason execution_timeout; awaiting_input_seconds one waiting for input', async () => {
+      const org = await newOrg();
+      const make = async (timeouts: Record<string, number>) => {
+        const flow = await t
+          .http()
+          .post('/api/flows')
+          .set(org.auth())
+          .send({ display_name: 'T', definition: definitionOf(LINEAR_TASKS), settings: { timeouts } })
+          .expect(201);
+        return createExecution(t, org.auth, flow.body.id);
+      };
+      const long = await make({ execution_seconds: 1 });
+      const waiting = await make({ awaiting_input_seconds: 1 });
+      await t
+        .http()
+        .post(`/api/flow-executions/${waiting.id}/task-status`)
+        .set(org.auth('worker'))
+        .send({ statuses: [{ task_name: 'review', status: 'awaiting_input' }] })
+        .expect(200);
+      expect((await ended(org, long.id)).status).toBe('failed');
+      expect((await ended(org, waiting.id)).status).toBe('failed');
+      const reasons = (await feed(org)).filter((e) => e.flow_execution.status === 'failed').map((e) => [e.flow_execution.id, e.previous_status, e.reason]);
+      expect(reasons).toEqual(
+        expect.arrayContaining([
+          [long.id, 'running', 'execution_timeout'],
+          [waiting.id, 'awaiting_input', 'awaiting_input_timeout'],
+        ]),
+      );
+      expect(reasons).toHaveLength(2);
     });
   });
 
