@@ -416,13 +416,15 @@ export class FlowExecutionsRepository {
     );
     return rows;
   }
-  /** Runs whose own timeout (settings.timeouts, kept by flow_executions_timeout_at) is due, soonest first, from flow_executions_timeout_idx. */
+  /**
+   * Runs whose own timeout (settings.timeouts, kept by flow_executions_timeout_at) is due, soonest
+   * first, from flow_executions_timeout_idx (`now()`, not the volatile clock_timestamp(), so that the index applies).
+   */
   @GenerateSql({ params: [100] })
   async findDue(limit: number): Promise<DueExecution[]> {
-    return this.dataSource.query(
-      `SELECT fe.organization_id, fe.id FROM flow_executions fe WHERE fe.timeout_at <= clock_timestamp() ORDER BY fe.timeout_at LIMIT $1`,
-      [limit],
-    );
+    return this.dataSource.query(`SELECT fe.organization_id, fe.id FROM flow_executions fe WHERE fe.timeout_at <= now() ORDER BY fe.timeout_at LIMIT $1`, [
+      limit,
+    ]);
   }
 
   /** Runs whose timeout passed more than `graceMs` ago (at most `cap` counted): what the sweep has not kept up with. */
@@ -430,7 +432,7 @@ export class FlowExecutionsRepository {
   async countOverdue(graceMs: number, cap: number): Promise<number> {
     const rows: { n: number }[] = await this.dataSource.query(
       `SELECT count(*)::int AS n FROM (
-         SELECT 1 FROM flow_executions fe WHERE fe.timeout_at <= clock_timestamp() - make_interval(secs => $1 / 1000.0) LIMIT $2
+         SELECT 1 FROM flow_executions fe WHERE fe.timeout_at <= now() - make_interval(secs => $1 / 1000.0) LIMIT $2
        ) overdue`,
       [graceMs, cap],
     );

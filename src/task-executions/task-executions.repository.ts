@@ -351,12 +351,12 @@ export class TaskExecutionsRepository {
     const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity);
     return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
   }
-  /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx. */
+  /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx (`now()`: the index needs a stable bound). */
   @GenerateSql({ params: [100] })
   async findDueRuns(limit: number): Promise<{ organization_id: string; id: string }[]> {
     return this.dataSource.query(
       `SELECT te.organization_id, te.flow_execution_id AS id FROM task_executions te
-        WHERE te.timeout_at <= clock_timestamp() ORDER BY te.timeout_at LIMIT $1`,
+        WHERE te.timeout_at <= now() ORDER BY te.timeout_at LIMIT $1`,
       [limit],
     );
   }
@@ -366,7 +366,7 @@ export class TaskExecutionsRepository {
   async countOverdue(graceMs: number, cap: number): Promise<number> {
     const rows: { n: number }[] = await this.dataSource.query(
       `SELECT count(*)::int AS n FROM (
-         SELECT 1 FROM task_executions te WHERE te.timeout_at <= clock_timestamp() - make_interval(secs => $1 / 1000.0) LIMIT $2
+         SELECT 1 FROM task_executions te WHERE te.timeout_at <= now() - make_interval(secs => $1 / 1000.0) LIMIT $2
        ) overdue`,
       [graceMs, cap],
     );

@@ -1194,7 +1194,7 @@ SELECT
 FROM
   flow_executions fe
 WHERE
-  fe.timeout_at <= clock_timestamp()
+  fe.timeout_at <= now()
 ORDER BY
   fe.timeout_at
 LIMIT
@@ -1211,7 +1211,7 @@ FROM
     FROM
       flow_executions fe
     WHERE
-      fe.timeout_at <= clock_timestamp() - make_interval(secs => $1 / 1000.0)
+      fe.timeout_at <= now() - make_interval(secs => $1 / 1000.0)
     LIMIT
       $2
   ) overdue;

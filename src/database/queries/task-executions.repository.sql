@@ -656,7 +656,7 @@ SELECT
 FROM
   task_executions te
 WHERE
-  te.timeout_at <= clock_timestamp()
+  te.timeout_at <= now()
 ORDER BY
   te.timeout_at
 LIMIT
@@ -673,7 +673,7 @@ FROM
     FROM
       task_executions te
     WHERE
-      te.timeout_at <= clock_timestamp() - make_interval(secs => $1 / 1000.0)
+      te.timeout_at <= now() - make_interval(secs => $1 / 1000.0)
     LIMIT
       $2
   ) overdue;
