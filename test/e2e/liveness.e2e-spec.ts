@@ -115,9 +115,25 @@ describe('liveness: heartbeats and timeouts', () => {
       );
 
     it('a task without heartbeats fails with heartbeat_timeout, its run fails, and the oldest waiting run is admitted, events in order', async () => {
-      const { org, flowId, execution, task: stuck } = await runningTask({ timeouts: { task_heartbeat_seconds: 1 } });
+      // Both runs before the task: no timeout can free the slot before the second one waits.
+      const org = await newOrg();
       await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 1 }).expect(200);
-      const waiting = await createExecution(t, org.auth, flowId);
+      const flow = await t
+        .http()
+        .post('/api/flows')
+        .set(org.auth())
+        .send({ display_name: 'Live', definition: definitionOf(LINEAR_TASKS), settings: { timeouts: { task_heartbeat_seconds: 1 } } })
+        .expect(201);
+      const execution = await createExecution(t, org.auth, flow.body.id);
+      const waiting = await createExecution(t, org.auth, flow.body.id);
+      const stuck = (
+        await t
+          .http()
+          .post('/api/task-executions')
+          .set(org.auth('worker'))
+          .send({ flow_execution_id: execution.id, task_name: 'extract', task_execution_idx: 0, processing_status: 'running' })
+          .expect(201)
+      ).body as { id: string };
       expect(waiting.status).toBe('queued');
 
       expect((await ended(org, execution.id)).status).toBe('failed');
