@@ -14,8 +14,9 @@ import { buildScenarios, checkScenarios, ParityCheck, Scenario } from './scenari
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenchDatabase } from './seed';
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
+import { benchLiveness, livenessMarkdown, LivenessResults } from './liveness';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,liveness] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && key !== HOSTILE && !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter((key) => ![WATCH, NOISY, HOSTILE, LIVENESS].includes(key) && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -229,13 +230,28 @@ async function main(): Promise<void> {
       hostile = await benchHostile({ url: urls.app, jwtSecret, fixture, log });
       assertRunning('app', servers.app);
     }
-    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile);
+    let liveness: LivenessResults | null = null;
+    if (!options.only || options.only.includes(LIVENESS)) {
+      liveness = await benchLiveness({
+        url: urls.app,
+        databaseUrl: database.url,
+        jwtSecret,
+        rounds: options.rounds,
+        sweepIntervalMs: config.livenessSweepIntervalMs,
+        getById,
+        measure: (s, connections) => measure(load, { target: 'app', server: servers.app, url: urls.app, auth }, s, connections, options),
+        log,
+      });
+      assertRunning('app', servers.app);
+    }
+    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile, liveness);
   } finally {
     await stopAll();
   }
 }
 
 const WATCH = 'watch';
+const LIVENESS = 'liveness';
 const HOSTILE = 'hostile';
 const IDLE_POLLS = 10_000;
 
@@ -494,6 +510,7 @@ function writeReport(
   watch: WatchResults | null,
   noisy: NoisyResult | null,
   hostile: HostileRow[] | null,
+  liveness: LivenessResults | null,
 ): void {
   const cpu = cpus();
   const machine = {
@@ -553,12 +570,13 @@ function writeReport(
     ...(watch ? watchReport(watch) : []),
     ...(noisy ? [noisyMarkdown(noisy, options), ''] : []),
     ...(hostileReport ? [hostileReport] : []),
+    ...(liveness ? livenessMarkdown(liveness) : []),
   ].join('\n');
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   writeFileSync(
     join(RESULTS, 'latest.json'),
     JSON.stringify(
-      { date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile },
+      { date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile, liveness },
       null,
       2,
     ),
