@@ -89,11 +89,10 @@ export async function benchLiveness(ctx: {
     const due = await organization(ctx, organizations[1]);
     const dueFlow = await due.flow({ execution_seconds: 3600 });
     await due.call('PUT', '/api/organizations/settings', { max_concurrent_executions: DUE_RUNS * 2 });
-    await db.query(`SELECT count(*) FROM generate_series(1, $3::int) g, LATERAL start_flow_execution($1, $2, 1, '{}'::jsonb, NULL, NULL, 'bench', 10) fe`, [
-      due.id,
-      dueFlow,
-      DUE_RUNS,
-    ]);
+    await db.query(
+      `SELECT count(*) FROM generate_series(1, $3::int) g, LATERAL start_flow_execution($1, $2, 1, jsonb_build_object('n', g), NULL, NULL, 'bench', 10) fe`,
+      [due.id, dueFlow, DUE_RUNS],
+    );
     // The due time moved, not waited for: every run falls due 2 s from now (the trigger sets it on status changes only).
     const { rows } = await db.query<{ due: Date; n: number }>(
       `WITH moved AS (

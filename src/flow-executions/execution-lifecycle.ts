@@ -72,9 +72,10 @@ export class ExecutionLifecycle {
   /**
    * Applies the change asked by `by` to a run locked by `lockRun`, in that transaction (an event
    * log's): decides by the table, writes, records the event (or only wakes waiters when the status
-   * stays), makes the cause's effects on the run's tasks, and admits waiting runs into a freed slot.
+   * stays), makes the cause's effects on the run's tasks, and admits waiting runs into a freed slot
+   * (unless `deferAdmission`: the caller then calls `admitWaiting` before it commits).
    */
-  async apply(m: EntityManager, locked: LockedRun, change: Change, by: Principal): Promise<FlowExecutionRow> {
+  async apply(m: EntityManager, locked: LockedRun, change: Change, by: Principal, options: { deferAdmission?: boolean } = {}): Promise<FlowExecutionRow> {
     const before = locked.row;
     if (change.cause === 'patch') assertMayMove(by, before.status, change.to);
     const decision = decide(change.cause, before.status, locked.slots.active < locked.slots.limit, change.cause === 'patch' ? change.to : undefined);
@@ -91,7 +92,8 @@ export class ExecutionLifecycle {
 
     if (after.status === 'deleted') await this.repository.retireTags(m, [after.id]);
     if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
-    if (freesSlot(before.status, after.status)) await this.admit(m, locked.slots);
+    // A caller changing many runs in one transaction admits once at the end (admitWaiting).
+    if (freesSlot(before.status, after.status) && !options.deferAdmission) await this.admit(m, locked.slots);
     return after;
   }
 
@@ -154,14 +156,19 @@ export class ExecutionLifecycle {
   }
 
   /**
-   * The run's lock for the liveness sweep, its organization's (`slots`) held: null when another
-   * transaction holds the run; `dueReason` names its own timeout when that is due now.
+   * The runs' locks for the liveness sweep, their organization's (`slots`) held, skipping any
+   * another transaction holds; `dueReason` names a run's own timeout when that is due now.
    */
-  async tryLockDueRun(m: EntityManager, slots: Slots, id: string): Promise<{ locked: LockedRun; dueReason: string | null } | null> {
-    const row = await this.repository.tryLockDue(m, id);
-    if (!row || row.organization_id !== slots.organizationId) return null;
-    const { due_reason: dueReason, ...run } = row;
-    return { locked: { row: run, slots }, dueReason };
+  async tryLockDueRuns(m: EntityManager, slots: Slots, ids: string[]): Promise<{ locked: LockedRun; dueReason: string | null }[]> {
+    const rows = await this.repository.tryLockDue(m, ids);
+    return rows
+      .filter((row) => row.organization_id === slots.organizationId)
+      .map(({ due_reason: dueReason, ...row }) => ({ locked: { row, slots }, dueReason }));
+  }
+
+  /** The `admit` row once for changes applied with `deferAdmission` (its lock held). */
+  async admitWaiting(m: EntityManager, slots: Slots): Promise<void> {
+    if (slots.active < slots.limit) await this.admit(m, slots);
   }
 
   /** The `admit` row: the oldest waiting runs start while the organization has free slots (its lock held). */

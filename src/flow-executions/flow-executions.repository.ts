@@ -440,17 +440,16 @@ export class FlowExecutionsRepository {
   }
 
   /**
-   * The run's lock for a sweep that never waits: undefined when another transaction holds it (or it
-   * is gone); `due_reason` is its own timeout's reason when that is due now, null otherwise.
+   * The runs' locks for a sweep that never waits, in id order: those another transaction holds (or
+   * that are gone) are left out; `due_reason` is a run's own timeout's reason when due now, else null.
    */
-  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
-  async tryLockDue(m: EntityManager, id: string): Promise<(FlowExecutionRow & { due_reason: string | null }) | undefined> {
-    const rows: (FlowExecutionRow & { due_reason: string | null })[] = await m.query(
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
+  async tryLockDue(m: EntityManager, ids: string[]): Promise<(FlowExecutionRow & { due_reason: string | null })[]> {
+    return m.query(
       `SELECT ${COLUMNS}, CASE WHEN fe.timeout_at <= clock_timestamp() THEN fe.timeout_reason END AS due_reason
-         FROM flow_executions fe WHERE fe.id = $1 FOR NO KEY UPDATE SKIP LOCKED`,
-      [id],
+         FROM flow_executions fe WHERE fe.id = ANY($1::uuid[]) ORDER BY fe.id FOR NO KEY UPDATE SKIP LOCKED`,
+      [ids],
     );
-    return rows[0];
   }
 }
 

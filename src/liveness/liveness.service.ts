@@ -88,17 +88,21 @@ export class LivenessService implements OnApplicationBootstrap, OnApplicationShu
       const slots = await this.lifecycle.tryLockOrganization(m, organizationId);
       if (!slots) return 0;
       const by = livenessPrincipal(organizationId);
+      const runs = await this.lifecycle.tryLockDueRuns(m, slots, ids);
+      const timedOut = await this.tasks.timeOutTasks(
+        m,
+        runs.map((run) => run.locked.row),
+      );
       let n = 0;
-      for (const id of ids) {
-        const run = await this.lifecycle.tryLockDueRun(m, slots, id);
-        if (!run) continue;
-        const timedOut = await this.tasks.timeOutTasks(m, run.locked.row);
-        const reason = timedOut[0]?.kind ?? run.dueReason;
+      for (const run of runs) {
+        const tasks = timedOut.get(run.locked.row.id) ?? [];
+        const reason = tasks[0]?.kind ?? run.dueReason;
         if (!reason) continue;
-        kinds.push(...(timedOut.length > 0 ? timedOut.map((task) => task.kind) : [reason]));
-        await this.lifecycle.apply(m, run.locked, { cause: 'timeout', reason }, by);
+        kinds.push(...(tasks.length > 0 ? tasks.map((task) => task.kind) : [reason]));
+        await this.lifecycle.apply(m, run.locked, { cause: 'timeout', reason }, by, { deferAdmission: true });
         n++;
       }
+      await this.lifecycle.admitWaiting(m, slots);
       return n;
     });
     for (const kind of kinds) fired.set(kind, (fired.get(kind) ?? 0) + 1);

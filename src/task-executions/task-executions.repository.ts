@@ -374,16 +374,16 @@ export class TaskExecutionsRepository {
   }
 
   /**
-   * Fails the run's running tasks whose timeout is due, skipping those another transaction holds
-   * (a report in flight moves its due time): each times out once. The run's lock is held.
+   * Fails the runs' running tasks whose timeout is due, skipping those another transaction holds
+   * (a report in flight moves its due time): each times out once. The runs' locks are held.
    */
-  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
-  async timeOutDue(m: EntityManager, flowExecutionId: string): Promise<TimedOutTask[]> {
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
+  async timeOutDue(m: EntityManager, flowExecutionIds: string[]): Promise<TimedOutTask[]> {
     const [rows]: [TimedOutTask[]] = await m.query(
       `WITH due AS (
          SELECT te.id, CASE WHEN te.running_deadline_at <= te.timeout_at THEN $2 ELSE $3 END AS kind
            FROM task_executions te
-          WHERE te.flow_execution_id = $1 AND te.processing_status = 'running' AND te.timeout_at <= clock_timestamp()
+          WHERE te.flow_execution_id = ANY($1::uuid[]) AND te.processing_status = 'running' AND te.timeout_at <= clock_timestamp()
           ORDER BY te.id
           FOR UPDATE SKIP LOCKED
        )
@@ -396,7 +396,7 @@ export class TaskExecutionsRepository {
          FROM due
         WHERE te.id = due.id
       RETURNING ${COLUMNS}, due.kind`,
-      [flowExecutionId, 'task_timeout', 'heartbeat_timeout', TIMEOUT_MESSAGES.task_timeout, TIMEOUT_MESSAGES.heartbeat_timeout],
+      [flowExecutionIds, 'task_timeout', 'heartbeat_timeout', TIMEOUT_MESSAGES.task_timeout, TIMEOUT_MESSAGES.heartbeat_timeout],
     );
     return rows;
   }

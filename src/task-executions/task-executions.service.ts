@@ -182,19 +182,27 @@ export class TaskExecutionsService {
   }
 
   /**
-   * Fails the run's running tasks whose timeout is due, each with its `task_execution.timed_out`
-   * event, in the sweep's transaction (the run's lock held); answers them.
+   * Fails the runs' running tasks whose timeout is due, each with its `task_execution.timed_out`
+   * event, in the sweep's transaction (the runs' locks held); answers them by run.
    */
-  async timeOutTasks(m: EntityManager, run: FlowExecutionRow): Promise<TimedOutTask[]> {
-    const rows = await this.repository.timeOutDue(m, run.id);
-    if (rows.length === 0) return rows;
-    const tags = await this.repository.activeTags(m, run.organization_id, rows);
-    for (const { kind, ...row } of rows) {
-      const own = tags.filter((tag) => tag.task_name === row.task_name);
-      const task_execution = toTaskExecutionResponse(row, own, WRITE_RESPONSE);
-      this.events.record(m, executionEvent('task_execution.timed_out', run, null, { task_execution, reason: kind }));
+  async timeOutTasks(m: EntityManager, runs: FlowExecutionRow[]): Promise<Map<string, TimedOutTask[]>> {
+    const byRun = new Map<string, TimedOutTask[]>();
+    if (runs.length === 0) return byRun;
+    const rows = await this.repository.timeOutDue(
+      m,
+      runs.map((run) => run.id),
+    );
+    if (rows.length === 0) return byRun;
+    for (const row of rows) byRun.set(row.flow_execution_id, [...(byRun.get(row.flow_execution_id) ?? []), row]);
+    const tags = await this.repository.activeTags(m, runs[0].organization_id, rows);
+    for (const run of runs) {
+      for (const { kind, ...row } of byRun.get(run.id) ?? []) {
+        const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
+        const task_execution = toTaskExecutionResponse(row, own, WRITE_RESPONSE);
+        this.events.record(m, executionEvent('task_execution.timed_out', run, null, { task_execution, reason: kind }));
+      }
     }
-    return rows;
+    return byRun;
   }
 
   /** `null` when the update is an edit but the run's locks are not held: the caller tries again with them. */

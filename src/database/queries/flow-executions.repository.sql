@@ -1217,7 +1217,7 @@ FROM
   ) overdue;
 
 -- FlowExecutionsRepository.tryLockDue
--- params: ["00000000-0000-4000-a000-000000000000"]
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]]
 SELECT
   fe.id,
   fe.organization_id,
@@ -1243,6 +1243,8 @@ SELECT
 FROM
   flow_executions fe
 WHERE
-  fe.id = $1
+  fe.id = ANY ($1::uuid[])
+ORDER BY
+  fe.id
 FOR NO KEY UPDATE
   SKIP LOCKED;

@@ -679,7 +679,7 @@ FROM
   ) overdue;
 
 -- TaskExecutionsRepository.timeOutDue
--- params: ["00000000-0000-4000-a000-000000000000","task_timeout","heartbeat_timeout","The task ran longer than its task timeout","No heartbeat or report within the task heartbeat timeout"]
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"],"task_timeout","heartbeat_timeout","The task ran longer than its task timeout","No heartbeat or report within the task heartbeat timeout"]
 WITH
   due AS (
     SELECT
@@ -691,7 +691,7 @@ WITH
     FROM
       task_executions te
     WHERE
-      te.flow_execution_id = $1
+      te.flow_execution_id = ANY ($1::uuid[])
       AND te.processing_status = 'running'
       AND te.timeout_at <= clock_timestamp()
     ORDER BY
