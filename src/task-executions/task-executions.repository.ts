@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { RequestValidationError } from '../common/validation/validation-error';
+import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoText, sqlList } from '../database/sql-literals';
 import { HeartbeatRow } from './dto/task-heartbeat.dto';
@@ -16,6 +17,25 @@ const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, 
   te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
 const RETURNING = COLUMNS.replace(/te\./g, '');
 const HEARTBEAT_FROM = sqlList(UNFINISHED_TASK_STATUSES);
+// A hot path: a named statement on the driver's pool, as the retrieve endpoints do.
+const HEARTBEAT = {
+  name: 'task_execution_heartbeat',
+  text: `WITH target AS (
+         SELECT te.id, te.organization_id, te.processing_status, fe.status AS run_status
+           FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+          WHERE te.id = $1
+       ), beat AS (
+         UPDATE task_executions te
+            SET heartbeat_at = clock_timestamp(), heartbeat_details = CASE WHEN $4 THEN $3::jsonb ELSE te.heartbeat_details END
+           FROM target
+          WHERE te.id = target.id AND target.organization_id = $2 AND target.run_status <> 'deleted'
+            AND te.processing_status IN ${HEARTBEAT_FROM}
+         RETURNING te.id, te.timeout_at
+       )
+       SELECT target.organization_id, target.processing_status, target.run_status, beat.id IS NOT NULL AS beaten,
+              ${isoText('beat.timeout_at')} AS lease_expires_at
+         FROM target LEFT JOIN beat ON true`,
+};
 /** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
 export const PAGE_BYTES = 2 * 1024 * 1024;
 // A task execution's JSON: its stored JSON values, about 600 bytes of fields, about 350 bytes per active tag.
@@ -126,25 +146,8 @@ export class TaskExecutionsRepository {
     { name: 'without details', params: [DummyValue.UUID, DummyValue.UUID2, undefined] },
   )
   async heartbeat(id: string, organizationId: string, details: unknown): Promise<HeartbeatRow | undefined> {
-    const rows: HeartbeatRow[] = await this.dataSource.query(
-      `WITH target AS (
-         SELECT te.id, te.organization_id, te.processing_status, fe.status AS run_status
-           FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
-          WHERE te.id = $1
-       ), beat AS (
-         UPDATE task_executions te
-            SET heartbeat_at = clock_timestamp(), heartbeat_details = CASE WHEN $4 THEN $3::jsonb ELSE te.heartbeat_details END
-           FROM target
-          WHERE te.id = target.id AND target.organization_id = $2 AND target.run_status <> 'deleted'
-            AND te.processing_status IN ${HEARTBEAT_FROM}
-         RETURNING te.id, te.timeout_at
-       )
-       SELECT target.organization_id, target.processing_status, target.run_status, beat.id IS NOT NULL AS beaten,
-              ${isoText('beat.timeout_at')} AS lease_expires_at
-         FROM target LEFT JOIN beat ON true`,
-      [id, organizationId, details === undefined || details === null ? null : JSON.stringify(details), details !== undefined],
-    );
-    return rows[0];
+    const params = [id, organizationId, details === undefined || details === null ? null : JSON.stringify(details), details !== undefined];
+    return (await driverQuery<HeartbeatRow>(this.dataSource, HEARTBEAT, params)).rows[0];
   }
 
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
