@@ -8,7 +8,8 @@ import { definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { freePort } from '../setup/global-setup';
 import { ServerProcess, startServerProcess, waitUntilReady } from '../utils/server-process';
 import { newOrg } from '../utils/tokens';
-import { eventually, WebhookReceiver } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
+import { WebhookReceiver } from '../utils/webhook-receiver';
 
 jest.setTimeout(300_000);
 

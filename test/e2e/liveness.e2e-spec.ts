@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
-import { eventually } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 
