@@ -198,7 +198,8 @@ export class TaskExecutionsService {
     if (rows.length === 0) return byRun;
     for (const row of rows) byRun.set(row.flow_execution_id, [...(byRun.get(row.flow_execution_id) ?? []), row]);
     const tags = await this.repository.activeTags(m, runs[0].organization_id, rows);
-    for (const run of runs) {
+    // A deleted run's tasks time out too (or they would stay due for ever), without an event: the run reads as gone.
+    for (const run of runs.filter((r) => r.status !== 'deleted')) {
       for (const { kind, ...row } of byRun.get(run.id) ?? []) {
         const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
         const task_execution = toTaskExecutionResponse(row, own, WRITE_RESPONSE);

@@ -202,6 +202,17 @@ describe('liveness: heartbeats and timeouts', () => {
       expect((await feed(org)).pop()!.reason).toBe('heartbeat_timeout');
     });
 
+    it("times out a deleted run's task without an event, so that it does not stay due", async () => {
+      const { org, execution, task: orphan } = await runningTask({ timeouts: { task_heartbeat_seconds: 1 } });
+      await t.http().delete(`/api/flow-executions/${execution.id}`).set(org.auth()).expect(204);
+      await eventually(
+        async () => (await t.dataSource.query(`SELECT processing_status FROM task_executions WHERE id = $1`, [orphan.id]))[0].processing_status as string,
+        (status) => status === 'failed',
+        20_000,
+      );
+      expect((await feed(org)).map((e) => e.type)).toEqual(['flow_execution.created', 'task_execution.updated', 'flow_execution.deleted']);
+    });
+
     it('execution_seconds fails a run with reason execution_timeout; awaiting_input_seconds one waiting for input', async () => {
       const org = await newOrg();
       const make = async (timeouts: Record<string, number>) => {
