@@ -102,7 +102,7 @@ export class LivenessService implements OnApplicationBootstrap, OnApplicationShu
         await this.lifecycle.apply(m, run.locked, { cause: 'timeout', reason }, by, { deferAdmission: true });
         n++;
       }
-      await this.lifecycle.admitWaiting(m, slots);
+      if (n > 0) await this.lifecycle.admitWaiting(m, slots);
       return n;
     });
     for (const kind of kinds) fired.set(kind, (fired.get(kind) ?? 0) + 1);
