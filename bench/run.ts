@@ -15,8 +15,9 @@ import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenc
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
 import { benchLiveness, livenessMarkdown, LivenessResults } from './liveness';
+import { OtlpSink, TracingResults, TracingRow, tracingMarkdown } from './tracing';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,liveness] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,liveness] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => ![WATCH, NOISY, HOSTILE, LIVENESS].includes(key) && !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter((key) => ![WATCH, NOISY, HOSTILE, OTEL, LIVENESS].includes(key) && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -230,6 +231,10 @@ async function main(): Promise<void> {
       hostile = await benchHostile({ url: urls.app, jwtSecret, fixture, log });
       assertRunning('app', servers.app);
     }
+    let tracing: TracingResults | null = null;
+    if (!options.only || options.only.includes(OTEL)) {
+      tracing = await benchTracing(load, { app: servers.app, url: urls.app, auth, getById, database, jwtSecret, env }, options);
+    }
     let liveness: LivenessResults | null = null;
     if (!options.only || options.only.includes(LIVENESS)) {
       liveness = await benchLiveness({
@@ -244,7 +249,7 @@ async function main(): Promise<void> {
       });
       assertRunning('app', servers.app);
     }
-    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile, liveness);
+    writeReport(options, database, rows, measurements, parity, watch, noisy, hostile, tracing, liveness);
   } finally {
     await stopAll();
   }
@@ -252,6 +257,68 @@ async function main(): Promise<void> {
 
 const WATCH = 'watch';
 const LIVENESS = 'liveness';
+const OTEL = 'otel';
+
+/**
+ * What tracing costs the hot read: GET by id on the main server (tracing off: nothing of
+ * OpenTelemetry loaded) and on a second one with OTEL_EXPORTER_OTLP_ENDPOINT set, every request
+ * traced and exported to a local sink, back to back at each connection count.
+ */
+async function benchTracing(
+  load: LoadGenerator,
+  on: {
+    app: ChildProcess;
+    url: string;
+    auth: Record<string, string>;
+    getById: Scenario;
+    database: BenchDatabase;
+    jwtSecret: string;
+    env: NodeJS.ProcessEnv;
+  },
+  options: Options,
+): Promise<TracingResults> {
+  const sink = await OtlpSink.start();
+  const port = await freePort();
+  const traced = await startServer('app-otel', APP_MAIN, port, {
+    ...on.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: on.database.url,
+    JWT_SECRET: on.jwtSecret,
+    PORT: String(port),
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+  });
+  try {
+    const plainTarget = { target: 'app' as Target, server: on.app, url: on.url, auth: on.auth };
+    const tracedTarget = { target: 'app' as Target, server: traced, url: `http://127.0.0.1:${port}`, auth: on.auth };
+    const runs = new Map<number, { plain: Omit<Measurement, 'round'>[]; traced: Omit<Measurement, 'round'>[] }>();
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const connections of options.connections) {
+        const both = runs.get(connections) ?? { plain: [], traced: [] };
+        runs.set(connections, both);
+        const order = round % 2 ? (['plain', 'traced'] as const) : (['traced', 'plain'] as const);
+        for (const which of order) both[which].push(await measure(load, which === 'plain' ? plainTarget : tracedTarget, on.getById, connections, options));
+        const [p, t] = [both.plain[both.plain.length - 1], both.traced[both.traced.length - 1]];
+        log(
+          `otel round ${round}/${options.rounds} get c=${connections}: without ${p.requestsPerSecond.toFixed(0)} req/s p50 ${ms(p.p50)} p99 ${ms(p.p99)} | ` +
+            `with ${t.requestsPerSecond.toFixed(0)} req/s p50 ${ms(t.p50)} p99 ${ms(t.p99)}${p.errors + t.errors ? ` ERRORS ${p.errors + t.errors}` : ''}`,
+        );
+      }
+    }
+    const summary = (list: Omit<Measurement, 'round'>[]) => ({
+      rps: median(list.map((m) => m.requestsPerSecond)),
+      p50: median(list.map((m) => m.p50 ?? 0)),
+      p99: median(list.map((m) => m.p99 ?? 0)),
+      cpuMsPerRequest: list.every((m) => m.cpuMsPerRequest !== null) ? median(list.map((m) => m.cpuMsPerRequest!)) : null,
+    });
+    const rows: TracingRow[] = [...runs].map(([connections, both]) => ({ connections, plain: summary(both.plain), traced: summary(both.traced) }));
+    await stopChild(traced); // its last spans are flushed at SIGTERM
+    return { rows, exports: sink.exports, exportedBytes: sink.bytes };
+  } finally {
+    await stopChild(traced);
+    await sink.close();
+  }
+}
 const HOSTILE = 'hostile';
 const IDLE_POLLS = 10_000;
 
@@ -510,6 +577,7 @@ function writeReport(
   watch: WatchResults | null,
   noisy: NoisyResult | null,
   hostile: HostileRow[] | null,
+  tracing: TracingResults | null,
   liveness: LivenessResults | null,
 ): void {
   const cpu = cpus();
@@ -539,6 +607,7 @@ function writeReport(
       )
     : null;
   if (hostileReport) console.log(`${hostileReport}\n`);
+  if (tracing) console.log(`${tracingMarkdown(tracing, options.rounds)}\n`);
   if (errors.length) {
     const why = (r: Row) =>
       [
@@ -570,13 +639,28 @@ function writeReport(
     ...(watch ? watchReport(watch) : []),
     ...(noisy ? [noisyMarkdown(noisy, options), ''] : []),
     ...(hostileReport ? [hostileReport] : []),
+    ...(tracing ? [tracingMarkdown(tracing, options.rounds)] : []),
     ...(liveness ? livenessMarkdown(liveness) : []),
   ].join('\n');
   writeFileSync(join(RESULTS, 'latest.md'), markdown);
   writeFileSync(
     join(RESULTS, 'latest.json'),
     JSON.stringify(
-      { date: new Date().toISOString(), command, machine, options, data: { ...fixture, ...seed }, parity, rows, measurements, watch, noisy, hostile, liveness },
+      {
+        date: new Date().toISOString(),
+        command,
+        machine,
+        options,
+        data: { ...fixture, ...seed },
+        parity,
+        rows,
+        measurements,
+        watch,
+        noisy,
+        hostile,
+        tracing,
+        liveness,
+      },
       null,
       2,
     ),

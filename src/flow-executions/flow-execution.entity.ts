@@ -67,4 +67,12 @@ export class FlowExecutionEntity {
 
   @Column('varchar', { length: 32, nullable: true })
   timeout_reason: string | null;
+
+  /** W3C traceparent of the request that created (or last re-executed) the run; docs/api.md#trace-context. */
+  @Column('varchar', { length: 55, nullable: true })
+  traceparent: string | null;
+
+  /** The tracestate that came with it. */
+  @Column('varchar', { length: 512, nullable: true })
+  tracestate: string | null;
 }

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
+import type { TraceContext } from '../common/http/trace-context';
 import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -119,7 +120,8 @@ export class FlowExecutionsService {
     return accessible(principal, await this.repository.findById(id, withCredits));
   }
 
-  async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+  /** `trace`: the request's W3C trace context, kept with the run (docs/api.md#trace-context). */
+  async create(principal: Principal, dto: CreateFlowExecutionDto, trace: TraceContext | null = null): Promise<FlowExecutionResponseDto> {
     const flow = await this.flows.getExecutable(principal, dto.flow_id);
     const inputs = inputTasks(flow.definition);
     const task = chooseInputTask(inputs, dto.input_task_name ?? null);
@@ -134,6 +136,7 @@ export class FlowExecutionsService {
       inputTaskName: task.name,
       triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
       modifiedBy: principal.subject,
+      trace,
     });
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
     return toFlowExecutionResponse(row);
@@ -200,12 +203,13 @@ export class FlowExecutionsService {
 
   /**
    * Runs the execution again on the flow's latest version: every task gets a new attempt, or with
-   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits.
+   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits. A
+   * `trace` given replaces the run's; without one the run keeps its own (docs/api.md#trace-context).
    */
-  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager): Promise<void> {
+  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager, trace: TraceContext | null = null): Promise<void> {
     const current = accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
-    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale };
+    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale, trace };
     if (within) {
       await this.lifecycle.change(principal, id, change, within);
       return;

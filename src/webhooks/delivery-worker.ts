@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap }
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { LOGGER } from '../logging/logger';
+import { traceHeaders } from '../common/http/trace-context';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { renderEvent } from '../event-log/event-types';
@@ -164,7 +165,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (disabled) this.logger.warn({ webhookId: delivery.webhook_id }, 'webhook disabled after failing');
   }
 
-  /** Standard Webhooks headers; during a rotation's grace period, signatures by both secrets. */
+  /**
+   * Standard Webhooks headers; during a rotation's grace period, signatures by both secrets. The
+   * run's trace context goes along as `traceparent` / `tracestate` (docs/api.md#trace-context).
+   */
   private sign(delivery: ClaimedDelivery, body: string, at: Date): Record<string, string> {
     const signatures = [new Webhook(delivery.secret).sign(delivery.event_id, at, body)];
     if (delivery.previous_secret) signatures.push(new Webhook(delivery.previous_secret).sign(delivery.event_id, at, body));
@@ -172,6 +176,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       'webhook-id': delivery.event_id,
       'webhook-timestamp': Math.floor(at.getTime() / 1000).toString(),
       'webhook-signature': signatures.join(' '),
+      ...traceHeaders(delivery),
     };
   }
 }

@@ -24,6 +24,9 @@ export interface ClaimedDelivery {
   event_id: string;
   /** Null when retention has removed the event. */
   event: StoredEvent | null;
+  /** The trace context of the event's flow execution, sent as headers (docs/api.md#trace-context). */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export interface AttemptOutcome {
@@ -102,10 +105,11 @@ export class WebhooksRepository {
          SELECT c.id, c.webhook_id, c.attempts AS attempt, c.created_at, c.event_id::text, w.url, w.secret,
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
                 (w.consecutive_failures <> 0 OR w.failing_since IS NOT NULL) AS failing,
-                e.type, ${OCCURRED_AT} AS occurred_at, e.payload
+                e.type, ${OCCURRED_AT} AS occurred_at, e.payload, fe.traceparent, fe.tracestate
            FROM claimed c
            JOIN webhooks w ON w.id = c.webhook_id
-           LEFT JOIN flow_events e ON e.id = c.event_id`,
+           LEFT JOIN flow_events e ON e.id = c.event_id
+           LEFT JOIN flow_executions fe ON fe.id = e.flow_execution_id`,
         [limit, perEndpoint, [...busy.keys()], [...busy.values()], leaseMs],
       );
     return rows.map(({ type, occurred_at, payload, ...delivery }) => ({

@@ -13,6 +13,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -39,6 +41,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -73,6 +77,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -100,6 +106,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -157,6 +165,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -227,6 +237,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -296,6 +308,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -465,6 +479,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -510,6 +526,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -694,6 +712,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -740,6 +760,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -818,7 +840,7 @@ ORDER BY
   page.id DESC;
 
 -- FlowExecutionsRepository.start
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","vendor=value"]
 SELECT
   fe.id,
   fe.organization_id,
@@ -830,6 +852,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -839,10 +863,10 @@ SELECT
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
   ) AS updated_at
 FROM
-  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8) fe;
+  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe;
 
 -- FlowExecutionsRepository.start (keeping an Idempotency-Key)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,null,null,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
 WITH
   owned AS (
     SELECT
@@ -851,9 +875,9 @@ WITH
       idempotency_keys
     WHERE
       organization_id = $1
-      AND operation = $9
-      AND key = $10
-      AND owner = $11
+      AND operation = $11
+      AND key = $12
+      AND owner = $13
     FOR UPDATE
   ),
   fe AS (
@@ -861,19 +885,19 @@ WITH
       s.*
     FROM
       owned
-      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8) s
+      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
   ),
   kept AS (
     UPDATE idempotency_keys k
     SET
-      response_status = $12,
+      response_status = $14,
       response_body = flow_execution_json (fe::flow_executions) || '{"run_number": null}'::jsonb
     FROM
       fe
     WHERE
       k.organization_id = $1
-      AND k.operation = $9
-      AND k.key = $10
+      AND k.operation = $11
+      AND k.key = $12
   )
 SELECT
   EXISTS (
@@ -892,6 +916,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -920,6 +946,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -957,6 +985,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -998,6 +1028,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1032,6 +1064,46 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.setStatus (re-execution with a trace context)
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"],"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",null]
+UPDATE flow_executions fe
+SET
+  status = $2,
+  modified_by = $3,
+  flow_version = COALESCE($4, fe.flow_version),
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  ),
+  traceparent = $6,
+  tracestate = $7
+WHERE
+  fe.id = $1
+  AND fe.status = ANY ($5::text[])
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1162,6 +1234,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1242,6 +1316,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1295,6 +1371,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'

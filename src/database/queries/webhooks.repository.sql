@@ -83,11 +83,14 @@ SELECT
     e.occurred_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
   ) AS occurred_at,
-  e.payload
+  e.payload,
+  fe.traceparent,
+  fe.tracestate
 FROM
   claimed c
   JOIN webhooks w ON w.id = c.webhook_id
-  LEFT JOIN flow_events e ON e.id = c.event_id;
+  LEFT JOIN flow_events e ON e.id = c.event_id
+  LEFT JOIN flow_executions fe ON fe.id = e.flow_execution_id;
 
 -- WebhooksRepository.msUntilNextDue
 -- params: [["00000000-0000-4000-a000-000000000000"]]
