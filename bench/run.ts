@@ -145,6 +145,9 @@ async function main(): Promise<void> {
         DATABASE_URL: database.url,
         JWT_SECRET: jwtSecret,
         PORT: String(appPort),
+        // The watch scenario holds 10,000 idle long-polls of one caller: what holding costs, past the default caps.
+        HELD_REQUESTS_PER_ORG: String(2 * IDLE_POLLS),
+        HELD_REQUESTS_PER_CREDENTIAL: String(2 * IDLE_POLLS),
       }),
       raw: await startServer('raw', join(__dirname, 'raw-server.js'), rawPort, {
         ...env,

@@ -7,6 +7,8 @@ import { disconnectSignal } from '../common/http/disconnect';
 import type { TraceContext } from '../common/http/trace-context';
 import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
+import { HeldRequests } from '../common/held/held-requests';
+import { WakeReads } from '../common/held/wake-reads';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
@@ -46,6 +48,9 @@ export interface ConditionalResponse {
 
 @Injectable()
 export class FlowExecutionsService {
+  /** Reads after a wake, shared by the long-polls of one execution. */
+  private readonly wakeReads: WakeReads<FlowExecutionRow | undefined>;
+
   constructor(
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
@@ -55,7 +60,13 @@ export class FlowExecutionsService {
     private readonly organizations: OrganizationsService,
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
-  ) {}
+    private readonly held: HeldRequests,
+  ) {
+    this.wakeReads = new WakeReads(
+      (row) => row,
+      () => metrics.heldReads.inc({ kind: 'execution' }),
+    );
+  }
 
   /**
    * The retrieve endpoint with conditional GET: a strong ETag from everything the body depends on
@@ -67,8 +78,16 @@ export class FlowExecutionsService {
     at: ExecutionLocator,
     query: GetFlowExecutionQueryDto,
     ifNoneMatch: string | undefined,
+    woken = false,
   ): Promise<ConditionalResponse> {
-    const row = await this.find(principal, at, query.include_credits === true);
+    const withCredits = query.include_credits === true;
+    // Woken long-polls of one execution share one read (their access was decided before waiting).
+    const row = woken
+      ? accessible(
+          principal,
+          await this.wakeReads.read(`${'id' in at ? at.id : `${at.flowId}:${at.runNumber}`}:${withCredits}`, 0, () => this.findRow(at, withCredits)),
+        )
+      : await this.find(principal, at, withCredits);
     const includeRunNumber = query.include_run_number === true || 'runNumber' in at;
     const flags = `${includeRunNumber ? 'r' : ''}${query.include_credits ? `c${row.total_credits ?? ''}` : ''}`;
     const etag = `"${row.updated_at.replace(/\D/g, '')}-${row.status}-${flags}"`;
@@ -91,6 +110,7 @@ export class FlowExecutionsService {
   ): Promise<ConditionalResponse & { waited: boolean }> {
     let result = await this.getConditional(principal, at, query, ifNoneMatch);
     if (result.body || waitSeconds === null) return { ...result, waited: false };
+    const release = this.held.hold(principal);
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
     const subscription = this.events.watchExecution(result.id);
@@ -98,13 +118,18 @@ export class FlowExecutionsService {
     try {
       result = await this.getConditional(principal, at, query, ifNoneMatch);
       while (!result.body && !signal.aborted && !subscription.ended && Date.now() < deadline) {
-        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, at, query, ifNoneMatch);
+        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, at, query, ifNoneMatch, true);
       }
     } finally {
       this.metrics.longPolls.dec();
       subscription.close();
+      release();
     }
     return { ...result, waited: true };
+  }
+
+  private findRow(at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    return 'id' in at ? this.repository.findById(at.id, withCredits) : this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
   }
 
   /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
