@@ -463,6 +463,16 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
       request: async () => ({ method: 'GET', path: `/api/task-executions/${taskExecution.id}?include_credits=true` }),
     },
     {
+      operation: 'POST /api/task-executions/{task_execution_id}/heartbeat',
+      input: '64 KiB details (the bound)',
+      request: async () => ({
+        method: 'POST',
+        path: `/api/task-executions/${taskExecution.id}/heartbeat`,
+        role: 'worker',
+        body: { details: bigOutput(fits((n) => bigOutput(n), 64 * 1024)) },
+      }),
+    },
+    {
       operation: 'POST /api/flow-executions/{flow_execution_id}/webhook-data',
       input: '20 fields with DFA-hostile patterns, 3,700 characters in one (just under the budget)',
       request: async () => ({

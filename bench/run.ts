@@ -13,7 +13,7 @@ import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, openBenchDatabase } from 
 import { SUITES } from './suites';
 import { IDLE_POLLS } from './watch';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,writes] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,writes,liveness] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 

@@ -1,6 +1,7 @@
 import { loadavg } from 'node:os';
 import { assertRunning, suite, Suite } from './context';
 import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
+import { livenessSuite } from './liveness';
 import { noisySuite } from './noisy';
 import { otelSuite } from './tracing';
 import { watchSuite } from './watch';
@@ -27,4 +28,4 @@ const hostileSuite = suite({
  * The `--only` names beside the scenario keys of bench/scenarios.ts, run in this order after the
  * scenarios (all of them without `--only`). A new one is a `Suite` (bench/context.ts) and a line here.
  */
-export const SUITES: Suite[] = [watchSuite, noisySuite, hostileSuite, otelSuite, writesSuite];
+export const SUITES: Suite[] = [watchSuite, noisySuite, hostileSuite, otelSuite, writesSuite, livenessSuite];

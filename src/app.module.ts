@@ -19,6 +19,7 @@ import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
 import { FlowsModule } from './flows/flows.module';
 import { HealthModule } from './health/health.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { LivenessModule } from './liveness/liveness.module';
 import { RetentionModule } from './retention/retention.module';
 import { ServiceAccountsModule } from './service-accounts/service-accounts.module';
 import { TaskExecutionsModule } from './task-executions/task-executions.module';
@@ -58,6 +59,7 @@ export class AppModule {
         FlowExecutionsModule,
         TaskExecutionsModule,
         RetentionModule,
+        LivenessModule,
         WebhooksModule,
       ],
       providers: [

@@ -36,6 +36,8 @@ export interface AppConfig {
   databaseDirectUrl?: string;
   /** `RETENTION_SWEEP_INTERVAL_S`: how often each replica deletes executions past their flow's TTL. */
   retentionSweepIntervalSeconds: number;
+  /** `LIVENESS_SWEEP_INTERVAL_MS`: how often each replica fires the timeouts that are due (docs/operations.md#liveness). */
+  livenessSweepIntervalMs: number;
   /** `NODE_ENV=production`: nothing but JSON lines on stdout, and no demo credential printed. */
   production: boolean;
   /** How long an `Idempotency-Key` answer is kept and replayed (`IDEMPOTENCY_TTL_HOURS`). */
@@ -169,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dbPreparedStatements: boolean('DB_PREPARED_STATEMENTS', true),
     databaseDirectUrl,
     retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
+    livenessSweepIntervalMs: integer('LIVENESS_SWEEP_INTERVAL_MS', 1000, 10, 600_000),
     production: env.NODE_ENV === 'production',
     idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
     faultAfterCommit: env.NODE_ENV !== 'production' && (env.FAULT_AFTER_COMMIT === 'exit' || env.FAULT_AFTER_COMMIT === 'drop') ? env.FAULT_AFTER_COMMIT : null,

@@ -1,4 +1,10 @@
-export const EVENT_TYPES = ['flow_execution.created', 'flow_execution.status_changed', 'flow_execution.deleted', 'task_execution.updated'] as const;
+export const EVENT_TYPES = [
+  'flow_execution.created',
+  'flow_execution.status_changed',
+  'flow_execution.deleted',
+  'task_execution.updated',
+  'task_execution.timed_out',
+] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 

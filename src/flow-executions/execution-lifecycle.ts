@@ -12,7 +12,7 @@ import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-executio
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive } from './execution-status';
-import { ChangedRow, ExpiredExecution, FlowExecutionsRepository, NewExecution, StatusChange } from './flow-executions.repository';
+import { ChangedRow, DueExecution, ExpiredExecution, FlowExecutionsRepository, NewExecution, StatusChange } from './flow-executions.repository';
 import { Cause, decide, freesSlot, refusal, RULES } from './transitions';
 
 export type { ChangedRow, ChangeOutcome } from './flow-executions.repository';
@@ -80,9 +80,10 @@ export class ExecutionLifecycle {
   /**
    * Applies the change asked by `by` to a run locked by `lockRun`, in that transaction (an event
    * log's): decides by the table, writes, records the event (or only wakes waiters when the status
-   * stays), makes the cause's effects on the run's tasks, and admits waiting runs into a freed slot.
+   * stays), makes the cause's effects on the run's tasks, and admits waiting runs into a freed slot
+   * (unless `deferAdmission`: the caller then calls `admitWaiting` before it commits).
    */
-  async apply(m: EntityManager, locked: LockedRun, change: Change, by: Principal): Promise<FlowExecutionRow> {
+  async apply(m: EntityManager, locked: LockedRun, change: Change, by: Principal, options: { deferAdmission?: boolean } = {}): Promise<FlowExecutionRow> {
     const before = locked.row;
     if (change.cause === 'patch') assertMayMove(by, before.status, change.to);
     const decision = decide(change.cause, before.status, locked.slots.active < locked.slots.limit, change.cause === 'patch' ? change.to : undefined);
@@ -100,7 +101,8 @@ export class ExecutionLifecycle {
 
     if (after.status === 'deleted') await this.repository.retireTags(m, [after.id]);
     if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
-    if (freesSlot(before.status, after.status)) await this.admit(m, locked.slots);
+    // A caller changing many runs in one transaction admits once at the end (admitWaiting).
+    if (freesSlot(before.status, after.status) && !options.deferAdmission) await this.admit(m, locked.slots);
     return after;
   }
 
@@ -207,6 +209,37 @@ export class ExecutionLifecycle {
       if (rows.some((row) => freesSlot(row.previous_status, row.status))) await this.admit(m, slots);
       return rows.length;
     });
+  }
+
+  /** Runs whose own timeout is due (the `timeout` row), soonest first, up to `limit`. */
+  due(limit: number): Promise<DueExecution[]> {
+    return this.repository.findDue(limit);
+  }
+
+  /** Runs whose timeout passed more than `graceMs` ago, at most `cap`. */
+  overdue(graceMs: number, cap: number): Promise<number> {
+    return this.repository.countOverdue(graceMs, cap);
+  }
+
+  /** For sweeps that never wait: the organization's lock and slots, or null when another transaction holds it. */
+  tryLockOrganization(m: EntityManager, organizationId: string): Promise<Slots | null> {
+    return this.organizations.tryLock(m, organizationId);
+  }
+
+  /**
+   * The runs' locks for the liveness sweep, their organization's (`slots`) held, skipping any
+   * another transaction holds; `dueReason` names a run's own timeout when that is due now.
+   */
+  async tryLockDueRuns(m: EntityManager, slots: Slots, ids: string[]): Promise<{ locked: LockedRun; dueReason: string | null }[]> {
+    const rows = await this.repository.tryLockDue(m, ids);
+    return rows
+      .filter((row) => row.organization_id === slots.organizationId)
+      .map(({ due_reason: dueReason, ...row }) => ({ locked: { row, slots }, dueReason }));
+  }
+
+  /** The `admit` row once for changes applied with `deferAdmission` (its lock held). */
+  async admitWaiting(m: EntityManager, slots: Slots): Promise<void> {
+    if (slots.active < slots.limit) await this.admit(m, slots);
   }
 
   /** The `admit` row: the oldest waiting runs start while the organization has free slots (its lock held). */

@@ -9,6 +9,7 @@ import { ACTIVE_STATUSES, ExecutionStatus, TERMINAL_STATUSES } from './execution
 @Index('flow_executions_flow_updated_idx', ['flow_id', 'updated_at', 'id'], { where: "status <> 'deleted'" })
 @Index('flow_executions_org_queued_idx', ['organization_id', 'created_at', 'id'], { where: "status = 'queued'" })
 @Index('flow_executions_org_active_idx', ['organization_id'], { where: `status IN ${sqlList(ACTIVE_STATUSES)}` })
+@Index('flow_executions_timeout_idx', ['timeout_at'], { where: 'timeout_at IS NOT NULL' })
 @Index('flow_executions_flow_terminal_idx', ['flow_id', 'terminal_at'], { where: `status IN ${sqlList(TERMINAL_STATUSES)}` })
 export class FlowExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
@@ -55,6 +56,17 @@ export class FlowExecutionEntity {
   /** When the run last entered completed, failed or cancelled; null in any other status. Kept by a trigger. */
   @Column('timestamptz', { nullable: true })
   terminal_at: Date | null;
+
+  /** When the run last started running from a waiting or ended status (execution_seconds counts from it); kept by a trigger. */
+  @Column('timestamptz', { nullable: true })
+  running_since: Date | null;
+
+  /** The run's next due time in its flow's `settings.timeouts`, and which timeout it is; kept by a trigger. */
+  @Column('timestamptz', { nullable: true })
+  timeout_at: Date | null;
+
+  @Column('varchar', { length: 32, nullable: true })
+  timeout_reason: string | null;
 
   /** W3C traceparent of the request that created (or last re-executed) the run; docs/api.md#trace-context. */
   @Column('varchar', { length: 55, nullable: true })

@@ -157,6 +157,12 @@ const EXPIRED_FROM = sqlList(sources('retention', 'deleted'));
 // The flow's TTL as an interval; flows without one never match.
 const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
 
+/** A run whose own timeout is due, or that has a task whose timeout is due. */
+export interface DueExecution {
+  organization_id: string;
+  id: string;
+}
+
 export interface ExpiredExecution {
   organization_id: string;
   id: string;
@@ -577,6 +583,41 @@ export class FlowExecutionsRepository {
       [ids],
     );
     return rows;
+  }
+  /**
+   * Runs whose own timeout (settings.timeouts, kept by flow_executions_timeout_at) is due, soonest
+   * first, from flow_executions_timeout_idx (`now()`, not the volatile clock_timestamp(), so that the index applies).
+   */
+  @GenerateSql({ params: [100] })
+  async findDue(limit: number): Promise<DueExecution[]> {
+    return this.dataSource.query(`SELECT fe.organization_id, fe.id FROM flow_executions fe WHERE fe.timeout_at <= now() ORDER BY fe.timeout_at LIMIT $1`, [
+      limit,
+    ]);
+  }
+
+  /** Runs whose timeout passed more than `graceMs` ago (at most `cap` counted): what the sweep has not kept up with. */
+  @GenerateSql({ params: [1000, 100000] })
+  async countOverdue(graceMs: number, cap: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM flow_executions fe WHERE fe.timeout_at <= now() - make_interval(secs => $1 / 1000.0) LIMIT $2
+       ) overdue`,
+      [graceMs, cap],
+    );
+    return rows[0].n;
+  }
+
+  /**
+   * The runs' locks for a sweep that never waits, in id order: those another transaction holds (or
+   * that are gone) are left out; `due_reason` is a run's own timeout's reason when due now, else null.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
+  async tryLockDue(m: EntityManager, ids: string[]): Promise<(FlowExecutionRow & { due_reason: string | null })[]> {
+    return m.query(
+      `SELECT ${COLUMNS}, CASE WHEN fe.timeout_at <= clock_timestamp() THEN fe.timeout_reason END AS due_reason
+         FROM flow_executions fe WHERE fe.id = ANY($1::uuid[]) ORDER BY fe.id FOR NO KEY UPDATE SKIP LOCKED`,
+      [ids],
+    );
   }
 }
 

@@ -69,6 +69,7 @@ const TABLE: Record<Exclude<Cause, 'patch'>, Partial<Record<Source, string | [st
   task_edited: { completed: 'edited' },
   webhook_data: { awaiting_input: 'running' },
   retention: { completed: 'deleted', failed: 'deleted', cancelled: 'deleted' },
+  timeout: { running: 'failed', awaiting_input: 'failed', cancel_requested: 'cancelled' },
 };
 
 describe('the transition table', () => {
@@ -150,6 +151,19 @@ describe('the transition table', () => {
     expect(takesSlot('awaiting_input', 'running')).toBe(false);
     expect(freesSlot('cancel_requested', 'cancelled')).toBe(true);
     expect(freesSlot('completed', 'deleted')).toBe(false);
+  });
+
+  it('ends a timed-out run failed, or cancelled when a cancel was asked, freeing its slot', () => {
+    expect(sources('timeout', 'failed')).toEqual(['running', 'awaiting_input']);
+    expect(sources('timeout', 'cancelled')).toEqual(['cancel_requested']);
+    for (const from of ACTIVE_STATUSES) {
+      const decision = decide('timeout', from, false);
+      expect(decision.kind).toBe('move');
+      expect(freesSlot(from, (decision as Extract<Decision, { kind: 'move' }>).to)).toBe(true);
+    }
+    expect(EXECUTION_STATUSES.filter((s) => !isActive(s)).map((s) => decide('timeout', s, true).kind)).toEqual(
+      EXECUTION_STATUSES.filter((s) => !isActive(s)).map(() => 'unchanged'),
+    );
   });
 
   it('never frees a slot by retention (it deletes ended runs only)', () => {

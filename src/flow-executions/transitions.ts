@@ -13,6 +13,7 @@ export const CAUSES = [
   'task_edited',
   'webhook_data',
   'retention',
+  'timeout',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 
@@ -93,6 +94,17 @@ export const RULES: Record<Cause, CauseRule> = {
   webhook_data: { moves: [{ from: ['awaiting_input'], to: 'running' }], otherwise: 'ignore' },
   /** The flow's `settings.ttl.seconds` passed since the run ended (the sweep picks only those). */
   retention: { moves: [{ from: TERMINAL_STATUSES, to: 'deleted' }], otherwise: 'ignore' },
+  /**
+   * A timeout of the flow's `settings.timeouts` fired (the liveness sweep): the run fails, or ends
+   * cancelled when a cancel was asked, whichever timeout it is (docs/api.md#timeouts).
+   */
+  timeout: {
+    moves: [
+      { from: ['running', 'awaiting_input'], to: 'failed' },
+      { from: ['cancel_requested'], to: 'cancelled' },
+    ],
+    otherwise: 'ignore',
+  },
 };
 
 export type Decision =

@@ -15,7 +15,8 @@ import {
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowAnalysisCache, FlowHead } from './flow-analysis';
-import { definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { definitionLimitIssues, dslIssues, flowTasks, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { taskTimeoutIssues } from './flow-timeouts';
 import type { FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
 import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
@@ -45,6 +46,7 @@ export class FlowsService {
 
   async create(principal: Principal, dto: CreateFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     assertValidDefinition(dto.definition);
+    assertTaskTimeouts(dto.settings, dto.definition);
     const created = await this.repository.create(
       {
         organizationId: principal.organizationId,
@@ -96,7 +98,8 @@ export class FlowsService {
   }
 
   async update(principal: Principal, id: string, dto: PatchFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
-    await this.getAccessible(principal, id);
+    const current = await this.getAccessible(principal, id);
+    assertTaskTimeouts(dto.settings, current.version.definition);
     if (dto.status != null && !(FLOW_STATUSES as readonly string[]).includes(dto.status)) {
       throw badRequest(`Invalid status '${dto.status}': must be one of ${FLOW_STATUSES.join(', ')}`);
     }
@@ -261,6 +264,13 @@ function assertDraft(row: FlowWithVersion): FlowWithVersion {
 
 function isStorableVersion(version: number): boolean {
   return Number.isSafeInteger(version) && version >= 1 && version <= MAX_VERSION;
+}
+
+/** `settings.timeouts.tasks` names tasks of the flow's (latest) definition, with valid seconds: a 422 naming the field otherwise. */
+function assertTaskTimeouts(settings: FlowSettingsDto | null | undefined, definition: unknown): void {
+  const names = flowTasks(definition).map((task) => task.name);
+  const issues = taskTimeoutIssues(settings?.timeouts?.tasks, names, ['body', 'settings', 'timeouts', 'tasks']);
+  if (issues.length > 0) throw new RequestValidationError(issues);
 }
 
 function settingsToStore(settings: FlowSettingsDto | null | undefined): Record<string, unknown> | null {

@@ -16,6 +16,7 @@ export type StaleStatus = (typeof STALE_STATUSES)[number];
 @Check('task_executions_credits_check', 'credits >= 0')
 // (organization_id, created_at DESC, id DESC): TypeORM cannot declare column order, so it is told to leave the index alone.
 @Index('task_executions_org_created_idx', { synchronize: false })
+@Index('task_executions_timeout_idx', ['timeout_at'], { where: 'timeout_at IS NOT NULL' })
 export class TaskExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -72,4 +73,22 @@ export class TaskExecutionEntity {
 
   @Column('timestamptz', { default: () => 'now()' })
   updated_at: Date;
+
+  /** The last heartbeat or report (of a running task, kept by a trigger), and the latest heartbeat's `details`. */
+  @Column('timestamptz', { nullable: true })
+  heartbeat_at?: Date | null;
+
+  @Column('jsonb', { nullable: true })
+  heartbeat_details?: unknown;
+
+  /** The heartbeat timeout and the task timeout's deadline, fixed when the task starts running. */
+  @Column('integer', { nullable: true })
+  heartbeat_seconds?: number | null;
+
+  @Column('timestamptz', { nullable: true })
+  running_deadline_at?: Date | null;
+
+  /** The sooner of the two while running; the liveness sweep walks task_executions_timeout_idx. */
+  @Column('timestamptz', { nullable: true })
+  timeout_at?: Date | null;
 }

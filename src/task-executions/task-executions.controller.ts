@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
@@ -15,6 +15,7 @@ import {
   TaskExecutionResponseDto,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
+import { TaskHeartbeatRequestDto, TaskHeartbeatResponseDto } from './dto/task-heartbeat.dto';
 import { TaskExecutionsService } from './task-executions.service';
 
 @ApiTags('task-executions')
@@ -76,5 +77,21 @@ export class TaskExecutionsController {
     @Query() query: GetTaskExecutionQueryDto,
   ): Promise<TaskExecutionResponseDto> {
     return this.service.get(principal, id, query);
+  }
+
+  /**
+   * A running task's heartbeat (workers): keeps it from its heartbeat timeout, stores `details` as
+   * its latest progress, and says whether its run is being cancelled. A finished task answers 409.
+   */
+  @Post(':task_execution_id/heartbeat')
+  @RequirePermission('executions:report')
+  @HttpCode(200)
+  @ApiErrors(400, 403, 404, 409)
+  heartbeatTaskExecution(
+    @CurrentPrincipal() principal: Principal,
+    @Param('task_execution_id', new ParseIdPipe('task execution')) id: string,
+    @Body() dto: TaskHeartbeatRequestDto,
+  ): Promise<TaskHeartbeatResponseDto> {
+    return this.service.heartbeat(principal, id, dto);
   }
 }

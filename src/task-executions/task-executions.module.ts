@@ -17,5 +17,6 @@ import { WebhookDataService } from './webhook-data.service';
   imports: [FlowExecutionsModule, EventLogModule],
   controllers: [TaskStatusesController, TaskExecutionsController, WebhookDataController, TaskTagsController, FlowTagsController],
   providers: [TaskExecutionsService, TaskExecutionsRepository, WebhookDataService, WebhookDataRepository, TaskTagsService, TaskTagsRepository],
+  exports: [TaskExecutionsService],
 })
 export class TaskExecutionsModule {}

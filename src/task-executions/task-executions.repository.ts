@@ -4,6 +4,9 @@ import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
+import { isoText, sqlList } from '../database/sql-literals';
+import { HeartbeatRow } from './dto/task-heartbeat.dto';
+import { UNFINISHED_TASK_STATUSES } from './dto/task-status.dto';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
@@ -17,7 +20,28 @@ const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, 
 const RETURNING = COLUMNS.replace(/te\./g, '');
 // The read paths (retrieve, list) take the JSON columns as text, spliced into the response unparsed (docs/api.md#event-loop-budget).
 const READ_COLUMNS = COLUMNS.replace(/te\.(input|output|error|source_task_executions),/g, 'te.$1::text AS $1,');
-/** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
+const HEARTBEAT_FROM = sqlList(UNFINISHED_TASK_STATUSES);
+// A hot path: a named statement on the driver's pool, as the retrieve endpoints do.
+const HEARTBEAT = {
+  name: 'task_execution_heartbeat',
+  text: `WITH target AS (
+         SELECT te.id, te.organization_id, te.processing_status, fe.status AS run_status, fe.traceparent, fe.tracestate
+           FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
+          WHERE te.id = $1
+       ), beat AS (
+         UPDATE task_executions te
+            SET heartbeat_at = clock_timestamp(), heartbeat_details = CASE WHEN $4 THEN $3::jsonb ELSE te.heartbeat_details END
+           FROM target
+          WHERE te.id = target.id AND target.organization_id = $2 AND target.run_status <> 'deleted'
+            AND te.processing_status IN ${HEARTBEAT_FROM}
+         RETURNING te.id, te.timeout_at
+       )
+       SELECT target.organization_id, target.processing_status, target.run_status, target.traceparent, target.tracestate,
+              beat.id IS NOT NULL AS beaten,
+              ${isoText('beat.timeout_at')} AS lease_expires_at
+         FROM target LEFT JOIN beat ON true`,
+};
+
 /**
  * A task report in one statement: the run with its pinned version's task names, and, when the run
  * is the organization's, not deleted and every name one of its version's, the statuses recorded in
@@ -102,6 +126,7 @@ export interface Report {
   changes: ReportChangeRow[];
 }
 
+/** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
 export const PAGE_BYTES = 2 * 1024 * 1024;
 // A task execution's JSON: its stored JSON values, about 600 bytes of fields, its run's trace context, about 350 bytes per active tag.
 const ROW_BYTES = `(600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0)
@@ -140,6 +165,14 @@ export interface ListFilter {
   /** Rows wanted; one more is read, to tell whether more exist. */
   limit: number;
 }
+
+export const TASK_TIMEOUT_KINDS = ['heartbeat_timeout', 'task_timeout'] as const;
+export type TaskTimeoutKind = (typeof TASK_TIMEOUT_KINDS)[number];
+export type TimedOutTask = TaskExecutionEntity & { kind: TaskTimeoutKind };
+const TIMEOUT_MESSAGES: Record<TaskTimeoutKind, string> = {
+  heartbeat_timeout: 'No heartbeat or report within the task heartbeat timeout',
+  task_timeout: 'The task ran longer than its task timeout',
+};
 
 /** With its run's status and trace context. */
 export type LocatedTaskExecution = TaskExecutionEntity & RunTrace & { parent_status: string };
@@ -191,6 +224,21 @@ export class TaskExecutionsRepository {
       [id],
     );
     return rows[0];
+  }
+
+  /**
+   * A heartbeat, in one statement: the task and its run as they stand, and, when the task is the
+   * caller's organization's and unfinished, its heartbeat written (the timeout_at trigger moves its
+   * due time). `beaten` false with an unfinished status read means the task finished meanwhile.
+   * Undefined when there is no such task.
+   */
+  @GenerateSql(
+    { params: [DummyValue.UUID, DummyValue.UUID2, { step: 3, of: 10 }] },
+    { name: 'without details', params: [DummyValue.UUID, DummyValue.UUID2, undefined] },
+  )
+  async heartbeat(id: string, organizationId: string, details: unknown): Promise<HeartbeatRow | undefined> {
+    const params = [id, organizationId, details === undefined || details === null ? null : JSON.stringify(details), details !== undefined];
+    return (await driverQuery<HeartbeatRow>(this.dataSource, HEARTBEAT, params)).rows[0];
   }
 
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
@@ -462,6 +510,55 @@ export class TaskExecutionsRepository {
     if (rows[0]?.id == null) return { cursorFound, rows: [], more: false };
     const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity & RunTrace);
     return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
+  }
+  /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx (`now()`: the index needs a stable bound). */
+  @GenerateSql({ params: [100] })
+  async findDueRuns(limit: number): Promise<{ organization_id: string; id: string }[]> {
+    return this.dataSource.query(
+      `SELECT te.organization_id, te.flow_execution_id AS id FROM task_executions te
+        WHERE te.timeout_at <= now() ORDER BY te.timeout_at LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /** Tasks whose timeout passed more than `graceMs` ago (at most `cap` counted). */
+  @GenerateSql({ params: [1000, 100000] })
+  async countOverdue(graceMs: number, cap: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM task_executions te WHERE te.timeout_at <= now() - make_interval(secs => $1 / 1000.0) LIMIT $2
+       ) overdue`,
+      [graceMs, cap],
+    );
+    return rows[0].n;
+  }
+
+  /**
+   * Fails the runs' running tasks whose timeout is due, skipping those another transaction holds
+   * (a report in flight moves its due time): each times out once. The runs' locks are held.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, [DummyValue.UUID, DummyValue.UUID2]] })
+  async timeOutDue(m: EntityManager, flowExecutionIds: string[]): Promise<TimedOutTask[]> {
+    const [rows]: [TimedOutTask[]] = await m.query(
+      `WITH due AS (
+         SELECT te.id, CASE WHEN te.running_deadline_at <= te.timeout_at THEN $2 ELSE $3 END AS kind
+           FROM task_executions te
+          WHERE te.flow_execution_id = ANY($1::uuid[]) AND te.processing_status = 'running' AND te.timeout_at <= clock_timestamp()
+          ORDER BY te.id
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE task_executions te
+          SET processing_status = 'failed', completed_at = clock_timestamp(), modified_by = 'liveness',
+              updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond'),
+              error = jsonb_build_object('code', due.kind, 'message', CASE WHEN due.kind = $2 THEN $4 ELSE $5 END,
+                                         'last_heartbeat_at', ${isoText('te.heartbeat_at')}, 'heartbeat_seconds', te.heartbeat_seconds,
+                                         'deadline_at', ${isoText('te.running_deadline_at')})
+         FROM due
+        WHERE te.id = due.id
+      RETURNING ${COLUMNS}, due.kind`,
+      [flowExecutionIds, 'task_timeout', 'heartbeat_timeout', TIMEOUT_MESSAGES.task_timeout, TIMEOUT_MESSAGES.heartbeat_timeout],
+    );
+    return rows;
   }
 }
 

@@ -20,11 +20,13 @@ import {
   toTaskExecutionResponse,
   UpdateTaskExecutionDto,
 } from './dto/task-execution.dto';
-import { AddTaskStatusRequestDto, FlowTaskStatusResponseDto, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { AddTaskStatusRequestDto, FINISHED_TASK_STATUSES, FlowTaskStatusResponseDto, ProcessingStatus, toFlowTaskStatusResponse } from './dto/task-status.dto';
+import { HEARTBEAT_DETAILS_MAX_BYTES, TaskHeartbeatRequestDto, TaskHeartbeatResponseDto, toTaskHeartbeatResponse } from './dto/task-heartbeat.dto';
+import { RequestValidationError } from '../common/validation/validation-error';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionEntity } from './task-execution.entity';
-import { LocatedTaskExecution, TaskExecutionChanges, TaskExecutionsRepository, TaskKey } from './task-executions.repository';
+import { LocatedTaskExecution, TaskExecutionChanges, TaskExecutionsRepository, TaskKey, TimedOutTask } from './task-executions.repository';
 
 interface Written {
   row: TaskExecutionEntity;
@@ -128,6 +130,27 @@ export class TaskExecutionsService {
     return report.rows.map(toFlowTaskStatusResponse);
   }
 
+  /**
+   * A worker's heartbeat (docs/api.md#heartbeats): one statement, no event. Answers when the task
+   * times out next and whether its run is being cancelled; a finished task is a 409.
+   */
+  async heartbeat(principal: Principal, id: string, dto: TaskHeartbeatRequestDto | undefined): Promise<TaskHeartbeatResponseDto> {
+    const details = dto?.details;
+    if (details !== undefined && Buffer.byteLength(JSON.stringify(details)) > HEARTBEAT_DETAILS_MAX_BYTES) {
+      throw new RequestValidationError([
+        { loc: ['body', 'details'], msg: `details must be at most ${HEARTBEAT_DETAILS_MAX_BYTES} bytes of JSON`, type: 'too_large', input: null },
+      ]);
+    }
+    const row = await this.repository.heartbeat(id, principal.organizationId, details);
+    if (!row || row.run_status === 'deleted' || row.processing_status === 'deleted') throw notFound('Task execution');
+    if (row.organization_id !== principal.organizationId) throw forbidden('You do not have permission to access this task execution');
+    if (!row.beaten) {
+      const status = FINISHED_TASK_STATUSES.includes(row.processing_status as ProcessingStatus) ? row.processing_status : 'finished';
+      throw conflict(`Task execution is ${status}: a finished task takes no heartbeats`, { processing_status: status });
+    }
+    return toTaskHeartbeatResponse(id, row);
+  }
+
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
     const row = this.accessible(principal, await this.repository.findById(id));
     const tags = await this.repository.activeTags(this.dataSource.manager, row.organization_id, [row]);
@@ -166,6 +189,41 @@ export class TaskExecutionsService {
       body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options, row)) },
       nextCursor: page.more ? rows[rows.length - 1].id : null,
     };
+  }
+
+  /** Runs with a running task whose timeout is due (docs/api.md#timeouts), soonest first. */
+  dueRuns(limit: number): Promise<{ organization_id: string; id: string }[]> {
+    return this.repository.findDueRuns(limit);
+  }
+
+  /** Tasks whose timeout passed more than `graceMs` ago, at most `cap`. */
+  overdue(graceMs: number, cap: number): Promise<number> {
+    return this.repository.countOverdue(graceMs, cap);
+  }
+
+  /**
+   * Fails the runs' running tasks whose timeout is due, each with its `task_execution.timed_out`
+   * event, in the sweep's transaction (the runs' locks held); answers them by run.
+   */
+  async timeOutTasks(m: EntityManager, runs: FlowExecutionRow[]): Promise<Map<string, TimedOutTask[]>> {
+    const byRun = new Map<string, TimedOutTask[]>();
+    if (runs.length === 0) return byRun;
+    const rows = await this.repository.timeOutDue(
+      m,
+      runs.map((run) => run.id),
+    );
+    if (rows.length === 0) return byRun;
+    for (const row of rows) byRun.set(row.flow_execution_id, [...(byRun.get(row.flow_execution_id) ?? []), row]);
+    const tags = await this.repository.activeTags(m, runs[0].organization_id, rows);
+    // A deleted run's tasks time out too (or they would stay due for ever), without an event: the run reads as gone.
+    for (const run of runs.filter((r) => r.status !== 'deleted')) {
+      for (const { kind, ...row } of byRun.get(run.id) ?? []) {
+        const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
+        const task_execution = toTaskExecutionResponse(row, own, WRITE_RESPONSE, run);
+        this.events.record(m, executionEvent('task_execution.timed_out', run, null, { task_execution, reason: kind }));
+      }
+    }
+    return byRun;
   }
 
   /** `null` when the update is an edit but the run's locks are not held: the caller tries again with them. */

@@ -585,7 +585,20 @@ describe('flows and versions', () => {
           display_name: 'Renamed',
           description: 'old',
           status: 'published',
-          settings: { ttl: { seconds: null }, reexecute_on_update: true, review_view_id: reviewView },
+          settings: {
+            ttl: { seconds: null },
+            reexecute_on_update: true,
+            review_view_id: reviewView,
+            // Our extension of FlowSettings (docs/api.md#run-timeouts): every field, null where unset.
+            timeouts: {
+              execution_seconds: null,
+              task_heartbeat_seconds: null,
+              task_seconds: null,
+              cancel_seconds: null,
+              awaiting_input_seconds: null,
+              tasks: {},
+            },
+          },
           tags: ['b', 'c'],
           modified_by: 'user-publisher',
           task_names: ['receive', 'extract', 'review'],

@@ -59,6 +59,8 @@ describe('trace context (docs/api.md#trace-context)', () => {
     const read = await t.http().get(`/api/task-executions/${task.id}`).set(org.auth()).expect(200);
     expect(read.body).toMatchObject({ traceparent: TRACEPARENT, tracestate: TRACESTATE });
     expect(await listTasks(org, id)).toEqual([expect.objectContaining({ traceparent: TRACEPARENT, tracestate: TRACESTATE })]);
+    const beat = await t.http().post(`/api/task-executions/${task.id}/heartbeat`).set(org.auth('worker')).send({}).expect(200);
+    expect(beat.body).toMatchObject({ task_execution_id: task.id, traceparent: TRACEPARENT, tracestate: TRACESTATE });
     const updated = await t
       .http()
       .put('/api/task-executions')

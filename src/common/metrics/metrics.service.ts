@@ -100,6 +100,23 @@ export class MetricsService {
   });
   private readonly analysisHitChildren = { version: this.analysisHits.labels('version'), head: this.analysisHits.labels('head') };
   private readonly analysisMissChildren = { version: this.analysisMisses.labels('version'), head: this.analysisMisses.labels('head') };
+  private readonly timeouts = new Counter({
+    name: 'liveness_timeouts_total',
+    help: 'Timeouts fired by the liveness sweep, by kind (execution, heartbeat, task, cancel, awaiting_input)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly sweepDuration = new Histogram({
+    name: 'liveness_sweep_duration_seconds',
+    help: 'Duration of one liveness sweep of this process',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly overdue = new Gauge({
+    name: 'liveness_overdue',
+    help: 'Runs and tasks whose timeout passed more than one sweep interval ago, as this process last counted (0 when the sweep keeps up)',
+    registers: [this.registry],
+  });
   /** Children by `method route status`, so the hot path skips prom-client's label hashing. */
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
 
@@ -173,6 +190,13 @@ export class MetricsService {
 
   webhookDelivered(outcome: WebhookOutcome): void {
     this.webhookDeliveries.inc({ outcome });
+  }
+
+  /** One liveness sweep: its duration, the timeouts it fired by kind, and what was overdue after it. */
+  livenessSwept(seconds: number, fired: Map<string, number>, overdue: number): void {
+    this.sweepDuration.observe(seconds);
+    for (const [kind, n] of fired) this.timeouts.inc({ kind }, n);
+    this.overdue.set(overdue);
   }
 
   render(): Promise<string> {

@@ -1469,3 +1469,68 @@ RETURNING
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
   ) AS updated_at,
   due.status AS previous_status;
+
+-- FlowExecutionsRepository.findDue
+-- params: [100]
+SELECT
+  fe.organization_id,
+  fe.id
+FROM
+  flow_executions fe
+WHERE
+  fe.timeout_at <= now()
+ORDER BY
+  fe.timeout_at
+LIMIT
+  $1;
+
+-- FlowExecutionsRepository.countOverdue
+-- params: [1000,100000]
+SELECT
+  count(*)::int AS n
+FROM
+  (
+    SELECT
+      1
+    FROM
+      flow_executions fe
+    WHERE
+      fe.timeout_at <= now() - make_interval(secs => $1 / 1000.0)
+    LIMIT
+      $2
+  ) overdue;
+
+-- FlowExecutionsRepository.tryLockDue
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]]
+SELECT
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at,
+  CASE
+    WHEN fe.timeout_at <= clock_timestamp() THEN fe.timeout_reason
+  END AS due_reason
+FROM
+  flow_executions fe
+WHERE
+  fe.id = ANY ($1::uuid[])
+ORDER BY
+  fe.id
+FOR NO KEY UPDATE
+  SKIP LOCKED;

@@ -78,6 +78,118 @@ FROM
 WHERE
   te.id = $1;
 
+-- TaskExecutionsRepository.heartbeat
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","{\"step\":3,\"of\":10}",true]
+WITH
+  target AS (
+    SELECT
+      te.id,
+      te.organization_id,
+      te.processing_status,
+      fe.status AS run_status,
+      fe.traceparent,
+      fe.tracestate
+    FROM
+      task_executions te
+      JOIN flow_executions fe ON fe.id = te.flow_execution_id
+    WHERE
+      te.id = $1
+  ),
+  beat AS (
+    UPDATE task_executions te
+    SET
+      heartbeat_at = clock_timestamp(),
+      heartbeat_details = CASE
+        WHEN $4 THEN $3::jsonb
+        ELSE te.heartbeat_details
+      END
+    FROM
+      target
+    WHERE
+      te.id = target.id
+      AND target.organization_id = $2
+      AND target.run_status <> 'deleted'
+      AND te.processing_status IN (
+        'queued',
+        'running',
+        'awaiting_input',
+        'cancel_requested'
+      )
+    RETURNING
+      te.id,
+      te.timeout_at
+  )
+SELECT
+  target.organization_id,
+  target.processing_status,
+  target.run_status,
+  target.traceparent,
+  target.tracestate,
+  beat.id IS NOT NULL AS beaten,
+  to_char(
+    beat.timeout_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS lease_expires_at
+FROM
+  target
+  LEFT JOIN beat ON true;
+
+-- TaskExecutionsRepository.heartbeat (without details)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",null,false]
+WITH
+  target AS (
+    SELECT
+      te.id,
+      te.organization_id,
+      te.processing_status,
+      fe.status AS run_status,
+      fe.traceparent,
+      fe.tracestate
+    FROM
+      task_executions te
+      JOIN flow_executions fe ON fe.id = te.flow_execution_id
+    WHERE
+      te.id = $1
+  ),
+  beat AS (
+    UPDATE task_executions te
+    SET
+      heartbeat_at = clock_timestamp(),
+      heartbeat_details = CASE
+        WHEN $4 THEN $3::jsonb
+        ELSE te.heartbeat_details
+      END
+    FROM
+      target
+    WHERE
+      te.id = target.id
+      AND target.organization_id = $2
+      AND target.run_status <> 'deleted'
+      AND te.processing_status IN (
+        'queued',
+        'running',
+        'awaiting_input',
+        'cancel_requested'
+      )
+    RETURNING
+      te.id,
+      te.timeout_at
+  )
+SELECT
+  target.organization_id,
+  target.processing_status,
+  target.run_status,
+  target.traceparent,
+  target.tracestate,
+  beat.id IS NOT NULL AS beaten,
+  to_char(
+    beat.timeout_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS lease_expires_at
+FROM
+  target
+  LEFT JOIN beat ON true;
+
 -- TaskExecutionsRepository.reload
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT
@@ -705,3 +817,109 @@ FROM
 ORDER BY
   page.created_at DESC,
   page.id DESC;
+
+-- TaskExecutionsRepository.findDueRuns
+-- params: [100]
+SELECT
+  te.organization_id,
+  te.flow_execution_id AS id
+FROM
+  task_executions te
+WHERE
+  te.timeout_at <= now()
+ORDER BY
+  te.timeout_at
+LIMIT
+  $1;
+
+-- TaskExecutionsRepository.countOverdue
+-- params: [1000,100000]
+SELECT
+  count(*)::int AS n
+FROM
+  (
+    SELECT
+      1
+    FROM
+      task_executions te
+    WHERE
+      te.timeout_at <= now() - make_interval(secs => $1 / 1000.0)
+    LIMIT
+      $2
+  ) overdue;
+
+-- TaskExecutionsRepository.timeOutDue
+-- params: [["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"],"task_timeout","heartbeat_timeout","The task ran longer than its task timeout","No heartbeat or report within the task heartbeat timeout"]
+WITH
+  due AS (
+    SELECT
+      te.id,
+      CASE
+        WHEN te.running_deadline_at <= te.timeout_at THEN $2
+        ELSE $3
+      END AS kind
+    FROM
+      task_executions te
+    WHERE
+      te.flow_execution_id = ANY ($1::uuid[])
+      AND te.processing_status = 'running'
+      AND te.timeout_at <= clock_timestamp()
+    ORDER BY
+      te.id
+    FOR UPDATE
+      SKIP LOCKED
+  )
+UPDATE task_executions te
+SET
+  processing_status = 'failed',
+  completed_at = clock_timestamp(),
+  modified_by = 'liveness',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    te.updated_at + interval '1 microsecond'
+  ),
+  error = jsonb_build_object(
+    'code',
+    due.kind,
+    'message',
+    CASE
+      WHEN due.kind = $2 THEN $4
+      ELSE $5
+    END,
+    'last_heartbeat_at',
+    to_char(
+      te.heartbeat_at AT TIME ZONE 'UTC',
+      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+    ),
+    'heartbeat_seconds',
+    te.heartbeat_seconds,
+    'deadline_at',
+    to_char(
+      te.running_deadline_at AT TIME ZONE 'UTC',
+      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+    )
+  )
+FROM
+  due
+WHERE
+  te.id = due.id
+RETURNING
+  te.id,
+  te.organization_id,
+  te.flow_execution_id,
+  te.task_name,
+  te.task_execution_idx,
+  te.processing_status,
+  te.edited_status,
+  te.stale_status,
+  te.input,
+  te.output,
+  te.error,
+  te.source_task_executions,
+  te.started_at,
+  te.completed_at,
+  te.credits,
+  te.modified_by,
+  te.created_at,
+  te.updated_at,
+  due.kind;

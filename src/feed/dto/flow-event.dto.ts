@@ -42,10 +42,12 @@ export class FlowEventDto {
   /**
    * Why the status changed, on `flow_execution.status_changed` and `flow_execution.deleted`: the
    * cause (`patch`, `cancel`, `delete`, `re_execute`, `admit`, `task_awaiting_input`, `task_edited`,
-   * `webhook_data`, `retention`) or a finer reason the cause names.
+   * `webhook_data`, `retention`) or a finer reason the cause names (a `timeout`: `execution_timeout`,
+   * `heartbeat_timeout`, `task_timeout`, `cancel_timeout`, `awaiting_input_timeout`); on
+   * `task_execution.timed_out`, `heartbeat_timeout` or `task_timeout`.
    */
   reason?: string;
-  /** The task execution as written, for `task_execution.updated`. */
+  /** The task execution as written, for `task_execution.updated` and `task_execution.timed_out`. */
   task_execution?: TaskExecutionResponseDto;
 }
 

@@ -2,11 +2,34 @@ import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import type { DslIssue } from '../flow-definition';
 import type { FlowVersionEntity } from '../flow-version.entity';
 import type { FlowEntity } from '../flow.entity';
+import { FlowTimeouts, normalizeTimeouts } from '../flow-timeouts';
 
 @ApiSchema({ name: 'TTLSettings' })
 export class TtlSettingsResponseDto {
   @ApiProperty({ type: 'integer', nullable: true })
   seconds: number | null;
+}
+
+@ApiSchema({ name: 'TimeoutSettings' })
+export class TimeoutSettingsResponseDto {
+  @ApiProperty({ type: 'integer', nullable: true })
+  execution_seconds: number | null;
+  @ApiProperty({ type: 'integer', nullable: true })
+  task_heartbeat_seconds: number | null;
+  @ApiProperty({ type: 'integer', nullable: true })
+  task_seconds: number | null;
+  @ApiProperty({ type: 'integer', nullable: true })
+  cancel_seconds: number | null;
+  @ApiProperty({ type: 'integer', nullable: true })
+  awaiting_input_seconds: number | null;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: {
+      type: 'object',
+      properties: { heartbeat_seconds: { type: 'integer', nullable: true }, seconds: { type: 'integer', nullable: true } },
+    },
+  })
+  tasks: FlowTimeouts['tasks'];
 }
 
 @ApiSchema({ name: 'FlowSettings' })
@@ -17,6 +40,8 @@ export class FlowSettingsResponseDto {
   reexecute_on_update: boolean;
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   review_view_id: string | null;
+  /** Our extension: the flow's timeouts, null where unset (docs/api.md#timeouts). */
+  timeouts: TimeoutSettingsResponseDto;
 }
 
 /** One DSL problem, in the spec's ErrorDetails shape. */
@@ -83,12 +108,13 @@ export interface FlowResponseExtras {
 /** Stored settings with every default filled in, so the response always has the full FlowSettings shape. */
 export function normalizeSettings(value: unknown): FlowSettingsResponseDto | null {
   if (typeof value !== 'object' || value === null) return null;
-  const settings = value as { ttl?: { seconds?: unknown } | null; reexecute_on_update?: unknown; review_view_id?: unknown };
+  const settings = value as { ttl?: { seconds?: unknown } | null; reexecute_on_update?: unknown; review_view_id?: unknown; timeouts?: unknown };
   const seconds = settings.ttl?.seconds;
   return {
     ttl: { seconds: typeof seconds === 'number' ? seconds : null },
     reexecute_on_update: settings.reexecute_on_update === true,
     review_view_id: typeof settings.review_view_id === 'string' ? settings.review_view_id : null,
+    timeouts: normalizeTimeouts(settings.timeouts),
   };
 }
 

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -18,6 +18,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+
+import { MAX_TIMEOUT_SECONDS } from '../flow-timeouts';
 
 export const FLOW_STATUSES = ['draft', 'published'] as const;
 export const VISIBILITIES = ['private', 'organization', 'public'] as const;
@@ -51,6 +53,64 @@ export class TtlSettingsDto {
   seconds?: number | null;
 }
 
+const seconds = (description: string) =>
+  ApiProperty({ type: 'integer', nullable: true, required: false, minimum: 1, maximum: MAX_TIMEOUT_SECONDS, description });
+
+/** Our extension of FlowSettings: when a run or a task is given up on (docs/api.md#timeouts). */
+@ApiSchema({ name: 'TimeoutSettingsRequest' })
+export class TimeoutSettingsDto {
+  @seconds('A run still active this long after it started running fails (or is cancelled when it was asked to cancel).')
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_SECONDS)
+  execution_seconds?: number | null;
+
+  @seconds('A running task with no heartbeat or report for this long fails with error code heartbeat_timeout, and its run fails.')
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_SECONDS)
+  task_heartbeat_seconds?: number | null;
+
+  @seconds('A task running this long in total fails with error code task_timeout, and its run fails.')
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_SECONDS)
+  task_seconds?: number | null;
+
+  @seconds('A cancel_requested run that no worker acknowledged within this long is cancelled.')
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_SECONDS)
+  cancel_seconds?: number | null;
+
+  @seconds('A run awaiting input this long fails.')
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_SECONDS)
+  awaiting_input_seconds?: number | null;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    nullable: true,
+    description: 'Per task name of the flow: heartbeat_seconds and seconds, over task_heartbeat_seconds and task_seconds.',
+    additionalProperties: {
+      type: 'object',
+      properties: {
+        heartbeat_seconds: { type: 'integer', nullable: true, minimum: 1, maximum: MAX_TIMEOUT_SECONDS },
+        seconds: { type: 'integer', nullable: true, minimum: 1, maximum: MAX_TIMEOUT_SECONDS },
+      },
+    },
+  })
+  @IsOptional()
+  @IsObject()
+  tasks?: Record<string, { heartbeat_seconds?: number | null; seconds?: number | null }> | null;
+}
+
 @ApiSchema({ name: 'FlowSettingsRequest' })
 export class FlowSettingsDto {
   /** Time-to-live: an execution is soft-deleted once it has been completed, failed or cancelled for `ttl.seconds`. */
@@ -73,6 +133,12 @@ export class FlowSettingsDto {
   @IsOptional()
   @IsUUID()
   review_view_id?: string | null;
+
+  /** Our extension: timeouts of the flow's runs and tasks, all optional (docs/api.md#timeouts). */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TimeoutSettingsDto)
+  timeouts?: TimeoutSettingsDto | null;
 }
 
 @ApiSchema({ name: 'FlowCreateRequest' })

@@ -5,6 +5,10 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, Length, ValidateNe
 /** Task statuses are the spec's ProcessingStatus, so that responses always validate against it. */
 export const PROCESSING_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted', 'awaiting_input', 'cancel_requested', 'cancelled'] as const;
 export type ProcessingStatus = (typeof PROCESSING_STATUSES)[number];
+/** Task statuses that end its work: a heartbeat on one is a 409 (docs/api.md#heartbeats). */
+export const FINISHED_TASK_STATUSES: readonly ProcessingStatus[] = ['completed', 'failed', 'cancelled'];
+/** Task statuses a heartbeat is taken in. */
+export const UNFINISHED_TASK_STATUSES: readonly ProcessingStatus[] = PROCESSING_STATUSES.filter((s) => s !== 'deleted' && !FINISHED_TASK_STATUSES.includes(s));
 
 @ApiSchema({ name: 'AddTaskStatusRequestItem' })
 export class AddTaskStatusItemDto {
