@@ -402,6 +402,16 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
       }),
     },
     {
+      operation: 'POST /api/flow-executions/{flow_execution_id}/redrive',
+      input: 'from_task on the 1,000-task flow (1 MiB definition)',
+      request: async () => {
+        const body = { flow_id: tasksFlow, input: {}, input_task_name: 'a0' };
+        const { id } = await must({ method: 'POST', path: '/api/flow-executions', body });
+        await must({ method: 'PATCH', path: `/api/flow-executions/${id}/status?status=failed`, role: 'worker' }, 200);
+        return { method: 'POST', path: `/api/flow-executions/${id}/redrive`, body: { from_task: 'a0' } };
+      },
+    },
+    {
       operation: 'POST /api/flow-executions/{flow_execution_id}/task-status',
       input: '100 statuses',
       request: async () => ({

@@ -20,7 +20,9 @@ import { Cause, decide, freesSlot, refusal } from './transitions';
 export type Change = (
   | { cause: 'patch'; to: ExecutionStatus }
   | { cause: 're_execute'; flowVersion: number; onlyStale: boolean }
-  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'create' | 'admit' | 'retention'> }
+  /** `tasks`: the tasks to run again whatever their status (`from_task` and its downstream), or null for every unfinished one. */
+  | { cause: 'redrive'; tasks: string[] | null }
+  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'redrive' | 'create' | 'admit' | 'retention'> }
 ) & { reason?: string };
 
 /** A run under its locks (organization, then run), with its organization's slots; kept current by `apply`. */
@@ -82,7 +84,8 @@ export class ExecutionLifecycle {
     if (decision.kind === 'unchanged') return before;
 
     const flowVersion = change.cause === 're_execute' ? change.flowVersion : null;
-    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion);
+    const redrives = change.cause === 'redrive' ? 1 : 0;
+    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion, redrives);
     if (!after) throw new Error(`flow execution ${before.id} changed status under its lock`);
     locked.row = after;
     locked.slots.active += Number(isActive(after.status)) - Number(isActive(before.status));
@@ -91,6 +94,7 @@ export class ExecutionLifecycle {
 
     if (after.status === 'deleted') await this.repository.retireTags(m, [after.id]);
     if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
+    if (change.cause === 'redrive') await this.repository.redriveTasks(m, after.id, change.tasks);
     if (freesSlot(before.status, after.status)) await this.admit(m, locked.slots);
     return after;
   }

@@ -52,6 +52,10 @@ export class FlowExecutionEntity {
   @Column('timestamptz')
   updated_at: Date;
 
+  /** How many times the run was redriven (docs/api.md#redrive). */
+  @Column('integer', { default: 0 })
+  redrive_count: number;
+
   /** When the run last entered completed, failed or cancelled; null in any other status. Kept by a trigger. */
   @Column('timestamptz', { nullable: true })
   terminal_at: Date | null;

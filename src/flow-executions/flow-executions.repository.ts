@@ -7,7 +7,7 @@ import type { ExecutionStatus } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 
-export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
+export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.redrive_count,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
@@ -278,6 +278,7 @@ export class FlowExecutionsRepository {
   @GenerateSql(
     { params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('patch', 'completed'), to: 'completed' }, 'sample'] },
     { name: 're-execution', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('re_execute', 'running'), to: 'running' }, 'sample', 2] },
+    { name: 'redrive', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('redrive', 'running'), to: 'running' }, 'sample', null, 1] },
   )
   async setStatus(
     m: EntityManager,
@@ -285,14 +286,15 @@ export class FlowExecutionsRepository {
     move: { from: readonly ExecutionStatus[]; to: ExecutionStatus },
     modifiedBy: string,
     flowVersion: number | null = null,
+    redrives = 0,
   ): Promise<FlowExecutionRow | undefined> {
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
-          SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
+          SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version), redrive_count = fe.redrive_count + $6::int,
               updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
         WHERE fe.id = $1 AND fe.status = ANY($5::text[])
       RETURNING ${COLUMNS}`,
-      [id, move.to, modifiedBy, flowVersion, move.from],
+      [id, move.to, modifiedBy, flowVersion, move.from, redrives],
     );
     return rows[0];
   }
@@ -345,6 +347,31 @@ export class FlowExecutionsRepository {
         WHERE flow_execution_id = $1 AND edited_status = 'edited_not_reexecuted'`,
       [flowExecutionId],
     );
+  }
+
+  /**
+   * A redrive's tasks: the latest attempt of each task goes back to `queued` in place, output and
+   * error cleared. Without `taskNames`, those failed, cancelled or never finished (completed ones
+   * keep their outputs); with them, those tasks whatever their status (a task and its downstream).
+   */
+  @GenerateSql(
+    { name: 'unfinished', params: [DummyValue.MANAGER, DummyValue.UUID, null] },
+    { name: 'from a task', params: [DummyValue.MANAGER, DummyValue.UUID, ['extract', 'review']] },
+  )
+  async redriveTasks(m: EntityManager, flowExecutionId: string, taskNames: string[] | null): Promise<number> {
+    const [, count]: [unknown, number] = await m.query(
+      `UPDATE task_executions te
+          SET processing_status = 'queued', output = NULL, error = NULL, started_at = NULL, completed_at = NULL,
+              stale_status = 'consistent', modified_by = 'system',
+              updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')
+        WHERE te.id IN (
+          SELECT DISTINCT ON (l.task_name) l.id FROM task_executions l
+           WHERE l.flow_execution_id = $1 AND l.processing_status <> 'deleted'
+           ORDER BY l.task_name, l.task_execution_idx DESC)
+          AND CASE WHEN $2::text[] IS NULL THEN te.processing_status <> 'completed' ELSE te.task_name = ANY($2::text[]) END`,
+      [flowExecutionId, taskNames],
+    );
+    return count;
   }
 
   /** Admits the oldest waiting executions of the organization while it has free slots. */

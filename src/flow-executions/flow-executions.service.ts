@@ -7,7 +7,7 @@ import { disconnectSignal } from '../common/http/disconnect';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
-import { flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
+import { downstreamTasks, flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
@@ -202,6 +202,21 @@ export class FlowExecutionsService {
     const current = accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
     await this.lifecycle.change(principal, id, { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale }, within);
+  }
+
+  /**
+   * A failed or cancelled run resumes on its pinned version (docs/api.md#redrive): its unfinished
+   * tasks, or `fromTask` and everything downstream of it, go back to queued; the run to running, or
+   * queued without a free slot.
+   */
+  async redrive(principal: Principal, id: string, fromTask: string | undefined): Promise<FlowExecutionResponseDto> {
+    const current = accessible(principal, await this.repository.findById(id, false));
+    let tasks: string[] | null = null;
+    if (fromTask !== undefined) {
+      const { definition } = (await this.knownTasks([{ run: current, taskName: fromTask, at: 'from_task' }])).get(current.id)!;
+      tasks = [fromTask, ...downstreamTasks(definition, fromTask)];
+    }
+    return toFlowExecutionResponse(await this.lifecycle.change(principal, id, { cause: 'redrive', tasks }));
   }
 
   /**

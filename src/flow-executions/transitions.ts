@@ -13,6 +13,7 @@ export const CAUSES = [
   'task_edited',
   'webhook_data',
   'retention',
+  'redrive',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 
@@ -93,6 +94,8 @@ export const RULES: Record<Cause, CauseRule> = {
   webhook_data: { moves: [{ from: ['awaiting_input'], to: 'running' }], otherwise: 'ignore' },
   /** The flow's `settings.ttl.seconds` passed since the run ended (the sweep picks only those). */
   retention: { moves: [{ from: TERMINAL_STATUSES, to: 'deleted' }], otherwise: 'ignore' },
+  /** `POST .../redrive`: a failed or cancelled run resumes where it stopped, on its pinned version. */
+  redrive: { moves: [{ from: ['failed', 'cancelled'], to: 'running' }], otherwise: 'refuse', withoutSlot: 'queue' },
 };
 
 export type Decision =
@@ -141,6 +144,10 @@ export function refusal(cause: Cause, from: Source, decision: Extract<Decision, 
   switch (cause) {
     case 'cancel':
       return conflict(`Cannot cancel a flow execution in status '${from}'`);
+    case 'redrive':
+      return conflict(`Cannot redrive a flow execution in status '${from}': only failed and cancelled runs can be redriven`, {
+        current_status: from,
+      });
     case 're_execute':
       return conflict(`Cannot re-execute a flow execution in status '${from}'${from === 'cancel_requested' ? ': its cancellation is in progress' : ''}`);
     default:

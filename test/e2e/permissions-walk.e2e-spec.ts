@@ -38,6 +38,14 @@ class World {
         processing_status: 'running',
       }),
     );
+  /** A failed run (what a redrive needs), apart from the running one. */
+  failedExecution = () =>
+    this.once('failedExecution', async () => {
+      const { id } = await createExecution(this.t, this.org.auth, await this.flow());
+      const res = await this.t.http().patch(`/api/flow-executions/${id}/status`).query({ status: 'failed' }).set(this.org.auth('worker'));
+      if (res.status !== 200) throw new Error(`fixture failed run: ${res.status} ${JSON.stringify(res.body)}`);
+      return id;
+    });
   serviceAccount = () => this.once('serviceAccount', () => this.post('/api/service-accounts', 'org_admin', { name: 'walk' }));
   apiKey = () => this.once('apiKey', async () => this.post(`/api/service-accounts/${await this.serviceAccount()}/api-keys`, 'org_admin', { name: 'walk' }));
   webhook = () => this.once('webhook', () => this.post('/api/webhooks', 'org_admin', { url: 'http://127.0.0.1:9/hook' }));
@@ -89,6 +97,11 @@ const NAMED: Record<string, (w: World) => Promise<unknown>> = {
   url: async () => 'http://127.0.0.1:9/hook',
 };
 
+/** Operations whose valid request needs a resource in a particular state, by path and name. */
+const NAMED_AT: Record<string, Record<string, (w: World) => Promise<unknown>>> = {
+  '/api/flow-executions/{flow_execution_id}/redrive': { flow_execution_id: (w) => w.failedExecution() },
+};
+
 /** The smallest valid value of a schema: required fields only, the first enum value, the minimum. */
 async function minimal(generator: Generator, schemaIn: Schema | undefined, name: string, w: World): Promise<unknown> {
   if (NAMED[name]) return NAMED[name](w);
@@ -122,8 +135,10 @@ async function requestFor(generator: Generator, { path, op }: Operation, w: Worl
   let url = path;
   const query: Record<string, unknown> = {};
   for (const p of op.parameters ?? []) {
-    if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(await minimal(generator, p.schema, p.name, w))));
-    else if (p.in === 'query' && p.required) query[p.name] = await minimal(generator, p.schema, p.name, w);
+    const at = NAMED_AT[path]?.[p.name];
+    const value = async () => (at ? at(w) : minimal(generator, p.schema, p.name, w));
+    if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(await value())));
+    else if (p.in === 'query' && p.required) query[p.name] = await value();
   }
   const bodySchema = op.requestBody?.content['application/json']?.schema;
   const body = bodySchema ? await minimal(generator, bodySchema, 'body', w) : undefined;

@@ -10,6 +10,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -36,6 +37,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -70,6 +72,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -97,6 +100,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -154,6 +158,7 @@ FROM
               fe.status,
               fe.input,
               fe.run_number,
+              fe.redrive_count,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
@@ -224,6 +229,7 @@ FROM
               fe.status,
               fe.input,
               fe.run_number,
+              fe.redrive_count,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
@@ -293,6 +299,7 @@ FROM
               fe.status,
               fe.input,
               fe.run_number,
+              fe.redrive_count,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
@@ -462,6 +469,7 @@ FROM
                     fe.status,
                     fe.input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -507,6 +515,7 @@ FROM
                     fe.status,
                     fe.input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -691,6 +700,7 @@ FROM
                     fe.status,
                     fe.input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -737,6 +747,7 @@ FROM
                     fe.status,
                     fe.input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -827,6 +838,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -851,6 +863,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -888,6 +901,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -908,12 +922,13 @@ ORDER BY
 FOR KEY SHARE;
 
 -- FlowExecutionsRepository.setStatus
--- params: ["00000000-0000-4000-a000-000000000000","completed","sample",null,["running"]]
+-- params: ["00000000-0000-4000-a000-000000000000","completed","sample",null,["running"],0]
 UPDATE flow_executions fe
 SET
   status = $2,
   modified_by = $3,
   flow_version = COALESCE($4, fe.flow_version),
+  redrive_count = fe.redrive_count + $6::int,
   updated_at = GREATEST(
     clock_timestamp(),
     fe.updated_at + interval '1 microsecond'
@@ -929,6 +944,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -942,12 +958,13 @@ RETURNING
   ) AS updated_at;
 
 -- FlowExecutionsRepository.setStatus (re-execution)
--- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"]]
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"],0]
 UPDATE flow_executions fe
 SET
   status = $2,
   modified_by = $3,
   flow_version = COALESCE($4, fe.flow_version),
+  redrive_count = fe.redrive_count + $6::int,
   updated_at = GREATEST(
     clock_timestamp(),
     fe.updated_at + interval '1 microsecond'
@@ -963,6 +980,43 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.setStatus (redrive)
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",null,["failed","cancelled"],1]
+UPDATE flow_executions fe
+SET
+  status = $2,
+  modified_by = $3,
+  flow_version = COALESCE($4, fe.flow_version),
+  redrive_count = fe.redrive_count + $6::int,
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  )
+WHERE
+  fe.id = $1
+  AND fe.status = ANY ($5::text[])
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1051,6 +1105,72 @@ WHERE
   flow_execution_id = $1
   AND edited_status = 'edited_not_reexecuted';
 
+-- FlowExecutionsRepository.redriveTasks (unfinished)
+-- params: ["00000000-0000-4000-a000-000000000000",null]
+UPDATE task_executions te
+SET
+  processing_status = 'queued',
+  output = NULL,
+  error = NULL,
+  started_at = NULL,
+  completed_at = NULL,
+  stale_status = 'consistent',
+  modified_by = 'system',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    te.updated_at + interval '1 microsecond'
+  )
+WHERE
+  te.id IN (
+    SELECT DISTINCT
+      ON (l.task_name) l.id
+    FROM
+      task_executions l
+    WHERE
+      l.flow_execution_id = $1
+      AND l.processing_status <> 'deleted'
+    ORDER BY
+      l.task_name,
+      l.task_execution_idx DESC
+  )
+  AND CASE
+    WHEN $2::text[] IS NULL THEN te.processing_status <> 'completed'
+    ELSE te.task_name = ANY ($2::text[])
+  END;
+
+-- FlowExecutionsRepository.redriveTasks (from a task)
+-- params: ["00000000-0000-4000-a000-000000000000",["extract","review"]]
+UPDATE task_executions te
+SET
+  processing_status = 'queued',
+  output = NULL,
+  error = NULL,
+  started_at = NULL,
+  completed_at = NULL,
+  stale_status = 'consistent',
+  modified_by = 'system',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    te.updated_at + interval '1 microsecond'
+  )
+WHERE
+  te.id IN (
+    SELECT DISTINCT
+      ON (l.task_name) l.id
+    FROM
+      task_executions l
+    WHERE
+      l.flow_execution_id = $1
+      AND l.processing_status <> 'deleted'
+    ORDER BY
+      l.task_name,
+      l.task_execution_idx DESC
+  )
+  AND CASE
+    WHEN $2::text[] IS NULL THEN te.processing_status <> 'completed'
+    ELSE te.task_name = ANY ($2::text[])
+  END;
+
 -- FlowExecutionsRepository.promoteWaiting
 -- params: ["00000000-0000-4000-a000-000000000000",10]
 UPDATE flow_executions fe
@@ -1093,6 +1213,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1173,6 +1294,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
