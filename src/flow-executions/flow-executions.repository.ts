@@ -6,6 +6,7 @@ import { isoText as iso, sqlList } from '../database/sql-literals';
 import type { ExecutionStatus } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
+import { hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.redrive_count,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
@@ -43,19 +44,9 @@ export interface NewExecution {
   modifiedBy: string;
 }
 
-export interface ListFilter {
-  flowId: string;
-  organizationId: string;
+export interface ListFilter extends Selection {
   sortField: 'created_at' | 'updated_at';
   sortDirection: 'asc' | 'desc';
-  status?: ExecutionStatus[];
-  statusExclude?: ExecutionStatus[];
-  tags?: [string, string][];
-  tagsExclude?: [string, string][];
-  createdAfter?: string;
-  createdBefore?: string;
-  updatedAfter?: string;
-  updatedBefore?: string;
   cursorId?: string;
   offset: number;
   limit: number;
@@ -145,21 +136,14 @@ export class FlowExecutionsRepository {
       ],
     },
     { name: 'with tags', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE }] },
+    { name: 'versions and run numbers', params: [{ ...LIST_SAMPLE, versions: [3, 7], runNumberMin: 100, runNumberMax: 200 }] },
     { name: 'with tags, after a cursor, page 3', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE, cursorId: DummyValue.UUID, offset: 100 }] },
   )
   async list(f: ListFilter): Promise<ListResult> {
     const params: unknown[] = [f.flowId, f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     // `fe.flow_id = $1`, not `= f.id`: the planner then knows the flow's size and walks its index.
-    const where = [`fe.flow_id = $1`, `fe.status <> 'deleted'`];
-    if (f.status?.length) where.push(`fe.status = ANY(${p(f.status)})`);
-    if (f.statusExclude?.length) where.push(`fe.status <> ALL(${p(f.statusExclude)})`);
-    if (f.createdAfter) where.push(`fe.created_at >= ${p(f.createdAfter)}`);
-    if (f.createdBefore) where.push(`fe.created_at <= ${p(f.createdBefore)}`);
-    if (f.updatedAfter) where.push(`fe.updated_at >= ${p(f.updatedAfter)}`);
-    if (f.updatedBefore) where.push(`fe.updated_at <= ${p(f.updatedBefore)}`);
-    const tags = f.tags?.length ? tagPairs(f.tags, p) : null;
-    if (f.tagsExclude?.length) where.push(`NOT ${hasTag(tagPairs(f.tagsExclude, p))}`);
+    const { where, tags } = selectionWhere(f, p);
 
     const key = `fe.${f.sortField}`;
     const dir = f.sortDirection === 'asc' ? 'ASC' : 'DESC';
@@ -437,27 +421,4 @@ export class FlowExecutionsRepository {
     );
     return rows;
   }
-}
-
-/** The executions carrying the tag in the organization: one range of task_execution_tags_org_tag_idx. */
-function taggedWith([type, tag]: [string, string]): string {
-  return `(SELECT t.flow_execution_id AS id FROM task_execution_tags t
-            WHERE t.organization_id = $2 AND t.tag_type = ${type} AND t.tag = ${tag} AND t.status = 'active')`;
-}
-
-/** The tags as pairs of placeholders. */
-function tagPairs(tags: [string, string][], p: (value: unknown) => string): [string, string][] {
-  return tags.map(([type, tag]) => [p(type), p(tag)]);
-}
-
-/**
- * Whether the execution carries any of the tags: one index-only probe of task_execution_tags_org_tag_idx
- * per tag. `OFFSET 0` keeps each probe per row: as a semi or anti join the planner would hash every
- * tagged row of the organization before returning the first execution.
- */
-function hasTag(pairs: [string, string][]): string {
-  const probe = ([type, tag]: [string, string]) =>
-    `EXISTS (SELECT 1 FROM task_execution_tags t WHERE t.organization_id = $2 AND t.tag_type = ${type} AND t.tag = ${tag}
-                AND t.flow_execution_id = fe.id AND t.status = 'active' OFFSET 0)`;
-  return `(${pairs.map(probe).join(' OR ')})`;
 }

@@ -25,6 +25,7 @@ import type { ExecutionStatus } from './execution-status';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { InputValidator } from './input-validator';
 import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
+import { parseSelection } from './selection';
 
 export interface FlowExecutionPage {
   items: FlowExecutionResponseWithRunNumberDto[];
@@ -141,18 +142,9 @@ export class FlowExecutionsService {
   async list(principal: Principal, query: ListFlowExecutionsQueryDto): Promise<FlowExecutionPage> {
     const pageSize = query.page_size ?? 10;
     const result = await this.repository.list({
-      flowId: query.flow_id.toLowerCase(),
-      organizationId: principal.organizationId,
+      ...parseSelection(principal.organizationId, query),
       sortField: query.sort_field ?? 'created_at',
       sortDirection: query.sort_direction ?? 'desc',
-      status: query.status,
-      statusExclude: query.status_exclude,
-      tags: query.tags?.map(splitTag),
-      tagsExclude: query.tags_exclude?.map(splitTag),
-      createdAfter: query.created_after,
-      createdBefore: query.created_before,
-      updatedAfter: query.updated_after,
-      updatedBefore: query.updated_before,
       cursorId: query.start_from_execution_id?.toLowerCase(),
       offset: ((query.page ?? 1) - 1) * pageSize,
       limit: pageSize,
@@ -275,9 +267,4 @@ function chooseInputTask(inputs: FlowTask[], name: string | null): FlowTask {
   }
   if (inputs.length !== 1) throw badRequest(`input_task_name is required: this flow has several input tasks (${names})`);
   return inputs[0];
-}
-
-function splitTag(tag: string): [string, string] {
-  const at = tag.indexOf(':');
-  return [tag.slice(0, at), tag.slice(at + 1)];
 }

@@ -595,6 +595,78 @@ ORDER BY
   page.created_at DESC,
   page.id DESC;
 
+-- FlowExecutionsRepository.list (versions and run numbers)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",[3,7],100,200,50,0,4194304]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  NULL::boolean AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.created_at DESC,
+              pg.id DESC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input,
+              fe.run_number,
+              fe.redrive_count,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at,
+              500 + pg_column_size(fe.input) AS bytes
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.flow_version = ANY ($3::int[])
+              AND fe.run_number >= $4::int
+              AND fe.run_number <= $5::int
+            ORDER BY
+              fe.created_at DESC,
+              fe.id DESC
+            LIMIT
+              $6::int
+            OFFSET
+              $7::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $8
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.created_at DESC,
+  page.id DESC;
+
 -- FlowExecutionsRepository.list (with tags, after a cursor, page 3)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu","00000000-0000-4000-a000-000000000000",50,100,4194304]
 WITH
