@@ -376,6 +376,17 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
       }),
     },
     {
+      operation: 'GET /api/flow-executions/stats',
+      input: 'group_by=day, common tag excluded, 10 tag filters (hot flow)',
+      request: async () => ({
+        method: 'GET',
+        path:
+          `/api/flow-executions/stats?flow_id=${fixture.hotFlowId}&group_by=day&tags_exclude=${fixture.tags.rare}&` +
+          Array.from({ length: 10 }, (_, i) => (i === 0 ? `tags=${fixture.tags.common}` : `tags=none:t${i}`)).join('&'),
+        role: 'bench',
+      }),
+    },
+    {
       operation: 'GET /api/flow-executions/{flow_execution_id}',
       input: 'run number, credits, 1 MiB input',
       request: async () => ({

@@ -10,6 +10,8 @@ import { ACTIVE_STATUSES, ExecutionStatus, TERMINAL_STATUSES } from './execution
 @Index('flow_executions_org_queued_idx', ['organization_id', 'created_at', 'id'], { where: "status = 'queued'" })
 @Index('flow_executions_org_active_idx', ['organization_id'], { where: `status IN ${sqlList(ACTIVE_STATUSES)}` })
 @Index('flow_executions_flow_terminal_idx', ['flow_id', 'terminal_at'], { where: `status IN ${sqlList(TERMINAL_STATUSES)}` })
+// (flow_id, created_at) INCLUDE (status, flow_version, run_number, updated_at, terminal_at): TypeORM cannot declare INCLUDE.
+@Index('flow_executions_flow_stats_idx', { synchronize: false })
 export class FlowExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

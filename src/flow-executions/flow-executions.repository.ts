@@ -3,10 +3,10 @@ import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoText as iso, sqlList } from '../database/sql-literals';
-import type { ExecutionStatus } from './execution-status';
+import { ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
-import { hasTag, Selection, selectionWhere, taggedWith } from './selection';
+import { anyTag, hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.redrive_count,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
@@ -53,6 +53,19 @@ export interface ListFilter extends Selection {
   withCredits: boolean;
 }
 
+/** One group of the stats, or the total over the selection (`total`); percentiles are null without finished runs. */
+export interface StatsRow {
+  total: boolean;
+  key: string | number | null;
+  count: number;
+  finished: number;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
+export type StatsResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 'ok'; rows: StatsRow[] };
+
 export type ListResult =
   { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
 
@@ -60,6 +73,8 @@ export type ListResult =
 // flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
 const ADMITTED_FROM = sqlList(sources('admit', 'running'));
 const EXPIRED_FROM = sqlList(sources('retention', 'deleted'));
+// Finished runs, whose duration counts: those terminal_at is set for.
+const FINISHED = sqlList(TERMINAL_STATUSES);
 // The flow's TTL as an interval; flows without one never match.
 const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
 
@@ -199,6 +214,72 @@ export class FlowExecutionsRepository {
     const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
     if (head.id === null) return { flow: 'ok', cursor, rows: [], truncated: false };
     return { flow: 'ok', cursor, rows, truncated: rows.length < Number(head.fetched) };
+  }
+
+  /**
+   * Exact counts and durations of the selected runs by `groupBy`, and over all of them (the row
+   * whose `total` is true), in one statement and one snapshot, with the flow check as the list
+   * makes it. Reads flow_executions_flow_stats_idx index-only (docs/api.md#run-statistics).
+   */
+  @GenerateSql(
+    { name: 'by status', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2 }, 'status'] },
+    {
+      name: 'by day, filtered',
+      params: [
+        { flowId: DummyValue.UUID, organizationId: DummyValue.UUID2, status: ['completed', 'failed'], versions: [2], createdAfter: DummyValue.TIMESTAMP },
+        'day',
+      ],
+    },
+    { name: 'by version, tagged', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2, tags: TAGS_SAMPLE }, 'flow_version'] },
+  )
+  async stats(s: Selection, groupBy: 'status' | 'flow_version' | 'day'): Promise<StatsResult> {
+    const params: unknown[] = [s.flowId, s.organizationId];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const { where, tags } = selectionWhere(s, p, 'join');
+    if (tags) where.push(anyTag(tags));
+    // Days group on the truncated timestamp (cheaper per row than text) and are formatted once a group.
+    const key = { status: 'fe.status', flow_version: 'fe.flow_version', day: `date_trunc('day', fe.created_at AT TIME ZONE 'UTC')` }[groupBy];
+    const shown = groupBy === 'day' ? `to_char(g.key, 'YYYY-MM-DD')` : 'g.key';
+    const sql = `
+      SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted, st.*
+        FROM flows f
+        LEFT JOIN LATERAL (
+          SELECT GROUPING(g.key) = 1 AS total, g.key AS sort_key, ${shown} AS key, count(*)::int AS count, count(g.seconds)::int AS finished,
+                 percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY g.seconds) AS percentiles,
+                 max(g.seconds) AS max
+            FROM (SELECT ${key} AS key,
+                         CASE WHEN fe.status IN ${FINISHED} THEN extract(epoch FROM fe.terminal_at - fe.created_at)::float8 END AS seconds
+                    FROM flow_executions fe
+                   WHERE ${where.join(' AND ')}) g
+           GROUP BY GROUPING SETS ((g.key), ())
+        ) st ON f.organization_id = $2 AND NOT f.deleted
+       WHERE f.id = $1
+       ORDER BY st.total DESC, st.sort_key`;
+    const rows: {
+      flow_organization_id: string;
+      flow_deleted: boolean;
+      total: boolean;
+      key: string | number | null;
+      count: number;
+      finished: number;
+      percentiles: (number | null)[] | null;
+      max: number | null;
+    }[] = await this.dataSource.query(sql, params);
+    const head = rows[0];
+    if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
+    if (head.flow_organization_id !== s.organizationId) return { flow: 'foreign' };
+    return {
+      flow: 'ok',
+      rows: rows.map((r) => ({
+        total: r.total,
+        key: r.key,
+        count: r.count,
+        finished: r.finished,
+        p50: r.percentiles?.[0] ?? null,
+        p95: r.percentiles?.[1] ?? null,
+        max: r.max,
+      })),
+    };
   }
 
   /**

@@ -22,7 +22,8 @@ import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from '
 import { accessible } from './execution-access';
 import { ExecutionLifecycle } from './execution-lifecycle';
 import type { ExecutionStatus } from './execution-status';
-import { FlowExecutionsRepository } from './flow-executions.repository';
+import { FlowExecutionsRepository, StatsRow } from './flow-executions.repository';
+import { FlowExecutionStatsQueryDto, FlowExecutionStatsResponseDto } from './dto/stats.dto';
 import { InputValidator } from './input-validator';
 import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
 import { parseSelection } from './selection';
@@ -160,6 +161,24 @@ export class FlowExecutionsService {
     // A full page, or one ended early by its size, continues by cursor.
     const more = items.length === pageSize || result.truncated;
     return { items, nextCursor: more && items.length > 0 ? items[items.length - 1].id : null };
+  }
+
+  /** Exact counts of the selected runs by status, version or day, with the durations of the finished ones (docs/api.md#run-statistics). */
+  async stats(principal: Principal, query: FlowExecutionStatsQueryDto): Promise<FlowExecutionStatsResponseDto> {
+    const groupBy = query.group_by ?? 'status';
+    const result = await this.repository.stats(parseSelection(principal.organizationId, query), groupBy);
+    if (result.flow === 'foreign') throw forbidden("User doesn't have access to this flow");
+    if (result.flow !== 'ok') throw notFound('Flow');
+    const [total, ...groups] = result.rows;
+    const durations = (r: StatsRow) => (r.finished > 0 ? { p50: Number(r.p50), p95: Number(r.p95), max: Number(r.max) } : null);
+    return {
+      flow_id: query.flow_id.toLowerCase(),
+      group_by: groupBy,
+      count: total.count,
+      finished: total.finished,
+      duration_seconds: durations(total),
+      groups: groups.map((g) => ({ key: g.key!, count: g.count, finished: g.finished, duration_seconds: durations(g) })),
+    };
   }
 
   /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */

@@ -72,7 +72,7 @@ export interface SelectionSql {
  * organization's (the tag probes read `task_execution_tags_org_tag_idx` by organization); `p` adds a parameter.
  * `fe.flow_id = $1` first: the planner then walks the flow's indexes.
  */
-export function selectionWhere(s: Selection, p: (value: unknown) => string): SelectionSql {
+export function selectionWhere(s: Selection, p: (value: unknown) => string, tagsBy: 'probe' | 'join' = 'probe'): SelectionSql {
   const where = [`fe.flow_id = $1`, `fe.status <> 'deleted'`];
   if (s.status?.length) where.push(`fe.status = ANY(${p(s.status)})`);
   if (s.statusExclude?.length) where.push(`fe.status <> ALL(${p(s.statusExclude)})`);
@@ -84,8 +84,19 @@ export function selectionWhere(s: Selection, p: (value: unknown) => string): Sel
   if (s.updatedAfter) where.push(`fe.updated_at >= ${p(s.updatedAfter)}`);
   if (s.updatedBefore) where.push(`fe.updated_at <= ${p(s.updatedBefore)}`);
   const tags = s.tags?.length ? tagPairs(s.tags, p) : null;
-  if (s.tagsExclude?.length) where.push(`NOT ${hasTag(tagPairs(s.tagsExclude, p))}`);
+  if (s.tagsExclude?.length) where.push(`NOT ${(tagsBy === 'probe' ? hasTag : anyTag)(tagPairs(s.tagsExclude, p))}`);
   return { where, tags };
+}
+
+/**
+ * For statements that read every selected run (stats, a bulk action's matched set): the tags as
+ * joins the planner hashes (`tagsBy: 'join'`), not a probe per row whose cost estimate alone
+ * would wake the JIT compiler on a large flow.
+ */
+export function anyTag(pairs: [string, string][]): string {
+  const one = ([type, tag]: [string, string]) => `(t.tag_type = ${type} AND t.tag = ${tag})`;
+  return `EXISTS (SELECT 1 FROM task_execution_tags t WHERE t.organization_id = $2 AND t.flow_execution_id = fe.id AND t.status = 'active'
+                    AND (${pairs.map(one).join(' OR ')}))`;
 }
 
 /** The executions carrying the tag in the organization: one range of task_execution_tags_org_tag_idx. */

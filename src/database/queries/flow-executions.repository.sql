@@ -900,6 +900,170 @@ ORDER BY
   page.created_at DESC,
   page.id DESC;
 
+-- FlowExecutionsRepository.stats (by status)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  st.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      GROUPING(g.key) = 1 AS total,
+      g.key AS sort_key,
+      g.key AS key,
+      count(*)::int AS count,
+      count(g.seconds)::int AS finished,
+      percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
+        ORDER BY
+          g.seconds
+      ) AS percentiles,
+      max(g.seconds) AS max
+    FROM
+      (
+        SELECT
+          fe.status AS key,
+          CASE
+            WHEN fe.status IN ('completed', 'failed', 'cancelled') THEN extract(
+              epoch
+              FROM
+                fe.terminal_at - fe.created_at
+            )::float8
+          END AS seconds
+        FROM
+          flow_executions fe
+        WHERE
+          fe.flow_id = $1
+          AND fe.status <> 'deleted'
+      ) g
+    GROUP BY
+      GROUPING SETS ((g.key), ())
+  ) st ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  st.total DESC,
+  st.sort_key;
+
+-- FlowExecutionsRepository.stats (by day, filtered)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["completed","failed"],[2],"2024-01-01T00:00:00.000000Z"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  st.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      GROUPING(g.key) = 1 AS total,
+      g.key AS sort_key,
+      to_char(g.key, 'YYYY-MM-DD') AS key,
+      count(*)::int AS count,
+      count(g.seconds)::int AS finished,
+      percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
+        ORDER BY
+          g.seconds
+      ) AS percentiles,
+      max(g.seconds) AS max
+    FROM
+      (
+        SELECT
+          date_trunc('day', fe.created_at AT TIME ZONE 'UTC') AS key,
+          CASE
+            WHEN fe.status IN ('completed', 'failed', 'cancelled') THEN extract(
+              epoch
+              FROM
+                fe.terminal_at - fe.created_at
+            )::float8
+          END AS seconds
+        FROM
+          flow_executions fe
+        WHERE
+          fe.flow_id = $1
+          AND fe.status <> 'deleted'
+          AND fe.status = ANY ($3)
+          AND fe.flow_version = ANY ($4::int[])
+          AND fe.created_at >= $5
+      ) g
+    GROUP BY
+      GROUPING SETS ((g.key), ())
+  ) st ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  st.total DESC,
+  st.sort_key;
+
+-- FlowExecutionsRepository.stats (by version, tagged)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  st.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      GROUPING(g.key) = 1 AS total,
+      g.key AS sort_key,
+      g.key AS key,
+      count(*)::int AS count,
+      count(g.seconds)::int AS finished,
+      percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
+        ORDER BY
+          g.seconds
+      ) AS percentiles,
+      max(g.seconds) AS max
+    FROM
+      (
+        SELECT
+          fe.flow_version AS key,
+          CASE
+            WHEN fe.status IN ('completed', 'failed', 'cancelled') THEN extract(
+              epoch
+              FROM
+                fe.terminal_at - fe.created_at
+            )::float8
+          END AS seconds
+        FROM
+          flow_executions fe
+        WHERE
+          fe.flow_id = $1
+          AND fe.status <> 'deleted'
+          AND EXISTS (
+            SELECT
+              1
+            FROM
+              task_execution_tags t
+            WHERE
+              t.organization_id = $2
+              AND t.flow_execution_id = fe.id
+              AND t.status = 'active'
+              AND (
+                (
+                  t.tag_type = $3
+                  AND t.tag = $4
+                )
+                OR (
+                  t.tag_type = $5
+                  AND t.tag = $6
+                )
+              )
+          )
+      ) g
+    GROUP BY
+      GROUPING SETS ((g.key), ())
+  ) st ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  st.total DESC,
+  st.sort_key;
+
 -- FlowExecutionsRepository.start
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10]
 SELECT
