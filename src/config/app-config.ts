@@ -42,6 +42,19 @@ export interface AppConfig {
   idempotencyTtlHours: number;
   /** Webhook delivery (`WEBHOOK_*`). */
   webhooks: WebhooksConfig;
+  /** Bulk actions (`BULK_ACTION*`, docs/operations.md#bulk-actions). */
+  bulkActions: BulkActionsConfig;
+}
+
+export interface BulkActionsConfig {
+  /** Run the bulk action worker in this process (`BULK_ACTION_WORKER`); every replica does by default. */
+  worker: boolean;
+  /** Runs acted on per transaction (`BULK_ACTION_BATCH_SIZE`). */
+  batchSize: number;
+  /** Queued or running bulk actions an organization may have at once (`BULK_ACTIONS_PER_ORG`). */
+  perOrganization: number;
+  /** Runs one bulk action may match (`BULK_ACTION_MAX_RUNS`). */
+  maxRuns: number;
 }
 
 export interface RateLimitConfig {
@@ -150,6 +163,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       concurrency: integer('WEBHOOK_CONCURRENCY', 32, 1, 1_000),
       endpointConcurrency: integer('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
       allowPrivateUrls: boolean('WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    },
+    bulkActions: {
+      worker: boolean('BULK_ACTION_WORKER', true),
+      batchSize: integer('BULK_ACTION_BATCH_SIZE', 100, 1, 10_000),
+      perOrganization: integer('BULK_ACTIONS_PER_ORG', 5, 1, 1_000),
+      maxRuns: integer('BULK_ACTION_MAX_RUNS', 100_000, 1, 10_000_000),
     },
   };
 

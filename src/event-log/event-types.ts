@@ -1,4 +1,10 @@
-export const EVENT_TYPES = ['flow_execution.created', 'flow_execution.status_changed', 'flow_execution.deleted', 'task_execution.updated'] as const;
+export const EVENT_TYPES = [
+  'flow_execution.created',
+  'flow_execution.status_changed',
+  'flow_execution.deleted',
+  'task_execution.updated',
+  'bulk_action.completed',
+] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -66,6 +66,8 @@ export interface StatsRow {
 
 export type StatsResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 'ok'; rows: StatsRow[] };
 
+export type PreviewResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 'ok'; matched: number | null; sample: FlowExecutionRow[] };
+
 export type ListResult =
   { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
 
@@ -280,6 +282,39 @@ export class FlowExecutionsRepository {
         max: r.max,
       })),
     };
+  }
+
+  /**
+   * A selection's flow check (as the list makes it) and, when asked, how many runs it matches (up
+   * to `countUpTo`, then `countUpTo + 1`) and its oldest `sample` runs: a bulk action's preview.
+   */
+  @GenerateSql(
+    { name: 'flow check', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2 }, null, 0] },
+    { name: 'dry run', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2, status: ['queued'], tags: TAGS_SAMPLE }, 100000, 10] },
+  )
+  async preview(s: Selection, countUpTo: number | null, sample: number): Promise<PreviewResult> {
+    const params: unknown[] = [s.flowId, s.organizationId];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const { where, tags } = selectionWhere(s, p, 'join');
+    if (tags) where.push(anyTag(tags));
+    const selected = `FROM flow_executions fe WHERE ${where.join(' AND ')}`;
+    const count = countUpTo === null ? 'NULL::int' : `(SELECT count(*)::int FROM (SELECT 1 ${selected} LIMIT ${p(countUpTo)}::int + 1) c)`;
+    const rows =
+      sample > 0
+        ? `(SELECT coalesce(json_agg(x), '[]') FROM (SELECT ${COLUMNS} ${selected} ORDER BY fe.created_at, fe.id LIMIT ${p(sample)}::int) x)`
+        : `'[]'::json`;
+    const result: { flow_organization_id: string; flow_deleted: boolean; matched: number | null; sample: FlowExecutionRow[] | null }[] =
+      await this.dataSource.query(
+        `SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted, pv.matched, pv.sample
+           FROM flows f
+           LEFT JOIN LATERAL (SELECT ${count} AS matched, ${rows} AS sample) pv ON f.organization_id = $2 AND NOT f.deleted
+          WHERE f.id = $1`,
+        params,
+      );
+    const head = result[0];
+    if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
+    if (head.flow_organization_id !== s.organizationId) return { flow: 'foreign' };
+    return { flow: 'ok', matched: head.matched, sample: head.sample ?? [] };
   }
 
   /**

@@ -26,7 +26,7 @@ import { FlowExecutionsRepository, StatsRow } from './flow-executions.repository
 import { FlowExecutionStatsQueryDto, FlowExecutionStatsResponseDto } from './dto/stats.dto';
 import { InputValidator } from './input-validator';
 import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
-import { parseSelection } from './selection';
+import { parseSelection, Selection } from './selection';
 
 export interface FlowExecutionPage {
   items: FlowExecutionResponseWithRunNumberDto[];
@@ -179,6 +179,22 @@ export class FlowExecutionsService {
       duration_seconds: durations(total),
       groups: groups.map((g) => ({ key: g.key!, count: g.count, finished: g.finished, duration_seconds: durations(g) })),
     };
+  }
+
+  /**
+   * A selection's preview for a bulk action (403 / 404 on its flow as the list answers): how many
+   * runs it matches now, counted up to `countUpTo + 1`, and the oldest `sample` of them.
+   */
+  async preview(selection: Selection, countUpTo: number | null, sample: number): Promise<{ matched: number | null; sample: FlowExecutionResponseDto[] }> {
+    const result = await this.repository.preview(selection, countUpTo, sample);
+    if (result.flow === 'foreign') throw forbidden("User doesn't have access to this flow");
+    if (result.flow !== 'ok') throw notFound('Flow');
+    return { matched: result.matched, sample: result.sample.map((row) => toFlowExecutionResponse(row)) };
+  }
+
+  /** The flow's latest version, for re-executions (404 / 403 as the single-run endpoint answers). */
+  async latestVersion(principal: Principal, flowId: string): Promise<number> {
+    return (await this.flows.getExecutable(principal, flowId)).latestVersion;
   }
 
   /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */
