@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
-import { isoText as iso, sqlList } from '../database/sql-literals';
+import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
 import { ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
@@ -241,7 +241,7 @@ export class FlowExecutionsRepository {
     if (tags) where.push(anyTag(tags));
     // Days group on the truncated timestamp (cheaper per row than text) and are formatted once a group.
     const key = { status: 'fe.status', flow_version: 'fe.flow_version', day: `date_trunc('day', fe.created_at AT TIME ZONE 'UTC')` }[groupBy];
-    const shown = groupBy === 'day' ? `to_char(g.key, 'YYYY-MM-DD')` : 'g.key';
+    const shown = groupBy === 'day' ? isoDate('g.key') : 'g.key';
     const sql = `
       SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted, st.*
         FROM flows f
@@ -303,6 +303,8 @@ export class FlowExecutionsRepository {
       sample > 0
         ? `(SELECT coalesce(json_agg(x), '[]') FROM (SELECT ${COLUMNS} ${selected} ORDER BY fe.created_at, fe.id LIMIT ${p(sample)}::int) x)`
         : `'[]'::json`;
+    // The flow check alone reads no run: the selection's parameters go unsent.
+    if (countUpTo === null && sample === 0) params.length = 2;
     const result: { flow_organization_id: string; flow_deleted: boolean; matched: number | null; sample: FlowExecutionRow[] | null }[] =
       await this.dataSource.query(
         `SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted, pv.matched, pv.sample

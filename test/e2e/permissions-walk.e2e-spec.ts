@@ -11,7 +11,8 @@ type Org = Awaited<ReturnType<typeof newOrg>>;
 type Extended = Operation['op'] & { [PERMISSION_EXTENSION]?: string; security?: unknown[] };
 
 // No queueing (a fresh run is running), webhooks to 127.0.0.1 accepted, nothing delivered.
-const ENV = { DEFAULT_ORG_CONCURRENCY_LIMIT: '100000', WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_WORKER: 'false' };
+// No bulk action worker: an action stays queued, so that cancelling it succeeds.
+const ENV = { DEFAULT_ORG_CONCURRENCY_LIMIT: '100000', WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_WORKER: 'false', BULK_ACTION_WORKER: 'false' };
 // A webhook_receiver task too, so that webhook data has somewhere to go.
 const TASKS: TaskSpec[] = [...LINEAR_TASKS, { name: 'approve', task_executor_name: 'webhook_receiver', parameters: { data: '{{review.output}}' } }];
 
@@ -46,6 +47,11 @@ class World {
       if (res.status !== 200) throw new Error(`fixture failed run: ${res.status} ${JSON.stringify(res.body)}`);
       return id;
     });
+  bulkAction = () =>
+    this.once('bulkAction', async () => {
+      await this.execution();
+      return this.post('/api/bulk-actions', 'org_admin', { action: 'cancel', selection: { flow_id: await this.flow() } }, 202);
+    });
   serviceAccount = () => this.once('serviceAccount', () => this.post('/api/service-accounts', 'org_admin', { name: 'walk' }));
   apiKey = () => this.once('apiKey', async () => this.post(`/api/service-accounts/${await this.serviceAccount()}/api-keys`, 'org_admin', { name: 'walk' }));
   webhook = () => this.once('webhook', () => this.post('/api/webhooks', 'org_admin', { url: 'http://127.0.0.1:9/hook' }));
@@ -63,9 +69,9 @@ class World {
     return this.made.get(kind)!;
   }
 
-  private async post(path: string, role: Role, body: object): Promise<string> {
+  private async post(path: string, role: Role, body: object, status = 201): Promise<string> {
     const res = await this.t.http().post(path).set(this.org.auth(role)).send(body);
-    if (res.status !== 201) throw new Error(`fixture ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== status) throw new Error(`fixture ${path}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.id;
   }
 }
@@ -83,6 +89,7 @@ const NAMED: Record<string, (w: World) => Promise<unknown>> = {
   api_key_id: (w) => w.apiKey(),
   webhook_id: (w) => w.webhook(),
   delivery_id: (w) => w.delivery(),
+  bulk_action_id: (w) => w.bulkAction(),
   version: async (w) => (await w.flow(), 1),
   run_number: async (w) => (await w.execution(), 1),
   // PUT /task-executions names the task execution it replaces by `id`.

@@ -1064,6 +1064,135 @@ ORDER BY
   st.total DESC,
   st.sort_key;
 
+-- FlowExecutionsRepository.preview (flow check)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  pv.matched,
+  pv.sample
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      NULL::int AS matched,
+      '[]'::json AS sample
+  ) pv ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1;
+
+-- FlowExecutionsRepository.preview (dry run)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["queued"],"customer","acme","region","eu",100000,10]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  pv.matched,
+  pv.sample
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      (
+        SELECT
+          count(*)::int
+        FROM
+          (
+            SELECT
+              1
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.status = ANY ($3)
+              AND EXISTS (
+                SELECT
+                  1
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = $2
+                  AND t.flow_execution_id = fe.id
+                  AND t.status = 'active'
+                  AND (
+                    (
+                      t.tag_type = $4
+                      AND t.tag = $5
+                    )
+                    OR (
+                      t.tag_type = $6
+                      AND t.tag = $7
+                    )
+                  )
+              )
+            LIMIT
+              $8::int + 1
+          ) c
+      ) AS matched,
+      (
+        SELECT
+          coalesce(json_agg(x), '[]')
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input,
+              fe.run_number,
+              fe.redrive_count,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.status = ANY ($3)
+              AND EXISTS (
+                SELECT
+                  1
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = $2
+                  AND t.flow_execution_id = fe.id
+                  AND t.status = 'active'
+                  AND (
+                    (
+                      t.tag_type = $4
+                      AND t.tag = $5
+                    )
+                    OR (
+                      t.tag_type = $6
+                      AND t.tag = $7
+                    )
+                  )
+              )
+            ORDER BY
+              fe.created_at,
+              fe.id
+            LIMIT
+              $9::int
+          ) x
+      ) AS sample
+  ) pv ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1;
+
 -- FlowExecutionsRepository.start
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10]
 SELECT
