@@ -1,5 +1,5 @@
 // Unit specs live beside the code; e2e specs run the real HTTP server against a real PostgreSQL.
-// Type checking is `npm run build`'s job; tests transpile only, which keeps them fast.
+// Tests transpile only, which keeps them fast; `npm run typecheck` (run before `npm test`) checks their types.
 const tsJest = ['ts-jest', {}];
 
 module.exports = {

@@ -59,7 +59,7 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
     bench: await sign(fixture.organizationId, 'org_admin'),
   };
 
-  const send = async (req: Request): Promise<{ status: number; text: string; json: () => Promise<any> }> => {
+  const send = async (req: Request): Promise<{ status: number; text: string; json: () => Promise<unknown> }> => {
     const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
     const res = await fetch(`${url}${req.path}`, {
       method: req.method,
@@ -73,11 +73,12 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
     const text = await res.text();
     return { status: res.status, text, json: async () => (text ? JSON.parse(text) : null) };
   };
-  const must = async (req: Request, status = 201) => {
+  // Setup calls: most answer the created resource, of which only the id is read.
+  const must = async <T = { id: string }>(req: Request, status = 201): Promise<T> => {
     const res = await send(req);
     if (res.status !== status)
       throw new Error(`hostile bench setup: ${req.method} ${req.path} answered ${res.status}: ${JSON.stringify(await res.json()).slice(0, 500)}`);
-    return res.json();
+    return (await res.json()) as T;
   };
 
   // --- Inputs at the bounds --------------------------------------------------------------------
@@ -184,7 +185,7 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   const HOOK = 'https://93.184.215.14/hook';
   const webhook = async () => (await must({ method: 'POST', path: '/api/webhooks', body: { url: HOOK, flow_id: quietFlow } })).id as string;
   const webhookId = await webhook();
-  const ids = (await must({ method: 'GET', path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1`, role: 'bench' }, 200)) as { id: string }[];
+  const ids = await must<{ id: string }[]>({ method: 'GET', path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1`, role: 'bench' }, 200);
   const hotExecution = ids[0].id;
 
   const long = (n: number) => 'x'.repeat(n);

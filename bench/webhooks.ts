@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     await createExecutions(events, 8);
     const expected = events * webhooks;
     const started = Date.now();
-    const sender = await startServer(base);
+    await startServer(base); // stopped with the other children at the end
     const ready = Date.now();
     await receiver.waitFor(expected, 600_000);
     const drainEnd = receiver.arrivals[expected - 1].at;

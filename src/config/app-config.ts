@@ -40,6 +40,12 @@ export interface AppConfig {
   production: boolean;
   /** How long an `Idempotency-Key` answer is kept and replayed (`IDEMPOTENCY_TTL_HOURS`). */
   idempotencyTtlHours: number;
+  /**
+   * Test only (`FAULT_AFTER_COMMIT`, ignored when `NODE_ENV=production`): an idempotent request that
+   * owns its key, once its work has committed and before its answer is stored or sent, `exit`s the
+   * process (SIGKILL) or `drop`s the connection and never answers. Proves a retry replays the outcome.
+   */
+  faultAfterCommit: 'exit' | 'drop' | null;
   /** Webhook delivery (`WEBHOOK_*`). */
   webhooks: WebhooksConfig;
   /** Bulk actions (`BULK_ACTION*`, docs/operations.md#bulk-actions). */
@@ -154,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     retentionSweepIntervalSeconds: integer('RETENTION_SWEEP_INTERVAL_S', 60, 1, 86400),
     production: env.NODE_ENV === 'production',
     idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    faultAfterCommit: env.NODE_ENV !== 'production' && (env.FAULT_AFTER_COMMIT === 'exit' || env.FAULT_AFTER_COMMIT === 'drop') ? env.FAULT_AFTER_COMMIT : null,
     webhooks: {
       worker: boolean('WEBHOOK_WORKER', true),
       timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),

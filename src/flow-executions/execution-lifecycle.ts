@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
 import { forbidden } from '../common/errors/app-error';
+import { keyTakenOver, ownedKey } from '../common/idempotency/idempotency.context';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
@@ -102,9 +103,15 @@ export class ExecutionLifecycle {
   /**
    * A new run (the `create` row): start_flow_execution decides running or queued under the
    * organization's lock and appends the created event, in one statement. Undefined when the flow is gone.
+   * The request's `Idempotency-Key`, if any, gets its outcome in that statement too (a 409 when a
+   * retry took the key over, and nothing is created).
    */
   async start(execution: NewExecution): Promise<FlowExecutionRow | undefined> {
-    const row = await this.repository.start(execution, this.organizations.defaultLimit);
+    const key = ownedKey();
+    const keep = key && !key.storedForm ? key : undefined;
+    const row = await this.repository.start(execution, this.organizations.defaultLimit, keep);
+    if (row === 'key_lost') throw keyTakenOver(key!);
+    if (keep && row) keep.kept = true;
     if (row) this.metrics.eventsCommitted([{ type: 'flow_execution.created', status: row.status, previousStatus: null }]);
     return row;
   }

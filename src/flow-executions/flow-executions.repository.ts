@@ -34,6 +34,37 @@ const START = {
   text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
 };
 
+/**
+ * The same create with an `Idempotency-Key`, still one statement: it locks the key's row while it
+ * is this request's (else nothing is created), and writes the answer (toFlowExecutionResponse: the
+ * row without run number or credits) as the key's outcome, so both commit together or neither does.
+ */
+const START_KEEPING = {
+  name: 'start_flow_execution_keeping',
+  text: `
+    WITH owned AS (
+      SELECT $1::uuid AS org FROM idempotency_keys
+       WHERE organization_id = $1 AND operation = $9 AND key = $10 AND owner = $11
+       FOR UPDATE
+    ), fe AS (
+      SELECT s.* FROM owned CROSS JOIN LATERAL start_flow_execution(owned.org, $2, $3, $4, $5, $6, $7, $8) s
+    ), kept AS (
+      UPDATE idempotency_keys k
+         SET response_status = $12, response_body = flow_execution_json(fe::flow_executions) || '{"run_number": null}'::jsonb
+        FROM fe
+       WHERE k.organization_id = $1 AND k.operation = $9 AND k.key = $10
+    )
+    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, ${COLUMNS}
+      FROM (SELECT 1) one LEFT JOIN fe ON true`,
+};
+
+/** The `Idempotency-Key` a create writes its outcome for (OwnedKey of the idempotency module). */
+export interface KeyToKeep {
+  scope: { organizationId: string; operation: string; key: string };
+  owner: string;
+  status: number;
+}
+
 export interface NewExecution {
   organizationId: string;
   flowId: string;
@@ -324,34 +355,55 @@ export class FlowExecutionsRepository {
    * number from the flow's counter under the flow's row lock, created_at strictly increasing per
    * flow, running when the organization has a free slot, and the created event appended under the
    * organization's ordering lock, all in one round trip and one implicit transaction. Undefined
-   * when the flow is gone.
+   * when the flow is gone. With `keep`, the same statement writes the answer as the key's outcome
+   * (START_KEEPING); `'key_lost'` when the key is no longer the request's, and nothing was created.
    */
-  @GenerateSql({
-    params: [
-      {
-        organizationId: DummyValue.UUID,
-        flowId: DummyValue.UUID2,
-        flowVersion: 1,
-        input: {},
-        inputTaskName: null,
-        triggeredTaskExecutorName: null,
-        modifiedBy: 'sample',
-      },
-      10,
-    ],
-  })
-  async start(e: NewExecution, defaultConcurrencyLimit: number): Promise<FlowExecutionRow | undefined> {
-    const result = await driverQuery<FlowExecutionRow>(this.dataSource, START, [
-      e.organizationId,
-      e.flowId,
-      e.flowVersion,
-      e.input,
-      e.inputTaskName,
-      e.triggeredTaskExecutorName,
-      e.modifiedBy,
-      defaultConcurrencyLimit,
+  @GenerateSql(
+    {
+      params: [
+        {
+          organizationId: DummyValue.UUID,
+          flowId: DummyValue.UUID2,
+          flowVersion: 1,
+          input: {},
+          inputTaskName: null,
+          triggeredTaskExecutorName: null,
+          modifiedBy: 'sample',
+        },
+        10,
+      ],
+    },
+    {
+      name: 'keeping an Idempotency-Key',
+      params: [
+        {
+          organizationId: DummyValue.UUID,
+          flowId: DummyValue.UUID2,
+          flowVersion: 1,
+          input: {},
+          inputTaskName: null,
+          triggeredTaskExecutorName: null,
+          modifiedBy: 'sample',
+        },
+        10,
+        { scope: { organizationId: DummyValue.UUID, operation: 'POST /api/flow-executions', key: 'sample' }, owner: DummyValue.UUID2, status: 201 },
+      ],
+    },
+  )
+  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | undefined | 'key_lost'> {
+    const params = [e.organizationId, e.flowId, e.flowVersion, e.input, e.inputTaskName, e.triggeredTaskExecutorName, e.modifiedBy, defaultConcurrencyLimit];
+    if (!keep) return (await driverQuery<FlowExecutionRow>(this.dataSource, START, params)).rows[0];
+    if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
+    const { rows } = await driverQuery<FlowExecutionRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, [
+      ...params,
+      keep.scope.operation,
+      keep.scope.key,
+      keep.owner,
+      keep.status,
     ]);
-    return result.rows[0];
+    const { key_owned: owned, ...row } = rows[0];
+    if (!owned) return 'key_lost';
+    return row.id === null ? undefined : row;
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */

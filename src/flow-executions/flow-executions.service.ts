@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
+import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
@@ -20,7 +21,7 @@ import {
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from './dto/organization-settings.dto';
 import { accessible } from './execution-access';
-import { ExecutionLifecycle } from './execution-lifecycle';
+import { Change, ExecutionLifecycle } from './execution-lifecycle';
 import type { ExecutionStatus } from './execution-status';
 import { FlowExecutionsRepository, StatsRow } from './flow-executions.repository';
 import { FlowExecutionStatsQueryDto, FlowExecutionStatsResponseDto } from './dto/stats.dto';
@@ -218,7 +219,10 @@ export class FlowExecutionsService {
   /** running/awaiting_input → cancel_requested; queued → cancelled; asking again while cancel_requested is a no-op. */
   async cancel(principal: Principal, id: string): Promise<void> {
     accessible(principal, await this.repository.findById(id, false));
-    await this.lifecycle.change(principal, id, { cause: 'cancel' });
+    await this.events.transaction(async (m) => {
+      await this.lifecycle.change(principal, id, { cause: 'cancel' }, m);
+      await keepOutcome(m);
+    });
   }
 
   /**
@@ -228,7 +232,15 @@ export class FlowExecutionsService {
   async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager): Promise<void> {
     const current = accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
-    await this.lifecycle.change(principal, id, { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale }, within);
+    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale };
+    if (within) {
+      await this.lifecycle.change(principal, id, change, within);
+      return;
+    }
+    await this.events.transaction(async (m) => {
+      await this.lifecycle.change(principal, id, change, m);
+      await keepOutcome(m); // POST .../execute: its Idempotency-Key's outcome commits with the re-execution
+    });
   }
 
   /**

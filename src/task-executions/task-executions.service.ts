@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { EventLog } from '../event-log/event-log.service';
+import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { executionEvent } from '../flow-executions/execution-events';
@@ -50,16 +51,18 @@ export class TaskExecutionsService {
     const receiver = tasks.some((t) => t.name === dto.task_name && t.task_executor_name === WEBHOOK_RECEIVER);
     const key = keyOf(parent, dto);
     try {
-      const written = await this.events.transaction(async (m): Promise<Written> => {
+      const written = await this.events.transaction(async (m): Promise<TaskExecutionResponseDto> => {
         const run = receiver ? await this.lifecycle.lockRun(m, principal, parent.id) : null;
         if (!run) await this.lifecycle.shareRun(m, parent.id);
         const inserted = await this.repository.insert(m, parent.organization_id, key, changesOf(dto), principal.subject);
         const tags = await this.afterWrite(m, principal, parent, dto, false);
         const applied = run && (await this.webhookData.applyPending(m, principal, run, inserted));
         if (!applied) this.recordTasks(m, parent, [inserted], tags);
-        return { row: applied || inserted, tags };
+        const answer = toTaskExecutionResponse(applied || inserted, tags, WRITE_RESPONSE);
+        await keepOutcome(m, answer);
+        return answer;
       });
-      return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+      return written;
     } catch (error) {
       if (!isUniqueViolation(error, 'task_executions_task_uq')) throw error;
       throw conflict(`A task execution of task '${key.taskName}' with task_execution_idx ${key.taskExecutionIdx} already exists in this flow execution`, {

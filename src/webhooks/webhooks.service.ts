@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
+import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowsService } from '../flows/flows.service';
@@ -67,24 +68,29 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
   async create(principal: Principal, dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
     await this.checkTarget(principal, dto.url, dto.flow_id);
     const secret = newWebhookSecret();
-    const webhook = await this.webhooks.save(
-      this.webhooks.create({
-        organization_id: principal.organizationId,
-        url: dto.url,
-        event_types: dto.event_types ?? null,
-        flow_id: dto.flow_id?.toLowerCase() ?? null,
-        description: dto.description ?? null,
-        status: 'enabled',
-        disabled_reason: null,
-        secret,
-        previous_secret: null,
-        previous_secret_expires_at: null,
-        consecutive_failures: 0,
-        failing_since: null,
-        modified_by: principal.subject,
-      }),
-    );
-    return toWebhookWithSecret(webhook, secret);
+    // The `Idempotency-Key`'s outcome commits with the webhook (its secret left out by WebhookSecretCodec).
+    return this.webhooks.manager.transaction(async (m) => {
+      const webhook = await m.save(
+        this.webhooks.create({
+          organization_id: principal.organizationId,
+          url: dto.url,
+          event_types: dto.event_types ?? null,
+          flow_id: dto.flow_id?.toLowerCase() ?? null,
+          description: dto.description ?? null,
+          status: 'enabled',
+          disabled_reason: null,
+          secret,
+          previous_secret: null,
+          previous_secret_expires_at: null,
+          consecutive_failures: 0,
+          failing_since: null,
+          modified_by: principal.subject,
+        }),
+      );
+      const answer = toWebhookWithSecret(webhook, secret);
+      await keepOutcome(m, answer);
+      return answer;
+    });
   }
 
   async list(principal: Principal): Promise<WebhookResponseDto[]> {

@@ -1,4 +1,5 @@
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { newOrg } from '../utils/tokens';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
@@ -36,8 +37,7 @@ describe('API keys across replicas: revocation takes effect within one second', 
     await a.http().delete(`/api/service-accounts/${key.accountId}/api-keys/${key.keyId}`).set(org.auth()).expect(204);
     await sleep(REVOCATION_BOUND_MS);
     const res = await b.http().get('/api/flows').set(key.headers);
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('unauthorized');
+    expectEnvelope(res, 401, 'unauthorized');
   });
 
   it('deleting its service account', async () => {

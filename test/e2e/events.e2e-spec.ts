@@ -4,6 +4,9 @@ import { Notifier } from '../../src/database/notifier';
 import { EventLog } from '../../src/event-log/event-log.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
+import { eventually } from '../utils/eventually';
+import { longPollsHeld, untilHeld } from '../utils/held';
 import { expectSpecResponse } from '../utils/spec';
 import { SseClient } from '../utils/sse';
 import { newOrg } from '../utils/tokens';
@@ -136,12 +139,12 @@ describe('the event feed and long-polls', () => {
       await feed(org, { flow_id: flowId }).expect(404);
       for (const after of ['abc', '-1', '1.5', '9'.repeat(19)]) {
         const res = await feed(org, { after }).expect(400);
-        expect(res.body.error.code).toBe('bad_request');
+        expectEnvelope(res, 400, 'bad_request');
         expect(res.body.error.message).toContain('cursor');
       }
       for (const limit of [0, 1001, 'x']) {
         const res = await feed(org, { limit }).expect(422);
-        expect(res.body.error.code).toBe('validation_error');
+        expectEnvelope(res, 422, 'validation_error');
       }
       await feed(org, { flow_id: 'not-a-uuid' }).expect(422);
     });
@@ -176,9 +179,10 @@ describe('the event feed and long-polls', () => {
     it('holds an empty page with Prefer: wait until an event commits on another replica', async () => {
       const org = await newOrg();
       const flowId = await createFlow(t, org.auth);
+      const before = await longPollsHeld(t);
       const held = feed(org, { after: '0' }).set('Prefer', 'wait=20');
       const pending = held.then((r) => r);
-      await new Promise((r) => setTimeout(r, 300));
+      await untilHeld(() => longPollsHeld(t), before);
       const e = await createExecution(other, org.auth, flowId);
       const res = await pending;
       expect(res.status).toBe(200);
@@ -237,8 +241,7 @@ describe('the event feed and long-polls', () => {
       const [org, intruder] = [await newOrg(), await newOrg()];
       const flowId = await createFlow(t, org.auth);
       const bad = new SseClient(baseUrl, FEED, { ...org.auth(), 'Last-Event-ID': 'nope' });
-      await bad.opened;
-      await new Promise((r) => setTimeout(r, 100));
+      await bad.ended;
       expect(bad.status).toBe(400);
       expect(JSON.parse(bad.body).error.code).toBe('bad_request');
       const foreign = new SseClient(baseUrl, `${FEED}?flow_id=${flowId}`, intruder.auth());
@@ -254,9 +257,9 @@ describe('the event feed and long-polls', () => {
       const before = notifier().subscriberCount;
       const streams = Array.from({ length: 5 }, () => new SseClient(baseUrl, FEED, org.auth()));
       await Promise.all(streams.map((s) => s.opened));
-      await waitFor(() => notifier().subscriberCount === before + 5);
+      await eventually(() => notifier().subscriberCount === before + 5);
       for (const s of streams) s.close();
-      await waitFor(() => notifier().subscriberCount === before);
+      await eventually(() => notifier().subscriberCount === before);
 
       // The same for held long-polls of the retrieve endpoint and of the JSON feed.
       const flowId = await createFlow(t, org.auth);
@@ -266,9 +269,9 @@ describe('the event feed and long-polls', () => {
         new SseClient(baseUrl, `${BASE}/${e.id}`, { ...org.auth(), Accept: 'application/json', 'If-None-Match': etag, Prefer: 'wait=60' }),
         new SseClient(baseUrl, `${FEED}?after=999999999`, { ...org.auth(), Accept: 'application/json', Prefer: 'wait=60' }),
       ];
-      await waitFor(() => notifier().subscriberCount === before + 2);
+      await eventually(() => notifier().subscriberCount === before + 2);
       for (const h of held) h.close();
-      await waitFor(() => notifier().subscriberCount === before);
+      await eventually(() => notifier().subscriberCount === before);
     });
   });
 
@@ -283,7 +286,7 @@ describe('the event feed and long-polls', () => {
     const stream = new SseClient(url, FEED, org.auth());
     await stream.opened;
     const held = fetch(`${url}${BASE}/${e.id}`, { headers: { ...org.auth(), 'If-None-Match': etag, Prefer: 'wait=60' } });
-    await new Promise((r) => setTimeout(r, 300));
+    await untilHeld(() => longPollsHeld(leaving), 0);
     await leaving.close(); // with the poll still held for 60 s, this would outlast the test's timeout
     expect((await held).status).toBe(304);
     await stream.ended;
@@ -299,8 +302,9 @@ describe('the event feed and long-polls', () => {
       const e = await createExecution(t, org.auth, flowId);
       const etag = (await t.http().get(`${BASE}/${e.id}`).set(org.auth()).expect(200)).headers.etag;
 
+      const before = await longPollsHeld(t);
       const pending = get(org, e.id, etag, 30).then((r) => r);
-      await new Promise((r) => setTimeout(r, 300));
+      await untilHeld(() => longPollsHeld(t), before);
       await patch(org, e.id, 'completed', other).expect(200);
       const res = await pending;
       expect(res.status).toBe(200);
@@ -332,8 +336,9 @@ describe('the event feed and long-polls', () => {
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
       const etag = (await t.http().get(`${BASE}/${e.id}`).set(org.auth()).expect(200)).headers.etag;
+      const before = await longPollsHeld(t);
       const pending = get(org, e.id, etag, 30).then((r) => r);
-      await new Promise((r) => setTimeout(r, 300));
+      await untilHeld(() => longPollsHeld(t), before);
       await other.http().delete(`${BASE}/${e.id}`).set(org.auth()).expect(204);
       expect((await pending).status).toBe(404);
     });
@@ -357,6 +362,7 @@ describe('the event feed and long-polls', () => {
       const e = await createExecution(t, org.auth, flowId);
       const url = `${BASE}/${e.id}?include_credits=true`;
       const etag = (await t.http().get(url).set(org.auth()).expect(200)).headers.etag;
+      const before = await longPollsHeld(t);
       const pending = t
         .http()
         .get(url)
@@ -364,7 +370,7 @@ describe('the event feed and long-polls', () => {
         .set('If-None-Match', etag)
         .set('Prefer', 'wait=600')
         .then((r) => r);
-      await new Promise((r) => setTimeout(r, 300));
+      await untilHeld(() => longPollsHeld(t), before);
       await other
         .http()
         .post('/api/task-executions')
@@ -382,14 +388,15 @@ describe('the event feed and long-polls', () => {
       const flowId = await createFlow(t, org.auth);
       const e = await createExecution(t, org.auth, flowId);
       const etag = (await t.http().get(`${BASE}/${e.id}`).set(org.auth()).expect(200)).headers.etag;
+      const before = await longPollsHeld(t);
       const pending = get(org, e.id, etag, 30).then((r) => r);
-      await new Promise((r) => setTimeout(r, 300));
+      await untilHeld(() => longPollsHeld(t), before);
       const killed: unknown[] = await t.dataSource.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
       );
       expect(killed.length).toBeGreaterThanOrEqual(2); // one listener per replica
       const notifier = t.app.get(Notifier);
-      await waitFor(() => notifier.listening);
+      await eventually(() => notifier.listening);
       await patch(org, e.id, 'completed', other).expect(200);
       const res = await pending;
       expect(res.status).toBe(200);
@@ -397,11 +404,3 @@ describe('the event feed and long-polls', () => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

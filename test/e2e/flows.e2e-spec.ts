@@ -4,6 +4,7 @@ import type { Role } from '../../src/common/auth/permissions';
 import spec from '../contract/superai-flows-openapi.subset.json';
 import { definitionOf, LINEAR_TASKS, TaskSpec } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -30,9 +31,7 @@ function expectDocumented(method: Method, path: string, res: Response): void {
 }
 
 function expectError(method: Method, path: string, res: Response, status: number, code: string, message?: string): void {
-  expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
-  if (message !== undefined) expect(res.body.error.message).toBe(message);
-  expect(res.body.request_id).toBe(res.headers['x-request-id']);
+  expectEnvelope(res, status, code, message);
   expectDocumented(method, path, res);
 }
 

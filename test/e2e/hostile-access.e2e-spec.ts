@@ -6,6 +6,7 @@ import { CredentialChanges } from '../../src/common/auth/credential-changes';
 import { WebhooksService } from '../../src/webhooks/webhooks.service';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { eventually } from '../utils/eventually';
 import { newOrg } from '../utils/tokens';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
@@ -243,7 +244,7 @@ describe('hostile access', () => {
     const flows = (headers: Record<string, string>) => t.http().get('/api/flows').set(headers);
     const generationChange = async (before: number) => {
       const notifier = t.app.get(CredentialChanges);
-      for (let i = 0; i < 200 && notifier.credentialsGeneration === before; i++) await new Promise((r) => setTimeout(r, 10));
+      await eventually(() => notifier.credentialsGeneration !== before, Boolean, 2_000).catch(() => undefined);
       expect(notifier.credentialsGeneration).not.toBe(before);
     };
 

@@ -211,7 +211,7 @@ describe('hostile input', () => {
       ];
       const res = await post(org, '/api/flows', { display_name: 'refused', definition: definitionOf(tasks) });
       expect(res.status).toBe(422);
-      expect(res.body.error.code).toBe('validation_error');
+      expect((res.body.error as Json).code).toBe('validation_error');
       const at = 'body.definition.flow_configs.0.config.tasks';
       expect((res.body.detail as { loc: string[] }[]).map((d) => d.loc.join('.')).sort()).toEqual([
         `${at}.0.parameters.input_schema.patternProperties.^(x)\\1$`,

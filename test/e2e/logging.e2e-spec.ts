@@ -30,10 +30,12 @@ describe('logs in production: JSON lines only, no secrets', () => {
       secrets.push(org.tokens.org_admin);
       const call = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);
       const admin = { Authorization: `Bearer ${org.tokens.org_admin}`, 'Content-Type': 'application/json' };
-      const account = await (await call('/api/service-accounts', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'logger' }) })).json();
-      const key = await (
+      const account = (await (await call('/api/service-accounts', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'logger' }) })).json()) as {
+        id: string;
+      };
+      const key = (await (
         await call(`/api/service-accounts/${account.id}/api-keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'k' }) })
-      ).json();
+      ).json()) as { token: string };
       expect(key.token).toMatch(/^saf_/);
       secrets.push(key.token);
       expect((await call('/api/flows', { headers: { 'X-API-Key': key.token } })).status).toBe(200);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { newOrg } from '../utils/tokens';
 
 const TOKEN = 'metrics-token-0123456789';
@@ -22,7 +23,7 @@ describe('GET /metrics', () => {
 
   it('needs the bearer token when METRICS_TOKEN is set, in the envelope, and is not in the OpenAPI document', async () => {
     const none = await t.http().get('/metrics').expect(401);
-    expect(none.body.error.code).toBe('unauthorized');
+    expectEnvelope(none, 401, 'unauthorized');
     await t.http().get('/metrics').set('Authorization', `Bearer ${TOKEN}x`).expect(401);
     await t.http().get('/metrics').set('Authorization', `Bearer short`).expect(401);
     const ok = await t.http().get('/metrics').set('Authorization', `Bearer ${TOKEN}`).expect(200);

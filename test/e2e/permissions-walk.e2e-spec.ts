@@ -173,9 +173,8 @@ describe('permission walk over the served OpenAPI document', () => {
   afterAll(() => t?.close());
 
   const send = (method: string, request: { url: string; query: Record<string, unknown>; body?: unknown }, headers: Record<string, string>) => {
-    const req = t
-      .http()
-      [method as 'get'](request.url)
+    const http = t.http();
+    const req = http[method as 'get'](request.url)
       .query(request.query as Record<string, string>)
       .set(headers);
     return request.body === undefined ? req : req.send(request.body as object);

@@ -20,6 +20,8 @@ describe('DB_PREPARED_STATEMENTS', () => {
     const { auth } = await newOrg();
     const flowId = await createFlow(t, auth);
     const execution = await createExecution(t, auth, flowId);
+    // A create with an Idempotency-Key: the claim, and the create that keeps the key's outcome.
+    await t.http().post('/api/flow-executions').set(auth()).set('Idempotency-Key', 'prepared').send({ flow_id: flowId, input: {} }).expect(201);
     await Promise.all([1, 2, 3, 4].map(() => t.http().get(`/api/flow-executions/${execution.id}`).set(auth()).expect(200)));
     await t.http().get(`/api/flow-executions/${execution.id}?include_credits=true`).set(auth()).expect(200);
   };
@@ -28,7 +30,15 @@ describe('DB_PREPARED_STATEMENTS', () => {
     const t = await createTestApp({ DB_POOL_SIZE: '2' });
     try {
       await exercise(t);
-      expect(await preparedNames(t)).toEqual(expect.arrayContaining(['flow_execution_by_id', 'flow_execution_by_id_with_credits', 'executable_flow_by_id']));
+      expect(await preparedNames(t)).toEqual(
+        expect.arrayContaining([
+          'flow_execution_by_id',
+          'flow_execution_by_id_with_credits',
+          'executable_flow_by_id',
+          'idempotency_claim',
+          'start_flow_execution_keeping',
+        ]),
+      );
     } finally {
       await t.close();
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { definitionOf, LINEAR_TASKS } from '../factories/flows';
+import { longPollsHeldAt, untilHeld } from '../utils/held';
 import { ServerProcess, startServerProcess, waitUntilReady } from '../utils/server-process';
 import { newOrg } from '../utils/tokens';
 
@@ -146,8 +147,9 @@ describe('several server processes on one database', () => {
     const e = await call(servers[0], org, 'POST', '/api/flow-executions', { flow_id: flow.body.id, input: {} });
     const first = await fetch(`${servers[1].url}/api/flow-executions/${e.body.id}`, { headers: org.auth() });
     const etag = first.headers.get('etag')!;
+    const before = await longPollsHeldAt(servers[1].url);
     const held = fetch(`${servers[1].url}/api/flow-executions/${e.body.id}`, { headers: { ...org.auth(), 'If-None-Match': etag, Prefer: 'wait=30' } });
-    await new Promise((r) => setTimeout(r, 500));
+    await untilHeld(() => longPollsHeldAt(servers[1].url), before);
     await call(servers[2], org, 'PATCH', `/api/flow-executions/${e.body.id}/status?status=failed`, undefined, { Authorization: `Bearer ${org.tokens.worker}` });
     const res = await held;
     expect(res.status).toBe(200);

@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createExecution, createFlow, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
+import { eventually } from '../utils/eventually';
 import { newOrg, signToken } from '../utils/tokens';
 
 const TASKS = '/api/task-executions';
@@ -13,12 +15,11 @@ const nextLink = (link: string | undefined) => (link ? /^<([^>]+)>; rel="next"$/
 
 /** Polls until the database shows a backend of this database waiting on a lock (bounded). */
 async function waitForLockWaiter(db: Client): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-    if (rows[0].n > 0) return;
-    await new Promise((done) => setTimeout(done, 25));
-  }
-  throw new Error('no request ever waited on the lock');
+  const waiting = async () =>
+    (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n as number;
+  await eventually(waiting, (n) => n > 0, 5_000).catch(() => {
+    throw new Error('no request ever waited on the lock');
+  });
 }
 
 describe('resource limits', () => {
@@ -92,7 +93,7 @@ describe('resource limits', () => {
         expect(res.body.detail[0].msg).toMatch(limit === '0' ? /1/ : /1000/);
       }
       const res = await t.http().get(TASKS).query({ after: foreignTask.id }).set(org.auth()).expect(400);
-      expect(res.body.error.code).toBe('bad_request');
+      expectEnvelope(res, 400, 'bad_request');
       expect(JSON.stringify(res.body)).not.toContain(foreign.execution.id);
     });
   });

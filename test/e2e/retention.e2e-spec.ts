@@ -1,6 +1,7 @@
 import { RetentionService } from '../../src/retention/retention.service';
 import { createExecution, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { eventually } from '../utils/eventually';
 import { newOrg } from '../utils/tokens';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
@@ -82,11 +83,11 @@ describe('TTL retention', () => {
       await backdate(t, [recent.id], 30);
 
       // The sweep runs every second; wait for it, boundedly.
-      for (let i = 0; i < 60; i++) {
-        const res = await t.http().get(`${BASE}/${failed.id}`).set(org.auth());
-        if (res.status === 404) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await eventually(
+        async () => (await t.http().get(`${BASE}/${failed.id}`).set(org.auth())).status,
+        (status) => status === 404,
+        15_000,
+      ).catch(() => undefined);
       await t.http().get(`${BASE}/${completed.id}`).set(org.auth()).expect(404);
       await t.http().get(`${BASE}/${failed.id}`).set(org.auth()).expect(404);
       for (const kept of [running, recent, noTtl]) await t.http().get(`${BASE}/${kept.id}`).set(org.auth()).expect(200);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
+import { longPollsHeld, untilHeld } from '../utils/held';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -39,9 +41,10 @@ describe('GET /api/flows/{flow_id}/executions/{run_number}', () => {
   it('holds with Prefer: wait until the run changes', async () => {
     const { org, flowId, runs } = await flowWithRuns(1);
     const first = await t.http().get(`/api/flows/${flowId}/executions/1`).set(org.auth()).expect(200);
+    const before = await longPollsHeld(t);
     const held = t.http().get(`/api/flows/${flowId}/executions/1`).set(org.auth()).set('If-None-Match', first.headers.etag).set('Prefer', 'wait=20');
     const answer = held.then((r) => r);
-    await new Promise((r) => setTimeout(r, 300));
+    await untilHeld(() => longPollsHeld(t), before);
     await t.http().patch(`/api/flow-executions/${runs[0].id}/status?status=completed`).set(org.auth('worker')).expect(200);
     const res = await answer;
     expect(res.status).toBe(200);
@@ -54,8 +57,7 @@ describe('GET /api/flows/{flow_id}/executions/{run_number}', () => {
     await t.http().delete(`/api/flow-executions/${runs[0].id}`).set(org.auth()).expect(204);
     for (const path of [`/api/flows/${flowId}/executions/1`, `/api/flows/${flowId}/executions/3`, `/api/flows/${randomUUID()}/executions/1`]) {
       const res = await t.http().get(path).set(org.auth());
-      expect(res.status).toBe(404);
-      expect(res.body.error.code).toBe('not_found');
+      expectEnvelope(res, 404, 'not_found');
     }
     await t.http().get(`/api/flows/${flowId}/executions/2`).set(org.auth()).expect(200);
   });
@@ -65,8 +67,7 @@ describe('GET /api/flows/{flow_id}/executions/{run_number}', () => {
     const stranger = await newOrg();
     for (const n of [1, 5]) {
       const res = await t.http().get(`/api/flows/${flowId}/executions/${n}`).set(stranger.auth());
-      expect(res.status).toBe(403);
-      expect(res.body.error.code).toBe('forbidden');
+      expectEnvelope(res, 403, 'forbidden');
       expect(JSON.stringify(res.body)).not.toContain(runs[0].id);
     }
   });

@@ -6,6 +6,7 @@ import type { Role } from '../../src/common/auth/permissions';
 import { DEMO_ORGANIZATION_ID, ensureDemoOrganization } from '../../src/service-accounts/demo-organization';
 import spec from '../contract/superai-flows-openapi.subset.json';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -155,7 +156,7 @@ describe('Service accounts and API keys', () => {
     ])('answers 422 for %s=%s', async (field, value) => {
       const org = await newOrg();
       const res = await http().get(`/api/service-accounts?${field}=${value}`).set(org.auth()).expect(422);
-      expect(res.body.error.code).toBe('validation_error');
+      expectEnvelope(res, 422, 'validation_error');
       expect(res.body.detail[0].loc).toEqual(['query', field]);
     });
 
@@ -284,7 +285,7 @@ describe('Service accounts and API keys', () => {
       expect(created.body).toEqual(accountShape({ organization_id: org.id, name: 'made by key', modified_by: admin.id }));
 
       const denied = await http().get('/api/service-accounts').set(apiKey(integrationKey.token)).expect(403);
-      expect(denied.body.error.code).toBe('forbidden');
+      expectEnvelope(denied, 403, 'forbidden');
     });
 
     it('a deleted key answers 401 at once; the account’s other keys keep working', async () => {
@@ -321,7 +322,7 @@ describe('Service accounts and API keys', () => {
 
       for (const key of keys) {
         const res = await http().get('/api/service-accounts').set(apiKey(key.token)).expect(401);
-        expect(res.body.error.code).toBe('unauthorized');
+        expectEnvelope(res, 401, 'unauthorized');
       }
       const rows = await t.dataSource.query('SELECT deleted_at FROM api_keys WHERE service_account_id = $1', [account.id]);
       expect(rows).toHaveLength(2);
@@ -367,7 +368,7 @@ describe('Service accounts and API keys', () => {
       ];
       for (const req of attempts) {
         const res = await req.set(intruder.auth()).expect(403);
-        expect(res.body.error.code).toBe('forbidden');
+        expectEnvelope(res, 403, 'forbidden');
         for (const secret of ['secret-account-name', 'secret description', 'secret-key-name', key.token_prefix, owner.id]) {
           expect(res.text).not.toContain(secret);
         }

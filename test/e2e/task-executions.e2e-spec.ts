@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -22,12 +23,6 @@ type TaskExecution = {
   updated_at: string;
   tags: { tag_type: string; tag: string }[];
 };
-
-/** Any error body against the spec's ErrorResponse (every operation shares it; this one documents it for 404). */
-function expectErrorEnvelope(body: unknown, code: string): void {
-  expectSpecResponse('get', ONE, 404, body);
-  expect((body as { error: { code: string } }).error.code).toBe(code);
-}
 
 /** The fields a 422 names, once each (a field failing several rules has an item per rule). */
 const locs = (body: { detail: { loc: (string | number)[] }[] }) => [...new Set(body.detail.map((d) => d.loc.join('.')))];
@@ -172,7 +167,7 @@ describe('task executions', () => {
       const key = { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0 };
       const first = await reported(org, { ...key, processing_status: 'running', credits: 1 });
       const dup = await report(org, { ...key, processing_status: 'completed', credits: 5, tags: ['x:y'] }).expect(409);
-      expectErrorEnvelope(dup.body, 'conflict');
+      expectEnvelope(dup, 409, 'conflict');
       expect(dup.body.error.details).toEqual({ ...key });
       const [kept] = (await list(org, { flow_execution_id: fe.id, include_credits: 'true' }).expect(200)).body.task_executions;
       expect(kept).toMatchObject({ id: first.id, processing_status: 'running', credits: 1, tags: [] });
@@ -209,7 +204,7 @@ describe('task executions', () => {
       expect(unknown.body.error).toMatchObject({ code: 'not_found', message: 'Flow execution not found' });
 
       const foreign = await report(other, { ...body, flow_execution_id: fe.id }).expect(403);
-      expectErrorEnvelope(foreign.body, 'forbidden');
+      expectEnvelope(foreign, 403, 'forbidden');
       expect(JSON.stringify(foreign.body)).not.toContain(fe.id);
 
       const doomed = await createExecution(t, org.auth, flowId);
@@ -263,9 +258,9 @@ describe('task executions', () => {
       const body = { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'queued' };
       for (const role of ['app_user', 'org_admin', 'integration', 'publisher'] as const) {
         const res = await report(org, body, role).expect(403);
-        expectErrorEnvelope(res.body, 'forbidden');
+        expectEnvelope(res, 403, 'forbidden');
       }
-      expectErrorEnvelope((await t.http().post(BASE).send(body).expect(401)).body, 'unauthorized');
+      expectEnvelope(await t.http().post(BASE).send(body).expect(401), 401, 'unauthorized');
       expect((await list(org, { flow_execution_id: fe.id }).expect(200)).body.task_executions).toEqual([]);
     });
   });
@@ -475,7 +470,7 @@ describe('task executions', () => {
       expect(mismatch.body.error.message).toContain('id does not match');
 
       const foreign = await update(other, { ...key, processing_status: 'failed' }).expect(403);
-      expectErrorEnvelope(foreign.body, 'forbidden');
+      expectEnvelope(foreign, 403, 'forbidden');
       expect(JSON.stringify(foreign.body)).not.toContain(created.id);
 
       const doomed = await createExecution(t, org.auth, flowId);
@@ -502,7 +497,7 @@ describe('task executions', () => {
       expect(locs((await update(org, key, { execute_flow: 'maybe' }).expect(422)).body)).toEqual(['query.execute_flow']);
 
       for (const role of ['app_user', 'org_admin'] as const) {
-        expectErrorEnvelope((await update(org, { ...key, processing_status: 'completed' }, {}, role).expect(403)).body, 'forbidden');
+        expectEnvelope(await update(org, { ...key, processing_status: 'completed' }, {}, role).expect(403), 403, 'forbidden');
       }
       await t
         .http()
@@ -539,7 +534,7 @@ describe('task executions', () => {
       const created = await reported(org, { flow_execution_id: fe.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'queued' });
 
       const malformed = await getOne(org, 'not-a-uuid').expect(400);
-      expectErrorEnvelope(malformed.body, 'bad_request');
+      expectEnvelope(malformed, 400, 'bad_request');
       expect(malformed.body.error.message).toBe('Invalid task execution ID format');
 
       const unknown = await getOne(org, randomUUID()).expect(404);
@@ -625,14 +620,14 @@ describe('task executions', () => {
       await reported(other.org, { flow_execution_id: other.execution.id, task_name: 'receive', task_execution_idx: 0, processing_status: 'queued' });
 
       const unknown = await list(org, { flow_execution_id: randomUUID() }).expect(404);
-      expectErrorEnvelope(unknown.body, 'not_found');
+      expectEnvelope(unknown, 404, 'not_found');
       expect(unknown.body.error.message).toBe('Flow execution not found');
       const doomed = await createExecution(t, org.auth, flowId);
       await t.http().delete(`${EXECUTIONS}/${doomed.id}`).set(org.auth()).expect(204);
       await list(org, { flow_execution_id: doomed.id }).expect(404);
 
       const foreign = await list(org, { flow_execution_id: other.execution.id }).expect(403);
-      expectErrorEnvelope(foreign.body, 'forbidden');
+      expectEnvelope(foreign, 403, 'forbidden');
       expect(JSON.stringify(foreign.body)).not.toContain('receive');
 
       const bad = await list(org, { flow_execution_id: 'x', task_execution_idx: -1, task_name: '', include_credits: 'perhaps' }).expect(422);

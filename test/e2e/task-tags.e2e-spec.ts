@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createExecution, createFlow, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
+import { createExecution, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
@@ -7,7 +7,7 @@ import { newOrg } from '../utils/tokens';
 const TAGS = '/api/task-tags';
 const FLOW_TAGS = '/api/flows/{flow_id}/tags';
 type Org = Awaited<ReturnType<typeof newOrg>>;
-type Role = Parameters<Org['auth']>[0];
+type Role = NonNullable<Parameters<Org['auth']>[0]>;
 type Item = { operation: 'add' | 'remove'; flow_execution_id: string; task_name: string; tag_type: string; tag: string; tag_metadata?: unknown };
 
 const ROLES: Role[] = ['org_admin', 'app_user', 'integration', 'publisher', 'worker', 'backoffice'];
@@ -259,7 +259,8 @@ describe('task tags', () => {
       expect(JSON.stringify(foreign.body)).not.toContain('secret');
       const missing = await list(org, { flow_execution_id: randomUUID() }).expect(404);
       expectSpecResponse('get', TAGS, 404, missing.body);
-      for (const query of [{}, { flow_execution_id: 'nope' }, { flow_execution_id: id, task_name: '' }]) {
+      const badQueries: Record<string, string>[] = [{}, { flow_execution_id: 'nope' }, { flow_execution_id: id, task_name: '' }];
+      for (const query of badQueries) {
         const res = await list(org, query).expect(422);
         expectSpecResponse('get', TAGS, 422, res.body);
       }

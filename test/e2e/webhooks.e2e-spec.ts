@@ -6,7 +6,8 @@ import { DeliveryWorker } from '../../src/webhooks/delivery-worker';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
-import { eventually, WebhookReceiver } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
+import { WebhookReceiver } from '../utils/webhook-receiver';
 
 type Org = Awaited<ReturnType<typeof newOrg>>;
 type Attempt = {

@@ -472,7 +472,7 @@ function build(
 
   for (const p of params) {
     const key = `${p.in}:${p.name}`;
-    let value = apply[key];
+    const value = apply[key];
     if (value === undefined) continue;
     if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeAny(String(value)));
     else if (p.in === 'header') headers[p.name] = String(value).replace(/[^\x20-\x7e]/g, '');
@@ -526,7 +526,10 @@ function taintAt(root: unknown, index: number, text: string, asKey: boolean): vo
     if (Array.isArray(node)) node.forEach((item, i) => (typeof item === 'string' ? spots.push({ holder: node, key: i }) : walk(item)));
     else if (node !== null && typeof node === 'object') {
       objects.push(node as Record<string, unknown>);
-      for (const [key, value] of Object.entries(node)) typeof value === 'string' ? spots.push({ holder: node as Record<string, unknown>, key }) : walk(value);
+      for (const [key, value] of Object.entries(node)) {
+        if (typeof value === 'string') spots.push({ holder: node as Record<string, unknown>, key });
+        else walk(value);
+      }
     }
   };
   walk(root);

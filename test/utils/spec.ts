@@ -31,6 +31,17 @@ export function expectSpecResponse(method: string, path: string, status: number,
   }
 }
 
+/** Asserts that a body validates against one of the spec's component schemas (e.g. `ErrorResponse`). */
+export function expectSpecSchema(name: string, body: unknown): void {
+  const key = `#/components/schemas/${name}`;
+  let validate = cache.get(key);
+  if (!validate) {
+    validate = ajv.compile({ $ref: `spec${key}` });
+    cache.set(key, validate);
+  }
+  if (!validate(body)) throw new Error(`not a ${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 2000)}`);
+}
+
 function rebase(schema: object): object {
   return JSON.parse(JSON.stringify(schema).replace(/"#\/components\//g, '"spec#/components/'));
 }

@@ -37,7 +37,7 @@ export async function loadSwaggerPluginMetadata(): Promise<void> {
   }
 }
 
-type ControllerMetadata = [Promise<Record<string, Function>>, Record<string, Record<string, Record<string, unknown>>>][];
+type ControllerMetadata = [Promise<Record<string, { prototype: Record<string, object> }>>, Record<string, Record<string, Record<string, unknown>>>][];
 
 /**
  * The loaded metadata skips a method's inferred response when the method has any `@ApiResponse`

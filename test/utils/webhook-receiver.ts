@@ -1,5 +1,6 @@
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { eventually } from './eventually';
 
 export interface Received {
   path: string;
@@ -37,11 +38,13 @@ export class WebhookReceiver {
 
   /** Waits (bounded) until `count` requests have arrived; fails with what did arrive otherwise. */
   async waitFor(count: number, timeoutMs = 30_000): Promise<Received[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.received.length < count) {
-      if (Date.now() > deadline) throw new Error(`expected ${count} requests, got ${this.received.length}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(
+      () => this.received.length,
+      (n) => n >= count,
+      timeoutMs,
+    ).catch(() => {
+      throw new Error(`expected ${count} requests, got ${this.received.length}`);
+    });
     return this.received.slice(0, count);
   }
 
@@ -70,16 +73,5 @@ export class WebhookReceiver {
       else if (answer >= 300 && answer < 400) res.writeHead(answer, { location: this.url('/elsewhere') }).end();
       else res.writeHead(answer).end('ok');
     });
-  }
-}
-
-/** Polls `fn` until `check` passes (bounded); answers the last value. */
-export async function eventually<T>(fn: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in time; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -12,7 +12,7 @@ import { AppError } from '../errors/app-error';
  */
 @Injectable()
 export class JsonBodyGuard implements CanActivate {
-  private readonly readsBody = new WeakMap<Function, boolean>();
+  private readonly readsBody = new WeakMap<object, boolean>();
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<Request>();

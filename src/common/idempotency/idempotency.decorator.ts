@@ -16,7 +16,8 @@ export function Idempotent(codec?: Type<IdempotentAnswerCodec>) {
       required: false,
       description:
         '1-255 printable ASCII characters. The same key with the same request within IDEMPOTENCY_TTL_HOURS replays the first answer ' +
-        '(`Idempotent-Replayed: true`); with another request: 422 `idempotency_key_reused`; while the first runs: 409 `idempotency_key_in_use`.',
+        '(`Idempotent-Replayed: true`); with another request: 422 `idempotency_key_reused`; while the first runs: 409 `idempotency_key_in_use`. ' +
+        'The answer is kept in the transaction of the work: a retry after a lost answer replays it, never runs the work twice.',
       schema: { type: 'string', minLength: 1, maxLength: 255 },
     }),
     ApiResponse({

@@ -8,7 +8,9 @@ import { from, lastValueFrom, Observable, of } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { LOGGER } from '../../logging/logger';
+import { OwnedKey, withOwnedKey } from './idempotency.context';
 import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -45,6 +47,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
@@ -83,16 +86,26 @@ export class IdempotencyInterceptor implements NestInterceptor {
       }
       case 'owner': {
         const status = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? 201 : 200);
-        return from(this.runOnce(scope, claim.owner, status, next, codec));
+        const owned: OwnedKey = { scope, owner: claim.owner, status, storedForm: codec ? (body) => codec.store(body) : null, kept: false };
+        return from(this.runOnce(owned, next, res));
       }
     }
   }
 
-  /** Runs the handler; keeps its answer (or its kept error) before it is sent, or frees the key. */
-  private async runOnce(scope: IdempotencyScope, owner: string, status: number, next: CallHandler, codec: IdempotentAnswerCodec | null): Promise<unknown> {
+  /**
+   * Runs the handler with the key visible to the code that opens its work transaction, which
+   * writes the outcome there (`keepOutcome`). Else (a handler that does not) the answer is kept here,
+   * after the work. A kept error is stored, an error that is not frees the key; both only while no
+   * outcome was committed with the work.
+   */
+  private async runOnce(owned: OwnedKey, next: CallHandler, res: Response): Promise<unknown> {
+    const { scope, owner } = owned;
     let body: unknown;
     try {
-      body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      body = await lastValueFrom(
+        withOwnedKey(owned, () => next.handle()),
+        { defaultValue: undefined },
+      );
     } catch (error) {
       const kept = error instanceof AppError && error.status < 500 && !NOT_KEPT.has(error.status);
       const stored: StoredError | null = kept ? { error: { code: error.code, message: error.message, details: error.details } } : null;
@@ -101,11 +114,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
       );
       throw error;
     }
+    if (this.config.faultAfterCommit) await this.fault(this.config.faultAfterCommit, res);
+    if (owned.kept) return body;
     // The work is done: a failure to keep the answer must not turn it into an error (the key then expires by its lock).
     await this.store
-      .complete(scope, owner, status ?? HttpStatus.OK, codec ? codec.store(body) : body)
+      .complete(scope, owner, owned.status ?? HttpStatus.OK, owned.storedForm ? owned.storedForm(body) : body)
       .catch((err: unknown) => this.logger.warn({ err }, 'could not record the outcome of an idempotent request'));
     return body;
+  }
+
+  /** `FAULT_AFTER_COMMIT` (tests only): the process dies, or the connection drops, between the work's commit and its answer. */
+  private fault(mode: 'exit' | 'drop', res: Response): Promise<never> {
+    if (mode === 'exit') process.kill(process.pid, 'SIGKILL');
+    res.socket?.destroy();
+    return new Promise<never>(() => undefined);
   }
 }
 

@@ -4,6 +4,7 @@ import type { ValidationIssue } from './validation-error';
 const MAX_ISSUES = 20;
 
 // A NUL (PostgreSQL text refuses it) or a UTF-16 surrogate without its pair (not valid Unicode, refused as JSON by jsonb).
+// eslint-disable-next-line no-control-regex -- the NUL is what this looks for
 const UNSTORABLE_STRING = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Strings PostgreSQL cannot store and numbers JSON parsed to ±Infinity (e.g. `1e400`), keys included, with where they are. */

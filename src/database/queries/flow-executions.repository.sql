@@ -1218,6 +1218,72 @@ SELECT
 FROM
   start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8) fe;
 
+-- FlowExecutionsRepository.start (keeping an Idempotency-Key)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
+WITH
+  owned AS (
+    SELECT
+      $1::uuid AS org
+    FROM
+      idempotency_keys
+    WHERE
+      organization_id = $1
+      AND operation = $9
+      AND key = $10
+      AND owner = $11
+    FOR UPDATE
+  ),
+  fe AS (
+    SELECT
+      s.*
+    FROM
+      owned
+      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8) s
+  ),
+  kept AS (
+    UPDATE idempotency_keys k
+    SET
+      response_status = $12,
+      response_body = flow_execution_json (fe::flow_executions) || '{"run_number": null}'::jsonb
+    FROM
+      fe
+    WHERE
+      k.organization_id = $1
+      AND k.operation = $9
+      AND k.key = $10
+  )
+SELECT
+  EXISTS (
+    SELECT
+      1
+    FROM
+      owned
+  ) AS key_owned,
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  (
+    SELECT
+      1
+  ) one
+  LEFT JOIN fe ON true;
+
 -- FlowExecutionsRepository.lockForUpdate
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT

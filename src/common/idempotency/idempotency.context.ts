@@ -1,0 +1,67 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EntityManager } from 'typeorm';
+import { AppError } from '../errors/app-error';
+import type { IdempotencyScope } from './idempotency.store';
+
+/** What `store` keeps of a successful answer (see IdempotentAnswerCodec); the answer itself when absent. */
+export type StoredForm = (body: unknown) => unknown;
+
+/**
+ * The key a running request owns, for the code that opens the request's work transaction: it
+ * writes the outcome there (`keepOutcome`), so the work and its answer commit together or not at all.
+ */
+export interface OwnedKey {
+  scope: IdempotencyScope;
+  owner: string;
+  /** The success status of the route (201, 204, ...). */
+  status: number;
+  storedForm: StoredForm | null;
+  /** Set once the outcome is written in the work's transaction: the interceptor then writes nothing after. */
+  kept: boolean;
+}
+
+const storage = new AsyncLocalStorage<OwnedKey>();
+
+/** Runs `fn` (the handler) with the key it owns visible to the code it calls. */
+export function withOwnedKey<T>(key: OwnedKey, fn: () => T): T {
+  return storage.run(key, fn);
+}
+
+/** The key the current request owns; undefined without one. */
+export function ownedKey(): OwnedKey | undefined {
+  return storage.getStore();
+}
+
+/** The key was taken over by a retry after its lease ran out: this request's work must not commit. */
+export function keyTakenOver(key: OwnedKey): AppError {
+  return new AppError(
+    'idempotency_key_in_use',
+    `The request with Idempotency-Key '${key.scope.key}' ran past its lease and a retry took the key over; nothing was changed by this one`,
+  );
+}
+
+const KEEP = `
+  UPDATE idempotency_keys SET response_status = $5, response_body = $6::jsonb
+   WHERE organization_id = $1 AND operation = $2 AND key = $3 AND owner = $4`;
+
+/**
+ * Writes the outcome of the current request's key (its success status and `body`, in its stored
+ * form) in the transaction `m` of its work, as its last write: a replay then answers it whatever
+ * happens after COMMIT (a crash, a lost answer). No-op without a key. Throws (so the work rolls
+ * back) when the key is no longer this request's: a retry took it over after its lease ran out.
+ */
+export async function keepOutcome(m: EntityManager, body?: unknown): Promise<void> {
+  const key = ownedKey();
+  if (!key) return;
+  const stored = key.storedForm ? key.storedForm(body) : body;
+  const [, affected]: [unknown, number] = await m.query(KEEP, [
+    key.scope.organizationId,
+    key.scope.operation,
+    key.scope.key,
+    key.owner,
+    key.status,
+    stored === undefined ? null : JSON.stringify(stored),
+  ]);
+  if (affected !== 1) throw keyTakenOver(key);
+  key.kept = true;
+}
