@@ -3,7 +3,8 @@ import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { ServerProcess, startServerProcess, waitUntilReady } from '../utils/server-process';
 import { newOrg } from '../utils/tokens';
-import { eventually, WebhookReceiver } from '../utils/webhook-receiver';
+import { eventually } from '../utils/eventually';
+import { WebhookReceiver } from '../utils/webhook-receiver';
 
 jest.setTimeout(180_000);
 
