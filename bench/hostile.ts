@@ -152,6 +152,13 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   const execution = async (flowId = plainFlow) =>
     (await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: flowId, input: {} } })).id as string;
   const runningId = await execution();
+  // One bulk action over the plain flow's runs, made on first use.
+  let bulkActionId: Promise<string> | null = null;
+  const bulkAction = () =>
+    (bulkActionId ??= must(
+      { method: 'POST', path: '/api/bulk-actions', body: { action: 'delete', dry_run: false, selection: { flow_id: plainFlow, status: ['completed'] } } },
+      202,
+    ).then((a: { id: string }) => a.id));
   const waitingOn = async (flowId: string) => {
     const id = await execution(flowId);
     await must({
@@ -375,6 +382,40 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
         path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000&tags=${fixture.tags.common}`,
         role: 'bench',
       }),
+    },
+    {
+      operation: 'POST /api/bulk-actions',
+      input: 'dry run, failed runs without a rare tag (hot flow)',
+      request: async () => ({
+        method: 'POST',
+        path: '/api/bulk-actions',
+        role: 'bench',
+        body: { action: 'cancel', dry_run: true, selection: { flow_id: fixture.hotFlowId, status: ['failed'], tags_exclude: [fixture.tags.rare] } },
+      }),
+    },
+    {
+      operation: 'GET /api/bulk-actions',
+      input: 'limit=1000',
+      request: async () => (await bulkAction(), { method: 'GET', path: '/api/bulk-actions?limit=1000' }),
+    },
+    {
+      operation: 'GET /api/bulk-actions/{bulk_action_id}',
+      input: '-',
+      request: async () => ({ method: 'GET', path: `/api/bulk-actions/${await bulkAction()}` }),
+    },
+    {
+      operation: 'GET /api/bulk-actions/{bulk_action_id}/items',
+      input: 'limit=1000, outcome=pending',
+      request: async () => ({ method: 'GET', path: `/api/bulk-actions/${await bulkAction()}/items?limit=1000&outcome=pending` }),
+    },
+    {
+      operation: 'POST /api/bulk-actions/{bulk_action_id}/cancel',
+      input: '-',
+      request: async () => {
+        await execution();
+        const { id } = await must({ method: 'POST', path: '/api/bulk-actions', body: { action: 'cancel', selection: { flow_id: plainFlow } } }, 202);
+        return { method: 'POST', path: `/api/bulk-actions/${id}/cancel` };
+      },
     },
     {
       operation: 'GET /api/flow-executions/stats',

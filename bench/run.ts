@@ -14,8 +14,9 @@ import { buildScenarios, checkScenarios, ParityCheck, Scenario } from './scenari
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, ensureNeighbour, openBenchDatabase } from './seed';
 import { holdIdlePolls, wakeLatency, WatchResults, writeCosts } from './watch';
 import { benchHostile, hostileMarkdown, HostileRow } from './hostile';
+import { benchBulk } from './bulk';
 
-const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile] [--reseed] [--database flows_bench]
+const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,bulk,stats] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
 
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
     const watching = !options.only || options.only.includes(WATCH);
     const getById = scenarios.find((s) => s.key === 'get')!;
     if (options.only) {
-      const unknown = options.only.filter((key) => key !== WATCH && key !== NOISY && key !== HOSTILE && !scenarios.some((s) => s.key === key));
+      const unknown = options.only.filter((key) => ![WATCH, NOISY, HOSTILE, ...BULK].includes(key) && !scenarios.some((s) => s.key === key));
       if (unknown.length) throw new UsageError(`unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.key).join(', ')}`);
       scenarios = scenarios.filter((s) => options.only!.includes(s.key));
     }
@@ -229,6 +230,10 @@ async function main(): Promise<void> {
       hostile = await benchHostile({ url: urls.app, jwtSecret, fixture, log });
       assertRunning('app', servers.app);
     }
+    if (!options.only || options.only.some((key) => BULK.includes(key))) {
+      await benchBulk({ url: urls.app, databaseUrl: database.url, jwtSecret, fixture, only: options.only, log });
+      assertRunning('app', servers.app);
+    }
     writeReport(options, database, rows, measurements, parity, watch, noisy, hostile);
   } finally {
     await stopAll();
@@ -237,6 +242,8 @@ async function main(): Promise<void> {
 
 const WATCH = 'watch';
 const HOSTILE = 'hostile';
+// bench/bulk.ts: results in bench/results/bulk.{json,md}.
+const BULK = ['bulk', 'stats'];
 const IDLE_POLLS = 10_000;
 
 /**

@@ -45,7 +45,7 @@ export class FlowEventDto {
   /**
    * Why the status changed, on `flow_execution.status_changed` and `flow_execution.deleted`: the
    * cause (`patch`, `cancel`, `delete`, `re_execute`, `admit`, `task_awaiting_input`, `task_edited`,
-   * `webhook_data`, `retention`) or a finer reason the cause names.
+   * `webhook_data`, `retention`, `redrive`) or a finer reason the cause names.
    */
   reason?: string;
   /** The task execution as written, for `task_execution.updated`. */
