@@ -1266,6 +1266,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
