@@ -97,6 +97,21 @@ describe('GET /api/flow-executions/stats', () => {
     close(res.body, expected);
     expect(res.body.groups.map((g: Group) => g.key)).toEqual(['completed', 'failed']);
 
+    // Tags: runs with a task carrying one, or none.
+    const [first, second] = (
+      await t.dataSource.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' ORDER BY run_number LIMIT 2`, [flowId])
+    ).map((r: { id: string }) => r.id);
+    for (const id of [first, second])
+      await t
+        .http()
+        .post('/api/task-executions')
+        .set(org.auth('worker'))
+        .send({ flow_execution_id: id, task_name: 'receive', task_execution_idx: 0, processing_status: 'completed', tags: ['source:email'] })
+        .expect(201);
+    const tagged = await t.http().get(STATS).query({ flow_id: flowId, tags: 'source:email' }).set(org.auth()).expect(200);
+    const untagged = await t.http().get(STATS).query({ flow_id: flowId, tags_exclude: 'source:email' }).set(org.auth()).expect(200);
+    expect([tagged.body.count, untagged.body.count]).toEqual([2, 34 - 2]);
+
     const none = await t.http().get(STATS).query({ flow_id: flowId, created_before: '2000-01-01T00:00:00Z' }).set(org.auth()).expect(200);
     expect(none.body).toMatchObject({ count: 0, finished: 0, duration_seconds: null, groups: [] });
   });
