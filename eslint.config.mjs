@@ -14,7 +14,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  */
 const LAYERS = [
   ['config', 'logging'],
-  ['database'],
+  ['database', 'telemetry'],
   ['common'],
   ['organizations', 'flows', 'event-log'],
   ['flow-executions'],

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { Client } from 'pg';
 import type { Fixture } from './seed';
@@ -10,7 +8,8 @@ import type { Fixture } from './seed';
  * stats: the latency of GET /api/flow-executions/stats on a flow of STATS_RUNS runs, per group_by.
  * bulk: a bulk cancel of BULK_RUNS queued runs (an organization of its own), its runs per second,
  * and the p99 of GET /api/flow-executions/{id} traffic (another organization) beside it and before it.
- * Both make their own flows in the bench database; the seeded fixture is only read.
+ * Both make their own flows in the bench database; the seeded fixture is only read. Registered as
+ * the suites `stats` and `bulk` in bench/suites.ts; results in bench/results/latest.{json,md}.
  */
 
 const STATS_RUNS = 100_000;
@@ -18,7 +17,6 @@ const STATS_REQUESTS = 30;
 const BULK_RUNS = 20_000;
 const GET_CLIENTS = 8;
 const BASELINE_MS = 5_000;
-const RESULTS = join(resolve(__dirname, '..', '..'), 'bench', 'results');
 
 export interface BulkBenchResults {
   stats: { groupBy: string; p50: number; p99: number; max: number }[] | null;
@@ -39,14 +37,10 @@ export async function benchBulk(ctx: Ctx): Promise<BulkBenchResults> {
   const db = new Client({ connectionString: ctx.databaseUrl });
   await db.connect();
   try {
-    const results: BulkBenchResults = {
+    return {
       stats: wants('stats') ? await statsLatency(ctx, db) : null,
       bulk: wants('bulk') ? await bulkCancel(ctx, db) : null,
     };
-    mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(join(RESULTS, 'bulk.json'), JSON.stringify(results, null, 2));
-    writeFileSync(join(RESULTS, 'bulk.md'), bulkMarkdown(results));
-    return results;
   } finally {
     await db.end();
   }

@@ -1,5 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { log, Options, RESULTS } from './context';
 import type { LoadResult } from './load';
-import type { Scenario } from './scenarios';
+import type { ParityCheck, Scenario } from './scenarios';
+import type { BenchDatabase } from './seed';
 
 export type Target = 'app' | 'raw';
 
@@ -119,4 +124,96 @@ export function median<T extends number | null>(values: T[]): T {
   if (sorted.length === 0) return null as T;
   const mid = Math.floor(sorted.length / 2);
   return (sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2) as T;
+}
+
+/** A suite's result, and its section of the report. */
+export interface SuiteReport {
+  name: string;
+  result: unknown;
+  markdown?: string;
+}
+
+/** The tables on the console, and bench/results/latest.{md,json}. */
+export function writeReport(
+  options: Options,
+  database: BenchDatabase,
+  rows: Row[],
+  measurements: Measurement[],
+  parity: ParityCheck[],
+  suites: SuiteReport[],
+): void {
+  const cpu = cpus();
+  const machine = {
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    postgres: database.postgresVersion,
+  };
+  const databaseUrl = process.env.DATABASE_URL ? `DATABASE_URL=${redact(process.env.DATABASE_URL)} ` : '';
+  const args = process.argv.slice(2).join(' ');
+  const command = `${databaseUrl}npm run bench${args ? ` -- ${args}` : ''}`;
+  const { fixture, seed } = database;
+  const data = `${fixture.executions.toLocaleString('en')} executions (hot flow ${fixture.hotExecutions.toLocaleString('en')}, ${fixture.smallFlows.toLocaleString('en')} flows × ${fixture.perSmallFlow}), flow_executions ${seed.tableMB} MB; ${seed.reused ? `seeded earlier (${seed.seededAt})` : `seeded in ${seed.seconds!.toFixed(1)} s`}`;
+  const errors = rows.filter((r) => r.errors > 0);
+
+  console.log(`\n${consoleTable(rows)}\n`);
+  for (const s of suites) if (s.markdown) console.log(`${s.markdown.trimEnd()}\n`);
+  if (errors.length) {
+    const why = (r: Row) =>
+      [
+        `statuses ${JSON.stringify(r.statusCodes)}`,
+        r.connectionErrors && `${r.connectionErrors} connection errors`,
+        r.timeouts && `${r.timeouts} timeouts`,
+        r.emptyRuns && `${r.emptyRuns} runs where no response completed`,
+      ]
+        .filter(Boolean)
+        .join(', ');
+    console.log(`⚠ errors in: ${errors.map((r) => `${r.scenario} c=${r.connections}: ${r.errors} (${why(r)})`).join('; ')}`);
+  }
+  const differing = parity.filter((p) => !p.ok);
+  if (differing.length) console.log(`⚠ the raw server differs from the app in: ${differing.map((p) => p.scenario).join(', ')}`);
+
+  const markdown = [
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.os}, Node ${machine.node}, PostgreSQL ${machine.postgres} (${database.server})`,
+    '',
+    `Data: ${data}.`,
+    '',
+    `Medians of ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${options.duration} s after ${options.warmup} s of warm-up, autocannon in its own process. ` +
+      `Ceiling: a bare node:http + pg server running the same SQL and JSON; ratio = app req/s ÷ ceiling req/s, measured back to back in each round. ` +
+      `CPU ms/req: the server process's CPU time (user + system) per response, app / ceiling. RSS: the app's peak during the run.${errors.length ? ' ⚠ = some responses had an unexpected status, or failed.' : ''}`,
+    '',
+    markdownTable(rows),
+    '',
+    ...suites.flatMap((s) => (s.markdown ? [s.markdown.trimEnd(), ''] : [])),
+  ].join('\n');
+  writeFileSync(join(RESULTS, 'latest.md'), markdown);
+  writeFileSync(
+    join(RESULTS, 'latest.json'),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        command,
+        machine,
+        options,
+        data: { ...fixture, ...seed },
+        parity,
+        rows,
+        measurements,
+        ...Object.fromEntries(suites.map((s) => [s.name, s.result])),
+      },
+      null,
+      2,
+    ),
+  );
+  log(`wrote bench/results/latest.md and latest.json`);
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
 }

@@ -28,13 +28,14 @@ const ETAG_POOL = 100;
  * (setseed), so the same data gives the same ids run after run.
  */
 export async function buildScenarios(db: Client, fixture: Fixture, appUrl: string, auth: Record<string, string>): Promise<Scenario[]> {
+  // Of the bench's organization only: `--only noisy` adds a neighbour's executions to the same database.
   const randomLive = async (flowId: string | null, limit: number): Promise<string[]> => {
     await db.query(`SELECT setseed(0.42)`);
     const { rows } = await db.query(
       `SELECT id FROM flow_executions
-        WHERE status <> 'deleted' AND ($1::uuid IS NULL OR flow_id = $1) AND flow_id <> $2
+        WHERE organization_id = $4 AND status <> 'deleted' AND ($1::uuid IS NULL OR flow_id = $1) AND flow_id <> $2
         ORDER BY random() LIMIT $3`,
-      [flowId, fixture.postFlowId, limit],
+      [flowId, fixture.postFlowId, limit, fixture.organizationId],
     );
     return rows.map((r) => r.id as string);
   };

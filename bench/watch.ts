@@ -1,10 +1,13 @@
 import { Agent, request } from 'node:http';
+import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { EventLogRepository } from '../src/event-log/event-log.repository';
 import { FlowExecutionRow, toFlowExecutionResponse } from '../src/flow-executions/dto/flow-execution.dto';
 import { FlowExecutionsRepository } from '../src/flow-executions/flow-executions.repository';
 import { OrganizationsRepository } from '../src/organizations/organizations.repository';
+import { BenchContext, ms, suite } from './context';
+import { rssKB, untilIdle } from './processes';
 import type { Fixture } from './seed';
 
 /**
@@ -203,3 +206,85 @@ const median = (values: number[]) =>
     0.5,
   );
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+export const WATCH = 'watch';
+export const IDLE_POLLS = 10_000;
+
+/**
+ * Watching runs: wake latency with the waiter and the writer on different processes; 10,000 idle
+ * long-polls on one process (its RSS, its database connections, GET by id for everyone else beside
+ * them); and what writing events adds to a create and a status change.
+ */
+async function benchWatching(ctx: BenchContext): Promise<WatchResults> {
+  const { database, fixture, options, auth, log } = ctx;
+  const getById = ctx.scenarios.find((s) => s.key === 'get')!;
+  const second = await ctx.startApp('app-2');
+  log('watch: wake latency, 200 long-polls woken from another process');
+  const wake = await wakeLatency(ctx.app.url, second.url, auth, fixture.postFlowId, 200);
+  log(`watch: wake p50 ${ms(wake.p50)} ms, p99 ${ms(wake.p99)} ms`);
+  await second.stop(); // from here on, the database connections counted are the app's
+
+  const db = new Client({ connectionString: database.url });
+  await db.connect();
+  const connections = async () =>
+    Number((await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows[0].n);
+  const rss = () => rssKB(ctx.app.child.pid!) / 1024;
+  try {
+    const ids = (await db.query(`SELECT id FROM flow_executions WHERE flow_id = $1 AND status <> 'deleted' LIMIT 1000`, [fixture.smallFlowId])).rows.map(
+      (r) => r.id as string,
+    );
+    const idle = { polls: IDLE_POLLS, rssBeforeMB: 0, rssHeldMB: 0, dbConnectionsBefore: 0, dbConnectionsHeld: 0 };
+    const getRuns: { alone: number[]; beside: number[] } = { alone: [], beside: [] };
+    for (let round = 1; round <= options.rounds; round++) {
+      getRuns.alone.push((await ctx.measure(ctx.app, getById, 32)).requestsPerSecond);
+      // After a run at 32 connections the pool is at its size: what the polls add comes on top.
+      idle.rssBeforeMB = Math.max(idle.rssBeforeMB, rss());
+      idle.dbConnectionsBefore = Math.max(idle.dbConnectionsBefore, await connections());
+      log(`watch: holding ${IDLE_POLLS} idle long-polls (round ${round})`);
+      const release = await holdIdlePolls(ctx.app.url, auth, ids, IDLE_POLLS);
+      await untilIdle(ctx.app.child.pid!); // every poll read its row and parked
+      idle.rssHeldMB = Math.max(idle.rssHeldMB, rss());
+      idle.dbConnectionsHeld = Math.max(idle.dbConnectionsHeld, await connections());
+      getRuns.beside.push((await ctx.measure(ctx.app, getById, 32)).requestsPerSecond);
+      release();
+      await sleep(1_000);
+    }
+    log(
+      `watch: GET by id c=32 alone ${getRuns.alone.map((n) => n.toFixed(0)).join(', ')} req/s, beside ${IDLE_POLLS} idle long-polls ${getRuns.beside.map((n) => n.toFixed(0)).join(', ')} req/s`,
+    );
+    log(
+      `watch: RSS ${idle.rssBeforeMB.toFixed(0)} → ${idle.rssHeldMB.toFixed(0)} MB, database connections ${idle.dbConnectionsBefore} → ${idle.dbConnectionsHeld}`,
+    );
+
+    log('watch: write cost with and without events, 300 interleaved rounds');
+    const writes = await writeCosts(database.url, fixture, 300);
+    log(`watch: create ×${writes.create.ratio.toFixed(2)}, status change ×${writes.statusChange.ratio.toFixed(2)} with events`);
+    return { wake, idle: { ...idle, getAloneRps: median(getRuns.alone), getBesideRps: median(getRuns.beside) }, writes };
+  } finally {
+    await db.end();
+  }
+}
+
+function watchReport(w: WatchResults): string[] {
+  const cost = (c: WatchResults['writes']['create']) => `${ms(c.withoutEventsMs)} → ${ms(c.withEventsMs)} ms (×${c.ratio.toFixed(2)})`;
+  return [
+    'Watching runs:',
+    '',
+    '| measure | result |',
+    '| --- | --- |',
+    `| wake latency: held response − the writer's own response (both leave after the commit), waiter and writer on different processes, ${w.wake.samples} samples | p50 ${ms(w.wake.p50)} ms, p99 ${ms(w.wake.p99)} ms |`,
+    `| ${w.idle.polls.toLocaleString('en')} idle long-polls on one process: RSS | ${w.idle.rssBeforeMB.toFixed(0)} → ${w.idle.rssHeldMB.toFixed(0)} MB |`,
+    `| the same: the process's database connections | ${w.idle.dbConnectionsBefore} → ${w.idle.dbConnectionsHeld} |`,
+    `| GET by id at 32 connections, alone → beside them | ${w.idle.getAloneRps.toFixed(0)} → ${w.idle.getBesideRps.toFixed(0)} req/s (×${(w.idle.getBesideRps / w.idle.getAloneRps).toFixed(2)}) |`,
+    `| create transaction, p50 without → with its event | ${cost(w.writes.create)} |`,
+    `| status-change transaction, p50 without → with its event | ${cost(w.writes.statusChange)} |`,
+    '',
+  ];
+}
+
+/** `--only watch`. */
+export const watchSuite = suite({
+  name: WATCH,
+  run: benchWatching,
+  markdown: (result: WatchResults) => watchReport(result).join('\n'),
+});

@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { AuthModule } from './common/auth/auth.module';
 import { MetricsModule } from './common/metrics/metrics.module';
+import { HeldRequestsModule } from './common/held/held-requests.module';
 import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
 import { JsonBodyGuard } from './common/http/json-body.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
@@ -44,6 +45,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         AuthModule,
         MetricsModule,
+        HeldRequestsModule,
         IdempotencyModule,
         HealthModule,
         OrganizationsModule,

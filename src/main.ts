@@ -1,3 +1,5 @@
+// First: with OTEL_EXPORTER_OTLP_ENDPOINT set, tracing must start before anything loads http or pg.
+import { tracing } from './telemetry/start';
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -52,6 +54,7 @@ async function bootstrap(config: AppConfig, logger: Logger): Promise<void> {
     if (!drained) logger.error(`requests still in flight after SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; cut`);
     await app.close();
     await stopEmbedded();
+    await flushTracing(logger);
     logger.info('stopped');
     process.exit(drained ? 0 : 1);
   };
@@ -67,6 +70,16 @@ async function bootstrap(config: AppConfig, logger: Logger): Promise<void> {
   await app.listen(config.port);
   logger.info({ port: config.port }, 'listening');
 }
+
+/** The spans of the last requests are exported before the process ends, within a bound: the collector may be down. */
+async function flushTracing(logger: Logger): Promise<void> {
+  if (!tracing) return;
+  const bound = new Promise<'timeout'>((resolve) => setTimeout(resolve, TRACING_FLUSH_MS, 'timeout').unref());
+  const outcome = await Promise.race([tracing.shutdown().catch((err: unknown) => ({ err })), bound]);
+  if (outcome === 'timeout') logger.warn(`spans not exported within ${TRACING_FLUSH_MS} ms at shutdown; dropped`);
+  else if (outcome) logger.warn(outcome, 'spans not exported at shutdown');
+}
+const TRACING_FLUSH_MS = 5_000;
 
 let config: AppConfig;
 try {

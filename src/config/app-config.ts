@@ -48,6 +48,8 @@ export interface AppConfig {
   faultAfterCommit: 'exit' | 'drop' | null;
   /** Webhook delivery (`WEBHOOK_*`). */
   webhooks: WebhooksConfig;
+  /** Open SSE streams plus held long-polls, per process (`HELD_REQUESTS_PER_ORG`, `HELD_REQUESTS_PER_CREDENTIAL`). */
+  heldRequests: { perOrganization: number; perCredential: number };
   /** Bulk actions (`BULK_ACTION*`, docs/operations.md#bulk-actions). */
   bulkActions: BulkActionsConfig;
 }
@@ -84,6 +86,10 @@ export interface WebhooksConfig {
   endpointConcurrency: number;
   /** Loopback, private and link-local targets: development and tests only (`WEBHOOK_ALLOW_PRIVATE_URLS`). */
   allowPrivateUrls: boolean;
+  /** Webhooks an organization may register (`WEBHOOKS_PER_ORG`). */
+  perOrganization: number;
+  /** Attempts in flight per organization per process (`WEBHOOK_ORG_CONCURRENCY`). */
+  organizationConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -170,6 +176,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       concurrency: integer('WEBHOOK_CONCURRENCY', 32, 1, 1_000),
       endpointConcurrency: integer('WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
       allowPrivateUrls: boolean('WEBHOOK_ALLOW_PRIVATE_URLS', false),
+      perOrganization: integer('WEBHOOKS_PER_ORG', 50, 1, 100_000),
+      organizationConcurrency: integer('WEBHOOK_ORG_CONCURRENCY', 8, 1, 1_000),
+    },
+    heldRequests: {
+      perOrganization: integer('HELD_REQUESTS_PER_ORG', 1000, 1, 1_000_000),
+      perCredential: integer('HELD_REQUESTS_PER_CREDENTIAL', 200, 1, 1_000_000),
     },
     bulkActions: {
       worker: boolean('BULK_ACTION_WORKER', true),

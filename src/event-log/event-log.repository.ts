@@ -15,7 +15,12 @@ export interface EventPage {
   /** The highest event id removed by retention. */
   purgedThrough: bigint;
   events: StoredEvent[];
+  /** The page ended at its limit or its byte budget: more events may follow at once. */
+  more: boolean;
 }
+
+/** A page of events stops once their estimated JSON passes this (always at least one event): docs/api.md#page-size-budgets. */
+export const EVENT_PAGE_BYTES = 4 * 1024 * 1024;
 
 @Injectable()
 export class EventLogRepository {
@@ -40,37 +45,55 @@ export class EventLogRepository {
     await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, JSON.stringify(events), touched]);
   }
 
-  /** Events of the organization (of one flow, when given) after the cursor, oldest first. */
+  /**
+   * Events of the organization (of one flow, when given) after the cursor, oldest first, ending
+   * early once the payloads' stored sizes pass EVENT_PAGE_BYTES: only the events sent are read in full.
+   */
   @GenerateSql({ name: 'organization', params: [DummyValue.UUID, null, 0n, 100] }, { name: 'one flow', params: [DummyValue.UUID, DummyValue.UUID2, 0n, 100] })
   async page(organizationId: string, flowId: string | null, after: bigint, limit: number): Promise<EventPage> {
-    const params: unknown[] = [organizationId, after.toString(), limit];
+    const params: unknown[] = [organizationId, after.toString(), limit, EVENT_PAGE_BYTES];
     const scope = flowId === null ? 'e.organization_id = $1' : `e.flow_id = $${params.push(flowId)} AND e.organization_id = $1`;
-    const rows: (StoredEvent & { purged_through: string })[] = await this.dataSource.query(
-      `SELECT r.purged_through, page.*
+    const rows: (StoredEvent & { purged_through: string; fetched: string | null })[] = await this.dataSource.query(
+      `SELECT r.purged_through, page.id, page.type, page.occurred_at, page.payload, page.fetched
          FROM flow_events_retention r
          LEFT JOIN LATERAL (
-           SELECT e.id::text, e.type, ${isoText('e.occurred_at')} AS occurred_at, e.payload
-             FROM flow_events e
-            WHERE ${scope} AND e.id > $2
-            ORDER BY e.id
-            LIMIT $3
+           SELECT s.id::text, s.type, ${isoText('s.occurred_at')} AS occurred_at, e.payload, s.fetched
+             FROM (
+               SELECT c.*, sum(c.bytes) OVER (ORDER BY c.id ROWS UNBOUNDED PRECEDING) - c.bytes AS bytes_before, count(*) OVER () AS fetched
+                 FROM (
+                   SELECT e.id, e.type, e.occurred_at, 200 + pg_column_size(e.payload) AS bytes
+                     FROM flow_events e
+                    WHERE ${scope} AND e.id > $2
+                    ORDER BY e.id
+                    LIMIT $3
+                 ) c
+             ) s
+             JOIN flow_events e ON e.id = s.id
+            WHERE s.bytes_before < $4
          ) page ON true
         ORDER BY page.id::bigint`,
       params,
     );
-    const events = rows[0].id === null ? [] : rows.map(({ purged_through: _, ...event }) => event);
-    return { purgedThrough: BigInt(rows[0].purged_through), events };
+    const events = rows[0].id === null ? [] : rows.map(({ purged_through: _, fetched: __, ...event }) => event);
+    const fetched = Number(rows[0].fetched ?? 0);
+    return { purgedThrough: BigInt(rows[0].purged_through), events, more: fetched === limit || fetched > events.length };
   }
 
   /**
    * Removes up to `batch` events older than the cutoff, skipping rows another replica is removing,
-   * and advances the retention mark. Answers how many it removed.
+   * and advances the retention mark. A webhook delivery still pending for a removed event keeps a
+   * copy of it (`webhook_deliveries.event`), so no retry loses what it sends. Answers how many it removed.
    */
   @GenerateSql({ params: [DummyValue.DATE, 1000] })
   async purgeOlderThan(cutoff: Date, batch: number): Promise<number> {
     const [rows]: [{ removed: number }[]] = await this.dataSource.query(
       `WITH doomed AS (
          SELECT id FROM flow_events WHERE occurred_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), kept AS (
+         UPDATE webhook_deliveries d
+            SET event = jsonb_build_object('type', e.type, 'occurred_at', ${isoText('e.occurred_at')}, 'payload', e.payload, 'flow_execution_id', e.flow_execution_id)
+           FROM doomed JOIN flow_events e ON e.id = doomed.id
+          WHERE d.event_id = e.id AND d.status = 'pending' AND d.event IS NULL
        ), removed AS (
          DELETE FROM flow_events e USING doomed WHERE e.id = doomed.id RETURNING e.id
        )

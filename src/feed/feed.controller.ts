@@ -44,7 +44,7 @@ export class FeedController {
     @Res() res: Response,
   ): Promise<void> {
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
-      return this.feed.stream(principal, query, lastEventId, () => openEventStream(req, res));
+      return this.feed.stream(principal, query, lastEventId, (revoked) => openEventStream(req, res, revoked));
     }
     const wait = preferredWait(prefer);
     const page = await this.feed.page(principal, query, wait, disconnectSignal(res));

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
+import type { TraceContext } from '../common/http/trace-context';
 import { forbidden } from '../common/errors/app-error';
 import { keyTakenOver, ownedKey } from '../common/idempotency/idempotency.context';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -20,7 +21,7 @@ import { Cause, decide, freesSlot, refusal } from './transitions';
  */
 export type Change = (
   | { cause: 'patch'; to: ExecutionStatus }
-  | { cause: 're_execute'; flowVersion: number; onlyStale: boolean }
+  | { cause: 're_execute'; flowVersion: number; onlyStale: boolean; trace?: TraceContext | null }
   /** `tasks`: the tasks to run again whatever their status (`from_task` and its downstream), or null for every unfinished one. */
   | { cause: 'redrive'; tasks: string[] | null }
   | { cause: Exclude<Cause, 'patch' | 're_execute' | 'redrive' | 'create' | 'admit' | 'retention'> }
@@ -85,8 +86,9 @@ export class ExecutionLifecycle {
     if (decision.kind === 'unchanged') return before;
 
     const flowVersion = change.cause === 're_execute' ? change.flowVersion : null;
+    const trace = change.cause === 're_execute' ? (change.trace ?? null) : null;
     const redrives = change.cause === 'redrive' ? 1 : 0;
-    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion, redrives);
+    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion, trace, redrives);
     if (!after) throw new Error(`flow execution ${before.id} changed status under its lock`);
     locked.row = after;
     locked.slots.active += Number(isActive(after.status)) - Number(isActive(before.status));

@@ -61,4 +61,12 @@ export class FlowExecutionEntity {
   /** When the run last entered completed, failed or cancelled; null in any other status. Kept by a trigger. */
   @Column('timestamptz', { nullable: true })
   terminal_at: Date | null;
+
+  /** W3C traceparent of the request that created (or last re-executed) the run; docs/api.md#trace-context. */
+  @Column('varchar', { length: 55, nullable: true })
+  traceparent: string | null;
+
+  /** The tracestate that came with it. */
+  @Column('varchar', { length: 512, nullable: true })
+  tracestate: string | null;
 }

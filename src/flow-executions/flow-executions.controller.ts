@@ -7,6 +7,7 @@ import { ApiErrors } from '../common/http/api-errors.decorator';
 import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
 import { Idempotent } from '../common/idempotency/idempotency.decorator';
 import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/prefer';
+import { IncomingTrace, TraceContext } from '../common/http/trace-context';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { PatchStatusQueryDto, ReexecuteQueryDto, RedriveFlowExecutionDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
@@ -27,8 +28,12 @@ export class FlowExecutionsController {
   @RequirePermission('executions:write')
   @Idempotent()
   @ApiErrors(400, 403, 404)
-  createFlowExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
-    return this.service.create(principal, dto);
+  createFlowExecution(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateFlowExecutionDto,
+    @IncomingTrace() trace: TraceContext | null,
+  ): Promise<FlowExecutionResponseDto> {
+    return this.service.create(principal, dto, trace);
   }
 
   /** List a flow's executions; a full page carries `Link: <...>; rel="next"` built on the keyset cursor. */
@@ -93,8 +98,13 @@ export class FlowExecutionsController {
   @HttpCode(204)
   @Idempotent()
   @ApiErrors(400, 403, 404, 409)
-  executeFlow(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @Query() query: ReexecuteQueryDto): Promise<void> {
-    return this.service.reexecute(principal, id, query.only_stale === true);
+  executeFlow(
+    @CurrentPrincipal() principal: Principal,
+    @ExecutionId() id: string,
+    @Query() query: ReexecuteQueryDto,
+    @IncomingTrace() trace: TraceContext | null,
+  ): Promise<void> {
+    return this.service.reexecute(principal, id, query.only_stale === true, undefined, trace);
   }
 
   /**

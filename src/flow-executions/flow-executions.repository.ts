@@ -3,13 +3,14 @@ import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
+import type { TraceContext } from '../common/http/trace-context';
 import { ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { anyTag, hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
 export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.redrive_count,
-  fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
+  fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by, fe.traceparent, fe.tracestate,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
@@ -31,7 +32,7 @@ const FIND_BY_RUN_WITH_CREDITS = {
 
 const START = {
   name: 'start_flow_execution',
-  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8) fe`,
+  text: `SELECT ${COLUMNS} FROM start_flow_execution($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe`,
 };
 
 /**
@@ -44,15 +45,15 @@ const START_KEEPING = {
   text: `
     WITH owned AS (
       SELECT $1::uuid AS org FROM idempotency_keys
-       WHERE organization_id = $1 AND operation = $9 AND key = $10 AND owner = $11
+       WHERE organization_id = $1 AND operation = $11 AND key = $12 AND owner = $13
        FOR UPDATE
     ), fe AS (
-      SELECT s.* FROM owned CROSS JOIN LATERAL start_flow_execution(owned.org, $2, $3, $4, $5, $6, $7, $8) s
+      SELECT s.* FROM owned CROSS JOIN LATERAL start_flow_execution(owned.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
     ), kept AS (
       UPDATE idempotency_keys k
-         SET response_status = $12, response_body = flow_execution_json(fe::flow_executions) || '{"run_number": null}'::jsonb
+         SET response_status = $14, response_body = flow_execution_json(fe::flow_executions) || '{"run_number": null}'::jsonb
         FROM fe
-       WHERE k.organization_id = $1 AND k.operation = $9 AND k.key = $10
+       WHERE k.organization_id = $1 AND k.operation = $11 AND k.key = $12
     )
     SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, ${COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
@@ -73,6 +74,8 @@ export interface NewExecution {
   inputTaskName: string | null;
   triggeredTaskExecutorName: string | null;
   modifiedBy: string;
+  /** The W3C trace context of the creating request (docs/api.md#trace-context). */
+  trace: TraceContext | null;
 }
 
 export interface ListFilter extends Selection {
@@ -369,6 +372,7 @@ export class FlowExecutionsRepository {
           inputTaskName: null,
           triggeredTaskExecutorName: null,
           modifiedBy: 'sample',
+          trace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=value' },
         },
         10,
       ],
@@ -384,6 +388,7 @@ export class FlowExecutionsRepository {
           inputTaskName: null,
           triggeredTaskExecutorName: null,
           modifiedBy: 'sample',
+          trace: null,
         },
         10,
         { scope: { organizationId: DummyValue.UUID, operation: 'POST /api/flow-executions', key: 'sample' }, owner: DummyValue.UUID2, status: 201 },
@@ -391,7 +396,18 @@ export class FlowExecutionsRepository {
     },
   )
   async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | undefined | 'key_lost'> {
-    const params = [e.organizationId, e.flowId, e.flowVersion, e.input, e.inputTaskName, e.triggeredTaskExecutorName, e.modifiedBy, defaultConcurrencyLimit];
+    const params = [
+      e.organizationId,
+      e.flowId,
+      e.flowVersion,
+      e.input,
+      e.inputTaskName,
+      e.triggeredTaskExecutorName,
+      e.modifiedBy,
+      defaultConcurrencyLimit,
+      e.trace?.traceparent ?? null,
+      e.trace?.tracestate ?? null,
+    ];
     if (!keep) return (await driverQuery<FlowExecutionRow>(this.dataSource, START, params)).rows[0];
     if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
     const { rows } = await driverQuery<FlowExecutionRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, [
@@ -432,7 +448,18 @@ export class FlowExecutionsRepository {
   @GenerateSql(
     { params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('patch', 'completed'), to: 'completed' }, 'sample'] },
     { name: 're-execution', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('re_execute', 'running'), to: 'running' }, 'sample', 2] },
-    { name: 'redrive', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('redrive', 'running'), to: 'running' }, 'sample', null, 1] },
+    {
+      name: 're-execution with a trace context',
+      params: [
+        DummyValue.MANAGER,
+        DummyValue.UUID,
+        { from: sources('re_execute', 'running'), to: 'running' },
+        'sample',
+        2,
+        { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: null },
+      ],
+    },
+    { name: 'redrive', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('redrive', 'running'), to: 'running' }, 'sample', null, null, 1] },
   )
   async setStatus(
     m: EntityManager,
@@ -440,15 +467,20 @@ export class FlowExecutionsRepository {
     move: { from: readonly ExecutionStatus[]; to: ExecutionStatus },
     modifiedBy: string,
     flowVersion: number | null = null,
+    trace: TraceContext | null = null,
     redrives = 0,
   ): Promise<FlowExecutionRow | undefined> {
+    // A trace context given replaces the run's, tracestate included (docs/api.md#trace-context).
+    const traced = trace ? `, traceparent = $6, tracestate = $7` : '';
+    // A redrive counts itself on the run (docs/api.md#redrive).
+    const redriven = redrives > 0 ? `, redrive_count = fe.redrive_count + ${Number(redrives)}` : '';
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
-          SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version), redrive_count = fe.redrive_count + $6::int,
-              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')
+          SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
+              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')${traced}${redriven}
         WHERE fe.id = $1 AND fe.status = ANY($5::text[])
       RETURNING ${COLUMNS}`,
-      [id, move.to, modifiedBy, flowVersion, move.from, redrives],
+      trace ? [id, move.to, modifiedBy, flowVersion, move.from, trace.traceparent, trace.tracestate] : [id, move.to, modifiedBy, flowVersion, move.from],
     );
     return rows[0];
   }

@@ -4,8 +4,11 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
+import type { TraceContext } from '../common/http/trace-context';
 import { keepOutcome } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
+import { HeldRequests } from '../common/held/held-requests';
+import { WakeReads } from '../common/held/wake-reads';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { downstreamTasks, flowTasks, inputSchemaOf, inputTasks, FlowTask } from '../flows/flow-definition';
@@ -47,6 +50,9 @@ export interface ConditionalResponse {
 
 @Injectable()
 export class FlowExecutionsService {
+  /** Reads after a wake, shared by the long-polls of one execution. */
+  private readonly wakeReads: WakeReads<FlowExecutionRow | undefined>;
+
   constructor(
     private readonly repository: FlowExecutionsRepository,
     private readonly flows: FlowsService,
@@ -56,7 +62,13 @@ export class FlowExecutionsService {
     private readonly organizations: OrganizationsService,
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
-  ) {}
+    private readonly held: HeldRequests,
+  ) {
+    this.wakeReads = new WakeReads(
+      (row) => row,
+      () => metrics.heldReads.inc({ kind: 'execution' }),
+    );
+  }
 
   /**
    * The retrieve endpoint with conditional GET: a strong ETag from everything the body depends on
@@ -68,8 +80,16 @@ export class FlowExecutionsService {
     at: ExecutionLocator,
     query: GetFlowExecutionQueryDto,
     ifNoneMatch: string | undefined,
+    woken = false,
   ): Promise<ConditionalResponse> {
-    const row = await this.find(principal, at, query.include_credits === true);
+    const withCredits = query.include_credits === true;
+    // Woken long-polls of one execution share one read (their access was decided before waiting).
+    const row = woken
+      ? accessible(
+          principal,
+          await this.wakeReads.read(`${'id' in at ? at.id : `${at.flowId}:${at.runNumber}`}:${withCredits}`, 0, () => this.findRow(at, withCredits)),
+        )
+      : await this.find(principal, at, withCredits);
     const includeRunNumber = query.include_run_number === true || 'runNumber' in at;
     const flags = `${includeRunNumber ? 'r' : ''}${query.include_credits ? `c${row.total_credits ?? ''}` : ''}`;
     const etag = `"${row.updated_at.replace(/\D/g, '')}-${row.status}-${flags}"`;
@@ -92,6 +112,7 @@ export class FlowExecutionsService {
   ): Promise<ConditionalResponse & { waited: boolean }> {
     let result = await this.getConditional(principal, at, query, ifNoneMatch);
     if (result.body || waitSeconds === null) return { ...result, waited: false };
+    const release = this.held.hold(principal);
     const signal = disconnectSignal(response);
     const deadline = Date.now() + waitSeconds * 1000;
     const subscription = this.events.watchExecution(result.id);
@@ -99,13 +120,18 @@ export class FlowExecutionsService {
     try {
       result = await this.getConditional(principal, at, query, ifNoneMatch);
       while (!result.body && !signal.aborted && !subscription.ended && Date.now() < deadline) {
-        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, at, query, ifNoneMatch);
+        if (await subscription.wait(deadline - Date.now(), signal)) result = await this.getConditional(principal, at, query, ifNoneMatch, true);
       }
     } finally {
       this.metrics.longPolls.dec();
       subscription.close();
+      release();
     }
     return { ...result, waited: true };
+  }
+
+  private findRow(at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    return 'id' in at ? this.repository.findById(at.id, withCredits) : this.repository.findByRunNumber(at.flowId, at.runNumber, withCredits);
   }
 
   /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
@@ -121,7 +147,8 @@ export class FlowExecutionsService {
     return accessible(principal, await this.repository.findById(id, withCredits));
   }
 
-  async create(principal: Principal, dto: CreateFlowExecutionDto): Promise<FlowExecutionResponseDto> {
+  /** `trace`: the request's W3C trace context, kept with the run (docs/api.md#trace-context). */
+  async create(principal: Principal, dto: CreateFlowExecutionDto, trace: TraceContext | null = null): Promise<FlowExecutionResponseDto> {
     const flow = await this.flows.getExecutable(principal, dto.flow_id);
     const inputs = inputTasks(flow.definition);
     const task = chooseInputTask(inputs, dto.input_task_name ?? null);
@@ -136,6 +163,7 @@ export class FlowExecutionsService {
       inputTaskName: task.name,
       triggeredTaskExecutorName: inputs.length > 1 ? task.task_executor_name : null,
       modifiedBy: principal.subject,
+      trace,
     });
     if (!row) throw notFound('Flow'); // deleted between the read and the insert
     return toFlowExecutionResponse(row);
@@ -227,12 +255,13 @@ export class FlowExecutionsService {
 
   /**
    * Runs the execution again on the flow's latest version: every task gets a new attempt, or with
-   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits.
+   * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits. A
+   * `trace` given replaces the run's; without one the run keeps its own (docs/api.md#trace-context).
    */
-  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager): Promise<void> {
+  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager, trace: TraceContext | null = null): Promise<void> {
     const current = accessible(principal, await this.repository.findById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
-    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale };
+    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale, trace };
     if (within) {
       await this.lifecycle.change(principal, id, change, within);
       return;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
@@ -14,8 +15,8 @@ const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, 
 const RETURNING = COLUMNS.replace(/te\./g, '');
 /** Estimated JSON a page may carry; past it the page ends early (the `Link` continues it). */
 export const PAGE_BYTES = 2 * 1024 * 1024;
-// A task execution's JSON: its stored JSON values, about 600 bytes of fields, about 350 bytes per active tag.
-const ROW_BYTES = `(600 + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0)
+// A task execution's JSON: its stored JSON values, about 600 bytes of fields, its run's trace context, about 350 bytes per active tag.
+const ROW_BYTES = `(600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0)
   + coalesce(pg_column_size(te.source_task_executions), 0)
   + 350 * (SELECT count(*) FROM task_execution_tags tg WHERE tg.flow_execution_id = te.flow_execution_id AND tg.task_name = te.task_name AND tg.status = 'active'))`;
 const TAG_COLUMNS = `id, organization_id, flow_execution_id, task_name, tag_type, tag, tag_metadata, status, modified_by, created_at, updated_at`;
@@ -52,7 +53,8 @@ export interface ListFilter {
   limit: number;
 }
 
-export type LocatedTaskExecution = TaskExecutionEntity & { parent_status: string };
+/** With its run's status and trace context. */
+export type LocatedTaskExecution = TaskExecutionEntity & RunTrace & { parent_status: string };
 export type LockedTaskExecution = TaskExecutionEntity & { output_changed: boolean };
 
 /**
@@ -95,7 +97,7 @@ export class TaskExecutionsRepository {
   @GenerateSql({ params: [DummyValue.UUID] })
   async findById(id: string): Promise<LocatedTaskExecution | undefined> {
     const rows: LocatedTaskExecution[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, fe.status AS parent_status
+      `SELECT ${COLUMNS}, fe.status AS parent_status, fe.traceparent, fe.tracestate
          FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
         WHERE te.id = $1`,
       [id],
@@ -272,7 +274,7 @@ export class TaskExecutionsRepository {
       ],
     },
   )
-  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: TaskExecutionEntity[]; more: boolean }> {
+  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: (TaskExecutionEntity & RunTrace)[]; more: boolean }> {
     const params: unknown[] = [f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     const where = [`te.organization_id = $1`, `fe.status <> 'deleted'`, `te.processing_status <> 'deleted'`];
@@ -281,16 +283,16 @@ export class TaskExecutionsRepository {
     if (f.taskExecutionIdx !== undefined) where.push(`te.task_execution_idx = ${p(f.taskExecutionIdx)}`);
     const cursor = f.after === undefined ? null : p(f.after);
     if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
-    const rows: (TaskExecutionEntity & { cursor_found: boolean; fetched: string })[] = await this.dataSource.query(
+    const rows: (TaskExecutionEntity & RunTrace & { cursor_found: boolean; fetched: string })[] = await this.dataSource.query(
       `SELECT ${cursor ? 'c.id IS NOT NULL' : 'true'} AS cursor_found, page.*
          FROM (SELECT 1) one
          ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
          LEFT JOIN LATERAL (
-           SELECT ${RETURNING}, fetched FROM (
+           SELECT ${RETURNING}, traceparent, tracestate, fetched FROM (
              SELECT w.*, sum(w.bytes) OVER (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING) - w.bytes AS bytes_before,
                     count(*) OVER () AS fetched
                FROM (
-                 SELECT ${COLUMNS}, ${ROW_BYTES} AS bytes
+                 SELECT ${COLUMNS}, fe.traceparent, fe.tracestate, ${ROW_BYTES} AS bytes
                    FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
                   WHERE ${where.join(' AND ')}
                   ORDER BY te.created_at DESC, te.id DESC
@@ -304,7 +306,7 @@ export class TaskExecutionsRepository {
     );
     const cursorFound = rows[0]?.cursor_found ?? true;
     if (rows[0]?.id == null) return { cursorFound, rows: [], more: false };
-    const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity);
+    const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity & RunTrace);
     return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
   }
 }

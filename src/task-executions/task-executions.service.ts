@@ -58,7 +58,7 @@ export class TaskExecutionsService {
         const tags = await this.afterWrite(m, principal, parent, dto, false);
         const applied = run && (await this.webhookData.applyPending(m, principal, run, inserted));
         if (!applied) this.recordTasks(m, parent, [inserted], tags);
-        const answer = toTaskExecutionResponse(applied || inserted, tags, WRITE_RESPONSE);
+        const answer = toTaskExecutionResponse(applied || inserted, tags, WRITE_RESPONSE, parent);
         await keepOutcome(m, answer);
         return answer;
       });
@@ -96,7 +96,7 @@ export class TaskExecutionsService {
       });
     const written = (!executeFlow && (await attempt(false))) || (await attempt(true));
     if (!written) throw new Error('an update with the run locks is never deferred');
-    return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE);
+    return toTaskExecutionResponse(written.row, written.tags, WRITE_RESPONSE, parent);
   }
 
   /**
@@ -117,7 +117,7 @@ export class TaskExecutionsService {
   async get(principal: Principal, id: string, query: GetTaskExecutionQueryDto): Promise<TaskExecutionResponseDto> {
     const row = this.accessible(principal, await this.repository.findById(id));
     const tags = await this.repository.activeTags(this.dataSource.manager, row.organization_id, [row]);
-    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true });
+    return toTaskExecutionResponse(row, tags, { includeCredits: query.include_credits === true }, row);
   }
 
   /**
@@ -146,7 +146,7 @@ export class TaskExecutionsService {
     }
     const options = { includeCredits: query.include_credits === true };
     return {
-      body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options)) },
+      body: { task_executions: rows.map((row) => toTaskExecutionResponse(row, tagsByTask.get(taskOf(row)) ?? [], options, row)) },
       nextCursor: page.more ? rows[rows.length - 1].id : null,
     };
   }
@@ -188,7 +188,10 @@ export class TaskExecutionsService {
   private recordTasks(m: EntityManager, execution: FlowExecutionRow, rows: TaskExecutionEntity[], tags: TaskExecutionTagEntity[]): void {
     for (const row of rows) {
       const own = tags.filter((tag) => tag.flow_execution_id === row.flow_execution_id && tag.task_name === row.task_name);
-      this.events.record(m, executionEvent('task_execution.updated', execution, null, { task_execution: toTaskExecutionResponse(row, own, WRITE_RESPONSE) }));
+      this.events.record(
+        m,
+        executionEvent('task_execution.updated', execution, null, { task_execution: toTaskExecutionResponse(row, own, WRITE_RESPONSE, execution) }),
+      );
     }
   }
 

@@ -89,8 +89,9 @@ export class TaskTagsService {
     const tags = await this.tasks.activeTags(m, principal.organizationId, attempts);
     for (const attempt of attempts) {
       const own = tags.filter((tag) => tag.flow_execution_id === attempt.flow_execution_id && tag.task_name === attempt.task_name);
-      const task = toTaskExecutionResponse(attempt, own, { includeCredits: true });
-      this.events.record(m, executionEvent('task_execution.updated', executions.get(attempt.flow_execution_id)!, null, { task_execution: task }));
+      const run = executions.get(attempt.flow_execution_id)!;
+      const task = toTaskExecutionResponse(attempt, own, { includeCredits: true }, run);
+      this.events.record(m, executionEvent('task_execution.updated', run, null, { task_execution: task }));
     }
   }
 

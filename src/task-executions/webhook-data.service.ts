@@ -88,7 +88,7 @@ export class WebhookDataService {
     const tags = await this.tasks.activeTags(m, run.row.organization_id, [task]);
     this.events.record(
       m,
-      executionEvent('task_execution.updated', run.row, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }) }),
+      executionEvent('task_execution.updated', run.row, null, { task_execution: toTaskExecutionResponse(task, tags, { includeCredits: true }, run.row) }),
     );
     // A run awaiting input on this task runs again.
     const waiting = attempt.processing_status === 'awaiting_input' || attempt.reported_status === 'awaiting_input';

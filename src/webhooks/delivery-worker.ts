@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap }
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { LOGGER } from '../logging/logger';
+import { traceHeaders } from '../common/http/trace-context';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { renderEvent } from '../event-log/event-types';
@@ -30,6 +31,8 @@ const WAKEUP = 'webhook-deliveries';
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly inFlight = new Map<string, number>();
+  /** Attempts in flight by organization, bounded by `WEBHOOK_ORG_CONCURRENCY`. */
+  private readonly inFlightByOrganization = new Map<string, number>();
   private readonly attempts = new Set<Promise<void>>();
   private readonly sender: WebhookSender;
   private wakeup: Subscription | null = null;
@@ -80,7 +83,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async run(): Promise<void> {
-    const { concurrency, endpointConcurrency, timeoutMs } = this.config.webhooks;
+    const { concurrency, endpointConcurrency, organizationConcurrency, timeoutMs } = this.config.webhooks;
     let backoff = OUTAGE_BACKOFF_MIN_MS;
     let outage = false;
     let busy = false;
@@ -92,14 +95,23 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         if (free > 0) {
           // The next due time is one index probe; the claim, which visits every enabled webhook, runs
           // only when something is due (or the last claim found work, so more is likely).
-          const full = () => [...this.inFlight].filter(([, n]) => n >= endpointConcurrency).map(([id]) => id);
-          let due = busy ? 0 : await this.repository.msUntilNextDue(full());
+          const full = (counts: Map<string, number>, bound: number) => [...counts].filter(([, n]) => n >= bound).map(([id]) => id);
+          const nextDue = () =>
+            this.repository.msUntilNextDue(full(this.inFlight, endpointConcurrency), full(this.inFlightByOrganization, organizationConcurrency));
+          let due = busy ? 0 : await nextDue();
           if (due !== null && due <= 0) {
-            const claimed = await this.repository.claim(free, endpointConcurrency, this.inFlight, timeoutMs + LEASE_MARGIN_MS);
+            const claimed = await this.repository.claim(
+              free,
+              endpointConcurrency,
+              this.inFlight,
+              timeoutMs + LEASE_MARGIN_MS,
+              organizationConcurrency,
+              this.inFlightByOrganization,
+            );
             for (const delivery of claimed) this.start(delivery);
             busy = claimed.length > 0;
             if (claimed.length === free) continue;
-            due = busy ? await this.repository.msUntilNextDue(full()) : MIN_POLL_MS;
+            due = busy ? await nextDue() : MIN_POLL_MS;
           } else {
             busy = false;
           }
@@ -119,7 +131,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   private start(delivery: ClaimedDelivery): void {
-    this.inFlight.set(delivery.webhook_id, (this.inFlight.get(delivery.webhook_id) ?? 0) + 1);
+    count(this.inFlight, delivery.webhook_id, 1);
+    count(this.inFlightByOrganization, delivery.organization_id, 1);
     const attempt = this.deliver(delivery)
       .catch((err: unknown) =>
         this.logger.warn(
@@ -129,9 +142,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       )
       .finally(() => {
         this.attempts.delete(attempt);
-        const left = (this.inFlight.get(delivery.webhook_id) ?? 1) - 1;
-        if (left > 0) this.inFlight.set(delivery.webhook_id, left);
-        else this.inFlight.delete(delivery.webhook_id);
+        count(this.inFlight, delivery.webhook_id, -1);
+        count(this.inFlightByOrganization, delivery.organization_id, -1);
         this.wakeup?.notify();
       });
     this.attempts.add(attempt);
@@ -164,7 +176,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (disabled) this.logger.warn({ webhookId: delivery.webhook_id }, 'webhook disabled after failing');
   }
 
-  /** Standard Webhooks headers; during a rotation's grace period, signatures by both secrets. */
+  /**
+   * Standard Webhooks headers; during a rotation's grace period, signatures by both secrets. The
+   * run's trace context goes along as `traceparent` / `tracestate` (docs/api.md#trace-context).
+   */
   private sign(delivery: ClaimedDelivery, body: string, at: Date): Record<string, string> {
     const signatures = [new Webhook(delivery.secret).sign(delivery.event_id, at, body)];
     if (delivery.previous_secret) signatures.push(new Webhook(delivery.previous_secret).sign(delivery.event_id, at, body));
@@ -172,6 +187,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       'webhook-id': delivery.event_id,
       'webhook-timestamp': Math.floor(at.getTime() / 1000).toString(),
       'webhook-signature': signatures.join(' '),
+      ...traceHeaders(delivery),
     };
   }
+}
+
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }

@@ -71,6 +71,7 @@ export class WebhookEntity {
 @Index('webhook_deliveries_webhook_idx', ['webhook_id', 'status', 'next_attempt_at'])
 @Index('webhook_deliveries_next_idx', ['next_attempt_at'], { where: `status = 'pending'` })
 @Index('webhook_deliveries_created_idx', ['created_at'])
+@Index('webhook_deliveries_pending_event_idx', ['event_id'], { where: `status = 'pending'` })
 export class WebhookDeliveryEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -94,6 +95,13 @@ export class WebhookDeliveryEntity {
   /** Attempts started; also the fencing token of the current one. */
   @Column('integer', { default: 0 })
   attempts: number;
+
+  /**
+   * The event as sent (`type`, `occurred_at`, `payload`), kept here once retention removes it from the
+   * event log while the delivery is pending; null while the log has it.
+   */
+  @Column('jsonb', { nullable: true, select: false })
+  event: Record<string, unknown> | null;
 
   /** When pending: when it is due, or when the lease of the attempt in flight runs out. */
   @Column('timestamptz', { nullable: true })

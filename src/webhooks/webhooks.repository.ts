@@ -12,6 +12,7 @@ export const DELIVERIES_CHANNEL = 'webhook_deliveries';
 export interface ClaimedDelivery {
   id: string;
   webhook_id: string;
+  organization_id: string;
   /** This attempt's number, and the fence its result is recorded under. */
   attempt: number;
   created_at: Date;
@@ -24,6 +25,9 @@ export interface ClaimedDelivery {
   event_id: string;
   /** Null when retention has removed the event. */
   event: StoredEvent | null;
+  /** The trace context of the event's flow execution, sent as headers (docs/api.md#trace-context). */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 export interface AttemptOutcome {
@@ -52,6 +56,8 @@ export interface AttemptRow {
 }
 
 const OCCURRED_AT = isoText('e.occurred_at');
+/** The advisory lock class of an organization's webhook count (append_flow_events' ordering lock is 1718382455). */
+const WEBHOOK_COUNT_LOCK = 1718382456;
 
 const OUTCOME_SAMPLE: AttemptOutcome = {
   delivery: { id: DummyValue.UUID, webhook_id: DummyValue.UUID2, attempt: 1 },
@@ -70,19 +76,29 @@ export class WebhooksRepository {
 
   /**
    * Takes the lease of up to `limit` due deliveries of enabled webhooks, at most `perEndpoint` per
-   * webhook minus what this process already has in flight there (`busy`). `SKIP LOCKED` lets every
-   * replica claim at once without waiting on or sharing rows; the lease is `next_attempt_at` moved
-   * `leaseMs` ahead, so a process that dies mid-attempt hands the delivery on when it runs out.
+   * webhook and `perOrganization` per organization, minus what this process already has in flight
+   * there (`busy`, `busyOrganizations`), taking turns between organizations: each one's oldest due
+   * delivery first, then each one's second, and so on. `SKIP LOCKED` lets every replica claim at
+   * once without waiting on or sharing rows; the lease is `next_attempt_at` moved `leaseMs` ahead,
+   * so a process that dies mid-attempt hands the delivery on when it runs out. The event comes from
+   * the log, or from the delivery's own copy once retention removed it.
    */
-  @GenerateSql({ params: [20, 4, new Map([[DummyValue.UUID, 1]]), 30000] })
-  async claim(limit: number, perEndpoint: number, busy: Map<string, number>, leaseMs: number): Promise<ClaimedDelivery[]> {
+  @GenerateSql({ params: [20, 4, new Map([[DummyValue.UUID, 1]]), 30000, 8, new Map([[DummyValue.UUID2, 1]])] })
+  async claim(
+    limit: number,
+    perEndpoint: number,
+    busy: Map<string, number>,
+    leaseMs: number,
+    perOrganization: number,
+    busyOrganizations: Map<string, number>,
+  ): Promise<ClaimedDelivery[]> {
     const rows: (Omit<ClaimedDelivery, 'event'> & { type: EventType | null; occurred_at: string | null; payload: Record<string, unknown> | null })[] =
       await this.dataSource.query(
         `WITH due AS (
-           SELECT d.id, d.event_id
+           SELECT d.id, w.organization_id, d.next_attempt_at
              FROM webhooks w
             CROSS JOIN LATERAL (
-              SELECT d.id, d.event_id, d.next_attempt_at
+              SELECT d.id, d.next_attempt_at
                 FROM webhook_deliveries d
                WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
                ORDER BY d.next_attempt_at
@@ -90,23 +106,30 @@ export class WebhooksRepository {
                  FOR UPDATE SKIP LOCKED
             ) d
             WHERE w.status = 'enabled'
-            ORDER BY d.next_attempt_at
-            LIMIT $1
+         ), turns AS (
+           SELECT due.id, due.next_attempt_at,
+                  row_number() OVER (PARTITION BY due.organization_id ORDER BY due.next_attempt_at, due.id) AS turn,
+                  $6::int - COALESCE((SELECT b.n FROM unnest($7::uuid[], $8::int[]) b (id, n) WHERE b.id = due.organization_id), 0) AS room
+             FROM due
+         ), chosen AS (
+           SELECT id FROM turns WHERE turn <= room ORDER BY turn, next_attempt_at, id LIMIT $1
          ), claimed AS (
            UPDATE webhook_deliveries d
               SET attempts = d.attempts + 1, next_attempt_at = clock_timestamp() + $5 * interval '1 millisecond'
-             FROM due
-            WHERE d.id = due.id
-           RETURNING d.id, d.webhook_id, d.attempts, d.created_at, d.event_id
+             FROM chosen
+            WHERE d.id = chosen.id
+           RETURNING d.id, d.webhook_id, d.attempts, d.created_at, d.event_id, d.event
          )
-         SELECT c.id, c.webhook_id, c.attempts AS attempt, c.created_at, c.event_id::text, w.url, w.secret,
+         SELECT c.id, c.webhook_id, w.organization_id, c.attempts AS attempt, c.created_at, c.event_id::text, w.url, w.secret,
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
                 (w.consecutive_failures <> 0 OR w.failing_since IS NOT NULL) AS failing,
-                e.type, ${OCCURRED_AT} AS occurred_at, e.payload
+                COALESCE(e.type, c.event ->> 'type') AS type, COALESCE(${OCCURRED_AT}, c.event ->> 'occurred_at') AS occurred_at,
+                COALESCE(e.payload, c.event -> 'payload') AS payload, fe.traceparent, fe.tracestate
            FROM claimed c
            JOIN webhooks w ON w.id = c.webhook_id
-           LEFT JOIN flow_events e ON e.id = c.event_id`,
-        [limit, perEndpoint, [...busy.keys()], [...busy.values()], leaseMs],
+           LEFT JOIN flow_events e ON e.id = c.event_id
+           LEFT JOIN flow_executions fe ON fe.id = COALESCE(e.flow_execution_id, (c.event ->> 'flow_execution_id')::uuid)`,
+        [limit, perEndpoint, [...busy.keys()], [...busy.values()], leaseMs, perOrganization, [...busyOrganizations.keys()], [...busyOrganizations.values()]],
       );
     return rows.map(({ type, occurred_at, payload, ...delivery }) => ({
       ...delivery,
@@ -114,17 +137,32 @@ export class WebhooksRepository {
     }));
   }
 
-  /** Milliseconds until the next delivery falls due at a webhook not in `full` (negative: overdue), or null. */
-  @GenerateSql({ params: [[DummyValue.UUID]] })
-  async msUntilNextDue(full: string[]): Promise<number | null> {
+  /**
+   * How many webhooks the organization has, under a transaction lock of its webhook count (held until
+   * `m` commits), so concurrent creates cannot pass the cap together.
+   */
+  @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
+  async lockedCount(m: EntityManager, organizationId: string): Promise<number> {
+    // Two statements: the count's snapshot must be taken after the lock is held.
+    await m.query(`SELECT pg_advisory_xact_lock(${WEBHOOK_COUNT_LOCK}, hashtext($1::text))`, [organizationId]);
+    const [row]: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM webhooks WHERE organization_id = $1`, [organizationId]);
+    return row.n;
+  }
+
+  /**
+   * Milliseconds until the next delivery falls due at a webhook not in `full` of an organization not
+   * in `fullOrganizations` (negative: overdue), or null.
+   */
+  @GenerateSql({ params: [[DummyValue.UUID], [DummyValue.UUID2]] })
+  async msUntilNextDue(full: string[], fullOrganizations: string[] = []): Promise<number | null> {
     const [row]: { ms: number }[] = await this.dataSource.query(
       `SELECT (extract(epoch FROM d.next_attempt_at - clock_timestamp()) * 1000)::float8 AS ms
          FROM webhook_deliveries d
-        WHERE d.status = 'pending' AND d.webhook_id <> ALL ($1::uuid[])
+        WHERE d.status = 'pending' AND d.webhook_id <> ALL ($1::uuid[]) AND d.organization_id <> ALL ($2::uuid[])
           AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.status = 'enabled')
         ORDER BY d.next_attempt_at
         LIMIT 1`,
-      [full],
+      [full, fullOrganizations],
     );
     return row?.ms ?? null;
   }
@@ -290,8 +328,8 @@ export class WebhooksRepository {
   ): Promise<{ id: string; event_id: string; event_type: EventType; status: DeliveryStatus; created_at: Date } | null> {
     const [row] = await this.dataSource.query(
       `WITH copy AS (
-         INSERT INTO webhook_deliveries (webhook_id, organization_id, event_id, event_type, next_attempt_at)
-         SELECT d.webhook_id, d.organization_id, d.event_id, d.event_type, now()
+         INSERT INTO webhook_deliveries (webhook_id, organization_id, event_id, event_type, next_attempt_at, event)
+         SELECT d.webhook_id, d.organization_id, d.event_id, d.event_type, now(), d.event
            FROM webhook_deliveries d WHERE d.id = $1 AND d.webhook_id = $2
          RETURNING id, event_id::text, event_type, status, created_at
        ), woken AS (

@@ -6,6 +6,7 @@ import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import { keepOutcome } from '../common/idempotency/idempotency.context';
+import { RequestValidationError } from '../common/validation/validation-error';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FlowsService } from '../flows/flows.service';
@@ -68,8 +69,21 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
   async create(principal: Principal, dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
     await this.checkTarget(principal, dto.url, dto.flow_id);
     const secret = newWebhookSecret();
+    const cap = this.config.webhooks.perOrganization;
     // The `Idempotency-Key`'s outcome commits with the webhook (its secret left out by WebhookSecretCodec).
     return this.webhooks.manager.transaction(async (m) => {
+      const count = await this.repository.lockedCount(m, principal.organizationId);
+      if (count >= cap) {
+        // docs/api.md#webhooks: a cap per organization, WEBHOOKS_PER_ORG.
+        throw new RequestValidationError([
+          {
+            loc: ['body'],
+            msg: `The organization has ${count} webhooks, the most it may register (${cap}); delete one first`,
+            type: 'too_many_webhooks',
+            input: null,
+          },
+        ]);
+      }
       const webhook = await m.save(
         this.webhooks.create({
           organization_id: principal.organizationId,

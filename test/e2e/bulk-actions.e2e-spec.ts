@@ -41,7 +41,7 @@ describe('bulk actions', () => {
   /** `n` runs of the flow, created by the service's own create path, in one statement. */
   const manyRuns = async (org: Org, flowId: string, n: number) =>
     t.dataSource.query(
-      `SELECT count(*) FROM (SELECT (start_flow_execution($1, $2, 1, '{"file_key": "a.pdf"}'::jsonb, 'receive', NULL, 'seed', 10)).id FROM generate_series(1, $3::int)) x`,
+      `SELECT count(*) FROM (SELECT (start_flow_execution($1, $2, 1, '{"file_key": "a.pdf"}'::jsonb, 'receive', NULL, 'seed', 10, NULL, NULL)).id FROM generate_series(1, $3::int)) x`,
       [org.id, flowId, n],
     );
   const get = async (app: TestApp, org: Org, id: string): Promise<Action> => (await app.http().get(`${BULK}/${id}`).set(org.auth()).expect(200)).body;

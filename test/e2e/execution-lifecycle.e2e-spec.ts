@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -162,7 +163,7 @@ describe('flow execution lifecycle: status machine, cancel, re-execute, concurre
       const e = await createExecution(t, org.auth, flowId);
       await t.http().post(`${BASE}/${e.id}/cancel`).set(org.auth()).expect(204);
       const res = await t.http().post(`${BASE}/${e.id}/execute`).set(org.auth()).expect(409);
-      expect(res.body.error.code).toBe('conflict');
+      expectEnvelope(res, 409, 'conflict');
       await t.http().post(`${BASE}/${e.id}/execute`).set(other.auth()).expect(403);
       await t.http().post(`${BASE}/${e.id}/execute`).query({ only_stale: 'sometimes' }).set(org.auth()).expect(422);
       await t.http().delete(`${BASE}/${e.id}`).set(org.auth()).expect(204);

@@ -359,6 +359,23 @@ describe('hostile input', () => {
           () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { 'Idempotency-Key': randomUUID() }),
           () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { 'Idempotency-Key': 'a '.repeat(4000) + '\u00e9' }),
         ],
+        [
+          'traceparent',
+          () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { traceparent: TRACEPARENT }),
+          () =>
+            post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', {
+              traceparent: `${TRACEPARENT.replace(/^00/, 'cc')}${'-'.repeat(4000)}`,
+            }),
+        ],
+        [
+          'tracestate',
+          () => post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', { traceparent: TRACEPARENT, tracestate: 'a=1' }),
+          () =>
+            post(org, '/api/flow-executions', { flow_id: flowId, input: {} }, 'org_admin', {
+              traceparent: TRACEPARENT,
+              tracestate: ` ,${' \t'.repeat(1000)},`.repeat(2) + Array.from({ length: 32 }, (_, i) => `k${i}=${'v'.repeat(255)} `).join(','),
+            }),
+        ],
       ];
       for (const [name, benign, hostile] of cases) {
         const { hostile: sent } = await compare(benign, hostile);
@@ -378,4 +395,5 @@ describe('hostile input', () => {
   });
 });
 
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const hostileMessage = 'Request body is nested too deeply (more than 64 levels)';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IdempotencyStore } from '../../src/common/idempotency/idempotency.store';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { newOrg } from '../utils/tokens';
 
 const CREATE = '/api/flow-executions';
@@ -61,8 +62,7 @@ describe('Idempotency-Key', () => {
       .set(org.auth())
       .set('Idempotency-Key', key)
       .send({ flow_id: flowId, input: { n: 2 } });
-    expect(other.status).toBe(422);
-    expect(other.body.error.code).toBe('idempotency_key_reused');
+    expectEnvelope(other, 422, 'idempotency_key_reused');
     expect(other.body.error.message).toContain('Idempotency-Key');
     const query = await t
       .http()
@@ -94,7 +94,7 @@ describe('Idempotency-Key', () => {
     expect(created.filter((r) => r.headers['idempotent-replayed'] === undefined)).toHaveLength(1);
     expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
     for (const r of busy) {
-      expect(r.body.error.code).toBe('idempotency_key_in_use');
+      expectEnvelope(r, 409, 'idempotency_key_in_use');
       expect(r.headers['retry-after']).toBe('1');
     }
     const retried = await send();

@@ -465,7 +465,7 @@ describe('task executions', () => {
 
       const unknownTask = await update(org, { ...key, task_name: 'nope' }).expect(400);
       expectSpecResponse('put', BASE, 400, unknownTask.body);
-      expect(unknownTask.body.error.code).toBe('bad_request');
+      expectEnvelope(unknownTask, 400, 'bad_request');
       const mismatch = await update(org, { ...key, id: randomUUID(), processing_status: 'failed' }).expect(400);
       expect(mismatch.body.error.message).toContain('id does not match');
 
@@ -543,7 +543,7 @@ describe('task executions', () => {
 
       const foreign = await getOne(other, created.id).expect(403);
       expectSpecResponse('get', ONE, 403, foreign.body);
-      expect(foreign.body.error.code).toBe('forbidden');
+      expectEnvelope(foreign, 403, 'forbidden');
       expect(JSON.stringify(foreign.body)).not.toContain(created.id);
 
       const bad = await getOne(org, created.id, { include_credits: 'maybe' }).expect(422);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createExecution, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -162,7 +163,7 @@ describe('task tags', () => {
       await patch(theirs.org, [add(theirs.id, 'extract', 'secret', 'x')]).expect(200);
       const res = await patch(mine.org, [add(mine.id, 'extract', 'k', 'v'), remove(theirs.id, 'extract', 'secret', 'x')]).expect(403);
       expectSpecResponse('patch', TAGS, 404, res.body);
-      expect(res.body.error.code).toBe('forbidden');
+      expectEnvelope(res, 403, 'forbidden');
       expect(JSON.stringify(res.body)).not.toContain(theirs.id);
       expect(await rows(mine.id)).toEqual([]);
       expect(await labels(theirs.org, theirs.id)).toEqual(['extract/secret:x']);

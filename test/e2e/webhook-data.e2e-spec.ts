@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow, TaskSpec, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -108,7 +109,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
       await post(org, id, { task_name: 'approve', data: { approved: true, amount: 3 } }).expect(200);
       const res = await post(org, id, { task_name: 'approve', data: { approved: false, amount: 3 } }).expect(409);
       expectSpecResponse('post', PATH, 409, res.body);
-      expect(res.body.error.code).toBe('conflict');
+      expectEnvelope(res, 409, 'conflict');
       expect(res.body.error.message).toContain('first delivery wins');
       expect((await tasks(org, id, 'approve'))[0].output).toEqual({ approved: true, amount: 3 });
     });
@@ -248,7 +249,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
       for (const [data, locs] of cases) {
         const res = await post(org, id, { task_name: 'approve', data }).expect(422);
         expectSpecResponse('post', PATH, 422, res.body);
-        expect(res.body.error.code).toBe('validation_error');
+        expectEnvelope(res, 422, 'validation_error');
         expect(res.body.detail.map((d: { loc: string[] }) => d.loc.join('.'))).toEqual(locs);
       }
       expect(await stored(id)).toEqual([]);
@@ -278,7 +279,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
     it('401 without credentials', async () => {
       const { id } = await setup();
       const res = await t.http().post(`${EXECUTIONS}/${id}/webhook-data`).send({ task_name: 'inbox', data: {} }).expect(401);
-      expect(res.body.error.code).toBe('unauthorized');
+      expectEnvelope(res, 401, 'unauthorized');
       expect(await stored(id)).toEqual([]);
     });
 
@@ -304,7 +305,7 @@ describe('POST /api/flow-executions/{id}/webhook-data', () => {
       const other = await newOrg();
       const res = await post(other, id, { task_name: 'approve', data: { approved: true, amount: 1 } }).expect(403);
       expectSpecResponse('post', PATH, 403, res.body);
-      expect(res.body.error.code).toBe('forbidden');
+      expectEnvelope(res, 403, 'forbidden');
       expect(JSON.stringify(res.body)).not.toContain('approve');
       expect(await stored(id)).toEqual([]);
       expect((await run(org, id)).status).toBe('awaiting_input');

@@ -5,6 +5,7 @@ import { EVENT_TYPES } from '../../src/event-log/event-types';
 import { DeliveryWorker } from '../../src/webhooks/delivery-worker';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEnvelope } from '../utils/envelope';
 import { newOrg } from '../utils/tokens';
 import { eventually } from '../utils/eventually';
 import { WebhookReceiver } from '../utils/webhook-receiver';
@@ -143,8 +144,7 @@ describe('webhooks', () => {
       await t.http().post('/api/webhooks').set(org.auth('backoffice')).send({ url: 'https://hooks.example.com/b' }).expect(201);
       for (const role of ['app_user', 'integration', 'publisher', 'worker'] as Role[]) {
         const denied = await t.http().post('/api/webhooks').set(org.auth(role)).send({ url: 'https://hooks.example.com/x' });
-        expect(denied.status).toBe(403);
-        expect(denied.body.error.code).toBe('forbidden');
+        expectEnvelope(denied, 403, 'forbidden');
         await t.http().get('/api/webhooks').set(org.auth(role)).expect(403);
         await t.http().get(`/api/webhooks/${hook.id}`).set(org.auth(role)).expect(403);
         await t.http().get(`/api/webhooks/${hook.id}/deliveries`).set(org.auth(role)).expect(403);
@@ -201,8 +201,7 @@ describe('webhooks', () => {
         { url: 'https://hooks.example.com/a', description: 'x'.repeat(1001) },
       ]) {
         const res = await t.http().post('/api/webhooks').set(org.auth()).send(body);
-        expect(res.status).toBe(422);
-        expect(res.body.error.code).toBe('validation_error');
+        expectEnvelope(res, 422, 'validation_error');
         expect(res.body.detail[0].loc[0]).toBe('body');
       }
       const badStatus = await t.http().patch(`/api/webhooks/${hook.id}`).set(org.auth()).send({ status: 'paused' });

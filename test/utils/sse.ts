@@ -1,4 +1,5 @@
 import { request, IncomingMessage, ClientRequest } from 'node:http';
+import { eventually } from './eventually';
 
 export interface SseMessage {
   id?: string;
@@ -14,7 +15,6 @@ export class SseClient {
   headers: IncomingMessage['headers'] = {};
   body = '';
   private buffer = '';
-  private waiters: (() => void)[] = [];
   private req: ClientRequest;
   readonly opened: Promise<void>;
   /** Resolves when the server ends the stream. */
@@ -41,17 +41,13 @@ export class SseClient {
 
   /** Resolves once at least `n` events (messages with data) have arrived. */
   async events(n: number, timeoutMs = 10_000): Promise<SseMessage[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.dataMessages().length < n) {
-      if (Date.now() > deadline) throw new Error(`only ${this.dataMessages().length} of ${n} events arrived; got ${JSON.stringify(this.messages)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await eventually(
+      () => this.dataMessages().length,
+      (count) => count >= n,
+      timeoutMs,
+    ).catch(() => {
+      throw new Error(`only ${this.dataMessages().length} of ${n} events arrived; got ${JSON.stringify(this.messages)}`);
+    });
     return this.dataMessages();
   }
 
@@ -84,6 +80,5 @@ export class SseClient {
       }
       this.messages.push(message);
     }
-    for (const wake of this.waiters.splice(0)) wake();
   }
 }

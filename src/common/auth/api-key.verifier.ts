@@ -56,7 +56,11 @@ export class ApiKeyVerifier {
 
   async verify(token: string): Promise<Principal | null> {
     if (!token.startsWith(API_KEY_PREFIX) || token.length > 200) return null;
-    const hash = hashApiKey(token);
+    return this.verifyHash(hashApiKey(token));
+  }
+
+  /** As `verify`, from the key's hash: a stream re-checks its key with it (cached like any request). */
+  async verifyHash(hash: string): Promise<Principal | null> {
     const now = Date.now();
     const generation = this.notifier.credentialsGeneration;
     const listening = this.notifier.listening;
@@ -87,7 +91,9 @@ export class ApiKeyVerifier {
     const { rows } = await driverQuery<{ service_account_id: string; organization_id: string; role: string }>(this.dataSource, FIND_KEY, [hash]);
     const row = rows[0];
     const principal: Principal | null =
-      row && isRole(row.role) ? { subject: row.service_account_id, organizationId: row.organization_id, role: row.role, credential: 'api_key' } : null;
+      row && isRole(row.role)
+        ? { subject: row.service_account_id, organizationId: row.organization_id, role: row.role, credential: 'api_key', apiKeyHash: hash }
+        : null;
     // A change heard while the query ran may postdate what it read: then the answer serves this request only.
     if (this.notifier.credentialsGeneration !== generation) return principal;
     if (principal) {

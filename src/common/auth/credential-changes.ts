@@ -8,9 +8,10 @@ export const CREDENTIALS_CHANNEL = 'credential_changes';
 @Injectable()
 export class CredentialChanges {
   private generation = 0;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly notifier: Notifier) {
-    const changed = () => void this.generation++;
+    const changed = () => this.changed();
     // A lost or new connection may have missed a notification: what was verified before is stale too.
     notifier.listen(CREDENTIALS_CHANNEL, { notification: changed, gap: changed });
   }
@@ -21,6 +22,13 @@ export class CredentialChanges {
    */
   changed(): void {
     this.generation++;
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Calls `listener` after every change (and gap); the answer unregisters it. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   /** Whether this process hears changes now. */

@@ -43,7 +43,7 @@ export class JwtVerifier {
       if (typeof sub !== 'string' || !sub || sub.length > 255 || !isStorableString(sub) || !isUuid(organizationId) || !isRole(role)) {
         return null;
       }
-      const principal: Principal = { subject: sub, organizationId: organizationId.toLowerCase(), role, credential: 'jwt' };
+      const principal: Principal = { subject: sub, organizationId: organizationId.toLowerCase(), role, credential: 'jwt', expiresAt: (exp as number) * 1000 };
       if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(token, { principal, expiresAt: ((exp as number) + LEEWAY_SECONDS) * 1000 });
       return principal;

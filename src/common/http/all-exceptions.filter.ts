@@ -54,6 +54,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (res.headersSent) return;
     if (error instanceof MethodNotAllowedError) res.setHeader('Allow', error.allow.join(', '));
     if (error.code === 'service_unavailable' && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
+    const retryAfter = (error.details as { retry_after?: unknown } | null)?.retry_after;
+    if (error.code === 'rate_limited' && typeof retryAfter === 'number' && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', String(retryAfter));
     res.status(error.status).json(body);
   }
 

@@ -52,6 +52,28 @@ export class MetricsService {
     registers: [this.registry],
   });
   readonly sseStreams = new Gauge({ name: 'sse_streams_open', help: 'Server-Sent Event streams open', registers: [this.registry] });
+  readonly heldRequests = new Gauge({
+    name: 'held_requests_open',
+    help: 'Held requests (SSE streams and long-polls) counted against the held-request caps',
+    registers: [this.registry],
+  });
+  readonly heldRejections = new Counter({
+    name: 'held_requests_rejected_total',
+    help: 'Held requests refused with 429, by the cap that refused them',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly heldReads = new Counter({
+    name: 'held_request_reads_total',
+    help: 'Database reads made for woken held requests: one per feed scope or execution per wake, shared by its waiters',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly sseBlocked = new Gauge({
+    name: 'sse_streams_blocked',
+    help: 'Server-Sent Event streams waiting for their client to read (back-pressure)',
+    registers: [this.registry],
+  });
   /** For the webhook dispatcher: call `webhookDelivered(outcome)` once per delivery attempt's end. */
   private readonly webhookDeliveries = new Counter({
     name: 'webhook_deliveries_total',

@@ -6,60 +6,112 @@ SELECT
   append_flow_events ($1, $2::jsonb, $3::text[]);
 
 -- EventLogRepository.page (organization)
--- params: ["00000000-0000-4000-a000-000000000000","0",100]
+-- params: ["00000000-0000-4000-a000-000000000000","0",100,4194304]
 SELECT
   r.purged_through,
-  page.*
+  page.id,
+  page.type,
+  page.occurred_at,
+  page.payload,
+  page.fetched
 FROM
   flow_events_retention r
   LEFT JOIN LATERAL (
     SELECT
-      e.id::text,
-      e.type,
+      s.id::text,
+      s.type,
       to_char(
-        e.occurred_at AT TIME ZONE 'UTC',
+        s.occurred_at AT TIME ZONE 'UTC',
         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
       ) AS occurred_at,
-      e.payload
+      e.payload,
+      s.fetched
     FROM
-      flow_events e
+      (
+        SELECT
+          c.*,
+          sum(c.bytes) OVER (
+            ORDER BY
+              c.id ROWS UNBOUNDED PRECEDING
+          ) - c.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              e.id,
+              e.type,
+              e.occurred_at,
+              200 + pg_column_size(e.payload) AS bytes
+            FROM
+              flow_events e
+            WHERE
+              e.organization_id = $1
+              AND e.id > $2
+            ORDER BY
+              e.id
+            LIMIT
+              $3
+          ) c
+      ) s
+      JOIN flow_events e ON e.id = s.id
     WHERE
-      e.organization_id = $1
-      AND e.id > $2
-    ORDER BY
-      e.id
-    LIMIT
-      $3
+      s.bytes_before < $4
   ) page ON true
 ORDER BY
   page.id::bigint;
 
 -- EventLogRepository.page (one flow)
--- params: ["00000000-0000-4000-a000-000000000000","0",100,"00000000-0000-4000-a000-000000000001"]
+-- params: ["00000000-0000-4000-a000-000000000000","0",100,4194304,"00000000-0000-4000-a000-000000000001"]
 SELECT
   r.purged_through,
-  page.*
+  page.id,
+  page.type,
+  page.occurred_at,
+  page.payload,
+  page.fetched
 FROM
   flow_events_retention r
   LEFT JOIN LATERAL (
     SELECT
-      e.id::text,
-      e.type,
+      s.id::text,
+      s.type,
       to_char(
-        e.occurred_at AT TIME ZONE 'UTC',
+        s.occurred_at AT TIME ZONE 'UTC',
         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
       ) AS occurred_at,
-      e.payload
+      e.payload,
+      s.fetched
     FROM
-      flow_events e
+      (
+        SELECT
+          c.*,
+          sum(c.bytes) OVER (
+            ORDER BY
+              c.id ROWS UNBOUNDED PRECEDING
+          ) - c.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              e.id,
+              e.type,
+              e.occurred_at,
+              200 + pg_column_size(e.payload) AS bytes
+            FROM
+              flow_events e
+            WHERE
+              e.flow_id = $5
+              AND e.organization_id = $1
+              AND e.id > $2
+            ORDER BY
+              e.id
+            LIMIT
+              $3
+          ) c
+      ) s
+      JOIN flow_events e ON e.id = s.id
     WHERE
-      e.flow_id = $4
-      AND e.organization_id = $1
-      AND e.id > $2
-    ORDER BY
-      e.id
-    LIMIT
-      $3
+      s.bytes_before < $4
   ) page ON true
 ORDER BY
   page.id::bigint;
@@ -80,6 +132,30 @@ WITH
       $2
     FOR UPDATE
       SKIP LOCKED
+  ),
+  kept AS (
+    UPDATE webhook_deliveries d
+    SET
+      event = jsonb_build_object(
+        'type',
+        e.type,
+        'occurred_at',
+        to_char(
+          e.occurred_at AT TIME ZONE 'UTC',
+          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+        ),
+        'payload',
+        e.payload,
+        'flow_execution_id',
+        e.flow_execution_id
+      )
+    FROM
+      doomed
+      JOIN flow_events e ON e.id = doomed.id
+    WHERE
+      d.event_id = e.id
+      AND d.status = 'pending'
+      AND d.event IS NULL
   ),
   removed AS (
     DELETE FROM flow_events e USING doomed

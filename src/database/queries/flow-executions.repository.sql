@@ -14,6 +14,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -41,6 +43,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -76,6 +80,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -104,6 +110,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -162,6 +170,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -233,6 +243,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -303,6 +315,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -473,6 +487,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -519,6 +535,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -631,6 +649,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -776,6 +796,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -823,6 +845,8 @@ FROM
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
                     to_char(
                       fe.created_at AT TIME ZONE 'UTC',
                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1147,6 +1171,8 @@ FROM
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
               to_char(
                 fe.created_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1194,7 +1220,7 @@ WHERE
   f.id = $1;
 
 -- FlowExecutionsRepository.start
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","vendor=value"]
 SELECT
   fe.id,
   fe.organization_id,
@@ -1207,6 +1233,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1216,10 +1244,10 @@ SELECT
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
   ) AS updated_at
 FROM
-  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8) fe;
+  start_flow_execution ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) fe;
 
 -- FlowExecutionsRepository.start (keeping an Idempotency-Key)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,null,null,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
 WITH
   owned AS (
     SELECT
@@ -1228,9 +1256,9 @@ WITH
       idempotency_keys
     WHERE
       organization_id = $1
-      AND operation = $9
-      AND key = $10
-      AND owner = $11
+      AND operation = $11
+      AND key = $12
+      AND owner = $13
     FOR UPDATE
   ),
   fe AS (
@@ -1238,19 +1266,19 @@ WITH
       s.*
     FROM
       owned
-      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8) s
+      CROSS JOIN LATERAL start_flow_execution (owned.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
   ),
   kept AS (
     UPDATE idempotency_keys k
     SET
-      response_status = $12,
+      response_status = $14,
       response_body = flow_execution_json (fe::flow_executions) || '{"run_number": null}'::jsonb
     FROM
       fe
     WHERE
       k.organization_id = $1
-      AND k.operation = $9
-      AND k.key = $10
+      AND k.operation = $11
+      AND k.key = $12
   )
 SELECT
   EXISTS (
@@ -1270,6 +1298,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1299,6 +1329,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1337,6 +1369,8 @@ SELECT
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1354,13 +1388,12 @@ ORDER BY
 FOR KEY SHARE;
 
 -- FlowExecutionsRepository.setStatus
--- params: ["00000000-0000-4000-a000-000000000000","completed","sample",null,["running"],0]
+-- params: ["00000000-0000-4000-a000-000000000000","completed","sample",null,["running"]]
 UPDATE flow_executions fe
 SET
   status = $2,
   modified_by = $3,
   flow_version = COALESCE($4, fe.flow_version),
-  redrive_count = fe.redrive_count + $6::int,
   updated_at = GREATEST(
     clock_timestamp(),
     fe.updated_at + interval '1 microsecond'
@@ -1380,6 +1413,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1390,13 +1425,12 @@ RETURNING
   ) AS updated_at;
 
 -- FlowExecutionsRepository.setStatus (re-execution)
--- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"],0]
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"]]
 UPDATE flow_executions fe
 SET
   status = $2,
   modified_by = $3,
   flow_version = COALESCE($4, fe.flow_version),
-  redrive_count = fe.redrive_count + $6::int,
   updated_at = GREATEST(
     clock_timestamp(),
     fe.updated_at + interval '1 microsecond'
@@ -1416,6 +1450,47 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.setStatus (re-execution with a trace context)
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",2,["queued","running","completed","failed","stale","edited","awaiting_input","cancelled"],"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",null]
+UPDATE flow_executions fe
+SET
+  status = $2,
+  modified_by = $3,
+  flow_version = COALESCE($4, fe.flow_version),
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  ),
+  traceparent = $6,
+  tracestate = $7
+WHERE
+  fe.id = $1
+  AND fe.status = ANY ($5::text[])
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.redrive_count,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1426,17 +1501,17 @@ RETURNING
   ) AS updated_at;
 
 -- FlowExecutionsRepository.setStatus (redrive)
--- params: ["00000000-0000-4000-a000-000000000000","running","sample",null,["failed","cancelled"],1]
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",null,["failed","cancelled"]]
 UPDATE flow_executions fe
 SET
   status = $2,
   modified_by = $3,
   flow_version = COALESCE($4, fe.flow_version),
-  redrive_count = fe.redrive_count + $6::int,
   updated_at = GREATEST(
     clock_timestamp(),
     fe.updated_at + interval '1 microsecond'
-  )
+  ),
+  redrive_count = fe.redrive_count + 1
 WHERE
   fe.id = $1
   AND fe.status = ANY ($5::text[])
@@ -1452,6 +1527,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1649,6 +1726,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -1730,6 +1809,8 @@ RETURNING
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
   to_char(
     fe.created_at AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'

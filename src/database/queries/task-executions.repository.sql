@@ -69,7 +69,9 @@ SELECT
   te.modified_by,
   te.created_at,
   te.updated_at,
-  fe.status AS parent_status
+  fe.status AS parent_status,
+  fe.traceparent,
+  fe.tracestate
 FROM
   task_executions te
   JOIN flow_executions fe ON fe.id = te.flow_execution_id
@@ -378,6 +380,8 @@ FROM
       modified_by,
       created_at,
       updated_at,
+      traceparent,
+      tracestate,
       fetched
     FROM
       (
@@ -410,8 +414,10 @@ FROM
               te.modified_by,
               te.created_at,
               te.updated_at,
+              fe.traceparent,
+              fe.tracestate,
               (
-                600 + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
+                600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
                   SELECT
                     count(*)
                   FROM
@@ -475,6 +481,8 @@ FROM
       modified_by,
       created_at,
       updated_at,
+      traceparent,
+      tracestate,
       fetched
     FROM
       (
@@ -507,8 +515,10 @@ FROM
               te.modified_by,
               te.created_at,
               te.updated_at,
+              fe.traceparent,
+              fe.tracestate,
               (
-                600 + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
+                600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
                   SELECT
                     count(*)
                   FROM

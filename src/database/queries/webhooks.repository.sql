@@ -1,18 +1,18 @@
 -- Written by `npm run sql:queries` from the @GenerateSql samples in src/webhooks/webhooks.repository.ts: do not edit.
 
 -- WebhooksRepository.claim
--- params: [20,4,["00000000-0000-4000-a000-000000000000"],[1],30000]
+-- params: [20,4,["00000000-0000-4000-a000-000000000000"],[1],30000,8,["00000000-0000-4000-a000-000000000001"],[1]]
 WITH
   due AS (
     SELECT
       d.id,
-      d.event_id
+      w.organization_id,
+      d.next_attempt_at
     FROM
       webhooks w
       CROSS JOIN LATERAL (
         SELECT
           d.id,
-          d.event_id,
           d.next_attempt_at
         FROM
           webhook_deliveries d
@@ -42,8 +42,43 @@ WITH
       ) d
     WHERE
       w.status = 'enabled'
+  ),
+  turns AS (
+    SELECT
+      due.id,
+      due.next_attempt_at,
+      row_number() OVER (
+        PARTITION BY
+          due.organization_id
+        ORDER BY
+          due.next_attempt_at,
+          due.id
+      ) AS turn,
+      $6::int - COALESCE(
+        (
+          SELECT
+            b.n
+          FROM
+            unnest($7::uuid[], $8::int[]) b (id, n)
+          WHERE
+            b.id = due.organization_id
+        ),
+        0
+      ) AS room
+    FROM
+      due
+  ),
+  chosen AS (
+    SELECT
+      id
+    FROM
+      turns
+    WHERE
+      turn <= room
     ORDER BY
-      d.next_attempt_at
+      turn,
+      next_attempt_at,
+      id
     LIMIT
       $1
   ),
@@ -53,19 +88,21 @@ WITH
       attempts = d.attempts + 1,
       next_attempt_at = clock_timestamp() + $5 * interval '1 millisecond'
     FROM
-      due
+      chosen
     WHERE
-      d.id = due.id
+      d.id = chosen.id
     RETURNING
       d.id,
       d.webhook_id,
       d.attempts,
       d.created_at,
-      d.event_id
+      d.event_id,
+      d.event
   )
 SELECT
   c.id,
   c.webhook_id,
+  w.organization_id,
   c.attempts AS attempt,
   c.created_at,
   c.event_id::text,
@@ -78,19 +115,40 @@ SELECT
     w.consecutive_failures <> 0
     OR w.failing_since IS NOT NULL
   ) AS failing,
-  e.type,
-  to_char(
-    e.occurred_at AT TIME ZONE 'UTC',
-    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  COALESCE(e.type, c.event ->> 'type') AS type,
+  COALESCE(
+    to_char(
+      e.occurred_at AT TIME ZONE 'UTC',
+      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+    ),
+    c.event ->> 'occurred_at'
   ) AS occurred_at,
-  e.payload
+  COALESCE(e.payload, c.event -> 'payload') AS payload,
+  fe.traceparent,
+  fe.tracestate
 FROM
   claimed c
   JOIN webhooks w ON w.id = c.webhook_id
-  LEFT JOIN flow_events e ON e.id = c.event_id;
+  LEFT JOIN flow_events e ON e.id = c.event_id
+  LEFT JOIN flow_executions fe ON fe.id = COALESCE(
+    e.flow_execution_id,
+    (c.event ->> 'flow_execution_id')::uuid
+  );
+
+-- WebhooksRepository.lockedCount
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  pg_advisory_xact_lock(1718382456, hashtext ($1::text));
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  count(*)::int AS n
+FROM
+  webhooks
+WHERE
+  organization_id = $1;
 
 -- WebhooksRepository.msUntilNextDue
--- params: [["00000000-0000-4000-a000-000000000000"]]
+-- params: [["00000000-0000-4000-a000-000000000000"],["00000000-0000-4000-a000-000000000001"]]
 SELECT
   (
     extract(
@@ -104,6 +162,7 @@ FROM
 WHERE
   d.status = 'pending'
   AND d.webhook_id <> ALL ($1::uuid[])
+  AND d.organization_id <> ALL ($2::uuid[])
   AND EXISTS (
     SELECT
       1
@@ -317,14 +376,16 @@ copy AS (
       organization_id,
       event_id,
       event_type,
-      next_attempt_at
+      next_attempt_at,
+      event
     )
   SELECT
     d.webhook_id,
     d.organization_id,
     d.event_id,
     d.event_type,
-    now()
+    now(),
+    d.event
   FROM
     webhook_deliveries d
   WHERE

@@ -17,6 +17,9 @@ export interface FlowExecutionRow {
   modified_by: string;
   created_at: string;
   updated_at: string;
+  /** The run's W3C trace context (docs/api.md#trace-context); not part of the run's body. */
+  traceparent: string | null;
+  tracestate: string | null;
   total_credits?: string | number | null;
 }
 

@@ -1,4 +1,5 @@
 import { ApiAnyJson } from '../../common/http/api-any-json';
+import type { RunTrace } from '../../common/http/trace-context';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsRFC3339, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { PROCESSING_STATUSES, ProcessingStatus } from './task-status.dto';
@@ -173,6 +174,15 @@ export class TaskExecutionResponseDto {
   /** Credits consumed; on reads null unless `include_credits=true`, and null when none were reported. */
   @ApiProperty({ type: 'integer', nullable: true })
   credits: number | null;
+  /**
+   * Extension: the W3C `traceparent` kept with the flow execution (from the request that created or
+   * last re-executed it), for the worker to continue the trace; null when none was sent. docs/api.md#trace-context
+   */
+  @ApiProperty({ type: String, nullable: true, example: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })
+  traceparent: string | null;
+  /** Extension: the W3C `tracestate` that came with `traceparent`; null when none. */
+  @ApiProperty({ type: String, nullable: true })
+  tracestate: string | null;
 }
 
 /** The list's items: the same fields, under the name the spec gives them there. */
@@ -214,10 +224,12 @@ export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagR
   };
 }
 
+/** `run`: the trace context of the task's flow execution (its row, or the columns read beside the task). */
 export function toTaskExecutionResponse(
   row: TaskExecutionEntity,
   tags: TaskExecutionTagEntity[],
   options: { includeCredits: boolean },
+  run: RunTrace,
 ): TaskExecutionResponseDto {
   return {
     id: row.id,
@@ -239,5 +251,7 @@ export function toTaskExecutionResponse(
     completed_at: row.completed_at?.toISOString() ?? null,
     tags: tags.map(toFlowTaskTagResponse),
     credits: options.includeCredits ? row.credits : null,
+    traceparent: run.traceparent,
+    tracestate: run.tracestate,
   };
 }
