@@ -83,6 +83,7 @@ class World {
         move: { from: ExecutionStatus[]; to: ExecutionStatus },
         modifiedBy: string,
         flowVersion: number | null,
+        _trace: unknown = null,
         redrives = 0,
       ) => (move.from.includes(this.status(id)) ? copy(this.write(id, move.to, modifiedBy, flowVersion, redrives)) : undefined),
       retireTags: async (_m: EntityManager, ids: string[]) => void this.retiredTags.push(...ids),
