@@ -19,6 +19,7 @@ const LAYERS = [
   ['organizations', 'flows', 'event-log'],
   ['flow-executions'],
   ['task-executions'],
+  ['bulk-actions'], // below the feed, whose events carry its body
   ['feed', 'webhooks', 'retention', 'liveness', 'service-accounts'],
   ['health'], // and the files at the root of src/ (app.module.ts, main.ts, cli.ts, app.setup.ts): composition
 ];

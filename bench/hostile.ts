@@ -158,6 +158,13 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   const execution = async (flowId = plainFlow) =>
     (await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: flowId, input: {} } })).id as string;
   const runningId = await execution();
+  // One bulk action over the plain flow's runs, made on first use.
+  let bulkActionId: Promise<string> | null = null;
+  const bulkAction = () =>
+    (bulkActionId ??= must(
+      { method: 'POST', path: '/api/bulk-actions', body: { action: 'delete', dry_run: false, selection: { flow_id: plainFlow, status: ['completed'] } } },
+      202,
+    ).then((a: { id: string }) => a.id));
   const waitingOn = async (flowId: string) => {
     const id = await execution(flowId);
     await must({
@@ -383,6 +390,51 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
       }),
     },
     {
+      operation: 'POST /api/bulk-actions',
+      input: 'dry run, failed runs without a rare tag (hot flow)',
+      request: async () => ({
+        method: 'POST',
+        path: '/api/bulk-actions',
+        role: 'bench',
+        body: { action: 'cancel', dry_run: true, selection: { flow_id: fixture.hotFlowId, status: ['failed'], tags_exclude: [fixture.tags.rare] } },
+      }),
+    },
+    {
+      operation: 'GET /api/bulk-actions',
+      input: 'limit=1000',
+      request: async () => (await bulkAction(), { method: 'GET', path: '/api/bulk-actions?limit=1000' }),
+    },
+    {
+      operation: 'GET /api/bulk-actions/{bulk_action_id}',
+      input: '-',
+      request: async () => ({ method: 'GET', path: `/api/bulk-actions/${await bulkAction()}` }),
+    },
+    {
+      operation: 'GET /api/bulk-actions/{bulk_action_id}/items',
+      input: 'limit=1000, outcome=pending',
+      request: async () => ({ method: 'GET', path: `/api/bulk-actions/${await bulkAction()}/items?limit=1000&outcome=pending` }),
+    },
+    {
+      operation: 'POST /api/bulk-actions/{bulk_action_id}/cancel',
+      input: '-',
+      request: async () => {
+        await execution();
+        const { id } = await must({ method: 'POST', path: '/api/bulk-actions', body: { action: 'cancel', selection: { flow_id: plainFlow } } }, 202);
+        return { method: 'POST', path: `/api/bulk-actions/${id}/cancel` };
+      },
+    },
+    {
+      operation: 'GET /api/flow-executions/stats',
+      input: 'group_by=day, common tag excluded, 10 tag filters (hot flow)',
+      request: async () => ({
+        method: 'GET',
+        path:
+          `/api/flow-executions/stats?flow_id=${fixture.hotFlowId}&group_by=day&tags_exclude=${fixture.tags.rare}&` +
+          Array.from({ length: 10 }, (_, i) => (i === 0 ? `tags=${fixture.tags.common}` : `tags=none:t${i}`)).join('&'),
+        role: 'bench',
+      }),
+    },
+    {
       operation: 'GET /api/flow-executions/{flow_execution_id}',
       input: 'run number, credits, 1 MiB input',
       request: async () => ({
@@ -407,6 +459,16 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
         method: 'POST',
         path: `/api/flow-executions/${(await must({ method: 'POST', path: '/api/flow-executions', body: { flow_id: plainFlow, input: deepInput } })).id}/execute`,
       }),
+    },
+    {
+      operation: 'POST /api/flow-executions/{flow_execution_id}/redrive',
+      input: 'from_task on the 1,000-task flow (1 MiB definition)',
+      request: async () => {
+        const body = { flow_id: tasksFlow, input: {}, input_task_name: 'a0' };
+        const { id } = await must({ method: 'POST', path: '/api/flow-executions', body });
+        await must({ method: 'PATCH', path: `/api/flow-executions/${id}/status?status=failed`, role: 'worker' }, 200);
+        return { method: 'POST', path: `/api/flow-executions/${id}/redrive`, body: { from_task: 'a0' } };
+      },
     },
     {
       operation: 'POST /api/flow-executions/{flow_execution_id}/task-status',

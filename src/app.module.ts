@@ -13,6 +13,7 @@ import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { RequestValidationPipe } from './common/validation/request-validation.pipe';
 import { createLogger, LOGGER } from './logging/logger';
 import { APP_CONFIG, AppConfig } from './config/app-config';
+import { BulkActionsModule } from './bulk-actions/bulk-actions.module';
 import { DatabaseModule } from './database/database.module';
 import { FeedModule } from './feed/feed.module';
 import { FlowExecutionsModule } from './flow-executions/flow-executions.module';
@@ -61,6 +62,7 @@ export class AppModule {
         RetentionModule,
         LivenessModule,
         WebhooksModule,
+        BulkActionsModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

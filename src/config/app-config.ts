@@ -56,6 +56,8 @@ export interface AppConfig {
   heldRequests: { perOrganization: number; perCredential: number };
   /** Fair admission per process (`ADMISSION_*`); null when `ADMISSION_CONCURRENCY=0`. */
   admission: AdmissionConfig | null;
+  /** Bulk actions (`BULK_ACTION*`, docs/operations.md#bulk-actions). */
+  bulkActions: BulkActionsConfig;
 }
 
 export interface AdmissionConfig {
@@ -69,6 +71,17 @@ export interface AdmissionConfig {
   organizationQueue: number;
   /** Longest wait for a slot (`ADMISSION_QUEUE_TIMEOUT_MS`): past it, 503. */
   queueTimeoutMs: number;
+}
+
+export interface BulkActionsConfig {
+  /** Run the bulk action worker in this process (`BULK_ACTION_WORKER`); every replica does by default. */
+  worker: boolean;
+  /** Runs acted on per transaction (`BULK_ACTION_BATCH_SIZE`). */
+  batchSize: number;
+  /** Queued or running bulk actions an organization may have at once (`BULK_ACTIONS_PER_ORG`). */
+  perOrganization: number;
+  /** Runs one bulk action may match (`BULK_ACTION_MAX_RUNS`). */
+  maxRuns: number;
 }
 
 export interface RateLimitConfig {
@@ -191,6 +204,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     heldRequests: {
       perOrganization: integer('HELD_REQUESTS_PER_ORG', 1000, 1, 1_000_000),
       perCredential: integer('HELD_REQUESTS_PER_CREDENTIAL', 200, 1, 1_000_000),
+    },
+    bulkActions: {
+      worker: boolean('BULK_ACTION_WORKER', true),
+      batchSize: integer('BULK_ACTION_BATCH_SIZE', 100, 1, 10_000),
+      perOrganization: integer('BULK_ACTIONS_PER_ORG', 5, 1, 1_000),
+      maxRuns: integer('BULK_ACTION_MAX_RUNS', 100_000, 1, 10_000_000),
     },
   };
 

@@ -1,6 +1,10 @@
 /** to_char's pattern for timestamps sent as ISO 8601 UTC text with microseconds, so that a value read back filters exactly. */
 export const ISO_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
 
+/** A day (a date, or a timestamp truncated to one) as ISO 8601 text. */
+export const ISO_DATE_FORMAT = 'YYYY-MM-DD';
+export const isoDate = (column: string): string => `to_char(${column}, '${ISO_DATE_FORMAT}')`;
+
 /** A timestamptz column as ISO 8601 UTC text with microseconds. */
 export const isoText = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', '${ISO_TIMESTAMP_FORMAT}')`;
 

@@ -90,6 +90,34 @@ export class EventLog implements OnApplicationBootstrap, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Runs `fn` under a savepoint of the transaction `m`: when it throws, its writes and the events it
+   * recorded are undone, the transaction goes on, and the error is rethrown.
+   */
+  async savepoint<T>(m: EntityManager, fn: () => Promise<T>): Promise<T> {
+    const pending = this.pending.get(m);
+    if (!pending) throw new Error('savepoints are taken inside EventLog.transaction()');
+    const mark = {
+      organizationId: pending.organizationId,
+      events: pending.events.length,
+      committed: pending.committed.length,
+      touched: new Set(pending.touched),
+    };
+    await m.query('SAVEPOINT event_log_item');
+    try {
+      const result = await fn();
+      await m.query('RELEASE SAVEPOINT event_log_item');
+      return result;
+    } catch (error) {
+      await m.query('ROLLBACK TO SAVEPOINT event_log_item');
+      pending.organizationId = mark.organizationId;
+      pending.events.length = mark.events;
+      pending.committed.length = mark.committed;
+      pending.touched = mark.touched;
+      throw error;
+    }
+  }
+
   /** An execution changed in a way no event describes (e.g. re-executed while running): waiters still wake. */
   touch(m: EntityManager, organizationId: string, executionId: string): void {
     this.pendingOf(m, organizationId).touched.add(executionId);

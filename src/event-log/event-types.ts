@@ -4,6 +4,7 @@ export const EVENT_TYPES = [
   'flow_execution.deleted',
   'task_execution.updated',
   'task_execution.timed_out',
+  'bulk_action.completed',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

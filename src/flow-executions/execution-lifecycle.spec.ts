@@ -27,6 +27,7 @@ class World {
   touched: string[] = [];
   retiredTags: string[] = [];
   restarted: { id: string; onlyStale: boolean }[] = [];
+  redriven: { id: string; tasks: string[] | null }[] = [];
   expired = new Set<string>();
   private clock = 0;
 
@@ -40,6 +41,7 @@ class World {
       status,
       input: {},
       run_number: this.runs.size + 1,
+      redrive_count: 0,
     } as FlowExecutionRow;
     row.created_at = row.updated_at = String(this.clock++);
     this.runs.set(id, row);
@@ -57,10 +59,11 @@ class World {
     return this.runs.get(id)!.status;
   }
 
-  write(id: string, status: ExecutionStatus, modifiedBy?: string, flowVersion?: number | null): FlowExecutionRow {
+  write(id: string, status: ExecutionStatus, modifiedBy?: string, flowVersion?: number | null, redrives = 0): FlowExecutionRow {
     const before = this.runs.get(id)!;
     const after = {
       ...before,
+      redrive_count: before.redrive_count + redrives,
       status,
       modified_by: modifiedBy ?? before.modified_by,
       flow_version: flowVersion ?? before.flow_version,
@@ -83,9 +86,12 @@ class World {
         move: { from: ExecutionStatus[]; to: ExecutionStatus },
         modifiedBy: string,
         flowVersion: number | null,
-      ) => (move.from.includes(this.status(id)) ? copy(this.write(id, move.to, modifiedBy, flowVersion)) : undefined),
+        _trace: unknown = null,
+        redrives = 0,
+      ) => (move.from.includes(this.status(id)) ? copy(this.write(id, move.to, modifiedBy, flowVersion, redrives)) : undefined),
       retireTags: async (_m: EntityManager, ids: string[]) => void this.retiredTags.push(...ids),
       restartTasks: async (_m: EntityManager, id: string, onlyStale: boolean) => void this.restarted.push({ id, onlyStale }),
+      redriveTasks: async (_m: EntityManager, id: string, tasks: string[] | null) => void this.redriven.push({ id, tasks }),
       promoteWaiting: async (_m: EntityManager, organizationId: string, limit: number) => {
         const queued = [...this.runs.values()].filter((r) => r.organization_id === organizationId && r.status === 'queued');
         const free = Math.max(0, limit - this.org(organizationId).active);
@@ -228,6 +234,28 @@ describe('ExecutionLifecycle', () => {
 
       expect([world.status(first.id), world.status(second.id)]).toEqual(['running', 'queued']);
       expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['failed->running', 'cancelled->queued']);
+    });
+
+    it('redrives a failed or cancelled run into a free slot or behind the others, counting it, its tasks reset, the event naming redrive', async () => {
+      const { world, lifecycle } = setup();
+      world.run('running');
+      const [failed, cancelled, completed] = [world.run('failed'), world.run('cancelled'), world.run('completed')];
+
+      const after = await lifecycle.change(principal, failed.id, { cause: 'redrive', tasks: null });
+      await lifecycle.change(principal, cancelled.id, { cause: 'redrive', tasks: ['extract', 'review'] });
+
+      expect(after).toMatchObject({ id: failed.id, status: 'running', redrive_count: 1, run_number: failed.run_number });
+      expect([world.status(cancelled.id), world.runs.get(cancelled.id)!.redrive_count]).toEqual(['queued', 1]);
+      expect(world.events.map((e) => `${e.previous}->${e.status}`)).toEqual(['failed->running', 'cancelled->queued']);
+      expect(world.redriven).toEqual([
+        { id: failed.id, tasks: null },
+        { id: cancelled.id, tasks: ['extract', 'review'] },
+      ]);
+      expect(await refusedWith(lifecycle.change(principal, completed.id, { cause: 'redrive', tasks: null }))).toEqual({
+        status: 409,
+        message: "Cannot redrive a flow execution in status 'completed': only failed and cancelled runs can be redriven",
+      });
+      expect(world.redriven).toHaveLength(2);
     });
 
     it('deletes: the deleted event, the tags retired, and the slot handed on', async () => {

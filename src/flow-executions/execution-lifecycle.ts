@@ -24,7 +24,9 @@ export type { ChangedRow, ChangeOutcome } from './flow-executions.repository';
 export type Change = (
   | { cause: 'patch'; to: ExecutionStatus }
   | { cause: 're_execute'; flowVersion: number; onlyStale: boolean; trace?: TraceContext | null }
-  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'create' | 'admit' | 'retention'> }
+  /** `tasks`: the tasks to run again whatever their status (`from_task` and its downstream), or null for every unfinished one. */
+  | { cause: 'redrive'; tasks: string[] | null }
+  | { cause: Exclude<Cause, 'patch' | 're_execute' | 'redrive' | 'create' | 'admit' | 'retention'> }
 ) & { reason?: string };
 
 /** A run under its locks (organization, then run), with its organization's slots; kept current by `apply`. */
@@ -92,7 +94,8 @@ export class ExecutionLifecycle {
 
     const flowVersion = change.cause === 're_execute' ? change.flowVersion : null;
     const trace = change.cause === 're_execute' ? (change.trace ?? null) : null;
-    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion, trace);
+    const redrives = change.cause === 'redrive' ? 1 : 0;
+    const after = await this.repository.setStatus(m, before.id, { from: [before.status], to: decision.to }, by.subject, flowVersion, trace, redrives);
     if (!after) throw new Error(`flow execution ${before.id} changed status under its lock`);
     locked.row = after;
     locked.slots.active += Number(isActive(after.status)) - Number(isActive(before.status));
@@ -101,6 +104,7 @@ export class ExecutionLifecycle {
 
     if (after.status === 'deleted') await this.repository.retireTags(m, [after.id]);
     if (change.cause === 're_execute') await this.repository.restartTasks(m, after.id, change.onlyStale);
+    if (change.cause === 'redrive') await this.repository.redriveTasks(m, after.id, change.tasks);
     // A caller changing many runs in one transaction admits once at the end (admitWaiting).
     if (freesSlot(before.status, after.status) && !options.deferAdmission) await this.admit(m, locked.slots);
     return after;

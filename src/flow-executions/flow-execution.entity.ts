@@ -11,6 +11,8 @@ import { ACTIVE_STATUSES, ExecutionStatus, TERMINAL_STATUSES } from './execution
 @Index('flow_executions_org_active_idx', ['organization_id'], { where: `status IN ${sqlList(ACTIVE_STATUSES)}` })
 @Index('flow_executions_timeout_idx', ['timeout_at'], { where: 'timeout_at IS NOT NULL' })
 @Index('flow_executions_flow_terminal_idx', ['flow_id', 'terminal_at'], { where: `status IN ${sqlList(TERMINAL_STATUSES)}` })
+// (flow_id, created_at) INCLUDE (status, flow_version, run_number, updated_at, terminal_at): TypeORM cannot declare INCLUDE.
+@Index('flow_executions_flow_stats_idx', { synchronize: false })
 export class FlowExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -52,6 +54,10 @@ export class FlowExecutionEntity {
 
   @Column('timestamptz')
   updated_at: Date;
+
+  /** How many times the run was redriven (docs/api.md#redrive). */
+  @Column('integer', { default: 0 })
+  redrive_count: number;
 
   /** When the run last entered completed, failed or cancelled; null in any other status. Kept by a trigger. */
   @Column('timestamptz', { nullable: true })

@@ -9,7 +9,7 @@ import { Idempotent } from '../common/idempotency/idempotency.decorator';
 import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/prefer';
 import { IncomingTrace, TraceContext } from '../common/http/trace-context';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
-import { PatchStatusQueryDto, ReexecuteQueryDto } from './dto/flow-execution-action.dto';
+import { PatchStatusQueryDto, ReexecuteQueryDto, RedriveFlowExecutionDto } from './dto/flow-execution-action.dto';
 import { GetFlowExecutionQueryDto, ListFlowExecutionsQueryDto } from './dto/flow-execution-query.dto';
 import { CreateFlowExecutionDto, FlowExecutionResponseDto, FlowExecutionResponseWithRunNumberDto, nextPageLink } from './dto/flow-execution.dto';
 import { FlowExecutionsService } from './flow-executions.service';
@@ -105,6 +105,25 @@ export class FlowExecutionsController {
     @IncomingTrace() trace: TraceContext | null,
   ): Promise<void> {
     return this.service.reexecute(principal, id, query.only_stale === true, undefined, trace);
+  }
+
+  /**
+   * Redrive a failed or cancelled execution: its failed, cancelled and unfinished tasks (or
+   * `from_task` and everything downstream of it) go back to queued, completed ones keep their
+   * outputs, and the run goes back to running (queued without a free slot) with the same id and
+   * run number; `redrive_count` goes up. 409 from any other status.
+   */
+  @Post(':flow_execution_id/redrive')
+  @RequirePermission('executions:write')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiErrors(400, 403, 404, 409)
+  redriveFlowExecution(
+    @CurrentPrincipal() principal: Principal,
+    @ExecutionId() id: string,
+    @Body() dto: RedriveFlowExecutionDto,
+  ): Promise<FlowExecutionResponseDto> {
+    return this.service.redrive(principal, id, dto.from_task);
   }
 
   /**

@@ -3,6 +3,7 @@ import { EventLogModule } from '../event-log/event-log.module';
 import { FlowsModule } from '../flows/flows.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { ExecutionLifecycle } from './execution-lifecycle';
+import { FlowExecutionStatsController } from './flow-execution-stats.controller';
 import { FlowExecutionsController } from './flow-executions.controller';
 import { FlowExecutionsRepository } from './flow-executions.repository';
 import { FlowExecutionsService } from './flow-executions.service';
@@ -12,7 +13,7 @@ import { OrganizationSettingsController } from './organization-settings.controll
 
 @Module({
   imports: [FlowsModule, OrganizationsModule, EventLogModule],
-  controllers: [FlowExecutionsController, FlowRunsController, OrganizationSettingsController],
+  controllers: [FlowExecutionStatsController, FlowExecutionsController, FlowRunsController, OrganizationSettingsController],
   providers: [FlowExecutionsService, ExecutionLifecycle, FlowExecutionsRepository, InputValidator],
   exports: [FlowExecutionsService, ExecutionLifecycle, InputValidator],
 })

@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
-import { isoText as iso, sqlList } from '../database/sql-literals';
+import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
 import type { TraceContext } from '../common/http/trace-context';
-import type { ExecutionStatus } from './execution-status';
+import { ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 import { sources } from './transitions';
 import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
+import { anyTag, hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
-export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number,
+export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.redrive_count,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by, fe.traceparent, fe.tracestate,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 // The read paths (retrieve, list) take `input` as JSON text, spliced into the response unparsed (docs/api.md#event-loop-budget).
@@ -128,24 +129,29 @@ export interface NewExecution {
   trace: TraceContext | null;
 }
 
-export interface ListFilter {
-  flowId: string;
-  organizationId: string;
+export interface ListFilter extends Selection {
   sortField: 'created_at' | 'updated_at';
   sortDirection: 'asc' | 'desc';
-  status?: ExecutionStatus[];
-  statusExclude?: ExecutionStatus[];
-  tags?: [string, string][];
-  tagsExclude?: [string, string][];
-  createdAfter?: string;
-  createdBefore?: string;
-  updatedAfter?: string;
-  updatedBefore?: string;
   cursorId?: string;
   offset: number;
   limit: number;
   withCredits: boolean;
 }
+
+/** One group of the stats, or the total over the selection (`total`); percentiles are null without finished runs. */
+export interface StatsRow {
+  total: boolean;
+  key: string | number | null;
+  count: number;
+  finished: number;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
+export type StatsResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 'ok'; rows: StatsRow[] };
+
+export type PreviewResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 'ok'; matched: number | null; sample: FlowExecutionRow[] };
 
 export type ListResult =
   { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionReadRow[]; truncated: boolean };
@@ -154,6 +160,8 @@ export type ListResult =
 // flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
 const ADMITTED_FROM = sqlList(sources('admit', 'running'));
 const EXPIRED_FROM = sqlList(sources('retention', 'deleted'));
+// Finished runs, whose duration counts: those terminal_at is set for.
+const FINISHED = sqlList(TERMINAL_STATUSES);
 // The flow's TTL as an interval; flows without one never match.
 const TTL = `make_interval(secs => (f.settings #>> '{ttl,seconds}')::double precision)`;
 
@@ -243,21 +251,14 @@ export class FlowExecutionsRepository {
       ],
     },
     { name: 'with tags', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE }] },
+    { name: 'versions and run numbers', params: [{ ...LIST_SAMPLE, versions: [3, 7], runNumberMin: 100, runNumberMax: 200 }] },
     { name: 'with tags, after a cursor, page 3', params: [{ ...LIST_SAMPLE, tags: TAGS_SAMPLE, cursorId: DummyValue.UUID, offset: 100 }] },
   )
   async list(f: ListFilter): Promise<ListResult> {
     const params: unknown[] = [f.flowId, f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     // `fe.flow_id = $1`, not `= f.id`: the planner then knows the flow's size and walks its index.
-    const where = [`fe.flow_id = $1`, `fe.status <> 'deleted'`];
-    if (f.status?.length) where.push(`fe.status = ANY(${p(f.status)})`);
-    if (f.statusExclude?.length) where.push(`fe.status <> ALL(${p(f.statusExclude)})`);
-    if (f.createdAfter) where.push(`fe.created_at >= ${p(f.createdAfter)}`);
-    if (f.createdBefore) where.push(`fe.created_at <= ${p(f.createdBefore)}`);
-    if (f.updatedAfter) where.push(`fe.updated_at >= ${p(f.updatedAfter)}`);
-    if (f.updatedBefore) where.push(`fe.updated_at <= ${p(f.updatedBefore)}`);
-    const tags = f.tags?.length ? tagPairs(f.tags, p) : null;
-    if (f.tagsExclude?.length) where.push(`NOT ${hasTag(tagPairs(f.tagsExclude, p))}`);
+    const { where, tags } = selectionWhere(f, p);
 
     const key = `fe.${f.sortField}`;
     const dir = f.sortDirection === 'asc' ? 'ASC' : 'DESC';
@@ -313,6 +314,107 @@ export class FlowExecutionsRepository {
     const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
     if (head.id === null) return { flow: 'ok', cursor, rows: [], truncated: false };
     return { flow: 'ok', cursor, rows, truncated: rows.length < Number(head.fetched) };
+  }
+
+  /**
+   * Exact counts and durations of the selected runs by `groupBy`, and over all of them (the row
+   * whose `total` is true), in one statement and one snapshot, with the flow check as the list
+   * makes it. Reads flow_executions_flow_stats_idx index-only (docs/api.md#run-statistics).
+   */
+  @GenerateSql(
+    { name: 'by status', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2 }, 'status'] },
+    {
+      name: 'by day, filtered',
+      params: [
+        { flowId: DummyValue.UUID, organizationId: DummyValue.UUID2, status: ['completed', 'failed'], versions: [2], createdAfter: DummyValue.TIMESTAMP },
+        'day',
+      ],
+    },
+    { name: 'by version, tagged', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2, tags: TAGS_SAMPLE }, 'flow_version'] },
+  )
+  async stats(s: Selection, groupBy: 'status' | 'flow_version' | 'day'): Promise<StatsResult> {
+    const params: unknown[] = [s.flowId, s.organizationId];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const { where, tags } = selectionWhere(s, p, 'join');
+    if (tags) where.push(anyTag(tags));
+    // Days group on the truncated timestamp (cheaper per row than text) and are formatted once a group.
+    const key = { status: 'fe.status', flow_version: 'fe.flow_version', day: `date_trunc('day', fe.created_at AT TIME ZONE 'UTC')` }[groupBy];
+    const shown = groupBy === 'day' ? isoDate('g.key') : 'g.key';
+    const sql = `
+      SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted, st.*
+        FROM flows f
+        LEFT JOIN LATERAL (
+          SELECT GROUPING(g.key) = 1 AS total, g.key AS sort_key, ${shown} AS key, count(*)::int AS count, count(g.seconds)::int AS finished,
+                 percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY g.seconds) AS percentiles,
+                 max(g.seconds) AS max
+            FROM (SELECT ${key} AS key,
+                         CASE WHEN fe.status IN ${FINISHED} THEN extract(epoch FROM fe.terminal_at - fe.created_at)::float8 END AS seconds
+                    FROM flow_executions fe
+                   WHERE ${where.join(' AND ')}) g
+           GROUP BY GROUPING SETS ((g.key), ())
+        ) st ON f.organization_id = $2 AND NOT f.deleted
+       WHERE f.id = $1
+       ORDER BY st.total DESC, st.sort_key`;
+    const rows: {
+      flow_organization_id: string;
+      flow_deleted: boolean;
+      total: boolean;
+      key: string | number | null;
+      count: number;
+      finished: number;
+      percentiles: (number | null)[] | null;
+      max: number | null;
+    }[] = await this.dataSource.query(sql, params);
+    const head = rows[0];
+    if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
+    if (head.flow_organization_id !== s.organizationId) return { flow: 'foreign' };
+    return {
+      flow: 'ok',
+      rows: rows.map((r) => ({
+        total: r.total,
+        key: r.key,
+        count: r.count,
+        finished: r.finished,
+        p50: r.percentiles?.[0] ?? null,
+        p95: r.percentiles?.[1] ?? null,
+        max: r.max,
+      })),
+    };
+  }
+
+  /**
+   * A selection's flow check (as the list makes it) and, when asked, how many runs it matches (up
+   * to `countUpTo`, then `countUpTo + 1`) and its oldest `sample` runs: a bulk action's preview.
+   */
+  @GenerateSql(
+    { name: 'flow check', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2 }, null, 0] },
+    { name: 'dry run', params: [{ flowId: DummyValue.UUID, organizationId: DummyValue.UUID2, status: ['queued'], tags: TAGS_SAMPLE }, 100000, 10] },
+  )
+  async preview(s: Selection, countUpTo: number | null, sample: number): Promise<PreviewResult> {
+    const params: unknown[] = [s.flowId, s.organizationId];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const { where, tags } = selectionWhere(s, p, 'join');
+    if (tags) where.push(anyTag(tags));
+    const selected = `FROM flow_executions fe WHERE ${where.join(' AND ')}`;
+    const count = countUpTo === null ? 'NULL::int' : `(SELECT count(*)::int FROM (SELECT 1 ${selected} LIMIT ${p(countUpTo)}::int + 1) c)`;
+    const rows =
+      sample > 0
+        ? `(SELECT coalesce(json_agg(x), '[]') FROM (SELECT ${COLUMNS} ${selected} ORDER BY fe.created_at, fe.id LIMIT ${p(sample)}::int) x)`
+        : `'[]'::json`;
+    // The flow check alone reads no run: the selection's parameters go unsent.
+    if (countUpTo === null && sample === 0) params.length = 2;
+    const result: { flow_organization_id: string; flow_deleted: boolean; matched: number | null; sample: FlowExecutionRow[] | null }[] =
+      await this.dataSource.query(
+        `SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted, pv.matched, pv.sample
+           FROM flows f
+           LEFT JOIN LATERAL (SELECT ${count} AS matched, ${rows} AS sample) pv ON f.organization_id = $2 AND NOT f.deleted
+          WHERE f.id = $1`,
+        params,
+      );
+    const head = result[0];
+    if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
+    if (head.flow_organization_id !== s.organizationId) return { flow: 'foreign' };
+    return { flow: 'ok', matched: head.matched, sample: head.sample ?? [] };
   }
 
   /**
@@ -449,6 +551,7 @@ export class FlowExecutionsRepository {
         { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: null },
       ],
     },
+    { name: 'redrive', params: [DummyValue.MANAGER, DummyValue.UUID, { from: sources('redrive', 'running'), to: 'running' }, 'sample', null, null, 1] },
   )
   async setStatus(
     m: EntityManager,
@@ -457,13 +560,16 @@ export class FlowExecutionsRepository {
     modifiedBy: string,
     flowVersion: number | null = null,
     trace: TraceContext | null = null,
+    redrives = 0,
   ): Promise<FlowExecutionRow | undefined> {
     // A trace context given replaces the run's, tracestate included (docs/api.md#trace-context).
     const traced = trace ? `, traceparent = $6, tracestate = $7` : '';
+    // A redrive counts itself on the run (docs/api.md#redrive).
+    const redriven = redrives > 0 ? `, redrive_count = fe.redrive_count + ${Number(redrives)}` : '';
     const [rows]: [FlowExecutionRow[]] = await m.query(
       `UPDATE flow_executions fe
           SET status = $2, modified_by = $3, flow_version = COALESCE($4, fe.flow_version),
-              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')${traced}
+              updated_at = GREATEST(clock_timestamp(), fe.updated_at + interval '1 microsecond')${traced}${redriven}
         WHERE fe.id = $1 AND fe.status = ANY($5::text[])
       RETURNING ${COLUMNS}`,
       trace ? [id, move.to, modifiedBy, flowVersion, move.from, trace.traceparent, trace.tracestate] : [id, move.to, modifiedBy, flowVersion, move.from],
@@ -519,6 +625,31 @@ export class FlowExecutionsRepository {
         WHERE flow_execution_id = $1 AND edited_status = 'edited_not_reexecuted'`,
       [flowExecutionId],
     );
+  }
+
+  /**
+   * A redrive's tasks: the latest attempt of each task goes back to `queued` in place, output and
+   * error cleared. Without `taskNames`, those failed, cancelled or never finished (completed ones
+   * keep their outputs); with them, those tasks whatever their status (a task and its downstream).
+   */
+  @GenerateSql(
+    { name: 'unfinished', params: [DummyValue.MANAGER, DummyValue.UUID, null] },
+    { name: 'from a task', params: [DummyValue.MANAGER, DummyValue.UUID, ['extract', 'review']] },
+  )
+  async redriveTasks(m: EntityManager, flowExecutionId: string, taskNames: string[] | null): Promise<number> {
+    const [, count]: [unknown, number] = await m.query(
+      `UPDATE task_executions te
+          SET processing_status = 'queued', output = NULL, error = NULL, started_at = NULL, completed_at = NULL,
+              stale_status = 'consistent', modified_by = 'system',
+              updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')
+        WHERE te.id IN (
+          SELECT DISTINCT ON (l.task_name) l.id FROM task_executions l
+           WHERE l.flow_execution_id = $1 AND l.processing_status <> 'deleted'
+           ORDER BY l.task_name, l.task_execution_idx DESC)
+          AND CASE WHEN $2::text[] IS NULL THEN te.processing_status <> 'completed' ELSE te.task_name = ANY($2::text[]) END`,
+      [flowExecutionId, taskNames],
+    );
+    return count;
   }
 
   /** Admits the oldest waiting executions of the organization while it has free slots. */
@@ -619,27 +750,4 @@ export class FlowExecutionsRepository {
       [ids],
     );
   }
-}
-
-/** The executions carrying the tag in the organization: one range of task_execution_tags_org_tag_idx. */
-function taggedWith([type, tag]: [string, string]): string {
-  return `(SELECT t.flow_execution_id AS id FROM task_execution_tags t
-            WHERE t.organization_id = $2 AND t.tag_type = ${type} AND t.tag = ${tag} AND t.status = 'active')`;
-}
-
-/** The tags as pairs of placeholders. */
-function tagPairs(tags: [string, string][], p: (value: unknown) => string): [string, string][] {
-  return tags.map(([type, tag]) => [p(type), p(tag)]);
-}
-
-/**
- * Whether the execution carries any of the tags: one index-only probe of task_execution_tags_org_tag_idx
- * per tag. `OFFSET 0` keeps each probe per row: as a semi or anti join the planner would hash every
- * tagged row of the organization before returning the first execution.
- */
-function hasTag(pairs: [string, string][]): string {
-  const probe = ([type, tag]: [string, string]) =>
-    `EXISTS (SELECT 1 FROM task_execution_tags t WHERE t.organization_id = $2 AND t.tag_type = ${type} AND t.tag = ${tag}
-                AND t.flow_execution_id = fe.id AND t.status = 'active' OFFSET 0)`;
-  return `(${pairs.map(probe).join(' OR ')})`;
 }

@@ -13,7 +13,7 @@ import { WakeReads } from '../common/held/wake-reads';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { FlowAnalysisCache } from '../flows/flow-analysis';
-import { inputSchemaOf, FlowTask } from '../flows/flow-definition';
+import { downstreamTasks, inputSchemaOf, FlowTask } from '../flows/flow-definition';
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
@@ -29,9 +29,11 @@ import { OrganizationSettingsResponseDto, UpdateOrganizationSettingsDto } from '
 import { accessible } from './execution-access';
 import { Change, ExecutionLifecycle } from './execution-lifecycle';
 import type { ExecutionStatus } from './execution-status';
-import { FlowExecutionsRepository } from './flow-executions.repository';
+import { FlowExecutionsRepository, StatsRow } from './flow-executions.repository';
+import { FlowExecutionStatsQueryDto, FlowExecutionStatsResponseDto } from './dto/stats.dto';
 import { InputValidator } from './input-validator';
 import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
+import { parseSelection, Selection } from './selection';
 
 export interface FlowExecutionPage {
   items: FlowExecutionResponseWithRunNumberDto[];
@@ -181,18 +183,9 @@ export class FlowExecutionsService {
   async list(principal: Principal, query: ListFlowExecutionsQueryDto): Promise<FlowExecutionPage> {
     const pageSize = query.page_size ?? 10;
     const result = await this.repository.list({
-      flowId: query.flow_id.toLowerCase(),
-      organizationId: principal.organizationId,
+      ...parseSelection(principal.organizationId, query),
       sortField: query.sort_field ?? 'created_at',
       sortDirection: query.sort_direction ?? 'desc',
-      status: query.status,
-      statusExclude: query.status_exclude,
-      tags: query.tags?.map(splitTag),
-      tagsExclude: query.tags_exclude?.map(splitTag),
-      createdAfter: query.created_after,
-      createdBefore: query.created_before,
-      updatedAfter: query.updated_after,
-      updatedBefore: query.updated_before,
       cursorId: query.start_from_execution_id?.toLowerCase(),
       offset: ((query.page ?? 1) - 1) * pageSize,
       limit: pageSize,
@@ -208,6 +201,40 @@ export class FlowExecutionsService {
     // A full page, or one ended early by its size, continues by cursor.
     const more = items.length === pageSize || result.truncated;
     return { items, nextCursor: more && items.length > 0 ? items[items.length - 1].id : null };
+  }
+
+  /** Exact counts of the selected runs by status, version or day, with the durations of the finished ones (docs/api.md#run-statistics). */
+  async stats(principal: Principal, query: FlowExecutionStatsQueryDto): Promise<FlowExecutionStatsResponseDto> {
+    const groupBy = query.group_by ?? 'status';
+    const result = await this.repository.stats(parseSelection(principal.organizationId, query), groupBy);
+    if (result.flow === 'foreign') throw forbidden("User doesn't have access to this flow");
+    if (result.flow !== 'ok') throw notFound('Flow');
+    const [total, ...groups] = result.rows;
+    const durations = (r: StatsRow) => (r.finished > 0 ? { p50: Number(r.p50), p95: Number(r.p95), max: Number(r.max) } : null);
+    return {
+      flow_id: query.flow_id.toLowerCase(),
+      group_by: groupBy,
+      count: total.count,
+      finished: total.finished,
+      duration_seconds: durations(total),
+      groups: groups.map((g) => ({ key: g.key!, count: g.count, finished: g.finished, duration_seconds: durations(g) })),
+    };
+  }
+
+  /**
+   * A selection's preview for a bulk action (403 / 404 on its flow as the list answers): how many
+   * runs it matches now, counted up to `countUpTo + 1`, and the oldest `sample` of them.
+   */
+  async preview(selection: Selection, countUpTo: number | null, sample: number): Promise<{ matched: number | null; sample: FlowExecutionResponseDto[] }> {
+    const result = await this.repository.preview(selection, countUpTo, sample);
+    if (result.flow === 'foreign') throw forbidden("User doesn't have access to this flow");
+    if (result.flow !== 'ok') throw notFound('Flow');
+    return { matched: result.matched, sample: result.sample.map((row) => toFlowExecutionResponse(row)) };
+  }
+
+  /** The flow's latest version, for re-executions (404 / 403 as the single-run endpoint answers). */
+  async latestVersion(principal: Principal, flowId: string): Promise<number> {
+    return (await this.flows.getExecutable(principal, flowId)).latestVersion;
   }
 
   /** Soft delete; deleting again is a no-op. Frees the execution's slot if it held one. */
@@ -250,6 +277,21 @@ export class FlowExecutionsService {
       await this.lifecycle.change(principal, id, change, m);
       await keepOutcome(m); // POST .../execute: its Idempotency-Key's outcome commits with the re-execution
     });
+  }
+
+  /**
+   * A failed or cancelled run resumes on its pinned version (docs/api.md#redrive): its unfinished
+   * tasks, or `fromTask` and everything downstream of it, go back to queued; the run to running, or
+   * queued without a free slot.
+   */
+  async redrive(principal: Principal, id: string, fromTask: string | undefined): Promise<FlowExecutionResponseDto> {
+    const current = accessible(principal, await this.repository.findById(id, false));
+    let tasks: string[] | null = null;
+    if (fromTask !== undefined) {
+      const { definition } = (await this.knownTasks([{ run: current, taskName: fromTask, at: 'from_task' }])).get(current.id)!;
+      tasks = [fromTask, ...downstreamTasks(definition, fromTask)];
+    }
+    return toFlowExecutionResponse(await this.lifecycle.change(principal, id, { cause: 'redrive', tasks }));
   }
 
   /**
@@ -303,9 +345,4 @@ function chooseInputTask(inputs: readonly FlowTask[], name: string | null): Flow
   }
   if (inputs.length !== 1) throw badRequest(`input_task_name is required: this flow has several input tasks (${names})`);
   return inputs[0];
-}
-
-function splitTag(tag: string): [string, string] {
-  const at = tag.indexOf(':');
-  return [tag.slice(0, at), tag.slice(at + 1)];
 }

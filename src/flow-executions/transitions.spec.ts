@@ -70,6 +70,8 @@ const TABLE: Record<Exclude<Cause, 'patch'>, Partial<Record<Source, string | [st
   webhook_data: { awaiting_input: 'running' },
   retention: { completed: 'deleted', failed: 'deleted', cancelled: 'deleted' },
   timeout: { running: 'failed', awaiting_input: 'failed', cancel_requested: 'cancelled' },
+  // Only an ended run that did not succeed resumes; it takes a slot like a new run, or waits.
+  redrive: { failed: ['running', 'queued'], cancelled: ['running', 'queued'] },
 };
 
 describe('the transition table', () => {
@@ -132,6 +134,8 @@ describe('the transition table', () => {
   it('refuses in the words of the endpoint that asked', () => {
     const refused = (cause: Cause, from: ExecutionStatus) => refusal(cause, from, decide(cause, from, true) as Extract<Decision, { kind: 'refused' }>).message;
     expect(refused('cancel', 'completed')).toBe("Cannot cancel a flow execution in status 'completed'");
+    expect(refused('redrive', 'completed')).toBe("Cannot redrive a flow execution in status 'completed': only failed and cancelled runs can be redriven");
+    expect(refused('redrive', 'running')).toBe("Cannot redrive a flow execution in status 'running': only failed and cancelled runs can be redriven");
     expect(refused('re_execute', 'cancel_requested')).toBe("Cannot re-execute a flow execution in status 'cancel_requested': its cancellation is in progress");
   });
 
@@ -142,6 +146,7 @@ describe('the transition table', () => {
     expect(sources('admit', 'running')).toEqual(['queued']);
     expect(sources('retention', 'deleted')).toEqual([...TERMINAL_STATUSES]);
     expect(sources('create', 'running')).toEqual([]);
+    expect(sources('redrive', 'running')).toEqual(['failed', 'cancelled']);
   });
 
   it('counts running, awaiting_input and cancel_requested against the concurrency limit', () => {

@@ -14,6 +14,7 @@ export const CAUSES = [
   'webhook_data',
   'retention',
   'timeout',
+  'redrive',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 
@@ -105,6 +106,8 @@ export const RULES: Record<Cause, CauseRule> = {
     ],
     otherwise: 'ignore',
   },
+  /** `POST .../redrive`: a failed or cancelled run resumes where it stopped, on its pinned version. */
+  redrive: { moves: [{ from: ['failed', 'cancelled'], to: 'running' }], otherwise: 'refuse', withoutSlot: 'queue' },
 };
 
 export type Decision =
@@ -153,6 +156,10 @@ export function refusal(cause: Cause, from: Source, decision: Extract<Decision, 
   switch (cause) {
     case 'cancel':
       return conflict(`Cannot cancel a flow execution in status '${from}'`);
+    case 'redrive':
+      return conflict(`Cannot redrive a flow execution in status '${from}': only failed and cancelled runs can be redriven`, {
+        current_status: from,
+      });
     case 're_execute':
       return conflict(`Cannot re-execute a flow execution in status '${from}'${from === 'cancel_requested' ? ': its cancellation is in progress' : ''}`);
     default:

@@ -198,6 +198,8 @@ describe('flow executions: create, retrieve, list, delete', () => {
           'modified_by',
           'organization_id',
           'pricing_config_id',
+          // An extension field (docs/api.md#redrive).
+          'redrive_count',
           'run_number',
           'status',
           'total_credits',
@@ -360,6 +362,47 @@ describe('flow executions: create, retrieve, list, delete', () => {
       const cAgain = await t.http().get(`${LIST}/${c.id}`).set(org.auth()).expect(200);
       expect(await ids({ updated_after: cAgain.body.updated_at })).toContain(c.id);
       expect(await ids({ updated_before: '2000-01-01T00:00:00Z' })).toEqual([]);
+    });
+
+    it('filters by flow versions and an inclusive run-number range (the selection)', async () => {
+      const org = await newOrg();
+      const flowId = await createFlow(t, org.auth);
+      const [r1, r2] = [await createExecution(t, org.auth, flowId), await createExecution(t, org.auth, flowId)];
+      await t
+        .http()
+        .put(`/api/flows/${flowId}/definition`)
+        .set(org.auth())
+        .send({ definition: definitionOf(LINEAR_TASKS) })
+        .expect(200);
+      const [r3, r4] = [await createExecution(t, org.auth, flowId), await createExecution(t, org.auth, flowId)];
+      const ids = async (query: Record<string, unknown>) =>
+        (
+          await t
+            .http()
+            .get(LIST)
+            .query({ flow_id: flowId, sort_direction: 'asc', ...query })
+            .set(org.auth())
+            .expect(200)
+        ).body.map((e: { id: string }) => e.id);
+      expect(await ids({ flow_version: 2 })).toEqual([r3.id, r4.id]);
+      expect(await ids({ flow_version: [1, 2] })).toEqual([r1.id, r2.id, r3.id, r4.id]);
+      expect(await ids({ run_number_min: 2, run_number_max: 3 })).toEqual([r2.id, r3.id]);
+      expect(await ids({ run_number_min: 4 })).toEqual([r4.id]);
+      expect(await ids({ flow_version: 1, run_number_max: 1 })).toEqual([r1.id]);
+      for (const [query, field] of [
+        [{ flow_version: 0 }, 'flow_version'],
+        [{ flow_version: 'x' }, 'flow_version'],
+        [{ run_number_min: 0 }, 'run_number_min'],
+        [{ run_number_max: '2.5' }, 'run_number_max'],
+      ] as const) {
+        const res = await t
+          .http()
+          .get(LIST)
+          .query({ flow_id: flowId, ...query })
+          .set(org.auth())
+          .expect(422);
+        expect(res.body.detail.map((d: { loc: string[] }) => d.loc.join('.'))).toContain(`query.${field}`);
+      }
     });
 
     it('includes run numbers and credits for the whole page on request', async () => {

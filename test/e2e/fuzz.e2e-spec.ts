@@ -32,6 +32,7 @@ const KINDS: Record<string, string> = {
   task_execution_id: 'task',
   service_account_id: 'serviceAccount',
   api_key_id: 'apiKey',
+  bulk_action_id: 'bulkAction',
 };
 
 /**
@@ -202,8 +203,22 @@ async function fixtures(t: TestApp) {
     .expect(201);
   const account = await t.http().post('/api/service-accounts').set(org.auth()).send({ name: 'fuzz' }).expect(201);
   const key = await t.http().post(`/api/service-accounts/${account.body.id}/api-keys`).set(org.auth()).send({ name: 'fuzz' }).expect(201);
+  // A bulk action over no run (completed at once), so that it changes none of the runs above.
+  const bulk = await t
+    .http()
+    .post('/api/bulk-actions')
+    .set(org.auth())
+    .send({ action: 'cancel', selection: { flow_id: flow, status: ['failed'] } })
+    .expect(202);
   return {
     org,
-    ids: { flow: [flow], execution: executions, task: [task.body.id], serviceAccount: [account.body.id], apiKey: [key.body.id] } as Record<string, string[]>,
+    ids: {
+      flow: [flow],
+      execution: executions,
+      task: [task.body.id],
+      serviceAccount: [account.body.id],
+      apiKey: [key.body.id],
+      bulkAction: [bulk.body.id],
+    } as Record<string, string[]>,
   };
 }

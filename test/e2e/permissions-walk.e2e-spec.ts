@@ -11,7 +11,8 @@ type Org = Awaited<ReturnType<typeof newOrg>>;
 type Extended = Operation['op'] & { [PERMISSION_EXTENSION]?: string; security?: unknown[] };
 
 // No queueing (a fresh run is running), webhooks to 127.0.0.1 accepted, nothing delivered.
-const ENV = { DEFAULT_ORG_CONCURRENCY_LIMIT: '100000', WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_WORKER: 'false' };
+// No bulk action worker: an action stays queued, so that cancelling it succeeds.
+const ENV = { DEFAULT_ORG_CONCURRENCY_LIMIT: '100000', WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_WORKER: 'false', BULK_ACTION_WORKER: 'false' };
 // A webhook_receiver task too, so that webhook data has somewhere to go.
 const TASKS: TaskSpec[] = [...LINEAR_TASKS, { name: 'approve', task_executor_name: 'webhook_receiver', parameters: { data: '{{review.output}}' } }];
 
@@ -38,6 +39,19 @@ class World {
         processing_status: 'running',
       }),
     );
+  /** A failed run (what a redrive needs), apart from the running one. */
+  failedExecution = () =>
+    this.once('failedExecution', async () => {
+      const { id } = await createExecution(this.t, this.org.auth, await this.flow());
+      const res = await this.t.http().patch(`/api/flow-executions/${id}/status`).query({ status: 'failed' }).set(this.org.auth('worker'));
+      if (res.status !== 200) throw new Error(`fixture failed run: ${res.status} ${JSON.stringify(res.body)}`);
+      return id;
+    });
+  bulkAction = () =>
+    this.once('bulkAction', async () => {
+      await this.execution();
+      return this.post('/api/bulk-actions', 'org_admin', { action: 'cancel', selection: { flow_id: await this.flow() } }, 202);
+    });
   serviceAccount = () => this.once('serviceAccount', () => this.post('/api/service-accounts', 'org_admin', { name: 'walk' }));
   apiKey = () => this.once('apiKey', async () => this.post(`/api/service-accounts/${await this.serviceAccount()}/api-keys`, 'org_admin', { name: 'walk' }));
   webhook = () => this.once('webhook', () => this.post('/api/webhooks', 'org_admin', { url: 'http://127.0.0.1:9/hook' }));
@@ -55,9 +69,9 @@ class World {
     return this.made.get(kind)!;
   }
 
-  private async post(path: string, role: Role, body: object): Promise<string> {
+  private async post(path: string, role: Role, body: object, status = 201): Promise<string> {
     const res = await this.t.http().post(path).set(this.org.auth(role)).send(body);
-    if (res.status !== 201) throw new Error(`fixture ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== status) throw new Error(`fixture ${path}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.id;
   }
 }
@@ -75,6 +89,7 @@ const NAMED: Record<string, (w: World) => Promise<unknown>> = {
   api_key_id: (w) => w.apiKey(),
   webhook_id: (w) => w.webhook(),
   delivery_id: (w) => w.delivery(),
+  bulk_action_id: (w) => w.bulkAction(),
   version: async (w) => (await w.flow(), 1),
   run_number: async (w) => (await w.execution(), 1),
   // PUT /task-executions names the task execution it replaces by `id`.
@@ -87,6 +102,11 @@ const NAMED: Record<string, (w: World) => Promise<unknown>> = {
   // PATCH .../status: a worker's report on a running run.
   status: async () => 'completed',
   url: async () => 'http://127.0.0.1:9/hook',
+};
+
+/** Operations whose valid request needs a resource in a particular state, by path and name. */
+const NAMED_AT: Record<string, Record<string, (w: World) => Promise<unknown>>> = {
+  '/api/flow-executions/{flow_execution_id}/redrive': { flow_execution_id: (w) => w.failedExecution() },
 };
 
 /** The smallest valid value of a schema: required fields only, the first enum value, the minimum. */
@@ -122,8 +142,10 @@ async function requestFor(generator: Generator, { path, op }: Operation, w: Worl
   let url = path;
   const query: Record<string, unknown> = {};
   for (const p of op.parameters ?? []) {
-    if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(await minimal(generator, p.schema, p.name, w))));
-    else if (p.in === 'query' && p.required) query[p.name] = await minimal(generator, p.schema, p.name, w);
+    const at = NAMED_AT[path]?.[p.name];
+    const value = async () => (at ? at(w) : minimal(generator, p.schema, p.name, w));
+    if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(await value())));
+    else if (p.in === 'query' && p.required) query[p.name] = await value();
   }
   const bodySchema = op.requestBody?.content['application/json']?.schema;
   const body = bodySchema ? await minimal(generator, bodySchema, 'body', w) : undefined;

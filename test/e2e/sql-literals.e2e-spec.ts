@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ISO_TIMESTAMP_FORMAT } from '../../src/database/sql-literals';
+import { ISO_DATE_FORMAT, ISO_TIMESTAMP_FORMAT } from '../../src/database/sql-literals';
 import { CREDENTIALS_CHANNEL } from '../../src/common/auth/credential-changes';
 import { CHANGES_CHANNEL, EVENT_TYPES } from '../../src/event-log/event-types';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, TERMINAL_STATUSES } from '../../src/flow-executions/execution-status';
@@ -25,6 +25,7 @@ describe('literals in SQL', () => {
   const literals = (list: string) => [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]);
 
   it('lists of execution statuses are ACTIVE_STATUSES, TERMINAL_STATUSES or the sources of a move in the transition table', () => {
+    // Bulk actions' own statuses (queued, running, …) are not a run's.
     const lists = all(/\bstatus\s+IN\s*\(\s*('(?:[^)]*)')\s*\)/gi, (m) => literals(m[1]));
     const constants = new Map([
       [JSON.stringify(ACTIVE_STATUSES), 'ACTIVE_STATUSES'],
@@ -39,7 +40,8 @@ describe('literals in SQL', () => {
     const names = (list: string[]) => [constants.get(JSON.stringify(list)), moves.get(JSON.stringify(list))].filter(Boolean);
     // The functions use both constants; a list that is neither constant nor a move's sources was written by hand.
     expect(new Set(lists.map((l) => constants.get(JSON.stringify(l.value))).filter(Boolean))).toEqual(new Set(constants.values()));
-    for (const list of lists) expect({ ...list, named: names(list.value).length > 0 }).toEqual({ ...list, named: true });
+    for (const list of lists.filter((l) => l.file !== 'queries/bulk-actions.repository.sql'))
+      expect({ ...list, named: names(list.value).length > 0 }).toEqual({ ...list, named: true });
   });
 
   it("the lifecycle's lists match the partial indexes their queries walk", () => {
@@ -64,10 +66,10 @@ describe('literals in SQL', () => {
       expect({ file, status, known: (EXECUTION_STATUSES as readonly string[]).includes(status) }).toEqual({ file, status, known: true });
   });
 
-  it('timestamps are formatted with ISO_TIMESTAMP_FORMAT', () => {
+  it('timestamps are formatted with ISO_TIMESTAMP_FORMAT, days with ISO_DATE_FORMAT', () => {
     const formats = all(/\bto_char\([^,]+,\s*'((?:[^']|'')*)'\)/g, (m) => m[1]);
     expect(formats.length).toBeGreaterThan(0);
-    for (const format of formats) expect(format).toEqual({ file: format.file, value: ISO_TIMESTAMP_FORMAT });
+    for (const format of formats) expect([ISO_TIMESTAMP_FORMAT, ISO_DATE_FORMAT].includes(format.value) ? null : format).toBeNull();
   });
 
   it('notifications go to the channels their owners name (event log, auth, webhooks, flow analyses), and each of those is notified', () => {

@@ -10,6 +10,7 @@ const TAGS: [string, string][] = [
   ['task-executions', 'The tasks inside a run, as workers report them'],
   ['task-tags', "`key:value` tags on a run's tasks"],
   ['webhook-data', 'Data for tasks that wait for a webhook'],
+  ['bulk-actions', 'Acting on many runs at once: a frozen selection worked through in the background'],
   ['webhooks', 'Signed deliveries of the event feed to HTTPS endpoints (org_admin, backoffice)'],
   ['flows', 'Versioned flow definitions'],
   ['service-accounts', 'Service accounts and their API keys (org_admin)'],

@@ -29,3 +29,11 @@ export const QueryArray = () => Transform(({ value }) => (value === undefined ||
 
 /** Integers in a query string; a non-integer stays as given and fails `@IsInt`. */
 export const QueryInt = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+
+/** Repeated integer query keys (`?v=1&v=2`) become an array of numbers; a non-integer stays as given and fails `@IsInt`. */
+export const QueryIntArray = () =>
+  Transform(({ value }) =>
+    value === undefined || value === null
+      ? value
+      : (Array.isArray(value) ? value : [value]).map((v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v)),
+  );

@@ -10,6 +10,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -38,6 +39,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -74,6 +76,7 @@ SELECT
   fe.status,
   fe.input::text AS input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -102,6 +105,7 @@ SELECT
   fe.status,
   fe.input::text AS input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -138,6 +142,7 @@ SELECT
   fe.status,
   fe.input::text AS input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -167,6 +172,7 @@ SELECT
   fe.status,
   fe.input::text AS input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -226,6 +232,7 @@ FROM
               fe.status,
               fe.input::text AS input,
               fe.run_number,
+              fe.redrive_count,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
@@ -298,6 +305,7 @@ FROM
               fe.status,
               fe.input::text AS input,
               fe.run_number,
+              fe.redrive_count,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
@@ -369,6 +377,7 @@ FROM
               fe.status,
               fe.input::text AS input,
               fe.run_number,
+              fe.redrive_count,
               fe.triggered_task_executor_name,
               fe.pricing_config_id,
               fe.modified_by,
@@ -540,6 +549,7 @@ FROM
                     fe.status,
                     fe.input::text AS input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -587,6 +597,7 @@ FROM
                     fe.status,
                     fe.input::text AS input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -660,6 +671,80 @@ FROM
       ) s
     WHERE
       s.bytes_before < $9
+  ) page ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  page.created_at DESC,
+  page.id DESC;
+
+-- FlowExecutionsRepository.list (versions and run numbers)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",[3,7],100,200,50,0,4194304]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  NULL::boolean AS cursor_found,
+  page.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      *
+    FROM
+      (
+        SELECT
+          pg.*,
+          sum(pg.bytes) OVER (
+            ORDER BY
+              pg.created_at DESC,
+              pg.id DESC ROWS UNBOUNDED PRECEDING
+          ) - pg.bytes AS bytes_before,
+          count(*) OVER () AS fetched
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input::text AS input,
+              fe.run_number,
+              fe.redrive_count,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at,
+              500 + pg_column_size(fe.input) AS bytes
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.flow_version = ANY ($3::int[])
+              AND fe.run_number >= $4::int
+              AND fe.run_number <= $5::int
+            ORDER BY
+              fe.created_at DESC,
+              fe.id DESC
+            LIMIT
+              $6::int
+            OFFSET
+              $7::int
+          ) pg
+      ) s
+    WHERE
+      s.bytes_before < $8
   ) page ON f.organization_id = $2
   AND NOT f.deleted
 WHERE
@@ -773,6 +858,7 @@ FROM
                     fe.status,
                     fe.input::text AS input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -821,6 +907,7 @@ FROM
                     fe.status,
                     fe.input::text AS input,
                     fe.run_number,
+                    fe.redrive_count,
                     fe.triggered_task_executor_name,
                     fe.pricing_config_id,
                     fe.modified_by,
@@ -903,6 +990,301 @@ ORDER BY
   page.created_at DESC,
   page.id DESC;
 
+-- FlowExecutionsRepository.stats (by status)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  st.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      GROUPING(g.key) = 1 AS total,
+      g.key AS sort_key,
+      g.key AS key,
+      count(*)::int AS count,
+      count(g.seconds)::int AS finished,
+      percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
+        ORDER BY
+          g.seconds
+      ) AS percentiles,
+      max(g.seconds) AS max
+    FROM
+      (
+        SELECT
+          fe.status AS key,
+          CASE
+            WHEN fe.status IN ('completed', 'failed', 'cancelled') THEN extract(
+              epoch
+              FROM
+                fe.terminal_at - fe.created_at
+            )::float8
+          END AS seconds
+        FROM
+          flow_executions fe
+        WHERE
+          fe.flow_id = $1
+          AND fe.status <> 'deleted'
+      ) g
+    GROUP BY
+      GROUPING SETS ((g.key), ())
+  ) st ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  st.total DESC,
+  st.sort_key;
+
+-- FlowExecutionsRepository.stats (by day, filtered)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["completed","failed"],[2],"2024-01-01T00:00:00.000000Z"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  st.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      GROUPING(g.key) = 1 AS total,
+      g.key AS sort_key,
+      to_char(g.key, 'YYYY-MM-DD') AS key,
+      count(*)::int AS count,
+      count(g.seconds)::int AS finished,
+      percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
+        ORDER BY
+          g.seconds
+      ) AS percentiles,
+      max(g.seconds) AS max
+    FROM
+      (
+        SELECT
+          date_trunc('day', fe.created_at AT TIME ZONE 'UTC') AS key,
+          CASE
+            WHEN fe.status IN ('completed', 'failed', 'cancelled') THEN extract(
+              epoch
+              FROM
+                fe.terminal_at - fe.created_at
+            )::float8
+          END AS seconds
+        FROM
+          flow_executions fe
+        WHERE
+          fe.flow_id = $1
+          AND fe.status <> 'deleted'
+          AND fe.status = ANY ($3)
+          AND fe.flow_version = ANY ($4::int[])
+          AND fe.created_at >= $5
+      ) g
+    GROUP BY
+      GROUPING SETS ((g.key), ())
+  ) st ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  st.total DESC,
+  st.sort_key;
+
+-- FlowExecutionsRepository.stats (by version, tagged)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  st.*
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      GROUPING(g.key) = 1 AS total,
+      g.key AS sort_key,
+      g.key AS key,
+      count(*)::int AS count,
+      count(g.seconds)::int AS finished,
+      percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (
+        ORDER BY
+          g.seconds
+      ) AS percentiles,
+      max(g.seconds) AS max
+    FROM
+      (
+        SELECT
+          fe.flow_version AS key,
+          CASE
+            WHEN fe.status IN ('completed', 'failed', 'cancelled') THEN extract(
+              epoch
+              FROM
+                fe.terminal_at - fe.created_at
+            )::float8
+          END AS seconds
+        FROM
+          flow_executions fe
+        WHERE
+          fe.flow_id = $1
+          AND fe.status <> 'deleted'
+          AND EXISTS (
+            SELECT
+              1
+            FROM
+              task_execution_tags t
+            WHERE
+              t.organization_id = $2
+              AND t.flow_execution_id = fe.id
+              AND t.status = 'active'
+              AND (
+                (
+                  t.tag_type = $3
+                  AND t.tag = $4
+                )
+                OR (
+                  t.tag_type = $5
+                  AND t.tag = $6
+                )
+              )
+          )
+      ) g
+    GROUP BY
+      GROUPING SETS ((g.key), ())
+  ) st ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1
+ORDER BY
+  st.total DESC,
+  st.sort_key;
+
+-- FlowExecutionsRepository.preview (flow check)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  pv.matched,
+  pv.sample
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      NULL::int AS matched,
+      '[]'::json AS sample
+  ) pv ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1;
+
+-- FlowExecutionsRepository.preview (dry run)
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["queued"],"customer","acme","region","eu",100000,10]
+SELECT
+  f.organization_id AS flow_organization_id,
+  f.deleted AS flow_deleted,
+  pv.matched,
+  pv.sample
+FROM
+  flows f
+  LEFT JOIN LATERAL (
+    SELECT
+      (
+        SELECT
+          count(*)::int
+        FROM
+          (
+            SELECT
+              1
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.status = ANY ($3)
+              AND EXISTS (
+                SELECT
+                  1
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = $2
+                  AND t.flow_execution_id = fe.id
+                  AND t.status = 'active'
+                  AND (
+                    (
+                      t.tag_type = $4
+                      AND t.tag = $5
+                    )
+                    OR (
+                      t.tag_type = $6
+                      AND t.tag = $7
+                    )
+                  )
+              )
+            LIMIT
+              $8::int + 1
+          ) c
+      ) AS matched,
+      (
+        SELECT
+          coalesce(json_agg(x), '[]')
+        FROM
+          (
+            SELECT
+              fe.id,
+              fe.organization_id,
+              fe.flow_id,
+              fe.flow_version,
+              fe.status,
+              fe.input,
+              fe.run_number,
+              fe.redrive_count,
+              fe.triggered_task_executor_name,
+              fe.pricing_config_id,
+              fe.modified_by,
+              fe.traceparent,
+              fe.tracestate,
+              to_char(
+                fe.created_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS created_at,
+              to_char(
+                fe.updated_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+              ) AS updated_at
+            FROM
+              flow_executions fe
+            WHERE
+              fe.flow_id = $1
+              AND fe.status <> 'deleted'
+              AND fe.status = ANY ($3)
+              AND EXISTS (
+                SELECT
+                  1
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = $2
+                  AND t.flow_execution_id = fe.id
+                  AND t.status = 'active'
+                  AND (
+                    (
+                      t.tag_type = $4
+                      AND t.tag = $5
+                    )
+                    OR (
+                      t.tag_type = $6
+                      AND t.tag = $7
+                    )
+                  )
+              )
+            ORDER BY
+              fe.created_at,
+              fe.id
+            LIMIT
+              $9::int
+          ) x
+      ) AS sample
+  ) pv ON f.organization_id = $2
+  AND NOT f.deleted
+WHERE
+  f.id = $1;
+
 -- FlowExecutionsRepository.start
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","vendor=value"]
 WITH
@@ -938,6 +1320,7 @@ SELECT
   fe.status,
   fe.input::text AS input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1022,6 +1405,7 @@ SELECT
   fe.status,
   fe.input::text AS input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1055,6 +1439,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1085,6 +1470,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1124,6 +1510,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1167,6 +1554,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1203,6 +1591,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1241,6 +1630,45 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at;
+
+-- FlowExecutionsRepository.setStatus (redrive)
+-- params: ["00000000-0000-4000-a000-000000000000","running","sample",null,["failed","cancelled"]]
+UPDATE flow_executions fe
+SET
+  status = $2,
+  modified_by = $3,
+  flow_version = COALESCE($4, fe.flow_version),
+  updated_at = GREATEST(
+    clock_timestamp(),
+    fe.updated_at + interval '1 microsecond'
+  ),
+  redrive_count = fe.redrive_count + 1
+WHERE
+  fe.id = $1
+  AND fe.status = ANY ($5::text[])
+RETURNING
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input,
+  fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1331,6 +1759,72 @@ WHERE
   flow_execution_id = $1
   AND edited_status = 'edited_not_reexecuted';
 
+-- FlowExecutionsRepository.redriveTasks (unfinished)
+-- params: ["00000000-0000-4000-a000-000000000000",null]
+UPDATE task_executions te
+SET
+  processing_status = 'queued',
+  output = NULL,
+  error = NULL,
+  started_at = NULL,
+  completed_at = NULL,
+  stale_status = 'consistent',
+  modified_by = 'system',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    te.updated_at + interval '1 microsecond'
+  )
+WHERE
+  te.id IN (
+    SELECT DISTINCT
+      ON (l.task_name) l.id
+    FROM
+      task_executions l
+    WHERE
+      l.flow_execution_id = $1
+      AND l.processing_status <> 'deleted'
+    ORDER BY
+      l.task_name,
+      l.task_execution_idx DESC
+  )
+  AND CASE
+    WHEN $2::text[] IS NULL THEN te.processing_status <> 'completed'
+    ELSE te.task_name = ANY ($2::text[])
+  END;
+
+-- FlowExecutionsRepository.redriveTasks (from a task)
+-- params: ["00000000-0000-4000-a000-000000000000",["extract","review"]]
+UPDATE task_executions te
+SET
+  processing_status = 'queued',
+  output = NULL,
+  error = NULL,
+  started_at = NULL,
+  completed_at = NULL,
+  stale_status = 'consistent',
+  modified_by = 'system',
+  updated_at = GREATEST(
+    clock_timestamp(),
+    te.updated_at + interval '1 microsecond'
+  )
+WHERE
+  te.id IN (
+    SELECT DISTINCT
+      ON (l.task_name) l.id
+    FROM
+      task_executions l
+    WHERE
+      l.flow_execution_id = $1
+      AND l.processing_status <> 'deleted'
+    ORDER BY
+      l.task_name,
+      l.task_execution_idx DESC
+  )
+  AND CASE
+    WHEN $2::text[] IS NULL THEN te.processing_status <> 'completed'
+    ELSE te.task_name = ANY ($2::text[])
+  END;
+
 -- FlowExecutionsRepository.promoteWaiting
 -- params: ["00000000-0000-4000-a000-000000000000",10]
 UPDATE flow_executions fe
@@ -1373,6 +1867,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1455,6 +1950,7 @@ RETURNING
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,
@@ -1510,6 +2006,7 @@ SELECT
   fe.status,
   fe.input,
   fe.run_number,
+  fe.redrive_count,
   fe.triggered_task_executor_name,
   fe.pricing_config_id,
   fe.modified_by,

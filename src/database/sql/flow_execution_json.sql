@@ -1,5 +1,5 @@
 -- The execution as the retrieve endpoint answers it with include_run_number (toFlowExecutionResponse),
--- for events written in SQL. Since 1765100000002-CreateInOneStatement.
+-- for events written in SQL. Since 1765600000000-Redrive.
 CREATE OR REPLACE FUNCTION flow_execution_json(fe flow_executions) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'id', fe.id,
@@ -14,5 +14,6 @@ CREATE OR REPLACE FUNCTION flow_execution_json(fe flow_executions) RETURNS jsonb
     'pricing_config_id', fe.pricing_config_id,
     'total_credits', NULL,
     'triggered_task_executor_name', fe.triggered_task_executor_name,
-    'run_number', fe.run_number)
+    'run_number', fe.run_number,
+    'redrive_count', fe.redrive_count)
 $$;

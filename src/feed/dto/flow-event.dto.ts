@@ -3,6 +3,7 @@ import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-
 import { QueryInt } from '../../common/validation/query-transforms';
 import { FlowExecutionResponseWithRunNumberDto } from '../../flow-executions/dto/flow-execution.dto';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../../flow-executions/execution-status';
+import { BulkActionResponseDto } from '../../bulk-actions/dto/bulk-action.dto';
 import { TaskExecutionResponseDto } from '../../task-executions/dto/task-execution.dto';
 import { EVENT_TYPES, EventType, renderEvent, StoredEvent } from '../../event-log/event-types';
 
@@ -34,15 +35,17 @@ export class FlowEventDto {
   @ApiProperty({ enum: EVENT_TYPES })
   type: EventType;
   occurred_at: string;
-  /** The execution as the retrieve endpoint returned it right after the change, with its run number. */
-  flow_execution: FlowExecutionResponseWithRunNumberDto;
+  /** The execution as the retrieve endpoint returned it right after the change, with its run number (every type but `bulk_action.completed`). */
+  flow_execution?: FlowExecutionResponseWithRunNumberDto;
   /** The status before, for `flow_execution.status_changed` and `flow_execution.deleted`; null otherwise. */
   @ApiProperty({ enum: EXECUTION_STATUSES, nullable: true })
   previous_status: ExecutionStatus | null;
+  /** The bulk action as `GET /api/bulk-actions/{id}` answers it, for `bulk_action.completed`. */
+  bulk_action?: BulkActionResponseDto;
   /**
    * Why the status changed, on `flow_execution.status_changed` and `flow_execution.deleted`: the
    * cause (`patch`, `cancel`, `delete`, `re_execute`, `admit`, `task_awaiting_input`, `task_edited`,
-   * `webhook_data`, `retention`) or a finer reason the cause names (a `timeout`: `execution_timeout`,
+   * `webhook_data`, `retention`, `redrive`) or a finer reason the cause names (a `timeout`: `execution_timeout`,
    * `heartbeat_timeout`, `task_timeout`, `cancel_timeout`, `awaiting_input_timeout`); on
    * `task_execution.timed_out`, `heartbeat_timeout` or `task_timeout`.
    */

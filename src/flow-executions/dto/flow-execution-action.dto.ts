@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { QueryBoolean } from '../../common/validation/query-transforms';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
 
@@ -15,4 +15,13 @@ export class ReexecuteQueryDto {
   @QueryBoolean()
   @IsBoolean()
   only_stale?: boolean = false;
+}
+
+@ApiSchema({ name: 'FlowExecutionRedriveRequest' })
+export class RedriveFlowExecutionDto {
+  /** Run this task and every task downstream of it again, whatever their status; without it, every failed, cancelled or unfinished task. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
+  from_task?: string;
 }

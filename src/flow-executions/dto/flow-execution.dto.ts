@@ -12,6 +12,7 @@ export interface FlowExecutionRow {
   status: ExecutionStatus;
   input: Record<string, unknown>;
   run_number: number;
+  redrive_count: number;
   triggered_task_executor_name: string | null;
   pricing_config_id: string | null;
   modified_by: string;
@@ -65,6 +66,9 @@ export class FlowExecutionResponseDto {
   /** Executor of the input task that fired this execution; set for multi-input flows. */
   @ApiProperty({ type: 'string', nullable: true })
   triggered_task_executor_name: string | null;
+  /** How many times the run was redriven (an extension field, docs/api.md#redrive). */
+  @ApiProperty({ type: 'integer', minimum: 0 })
+  redrive_count: number;
 }
 
 /** The retrieve and list body: the spec names it apart, with the run number. */
@@ -98,6 +102,7 @@ export function toFlowExecutionResponse(row: FlowExecutionRow | FlowExecutionRea
     pricing_config_id: row.pricing_config_id,
     total_credits: options.includeCredits && row.total_credits != null ? Number(row.total_credits) : null,
     triggered_task_executor_name: row.triggered_task_executor_name,
+    redrive_count: row.redrive_count,
     run_number: options.includeRunNumber ? row.run_number : null,
   };
 }
