@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { answerWith } from '../common/idempotency/idempotency.context';
 import { Idempotent } from '../common/idempotency/idempotency.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import {
@@ -44,7 +45,10 @@ export class BulkActionsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<BulkActionResponseDto | BulkActionDryRunResponseDto> {
     const answer = await this.service.create(principal, dto);
-    if ('dry_run' in answer) res.status(HttpStatus.OK);
+    if ('dry_run' in answer) {
+      res.status(HttpStatus.OK);
+      answerWith(HttpStatus.OK);
+    }
     return answer;
   }
 

@@ -91,6 +91,17 @@ describe('bulk actions', () => {
       .send({ action: 'delete', selection: { flow_id: flowId }, dry_run: true })
       .expect(200);
     expect([wide.body.matched, wide.body.sample.length]).toEqual([12, 10]);
+    // With an Idempotency-Key, the replay answers the dry run's 200 too.
+    const keyed = () =>
+      t
+        .http()
+        .post(BULK)
+        .set(org.auth())
+        .set('Idempotency-Key', 'dry-run-1')
+        .send({ action: 'delete', selection: { flow_id: flowId }, dry_run: true });
+    expect((await keyed()).status).toBe(200);
+    const replay = await keyed();
+    expect([replay.status, replay.headers['idempotent-replayed'], replay.body.matched]).toEqual([200, 'true', 12]);
     expect(await statuses(flowId)).toEqual(before);
     expect((await t.http().get(BULK).set(org.auth()).expect(200)).body.bulk_actions).toEqual([]);
   });

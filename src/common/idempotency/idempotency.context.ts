@@ -32,6 +32,15 @@ export function ownedKey(): OwnedKey | undefined {
   return storage.getStore();
 }
 
+/**
+ * The current request answers with another success status than its route's (a bulk action's dry
+ * run: 200, not 202): the outcome kept for its key, and so its replay, say so too. No-op without a key.
+ */
+export function answerWith(status: number): void {
+  const key = ownedKey();
+  if (key) key.status = status;
+}
+
 /** The key was taken over by a retry after its lease ran out: this request's work must not commit. */
 export function keyTakenOver(key: OwnedKey): AppError {
   return new AppError(

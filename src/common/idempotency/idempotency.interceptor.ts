@@ -82,6 +82,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
         }
         const body = codec ? await codec.replay(req.principal, claim.body) : claim.body;
         res.setHeader('Idempotent-Replayed', 'true');
+        res.status(claim.status); // the first answer's, which may differ from the route's (answerWith)
         return of(body ?? undefined);
       }
       case 'owner': {
