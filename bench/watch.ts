@@ -161,7 +161,7 @@ async function insertExecution(m: EntityManager, fixture: Fixture, input: object
      SELECT $1, flow.id, 1, CASE WHEN o.active_executions < $4 THEN 'running' ELSE 'queued' END, $3, flow.executions_count, 'bench',
             flow.last_execution_at, flow.last_execution_at
        FROM flow, organizations o WHERE o.id = $1
-     RETURNING fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.triggered_task_executor_name,
+     RETURNING fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input::text AS input, fe.run_number, fe.triggered_task_executor_name,
                fe.pricing_config_id, fe.modified_by, fe.created_at::text, fe.updated_at::text`,
     [fixture.organizationId, fixture.postFlowId, input, limit],
   );

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { stringify } from '../common/http/raw-json';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoText } from '../database/sql-literals';
 import type { EventType, StoredEvent } from './event-types';
@@ -32,6 +33,7 @@ export class EventLogRepository {
    * organization's events commit in id order and a reader that has seen id N will never see a
    * smaller one appear. Executions named in `touched` changed without an event: they are only notified.
    * The same function writes the webhook outbox: a delivery per event and enabled matching webhook.
+   * Payloads are serialized with the runs' JSON text (`RawJson`) spliced in as is (docs/api.md#event-loop-budget).
    */
   @GenerateSql({
     params: [
@@ -42,7 +44,7 @@ export class EventLogRepository {
     ],
   })
   async append(m: EntityManager, organizationId: string, events: EventToWrite[], touched: string[]): Promise<void> {
-    await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, JSON.stringify(events), touched]);
+    await m.query(`SELECT append_flow_events($1, $2::jsonb, $3::text[])`, [organizationId, stringify(events), touched]);
   }
 
   /**

@@ -39,7 +39,7 @@ class World {
       flow_id: 'flow',
       flow_version: 1,
       status,
-      input: {},
+      input: '{}',
       run_number: this.runs.size + 1,
       redrive_count: 0,
     } as FlowExecutionRow;

@@ -9,11 +9,10 @@ import { sources } from './transitions';
 import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
 import { anyTag, hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
-export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input, fe.run_number, fe.redrive_count,
+// `input` as JSON text, never parsed nor serialized again here: spliced into answers and events as is (docs/api.md#event-loop-budget).
+export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input::text AS input, fe.run_number, fe.redrive_count,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by, fe.traceparent, fe.tracestate,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
-// The read paths (retrieve, list) take `input` as JSON text, spliced into the response unparsed (docs/api.md#event-loop-budget).
-const READ_COLUMNS = COLUMNS.replace('fe.input,', 'fe.input::text AS input,');
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
 
@@ -22,19 +21,19 @@ const FIND_WITH_CREDITS = {
   name: 'flow_execution_by_id_with_credits',
   text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
-const READ = { name: 'flow_execution_read_by_id', text: `SELECT ${READ_COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
+const READ = { name: 'flow_execution_read_by_id', text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
 const READ_WITH_CREDITS = {
   name: 'flow_execution_read_by_id_with_credits',
-  text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
+  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
 };
 
 const READ_BY_RUN = {
   name: 'flow_execution_read_by_run_number',
-  text: `SELECT ${READ_COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+  text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
 };
 const READ_BY_RUN_WITH_CREDITS = {
   name: 'flow_execution_read_by_run_number_with_credits',
-  text: `SELECT ${READ_COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
+  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.flow_id = $1 AND fe.run_number = $2`,
 };
 
 /**
@@ -50,7 +49,7 @@ const START = {
     ), fe AS (
       SELECT s.* FROM head CROSS JOIN LATERAL start_flow_execution(head.org, $2, $3, $4, $5, $6, $7, $8, $9, $10) s
     )
-    SELECT EXISTS (SELECT 1 FROM head) AS current, ${READ_COLUMNS}
+    SELECT EXISTS (SELECT 1 FROM head) AS current, ${COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
 
@@ -106,7 +105,7 @@ const START_KEEPING = {
         FROM fe
        WHERE k.organization_id = $1 AND k.operation = $11 AND k.key = $12
     )
-    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, EXISTS (SELECT 1 FROM head) AS current, ${READ_COLUMNS}
+    SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, EXISTS (SELECT 1 FROM head) AS current, ${COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
 
@@ -268,7 +267,7 @@ export class FlowExecutionsRepository {
       where.push(`(${key}, fe.id) ${dir === 'ASC' ? '>' : '<'} (c.${f.sortField}, c.id)`);
     }
     const [limit, offset] = [`${p(f.limit)}::int`, `${p(f.offset)}::int`];
-    const select = `SELECT ${READ_COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
+    const select = `SELECT ${COLUMNS}${f.withCredits ? `, ${TOTAL_CREDITS}` : ''}, 500 + pg_column_size(fe.input) AS bytes FROM flow_executions fe`;
     const order = `ORDER BY ${key} ${dir}, fe.id ${dir}`;
     let page = `${select} WHERE ${where.join(' AND ')} ${order} LIMIT ${limit} OFFSET ${offset}`;
     let tagged = '';

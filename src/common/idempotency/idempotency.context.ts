@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../errors/app-error';
+import { stringify } from '../http/raw-json';
 import type { IdempotencyScope } from './idempotency.store';
 
 /** What `store` keeps of a successful answer (see IdempotentAnswerCodec); the answer itself when absent. */
@@ -69,7 +70,7 @@ export async function keepOutcome(m: EntityManager, body?: unknown): Promise<voi
     key.scope.key,
     key.owner,
     key.status,
-    stored === undefined ? null : JSON.stringify(stored),
+    stored === undefined ? null : stringify(stored),
   ]);
   if (affected !== 1) throw keyTakenOver(key);
   key.kept = true;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { stringify } from '../http/raw-json';
 import { driverPool, driverQuery } from '../../database/driver-pool';
 import { LOGGER } from '../../logging/logger';
 
@@ -75,7 +76,7 @@ export class IdempotencyStore implements OnApplicationBootstrap, OnApplicationSh
     await driverPool(this.dataSource).query(
       `UPDATE idempotency_keys SET response_status = $5, response_body = $6::jsonb
         WHERE organization_id = $1 AND operation = $2 AND key = $3 AND owner = $4 AND response_status IS NULL`,
-      [scope.organizationId, scope.operation, scope.key, owner, status, body === undefined ? null : JSON.stringify(body)],
+      [scope.organizationId, scope.operation, scope.key, owner, status, body === undefined ? null : stringify(body)],
     );
   }
 

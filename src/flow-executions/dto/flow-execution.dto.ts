@@ -10,7 +10,8 @@ export interface FlowExecutionRow {
   flow_id: string;
   flow_version: number;
   status: ExecutionStatus;
-  input: Record<string, unknown>;
+  /** The JSON text PostgreSQL keeps (`input::text`), spliced into answers and events unparsed (docs/api.md#event-loop-budget). */
+  input: string;
   run_number: number;
   redrive_count: number;
   triggered_task_executor_name: string | null;
@@ -84,8 +85,8 @@ export interface ResponseOptions {
   includeCredits?: boolean;
 }
 
-/** A row of the read paths: `input` as the JSON text PostgreSQL keeps (docs/api.md#event-loop-budget). */
-export type FlowExecutionReadRow = Omit<FlowExecutionRow, 'input'> & { input: string };
+/** A row of the read paths: the same row, `input` as JSON text as everywhere (docs/api.md#event-loop-budget). */
+export type FlowExecutionReadRow = FlowExecutionRow;
 
 export function toFlowExecutionResponse(row: FlowExecutionRow | FlowExecutionReadRow, options: ResponseOptions = {}): FlowExecutionResponseWithRunNumberDto {
   return {
