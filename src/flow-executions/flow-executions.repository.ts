@@ -16,11 +16,6 @@ export const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, 
 // Covered by task_executions_task_uq (flow_execution_id, ...) INCLUDE (credits): one index range per execution.
 const TOTAL_CREDITS = `(SELECT sum(te.credits) FROM task_executions te WHERE te.flow_execution_id = fe.id) AS total_credits`;
 
-const FIND = { name: 'flow_execution_by_id', text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
-const FIND_WITH_CREDITS = {
-  name: 'flow_execution_by_id_with_credits',
-  text: `SELECT ${COLUMNS}, ${TOTAL_CREDITS} FROM flow_executions fe WHERE fe.id = $1`,
-};
 const READ = { name: 'flow_execution_read_by_id', text: `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1` };
 const READ_WITH_CREDITS = {
   name: 'flow_execution_read_by_id_with_credits',
@@ -201,16 +196,9 @@ export class FlowExecutionsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * The retrieve endpoint's query, straight on the driver's pool as a named prepared statement:
-   * TypeORM's query runner costs more than the query itself on this path.
+   * One run by id, for the retrieve endpoint and every service that needs the row (`input` as JSON
+   * text); on the driver's pool with a named statement: TypeORM's query runner costs more than the query.
    */
-  @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
-  async findById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
-    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? FIND_WITH_CREDITS : FIND, [id]);
-    return result.rows[0];
-  }
-
-  /** The retrieve endpoint's read: `findById` with `input` as JSON text. */
   @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
   async readById(id: string, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
     const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_WITH_CREDITS : READ, [id]);

@@ -149,7 +149,7 @@ export class FlowExecutionsService {
 
   /** The row, for other modules that act on an execution (404 / 403 decided by `accessible`). */
   async getRow(principal: Principal, id: string, withCredits: boolean): Promise<FlowExecutionRow> {
-    return accessible(principal, await this.repository.findById(id, withCredits));
+    return accessible(principal, await this.repository.readById(id, withCredits));
   }
 
   /**
@@ -266,7 +266,7 @@ export class FlowExecutionsService {
    * `trace` given replaces the run's; without one the run keeps its own (docs/api.md#trace-context).
    */
   async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager, trace: TraceContext | null = null): Promise<void> {
-    const current = accessible(principal, await this.repository.findById(id, false));
+    const current = accessible(principal, await this.repository.readById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
     const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale, trace };
     if (within) {
@@ -285,7 +285,7 @@ export class FlowExecutionsService {
    * queued without a free slot.
    */
   async redrive(principal: Principal, id: string, fromTask: string | undefined): Promise<FlowExecutionResponseDto> {
-    const current = accessible(principal, await this.repository.findById(id, false));
+    const current = accessible(principal, await this.repository.readById(id, false));
     let tasks: string[] | null = null;
     if (fromTask !== undefined) {
       const { definition } = (await this.knownTasks([{ run: current, taskName: fromTask, at: 'from_task' }])).get(current.id)!;
