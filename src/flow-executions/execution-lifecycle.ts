@@ -8,7 +8,7 @@ import { keyTakenOver, ownedKey } from '../common/idempotency/idempotency.contex
 import { MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
-import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
+import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive } from './execution-status';
@@ -171,7 +171,7 @@ export class ExecutionLifecycle {
    * The request's `Idempotency-Key`, if any, gets its outcome in that statement too (a 409 when a
    * retry took the key over, and nothing is created).
    */
-  async start(execution: NewExecution): Promise<FlowExecutionReadRow | 'stale'> {
+  async start(execution: NewExecution): Promise<FlowExecutionRow | 'stale'> {
     const key = ownedKey();
     const keep = key && !key.storedForm ? key : undefined;
     const row = await this.repository.start(execution, this.organizations.defaultLimit, keep);

@@ -6,7 +6,7 @@ import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
 import type { TraceContext } from '../common/http/trace-context';
 import { ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 import { sources } from './transitions';
-import type { FlowExecutionReadRow, FlowExecutionRow } from './dto/flow-execution.dto';
+import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { anyTag, hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
 // `input` as JSON text, never parsed nor serialized again here: spliced into answers and events as is (docs/api.md#event-loop-budget).
@@ -148,7 +148,7 @@ export type StatsResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 
 export type PreviewResult = { flow: 'missing' | 'deleted' | 'foreign' } | { flow: 'ok'; matched: number | null; sample: FlowExecutionRow[] };
 
 export type ListResult =
-  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionReadRow[]; truncated: boolean };
+  { flow: 'missing' | 'deleted' } | { flow: 'foreign' } | { flow: 'ok'; cursor: 'missing' | 'ok' | 'none'; rows: FlowExecutionRow[]; truncated: boolean };
 
 // Status lists of the transition table, where a partial index's predicate must match them:
 // flow_executions_org_queued_idx (status = 'queued') and flow_executions_flow_terminal_idx (the terminal statuses).
@@ -200,15 +200,15 @@ export class FlowExecutionsRepository {
    * text); on the driver's pool with a named statement: TypeORM's query runner costs more than the query.
    */
   @GenerateSql({ params: [DummyValue.UUID, false] }, { name: 'with credits', params: [DummyValue.UUID, true] })
-  async readById(id: string, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
-    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_WITH_CREDITS : READ, [id]);
+  async readById(id: string, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? READ_WITH_CREDITS : READ, [id]);
     return result.rows[0];
   }
 
   /** By flow and run number: one lookup in flow_executions_run_number_uq; `input` as JSON text. */
   @GenerateSql({ params: [DummyValue.UUID, 7, false] }, { name: 'with credits', params: [DummyValue.UUID, 7, true] })
-  async readByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
-    const result = await driverQuery<FlowExecutionReadRow>(this.dataSource, withCredits ? READ_BY_RUN_WITH_CREDITS : READ_BY_RUN, [flowId, runNumber]);
+  async readByRunNumber(flowId: string, runNumber: number, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
+    const result = await driverQuery<FlowExecutionRow>(this.dataSource, withCredits ? READ_BY_RUN_WITH_CREDITS : READ_BY_RUN, [flowId, runNumber]);
     return result.rows[0];
   }
 
@@ -292,7 +292,7 @@ export class FlowExecutionsRepository {
         LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        ORDER BY page.${f.sortField} ${dir}, page.id ${dir}`;
-    const rows: (FlowExecutionReadRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
+    const rows: (FlowExecutionRow & { flow_organization_id: string; flow_deleted: boolean; cursor_found: boolean | null; fetched: string })[] =
       await this.dataSource.query(sql, params);
 
     const head = rows[0];
@@ -447,7 +447,7 @@ export class FlowExecutionsRepository {
       ],
     },
   )
-  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionReadRow | 'stale' | 'key_lost'> {
+  async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | 'stale' | 'key_lost'> {
     const params = [
       e.organizationId,
       e.flowId,
@@ -460,14 +460,13 @@ export class FlowExecutionsRepository {
       e.trace?.traceparent ?? null,
       e.trace?.tracestate ?? null,
     ];
-    let result: FlowExecutionReadRow & { current: boolean; key_owned?: boolean };
+    let result: FlowExecutionRow & { current: boolean; key_owned?: boolean };
     if (!keep) {
-      result = (await driverQuery<FlowExecutionReadRow & { current: boolean }>(this.dataSource, START, params)).rows[0];
+      result = (await driverQuery<FlowExecutionRow & { current: boolean }>(this.dataSource, START, params)).rows[0];
     } else {
       if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
       const extra = [keep.scope.operation, keep.scope.key, keep.owner, keep.status];
-      result = (await driverQuery<FlowExecutionReadRow & { current: boolean; key_owned: boolean }>(this.dataSource, START_KEEPING, [...params, ...extra]))
-        .rows[0];
+      result = (await driverQuery<FlowExecutionRow & { current: boolean; key_owned: boolean }>(this.dataSource, START_KEEPING, [...params, ...extra])).rows[0];
       if (!result.key_owned) return 'key_lost';
     }
     const { current, key_owned: _, ...row } = result;

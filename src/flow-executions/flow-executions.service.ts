@@ -17,7 +17,6 @@ import { downstreamTasks, inputSchemaOf, FlowTask } from '../flows/flow-definiti
 import { FlowsService, versionKey } from '../flows/flows.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import {
-  FlowExecutionReadRow,
   FlowExecutionRow,
   CreateFlowExecutionDto,
   FlowExecutionResponseDto,
@@ -54,7 +53,7 @@ export interface ConditionalResponse {
 @Injectable()
 export class FlowExecutionsService {
   /** Reads after a wake, shared by the long-polls of one execution. */
-  private readonly wakeReads: WakeReads<FlowExecutionReadRow | undefined>;
+  private readonly wakeReads: WakeReads<FlowExecutionRow | undefined>;
 
   constructor(
     private readonly repository: FlowExecutionsRepository,
@@ -135,12 +134,12 @@ export class FlowExecutionsService {
     return { ...result, waited: true };
   }
 
-  private findRow(at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionReadRow | undefined> {
+  private findRow(at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow | undefined> {
     return 'id' in at ? this.repository.readById(at.id, withCredits) : this.repository.readByRunNumber(at.flowId, at.runNumber, withCredits);
   }
 
   /** By id, or by run number with one index lookup; only a miss asks whether the flow is absent (404) or another organization's (403). */
-  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionReadRow> {
+  private async find(principal: Principal, at: ExecutionLocator, withCredits: boolean): Promise<FlowExecutionRow> {
     if ('id' in at) return accessible(principal, await this.repository.readById(at.id, withCredits));
     const row = await this.repository.readByRunNumber(at.flowId, at.runNumber, withCredits);
     if (!row) await this.flows.getExecutable(principal, at.flowId);

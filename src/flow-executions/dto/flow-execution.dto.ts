@@ -85,10 +85,7 @@ export interface ResponseOptions {
   includeCredits?: boolean;
 }
 
-/** A row of the read paths: the same row, `input` as JSON text as everywhere (docs/api.md#event-loop-budget). */
-export type FlowExecutionReadRow = FlowExecutionRow;
-
-export function toFlowExecutionResponse(row: FlowExecutionRow | FlowExecutionReadRow, options: ResponseOptions = {}): FlowExecutionResponseWithRunNumberDto {
+export function toFlowExecutionResponse(row: FlowExecutionRow, options: ResponseOptions = {}): FlowExecutionResponseWithRunNumberDto {
   return {
     id: row.id,
     created_at: row.created_at,
