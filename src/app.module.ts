@@ -1,3 +1,4 @@
+import { JsonWorkersModule } from './common/json-worker/json-workers.module';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
@@ -48,6 +49,7 @@ export class AppModule {
         DatabaseModule.forRoot(config),
         AuthModule,
         MetricsModule,
+        JsonWorkersModule,
         HeldRequestsModule,
         AdmissionModule,
         IdempotencyModule,

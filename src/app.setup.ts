@@ -8,7 +8,8 @@ import { answerClientErrorsInEnvelope } from './common/http/client-errors';
 import { closeConnectionsWhileDraining } from './common/http/drain';
 import { MetricsService } from './common/metrics/metrics.service';
 import { createOpenApiDocument } from './common/http/openapi';
-import { verifyJsonDepth } from './common/validation/json-depth';
+import { jsonBodyParser } from './common/json-worker/json-body';
+import { JsonWorkers } from './common/json-worker/json-workers';
 import { requestIdMiddleware } from './common/http/request-id';
 import { installSlicedJson } from './common/http/raw-json';
 import type { AppConfig } from './config/app-config';
@@ -21,8 +22,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(requestIdMiddleware);
   app.use(closeConnectionsWhileDraining);
   app.use(requestLogger(logger));
-  // The depth limit applies before the body is parsed, so nothing recursive ever sees a deeper one.
-  app.useBodyParser('json', { limit: config.bodyLimitBytes, verify: verifyJsonDepth });
+  // The depth limit applies before the body is parsed, so nothing recursive ever sees a deeper one; large bodies are parsed off the event loop.
+  app.use(jsonBodyParser(config.bodyLimitBytes, app.get(JsonWorkers)));
   app.useLogger(new NestPinoLogger(logger));
   app.disable('x-powered-by');
   // Big pages and spliced JSON are serialized in slices that yield (docs/api.md#event-loop-budget).

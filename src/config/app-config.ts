@@ -52,6 +52,8 @@ export interface AppConfig {
   webhooks: WebhooksConfig;
   /** `FLOW_ANALYSIS_CACHE_SIZE`: flow versions' analyses (and flows' latest versions) each process keeps. */
   flowAnalysisCacheSize: number;
+  /** JSON bodies of at least this many characters are parsed and checked on a worker thread (docs/api.md#event-loop-budget). */
+  jsonWorker: { minChars: number; threads: number };
   /** Open SSE streams plus held long-polls, per process (`HELD_REQUESTS_PER_ORG`, `HELD_REQUESTS_PER_CREDENTIAL`). */
   heldRequests: { perOrganization: number; perCredential: number };
   /** Fair admission per process (`ADMISSION_*`); null when `ADMISSION_CONCURRENCY=0`. */
@@ -189,6 +191,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     idempotencyTtlHours: integer('IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
     faultAfterCommit: env.NODE_ENV !== 'production' && (env.FAULT_AFTER_COMMIT === 'exit' || env.FAULT_AFTER_COMMIT === 'drop') ? env.FAULT_AFTER_COMMIT : null,
     flowAnalysisCacheSize: integer('FLOW_ANALYSIS_CACHE_SIZE', 1000, 1, 1_000_000),
+    jsonWorker: {
+      minChars: integer('JSON_WORKER_MIN_BYTES', 65_536, 1024, 100 * 1024 * 1024),
+      threads: integer('JSON_WORKER_THREADS', 2, 1, 64),
+    },
     webhooks: {
       worker: boolean('WEBHOOK_WORKER', true),
       timeoutMs: integer('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),

@@ -1,3 +1,4 @@
+import { RawJson } from '../common/http/raw-json';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
@@ -115,7 +116,8 @@ export interface NewExecution {
   organizationId: string;
   flowId: string;
   flowVersion: number;
-  input: Record<string, unknown>;
+  /** The run's input: a value, or a large body's JSON text checked on a JSON worker (sent to PostgreSQL as is). */
+  input: Record<string, unknown> | RawJson;
   inputTaskName: string | null;
   triggeredTaskExecutorName: string | null;
   modifiedBy: string;

@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { badRequest } from '../common/errors/app-error';
+import { BodyJson } from '../common/http/raw-json';
+import type { SchemaVerdict } from '../common/json-worker/json-work';
+import { JsonWorkers } from '../common/json-worker/json-workers';
 import { SchemaValidator, ValidationBudgetExceeded } from '../common/validation/json-schema';
 import { RequestValidationError, ValidationIssue } from '../common/validation/validation-error';
 
@@ -10,8 +13,12 @@ import { RequestValidationError, ValidationIssue } from '../common/validation/va
  */
 @Injectable()
 export class InputValidator {
-  validate(validate: SchemaValidator, input: unknown): void {
-    const details = this.issues(validate, input, ['body', 'input']);
+  constructor(private readonly workers: JsonWorkers) {}
+
+  /** Execution input against `validate`, compiled from `schema`; JSON text of a large body is checked on a JSON worker. */
+  async validate(validate: SchemaValidator, schema: object, input: unknown): Promise<void> {
+    const loc = ['body', 'input'];
+    const details = input instanceof BodyJson ? this.mapped(await this.workers.validate(validate, schema, input.text), loc) : this.issues(validate, input, loc);
     if (details.length > 0) throw badRequest('Input does not match the input schema of the flow', details as unknown as Record<string, unknown>[]);
   }
 
@@ -20,15 +27,20 @@ export class InputValidator {
    * it matches. 422 when checking it would cost more than its budget.
    */
   issues(validate: SchemaValidator, value: unknown, loc: string[]): ValidationIssue[] {
-    let errors;
     try {
-      errors = validate(value);
+      return this.mapped({ errors: validate(value) }, loc);
     } catch (error) {
-      if (error instanceof ValidationBudgetExceeded) throw new RequestValidationError([{ loc, msg: error.message, type: 'too_costly', input: null }]);
+      if (error instanceof ValidationBudgetExceeded) return this.mapped({ budget: error.what }, loc);
       throw error;
     }
-    return errors.map((e) => {
-      const field = e.params.missingProperty ?? e.params.additionalProperty;
+  }
+
+  private mapped(verdict: SchemaVerdict, loc: string[]): ValidationIssue[] {
+    if ('budget' in verdict) {
+      throw new RequestValidationError([{ loc, msg: new ValidationBudgetExceeded(verdict.budget).message, type: 'too_costly', input: null }]);
+    }
+    return verdict.errors.map((e) => {
+      const field = (e.params.missingProperty ?? e.params.additionalProperty) as string | undefined;
       return {
         loc: [...loc, ...e.instancePath.split('/').filter(Boolean), ...(field ? [field] : [])],
         msg: e.message ?? 'is invalid',

@@ -11,6 +11,27 @@ export class RawJson {
   toJSON(): unknown {
     return JSON.parse(this.text);
   }
+
+  /** As a query parameter (pg's custom-type hook): the text as is, for PostgreSQL to parse. */
+  toPostgres(): string {
+    return this.text;
+  }
+}
+
+/**
+ * An object or array member of a large request body, parsed and checked on a JSON worker
+ * (src/common/json-worker): its compact JSON text, its JSON type, and its key-sorted form for the
+ * idempotency fingerprint. A DTO member marked `@JsonText()` receives it as is; any other member
+ * gets the parsed value.
+ */
+export class BodyJson extends RawJson {
+  constructor(
+    text: string,
+    readonly kind: 'object' | 'array',
+    readonly canonical: string,
+  ) {
+    super(text);
+  }
 }
 
 /** `text` from a `::text` column (null stays null) as a value to splice. */

@@ -1,4 +1,5 @@
-import { canonical, fingerprint } from './idempotency.interceptor';
+import { canonical } from '../validation/canonical';
+import { fingerprint } from './idempotency.interceptor';
 
 describe('idempotency fingerprint', () => {
   const req = (over: Partial<{ method: string; path: string; originalUrl: string; body: unknown }> = {}) => ({

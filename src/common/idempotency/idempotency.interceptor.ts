@@ -10,6 +10,7 @@ import type { Principal } from '../auth/principal';
 import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { LOGGER } from '../../logging/logger';
+import { canonical } from '../validation/canonical';
 import { OwnedKey, withOwnedKey } from './idempotency.context';
 import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
 
@@ -139,16 +140,4 @@ export function fingerprint(req: Pick<Request, 'method' | 'path' | 'originalUrl'
   return createHash('sha256')
     .update(JSON.stringify([req.method, req.path, query.toString(), canonical(req.body)]))
     .digest('hex');
-}
-
-/** JSON with object keys sorted at every level, so key order and whitespace do not matter. */
-export function canonical(value: unknown): string {
-  if (value === undefined) return '';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonical(v))).join(',')}]`;
-  const entries = Object.keys(value)
-    .sort()
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
 }

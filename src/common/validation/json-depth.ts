@@ -1,5 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-
 /** Nesting of arrays and objects a JSON body may have. */
 export const MAX_BODY_DEPTH = 64;
 
@@ -25,23 +23,4 @@ export function jsonDeeperThan(text: Buffer | string, limit: number): boolean {
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
   return false;
-}
-
-/**
- * body-parser's `verify` hook for JSON bodies: a body nested deeper than `MAX_BODY_DEPTH` is a 400
- * before it is parsed. UTF-8 is scanned as bytes (its multi-byte sequences never hold ASCII bytes);
- * UTF-16 is decoded first; other charsets body-parser would take (UTF-32) are refused with a 415.
- */
-export function verifyJsonDepth(_req: IncomingMessage, _res: ServerResponse, body: Buffer, encoding: string): void {
-  let text: Buffer | string = body;
-  if (!/^utf-?8$/i.test(encoding)) {
-    try {
-      text = new TextDecoder(encoding).decode(body);
-    } catch {
-      throw Object.assign(new Error(`Unsupported charset "${encoding.slice(0, 40).toUpperCase()}"`), { status: 415, type: 'charset.unsupported' });
-    }
-  }
-  if (jsonDeeperThan(text, MAX_BODY_DEPTH)) {
-    throw Object.assign(new Error(`Request body is nested too deeply (more than ${MAX_BODY_DEPTH} levels)`), { status: 400, type: 'entity.too.deep' });
-  }
 }

@@ -4,7 +4,8 @@ import names from 'ajv/dist/compile/names';
 import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
-import { canonical } from '../idempotency/idempotency.interceptor';
+import { canonical } from './canonical';
+
 
 /**
  * Tenants' JSON Schemas (flow input schemas, webhook_receiver fields), compiled so that checking one

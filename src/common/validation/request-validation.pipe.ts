@@ -1,6 +1,9 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { getMetadataStorage } from 'class-validator';
 import { badRequest } from '../errors/app-error';
+import { BodyJson } from '../http/raw-json';
+import { CHECKED_BODY, CheckedBody } from '../json-worker/json-body';
+import { jsonTextMembers } from './json-text.decorator';
 import { findUnstorable } from './storable';
 import { RequestValidationError, ValidationIssue } from './validation-error';
 
@@ -34,13 +37,16 @@ export class RequestValidationPipe extends ValidationPipe {
     return [];
   }
 
-  // Bodies nested deeper than MAX_BODY_DEPTH never get here: the JSON parser refuses them (json-depth.ts).
+  // Bodies nested deeper than MAX_BODY_DEPTH never get here: the JSON parser refuses them (json-body.ts).
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // A body parsed on a JSON worker was checked there; its JSON text members become values unless the DTO takes them as text.
+    const checked = metadata.type === 'body' && !metadata.data ? checkedByWorker(value, metadata.metatype) : null;
+    if (value instanceof BodyJson) value = JSON.parse(value.text);
     // Before class-transformer: unknown fields are checked too, and nothing unstorable reaches a query.
     if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
       const where = LOCATION[metadata.type];
       const root = metadata.data ? [where, metadata.data] : [where];
-      const { nonFinite, unstorable } = findUnstorable(value, root);
+      const { nonFinite, unstorable } = checked ?? findUnstorable(value, root);
       if (nonFinite.length > 0) {
         throw badRequest(
           `Number out of range at ${nonFinite.map((issue) => issue.loc.join('.')).join(', ')}`,
@@ -96,9 +102,26 @@ function detachFreeForm(value: unknown, metatype: ArgumentMetadata['metatype']):
     const member = standIn[key];
     if (member === null || typeof member !== 'object') continue;
     originals.set(key, member);
-    standIn[key] = Array.isArray(member) ? [] : {};
+    standIn[key] = Array.isArray(member) || (member instanceof BodyJson && member.kind === 'array') ? [] : {};
   }
   return originals.size > 0 ? { standIn, originals } : null;
+}
+
+/**
+ * What the JSON worker found unstorable in a body it parsed (null for a body parsed here). Members
+ * it handed back as JSON text are parsed now, but those the DTO takes as text (`@JsonText()`, on a
+ * free-form member): its handler stores or validates them off the event loop.
+ */
+function checkedByWorker(value: unknown, metatype: ArgumentMetadata['metatype']): CheckedBody | null {
+  if (value === null || typeof value !== 'object' || !(CHECKED_BODY in value)) return null;
+  const asText = jsonTextMembers(metatype);
+  const freeFormMembers = metatype ? freeFormKeys(metatype) : new Set<string>();
+  for (const [key, member] of Object.entries(value)) {
+    if (!(member instanceof BodyJson) || (asText.has(key) && freeFormMembers.has(key))) continue;
+    // Defined, not assigned: a member named `__proto__` stays a member.
+    Object.defineProperty(value, key, { value: JSON.parse(member.text), writable: true, enumerable: true, configurable: true });
+  }
+  return (value as { [CHECKED_BODY]: CheckedBody })[CHECKED_BODY];
 }
 
 // Checks that look at a value's JSON type only; anything else (nested DTOs, array sizes, custom rules) sees the real value.

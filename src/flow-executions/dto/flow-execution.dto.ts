@@ -1,4 +1,5 @@
-import { RawJson } from '../../common/http/raw-json';
+import { BodyJson, RawJson } from '../../common/http/raw-json';
+import { JsonText } from '../../common/validation/json-text.decorator';
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
@@ -32,8 +33,10 @@ export class CreateFlowExecutionDto {
   flow_id: string;
 
   /** Input data for the execution; validated against the input task's `input_schema` when it has one. */
+  @ApiProperty({ type: 'object', additionalProperties: true, description: "Input data for the execution; validated against the input task's `input_schema` when it has one." })
   @IsObject()
-  input: Record<string, unknown>;
+  @JsonText()
+  input: Record<string, unknown> | BodyJson;
 
   /** The input task firing this execution: required when the flow has several input tasks. */
   @IsOptional()
