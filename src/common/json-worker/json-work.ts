@@ -32,7 +32,7 @@ export type ParsedBody =
 /** `JSON.parse` as body-parser's strict JSON parser applies it: an empty body is `{}`, a top-level scalar is refused. */
 export function parseStrictJson(text: string): unknown {
   if (text.length === 0) return {};
-  const first = /^[\x20\x09\x0a\x0d]*(.?)/.exec(text)![1];
+  const first = /^[ \t\n\r]*(.?)/.exec(text)![1];
   if (first !== '{' && first !== '[') throw new SyntaxError('A JSON body is an object or an array');
   return JSON.parse(text) as unknown;
 }
@@ -57,7 +57,8 @@ export function parseBody(text: string): ParsedBody {
 }
 
 /** What a validation found: Ajv's errors (the fields the answer uses), or the budget it ran out of. */
-export type SchemaVerdict = { errors: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[] } | { budget: ValidationBudgetExceeded['what'] };
+export type SchemaVerdict =
+  { errors: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[] } | { budget: ValidationBudgetExceeded['what'] };
 
 // Compiled schemas by the id the main thread gave them (one per compiled validator there); the oldest go first.
 const compiled = new Map<number, SchemaValidator>();

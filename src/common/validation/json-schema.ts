@@ -6,7 +6,6 @@ import { fullFormats } from 'ajv-formats/dist/formats';
 import { RE2JS } from 're2js';
 import { canonical } from './canonical';
 
-
 /**
  * Tenants' JSON Schemas (flow input schemas, webhook_receiver fields), compiled so that checking one
  * request costs time linear in its size: patterns run on RE2 (no backtracking), uniqueItems hashes,

@@ -33,7 +33,11 @@ export class CreateFlowExecutionDto {
   flow_id: string;
 
   /** Input data for the execution; validated against the input task's `input_schema` when it has one. */
-  @ApiProperty({ type: 'object', additionalProperties: true, description: "Input data for the execution; validated against the input task's `input_schema` when it has one." })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: "Input data for the execution; validated against the input task's `input_schema` when it has one.",
+  })
   @IsObject()
   @JsonText()
   input: Record<string, unknown> | BodyJson;
