@@ -2,8 +2,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * A cheaper create (src/database/sql/start_flow_execution.sql): the matching webhooks read before any
- * lock, the run number and the insert in one statement, and the created event written directly
- * rather than through append_flow_events' array of events. The flow-change trigger names its columns,
+ * lock, the organization's creates queued on an advisory lock before its row lock, the run number and
+ * the insert in one statement, and the created event written directly rather than through
+ * append_flow_events' array of events. The flow-change trigger names its columns,
  * so that an update of a flow's counters (every create) no longer evaluates its condition.
  */
 export class LeanerCreate1766100000000 implements MigrationInterface {
@@ -26,6 +27,7 @@ export class LeanerCreate1766100000000 implements MigrationInterface {
          WHERE w.organization_id = p_org AND w.status = 'enabled'
            AND (w.flow_id IS NULL OR w.flow_id = p_flow)
            AND (w.event_types IS NULL OR 'flow_execution.created' = ANY (w.event_types));
+        PERFORM pg_advisory_xact_lock(1668441441, hashtext(p_org::text));
         SELECT o.active_executions < COALESCE(o.max_concurrent_executions, p_default_limit) INTO slot_free
           FROM organizations o WHERE o.id = p_org FOR UPDATE;
         IF NOT FOUND THEN

@@ -1,11 +1,15 @@
 -- A create in one statement. The contended locks come as late as the rules allow, and what they
 -- guard is short: the webhooks the created event goes to are read first, under no lock (a webhook
--- enabled while a create runs may or may not receive it, as before); then the organization's row
--- lock (its limit and slots in use), the flow's next run number and a strictly later created_at
--- with the insert in one statement, and last the created event, written here as append_flow_events
--- would write it (its ordering lock before the id is allocated, the outbox, the notification), the
--- event's JSON built once, without a round trip through an array of events. The trace context
--- parameters default to NULL, so a caller that sends the eight others still works.
+-- enabled while a create runs may or may not receive it, as before). Then the organization's creates
+-- queue on one advisory lock ('crea' in ASCII), held until commit: one queue, each commit handing it
+-- to the next create, where waiting on the organization's row would wake every waiter at each commit
+-- (each create updates that row, so its waiters all wait on the holder's transaction and then race
+-- for the row's newest version); no other path takes it, so the order of locks below is unchanged.
+-- Then the organization's row lock (its limit and slots in use), the flow's next run number and a
+-- strictly later created_at with the insert in one statement, and last the created event, written
+-- here as append_flow_events would write it (its ordering lock before the id is allocated, the
+-- outbox, the notification), its JSON built once, without a round trip through an array of events.
+-- The trace context parameters default to NULL, so a caller that sends the eight others still works.
 -- Since 1766100000000-LeanerCreate.
 CREATE OR REPLACE FUNCTION start_flow_execution(p_org uuid, p_flow uuid, p_version integer, p_input jsonb, p_input_task_name text,
                                                 p_triggered_task_executor_name text, p_modified_by text, p_default_limit integer,
@@ -22,6 +26,7 @@ BEGIN
    WHERE w.organization_id = p_org AND w.status = 'enabled'
      AND (w.flow_id IS NULL OR w.flow_id = p_flow)
      AND (w.event_types IS NULL OR 'flow_execution.created' = ANY (w.event_types));
+  PERFORM pg_advisory_xact_lock(1668441441, hashtext(p_org::text));
   SELECT o.active_executions < COALESCE(o.max_concurrent_executions, p_default_limit) INTO slot_free
     FROM organizations o WHERE o.id = p_org FOR UPDATE;
   IF NOT FOUND THEN
