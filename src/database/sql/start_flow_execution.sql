@@ -4,7 +4,9 @@
 -- queue on one advisory lock ('crea' in ASCII), held until commit: one queue, each commit handing it
 -- to the next create, where waiting on the organization's row would wake every waiter at each commit
 -- (each create updates that row, so its waiters all wait on the holder's transaction and then race
--- for the row's newest version); no other path takes it, so the order of locks below is unchanged.
+-- for the row's newest version); no other path takes it, so the order of locks below is unchanged
+-- (a transaction must not hold the organization's row when it calls this: the service calls it as
+-- a statement of its own).
 -- Then the organization's row lock (its limit and slots in use), the flow's next run number and a
 -- strictly later created_at with the insert in one statement, and last the created event, written
 -- here as append_flow_events would write it (its ordering lock before the id is allocated, the
