@@ -1,6 +1,8 @@
+import { Client } from 'pg';
 import { FlowAnalysisCache } from '../../src/flows/flow-analysis';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { eventually } from '../utils/eventually';
 import { newOrg } from '../utils/tokens';
 
 const BASE = '/api/flow-executions';
@@ -10,7 +12,8 @@ type Org = Awaited<ReturnType<typeof newOrg>>;
 describe('creates in one statement', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp();
+    // No delivery worker: the outbox rows a create writes stay where the test can read them (the URL is never called).
+    t = await createTestApp({ WEBHOOK_WORKER: 'false', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' });
   });
   afterAll(() => t.close());
 
@@ -57,6 +60,80 @@ describe('creates in one statement', () => {
       expect(event.flow_execution).toEqual(retrieved.body);
     }
     expect(b.triggered_task_executor_name).toBe('receive_email');
+  });
+
+  it('writes the created event as append_flow_events writes an event: the same row, the same outbox deliveries, the same notifications', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const other = await createFlow(t, org.auth);
+    const hook = async (body: object) =>
+      (
+        await t
+          .http()
+          .post('/api/webhooks')
+          .set(org.auth())
+          .send({ url: 'http://127.0.0.1:9/hook', ...body })
+          .expect(201)
+      ).body.id as string;
+    const everything = await hook({});
+    const thisFlow = await hook({ flow_id: flowId, event_types: ['flow_execution.created'] });
+    await hook({ flow_id: other });
+    await hook({ event_types: ['flow_execution.deleted'] });
+    const disabled = await hook({});
+    await t.http().patch(`/api/webhooks/${disabled}`).set(org.auth()).send({ status: 'disabled' }).expect(200);
+
+    const listener = new Client({ connectionString: t.config.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(`${n.channel}:${n.payload}`));
+    await listener.query('LISTEN flow_execution_changes; LISTEN webhook_deliveries');
+    try {
+      const created = await createExecution(t, org.auth, flowId);
+      await eventually(
+        () => heard,
+        (all) => all.includes(`flow_execution_changes:${org.id} ${created.id}`) && all.includes('webhook_deliveries:'),
+      );
+
+      const written = async (executionId: string) => {
+        const [event] = await t.dataSource.query(
+          `SELECT e.organization_id, e.flow_id, e.flow_execution_id, e.type, e.payload,
+                  ARRAY(SELECT d.webhook_id::text || ' ' || d.organization_id || ' ' || d.event_type || ' ' || d.status
+                          FROM webhook_deliveries d WHERE d.event_id = e.id ORDER BY d.webhook_id) AS deliveries
+             FROM flow_events e WHERE e.flow_execution_id = $1 AND e.type = 'flow_execution.created'`,
+          [executionId],
+        );
+        return event;
+      };
+      const fromCreate = await written(created.id);
+      expect(fromCreate.deliveries.map((d: string) => d.split(' ')[0]).sort()).toEqual([everything, thisFlow].sort());
+
+      // The same event through append_flow_events, in a transaction rolled back: the same row and deliveries.
+      const runner = t.dataSource.createQueryRunner();
+      await runner.connect();
+      try {
+        await runner.startTransaction();
+        await runner.query(`DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM flow_events WHERE flow_execution_id = $1)`, [created.id]);
+        await runner.query(`DELETE FROM flow_events WHERE flow_execution_id = $1`, [created.id]);
+        await runner.query(
+          `SELECT append_flow_events($1, jsonb_build_array(jsonb_build_object('flow_id', $2::uuid, 'flow_execution_id', $3::uuid,
+                  'type', 'flow_execution.created', 'payload', $4::jsonb)), '{}')`,
+          [org.id, flowId, created.id, JSON.stringify(fromCreate.payload)],
+        );
+        const [fromAppend] = await runner.query(
+          `SELECT e.organization_id, e.flow_id, e.flow_execution_id, e.type, e.payload,
+                  ARRAY(SELECT d.webhook_id::text || ' ' || d.organization_id || ' ' || d.event_type || ' ' || d.status
+                          FROM webhook_deliveries d WHERE d.event_id = e.id ORDER BY d.webhook_id) AS deliveries
+             FROM flow_events e WHERE e.flow_execution_id = $1 AND e.type = 'flow_execution.created'`,
+          [created.id],
+        );
+        expect(fromAppend).toEqual(fromCreate);
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
+    } finally {
+      await listener.end();
+    }
   });
 
   it('keeps the organization’s slot counter equal to its active executions through every kind of transition', async () => {

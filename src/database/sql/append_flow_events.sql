@@ -1,6 +1,7 @@
 -- The event append in one round trip. A function runs its statements in order, so the organization's
 -- ordering lock is provably taken before any id is allocated. It also writes the webhook outbox and
--- wakes the delivery workers. Since 1765000000000-Webhooks.
+-- wakes the delivery workers. start_flow_execution writes a create's one event the same way, without
+-- calling it (a change here is a change there; test/e2e/create-path compares the two). Since 1765000000000-Webhooks.
 CREATE OR REPLACE FUNCTION append_flow_events(p_organization_id uuid, p_events jsonb, p_touched text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
