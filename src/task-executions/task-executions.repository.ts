@@ -1,3 +1,4 @@
+import { RawJson } from '../common/http/raw-json';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RunTrace } from '../common/http/trace-context';
@@ -572,7 +573,8 @@ function settable(changes: TaskExecutionChanges): [string, unknown][] {
 
 function toParam(column: string, value: unknown): unknown {
   if (!JSON_COLUMNS.has(column)) return value;
-  return value === null ? null : JSON.stringify(value);
+  // A large body's member stays the JSON text its worker made (docs/api.md#event-loop-budget).
+  return value === null ? null : value instanceof RawJson ? value.text : JSON.stringify(value);
 }
 
 function placeholder(column: string, index: number): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { createFlow, definitionOf } from '../factories/flows';
+import { createFlow, definitionOf, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEnvelope } from '../utils/envelope';
 import { newOrg } from '../utils/tokens';
@@ -28,6 +28,14 @@ describe('large bodies', () => {
     t.http().post(path).set(org.auth()).set(headers).set('Content-Type', 'application/json').send(body);
   const inputFlow = (org: Org, inputSchema: object) => createFlow(t, org.auth, [{ name: 'in', parameters: { input_schema: inputSchema } }]);
 
+  /** Reads an answer as text: the test client's own JSON.parse would count as the server's in `parsedHere`. */
+  const asText = (res: import('superagent').Response, done: (error: Error | null, text: string) => void) => {
+    let text = '';
+    const stream = res as unknown as NodeJS.ReadableStream;
+    stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    stream.on('end', () => done(null, text));
+  };
+
   /** The texts of at least `MIN_BYTES` that `JSON.parse` is given on this (the server's) thread while `work` runs. */
   async function parsedHere<T>(work: () => Promise<T>): Promise<{ result: T; large: number }> {
     const parse = JSON.parse;
@@ -52,13 +60,6 @@ describe('large bodies', () => {
     const body = `{"flow_id":"${flowId}","input":${input}}`;
     expect(body.length).toBeGreaterThan(800_000);
 
-    // The answer (which holds the input too) is read as text here, and parsed only once the request is done.
-    const asText = (res: import('superagent').Response, done: (error: Error | null, text: string) => void) => {
-      let text = '';
-      const stream = res as unknown as NodeJS.ReadableStream;
-      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      stream.on('end', () => done(null, text));
-    };
     const { result: answered, large } = await parsedHere(() => send(org, CREATE, body).buffer(true).parse(asText));
     expect(answered.status).toBe(201);
     expect(large).toBe(0);
@@ -71,6 +72,27 @@ describe('large bodies', () => {
     expect(read.status).toBe(200);
     expect(isDeepStrictEqual(read.body.input, sent)).toBe(true);
     expect(Object.keys(read.body.input)).toContain('__proto__');
+  });
+
+  it("a task execution's large output and input are stored as their JSON text, never parsed on the event loop", async () => {
+    const { org, execution } = await orgWithExecution(t);
+    const output = { lines: filler(2_000), '': [null, true, 1.5, 'ü'] };
+    const body = JSON.stringify({
+      flow_execution_id: execution.id,
+      task_name: 'extract',
+      task_execution_idx: 0,
+      processing_status: 'completed',
+      input: [1, { a: 2 }],
+      output,
+    });
+    const { result: answered, large } = await parsedHere(() =>
+      t.http().post('/api/task-executions').set(org.auth('worker')).set('Content-Type', 'application/json').send(body).buffer(true).parse(asText),
+    );
+    expect(answered.status).toBe(201);
+    expect(large).toBe(0);
+    const created = JSON.parse(answered.body as string) as { output: unknown; input: unknown };
+    expect(isDeepStrictEqual(created.output, output)).toBe(true);
+    expect(created.input).toEqual([1, { a: 2 }]);
   });
 
   it("checks a large input against the flow's schema off the event loop, with the items a small one gets", async () => {

@@ -1,5 +1,6 @@
 import { rawJson } from '../../common/http/raw-json';
 import { ApiAnyJson } from '../../common/http/api-any-json';
+import { JsonText } from '../../common/validation/json-text.decorator';
 import type { RunTrace } from '../../common/http/trace-context';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsRFC3339, IsString, IsUUID, Length, Max, Min } from 'class-validator';
@@ -16,18 +17,22 @@ export type TerminalTaskStatus = (typeof TERMINAL_TASK_STATUSES)[number];
 class TaskExecutionFieldsDto {
   /** Parameters given to the task executor: any JSON value. */
   @IsOptional()
+  @JsonText()
   input?: unknown;
 
   /** What the task produced; changing it on a completed task execution is an edit that makes downstream tasks stale. */
   @IsOptional()
+  @JsonText()
   output?: unknown;
 
   /** Error information of a failed task execution: any JSON value. */
   @IsOptional()
+  @JsonText()
   error?: unknown;
 
   /** The original producer of this task's output, for pass-through tasks. */
   @IsOptional()
+  @JsonText()
   source_task_executions?: unknown;
 
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
