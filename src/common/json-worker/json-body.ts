@@ -51,15 +51,13 @@ function bodyOf(parsed: Exclude<ParsedBody, { error: unknown }>): unknown {
   if (!parsed.members) return parsed.value;
   // fromEntries defines own properties: a member named `__proto__` stays a member, as JSON.parse makes it.
   const body = Object.fromEntries(
-    parsed.members.map(([key, member]) => {
-      const json = member as MemberText | unknown;
-      return [key, isMemberText(json) ? new BodyJson(json.text, json.kind, json.canonical) : member];
-    }),
+    parsed.members.map(([key, member]) => [key, isMemberText(member) ? new BodyJson(member.text, member.kind, member.canonical) : member]),
   );
   Object.defineProperty(body, CHECKED_BODY, { value: checked });
   return body;
 }
 
+// The worker hands back every object or array member as MemberText, and any other member as it is.
 function isMemberText(member: unknown): member is MemberText {
   return member !== null && typeof member === 'object';
 }
