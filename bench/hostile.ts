@@ -605,8 +605,10 @@ export async function benchHostile(ctx: { url: string; jwtSecret: string; fixtur
   const missing = served.filter((op) => !cases.some((c) => c.operation === op));
   if (missing.length > 0) throw new Error(`hostile bench: no case for ${missing.join(', ')}`);
 
+  // BENCH_HOSTILE_MATCH=<text>: only the cases whose operation or input contains it (a quick look at one).
+  const match = process.env.BENCH_HOSTILE_MATCH;
   const rows: HostileRow[] = [];
-  for (const c of cases) {
+  for (const c of cases.filter((c) => !match || `${c.operation} ${c.input}`.includes(match))) {
     const times: number[] = [];
     const blocks: number[] = [];
     let status = 0;
