@@ -87,15 +87,18 @@ async function main(): Promise<void> {
       ],
       ['executions: hot flow, page 1000 of 10 by cursor', () => executions.list({ ...base, cursorId: cursor })],
       ['executions: hot flow, page 1000 of 10 by offset', () => executions.list({ ...base, offset: 9990 })],
-      ['task executions: organization, newest 1000', () => tasks.list({ organizationId: fixture.organizationId, limit: 1000 })],
-      ['task executions: organization, 1000 after 100,000', () => tasks.list({ organizationId: fixture.organizationId, limit: 1000, after: taskCursor })],
+      ['task executions: organization, newest 1000', () => tasks.list({ organizationId: fixture.organizationId, includeCredits: true, limit: 1000 })],
+      [
+        'task executions: organization, 1000 after 100,000',
+        () => tasks.list({ organizationId: fixture.organizationId, includeCredits: true, limit: 1000, after: taskCursor }),
+      ],
       [
         'task executions: organization, task_name=receive, task_execution_idx=0',
-        () => tasks.list({ organizationId: fixture.organizationId, taskName: 'receive', taskExecutionIdx: 0, limit: 1000 }),
+        () => tasks.list({ organizationId: fixture.organizationId, includeCredits: true, taskName: 'receive', taskExecutionIdx: 0, limit: 1000 }),
       ],
       [
         'task executions: organization, task_name that no task has',
-        () => tasks.list({ organizationId: fixture.organizationId, taskName: 'missing', limit: 1000 }),
+        () => tasks.list({ organizationId: fixture.organizationId, includeCredits: true, taskName: 'missing', limit: 1000 }),
       ],
     ];
 

@@ -92,3 +92,9 @@ export class TaskExecutionEntity {
   @Column('timestamptz', { nullable: true })
   timeout_at?: Date | null;
 }
+
+/** The JSON columns, which every query of the service reads as text (`::text`): spliced into answers and events unparsed (docs/api.md#event-loop-budget). */
+export type TaskExecutionJsonColumn = 'input' | 'output' | 'error' | 'source_task_executions';
+
+/** A task execution as the service's queries return it: the entity's columns, the JSON ones as PostgreSQL's text (null for SQL NULL). */
+export type TaskExecutionRow = Omit<TaskExecutionEntity, TaskExecutionJsonColumn> & Record<TaskExecutionJsonColumn, string | null>;

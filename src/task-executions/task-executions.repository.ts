@@ -5,22 +5,24 @@ import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
-import { isoText, sqlList } from '../database/sql-literals';
+import { isoMillisText, isoText, sqlList } from '../database/sql-literals';
 import { HeartbeatRow } from './dto/task-heartbeat.dto';
 import { UNFINISHED_TASK_STATUSES } from './dto/task-status.dto';
 import { MAX_TASK_TAGS, ParsedTag } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
-import type { TaskExecutionEntity } from './task-execution.entity';
+import type { TaskExecutionRow } from './task-execution.entity';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
 import type { FlowTaskStatusRow } from './dto/task-status.dto';
 
-const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, te.task_execution_idx, te.processing_status,
-  te.edited_status, te.stale_status, te.input, te.output, te.error, te.source_task_executions, te.started_at,
-  te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
-const RETURNING = COLUMNS.replace(/te\./g, '');
-// The read paths (retrieve, list) take the JSON columns as text, spliced into the response unparsed (docs/api.md#event-loop-budget).
-const READ_COLUMNS = COLUMNS.replace(/te\.(input|output|error|source_task_executions),/g, 'te.$1::text AS $1,');
+/**
+ * A task execution's columns (TaskExecutionRow), for every query that answers one: the JSON columns
+ * as text, spliced into answers and events unparsed (docs/api.md#event-loop-budget), so that a
+ * 1 MiB output written or read is never parsed nor serialized again on the event loop.
+ */
+export const COLUMNS = `te.id, te.organization_id, te.flow_execution_id, te.task_name, te.task_execution_idx, te.processing_status,
+  te.edited_status, te.stale_status, te.input::text AS input, te.output::text AS output, te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions, te.started_at, te.completed_at, te.credits, te.modified_by, te.created_at, te.updated_at`;
 const HEARTBEAT_FROM = sqlList(UNFINISHED_TASK_STATUSES);
 // A hot path: a named statement on the driver's pool, as the retrieve endpoints do.
 const HEARTBEAT = {
@@ -133,6 +135,23 @@ export const PAGE_BYTES = 2 * 1024 * 1024;
 const ROW_BYTES = `(600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0)
   + coalesce(pg_column_size(te.source_task_executions), 0)
   + 350 * (SELECT count(*) FROM task_execution_tags tg WHERE tg.flow_execution_id = te.flow_execution_id AND tg.task_name = te.task_name AND tg.status = 'active'))`;
+/**
+ * A listed task execution's fields, as toTaskExecutionResponse makes them and in its order (their
+ * tags as toFlowTaskTagResponse makes them), for PostgreSQL to write the item's JSON: the event loop
+ * then splices one text per row instead of parsing twenty columns and the tags' rows and serializing
+ * them again (docs/api.md#event-loop-budget). JSON values are written as `::text` writes them.
+ */
+const TAG_FIELDS = `SELECT tg.id, tg.flow_execution_id, tg.task_name, tg.tag, tg.tag_type, tg.tag_metadata, tg.status,
+  ${isoMillisText('tg.created_at')} AS created_at, ${isoMillisText('tg.updated_at')} AS updated_at, tg.modified_by, tg.organization_id`;
+const ITEM_FIELDS = (includeCredits: string) => `SELECT te.id, te.flow_execution_id, te.task_execution_idx, te.task_name,
+  ${isoMillisText('te.created_at')} AS created_at, ${isoMillisText('te.updated_at')} AS updated_at, te.modified_by, te.processing_status,
+  te.edited_status, te.stale_status, te.input, te.output, te.error, te.organization_id, te.source_task_executions,
+  ${isoMillisText('te.started_at')} AS started_at, ${isoMillisText('te.completed_at')} AS completed_at,
+  (SELECT coalesce('[' || string_agg(row_to_json(tag_fields)::text, ',' ORDER BY tg.created_at, tg.id) || ']', '[]')::json
+     FROM task_execution_tags tg CROSS JOIN LATERAL (${TAG_FIELDS}) tag_fields
+    WHERE tg.organization_id = te.organization_id AND tg.flow_execution_id = te.flow_execution_id AND tg.task_name = te.task_name
+      AND tg.status = 'active') AS tags,
+  CASE WHEN ${includeCredits} THEN te.credits END AS credits, fe.traceparent, fe.tracestate`;
 const TAG_COLUMNS = `id, organization_id, flow_execution_id, task_name, tag_type, tag, tag_metadata, status, modified_by, created_at, updated_at`;
 const JSON_COLUMNS = new Set(['input', 'output', 'error', 'source_task_executions']);
 const SETTABLE = new Set([...JSON_COLUMNS, 'processing_status', 'edited_status', 'started_at', 'completed_at', 'credits']);
@@ -165,19 +184,27 @@ export interface ListFilter {
   after?: string;
   /** Rows wanted; one more is read, to tell whether more exist. */
   limit: number;
+  /** `credits` as stored; null without. */
+  includeCredits: boolean;
+}
+
+/** A listed task execution: its id, and its JSON as the list answers it (TaskExecutionWithTagsResponseDto), written by PostgreSQL. */
+export interface ListedTaskExecution {
+  id: string;
+  json: string;
 }
 
 export const TASK_TIMEOUT_KINDS = ['heartbeat_timeout', 'task_timeout'] as const;
 export type TaskTimeoutKind = (typeof TASK_TIMEOUT_KINDS)[number];
-export type TimedOutTask = TaskExecutionEntity & { kind: TaskTimeoutKind };
+export type TimedOutTask = TaskExecutionRow & { kind: TaskTimeoutKind };
 const TIMEOUT_MESSAGES: Record<TaskTimeoutKind, string> = {
   heartbeat_timeout: 'No heartbeat or report within the task heartbeat timeout',
   task_timeout: 'The task ran longer than its task timeout',
 };
 
 /** With its run's status and trace context. */
-export type LocatedTaskExecution = TaskExecutionEntity & RunTrace & { parent_status: string };
-export type LockedTaskExecution = TaskExecutionEntity & { output_changed: boolean };
+export type LocatedTaskExecution = TaskExecutionRow & RunTrace & { parent_status: string };
+export type LockedTaskExecution = Pick<TaskExecutionRow, 'id' | 'processing_status'> & { output_changed: boolean };
 
 /**
  * Hand-written SQL: raw rows are the entities (property names are column names). JSON values go
@@ -198,7 +225,7 @@ export class TaskExecutionsRepository {
       'sample',
     ],
   })
-  async insert(m: EntityManager, organizationId: string, key: TaskKey, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
+  async insert(m: EntityManager, organizationId: string, key: TaskKey, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionRow> {
     const columns = ['organization_id', 'flow_execution_id', 'task_name', 'task_execution_idx', 'modified_by'];
     const params: unknown[] = [organizationId, key.flowExecutionId, key.taskName, key.taskExecutionIdx, modifiedBy];
     const values = columns.map((_, i) => `$${i + 1}`);
@@ -206,10 +233,10 @@ export class TaskExecutionsRepository {
       columns.push(column);
       values.push(placeholder(column, params.push(toParam(column, value))));
     }
-    const rows: TaskExecutionEntity[] = await m.query(
-      `INSERT INTO task_executions (${columns.join(', ')}, created_at, updated_at)
+    const rows: TaskExecutionRow[] = await m.query(
+      `INSERT INTO task_executions AS te (${columns.join(', ')}, created_at, updated_at)
        VALUES (${values.join(', ')}, clock_timestamp(), clock_timestamp())
-       RETURNING ${RETURNING}`,
+       RETURNING ${COLUMNS}`,
       params,
     );
     return rows[0];
@@ -219,7 +246,7 @@ export class TaskExecutionsRepository {
   @GenerateSql({ params: [DummyValue.UUID] })
   async findById(id: string): Promise<LocatedTaskExecution | undefined> {
     const rows: LocatedTaskExecution[] = await this.dataSource.query(
-      `SELECT ${READ_COLUMNS}, fe.status AS parent_status, fe.traceparent, fe.tracestate
+      `SELECT ${COLUMNS}, fe.status AS parent_status, fe.traceparent, fe.tracestate
          FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
         WHERE te.id = $1`,
       [id],
@@ -243,8 +270,8 @@ export class TaskExecutionsRepository {
   }
 
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID] })
-  async reload(m: EntityManager, id: string): Promise<TaskExecutionEntity> {
-    const rows: TaskExecutionEntity[] = await m.query(`SELECT ${COLUMNS} FROM task_executions te WHERE te.id = $1`, [id]);
+  async reload(m: EntityManager, id: string): Promise<TaskExecutionRow> {
+    const rows: TaskExecutionRow[] = await m.query(`SELECT ${COLUMNS} FROM task_executions te WHERE te.id = $1`, [id]);
     return rows[0];
   }
 
@@ -254,7 +281,7 @@ export class TaskExecutionsRepository {
   })
   async lockByKey(m: EntityManager, organizationId: string, key: TaskKey, output: unknown): Promise<LockedTaskExecution | undefined> {
     const rows: LockedTaskExecution[] = await m.query(
-      `SELECT ${COLUMNS}, te.output IS DISTINCT FROM $5::jsonb AS output_changed
+      `SELECT te.id, te.processing_status, te.output IS DISTINCT FROM $5::jsonb AS output_changed
          FROM task_executions te
         WHERE te.flow_execution_id = $1 AND te.task_name = $2 AND te.task_execution_idx = $3 AND te.organization_id = $4
           AND te.processing_status <> 'deleted'
@@ -272,20 +299,20 @@ export class TaskExecutionsRepository {
       'sample',
     ],
   })
-  async update(m: EntityManager, id: string, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionEntity> {
+  async update(m: EntityManager, id: string, changes: TaskExecutionChanges, modifiedBy: string): Promise<TaskExecutionRow> {
     const params: unknown[] = [id, modifiedBy];
     const sets = ['modified_by = $2', "updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')"];
     for (const [column, value] of settable(changes)) {
       sets.push(`${column} = ${placeholder(column, params.push(toParam(column, value)))}`);
     }
-    const [rows]: [TaskExecutionEntity[]] = await m.query(`UPDATE task_executions te SET ${sets.join(', ')} WHERE te.id = $1 RETURNING ${COLUMNS}`, params);
+    const [rows]: [TaskExecutionRow[]] = await m.query(`UPDATE task_executions te SET ${sets.join(', ')} WHERE te.id = $1 RETURNING ${COLUMNS}`, params);
     return rows[0];
   }
 
   /** Marks the latest attempt of each named task stale (their inputs came from an edited output). */
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, ['load', 'notify']] })
-  async markLatestStale(m: EntityManager, flowExecutionId: string, taskNames: string[]): Promise<TaskExecutionEntity[]> {
-    const [rows]: [TaskExecutionEntity[]] = await m.query(
+  async markLatestStale(m: EntityManager, flowExecutionId: string, taskNames: string[]): Promise<TaskExecutionRow[]> {
+    const [rows]: [TaskExecutionRow[]] = await m.query(
       `UPDATE task_executions te
           SET stale_status = 'stale', updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')
         WHERE te.flow_execution_id = $1 AND te.task_name = ANY($2::text[]) AND te.processing_status <> 'deleted'
@@ -469,15 +496,23 @@ export class TaskExecutionsRepository {
    * one row: only the rows sent are read in full. `more` says whether rows were left out.
    */
   @GenerateSql(
-    { name: 'organization', params: [{ organizationId: DummyValue.UUID, limit: 100 }] },
+    { name: 'organization', params: [{ organizationId: DummyValue.UUID, limit: 100, includeCredits: false }] },
     {
       name: 'one task of an execution, after a cursor',
       params: [
-        { organizationId: DummyValue.UUID, flowExecutionId: DummyValue.UUID2, taskName: 'extract', taskExecutionIdx: 0, after: DummyValue.UUID2, limit: 100 },
+        {
+          organizationId: DummyValue.UUID,
+          flowExecutionId: DummyValue.UUID2,
+          taskName: 'extract',
+          taskExecutionIdx: 0,
+          after: DummyValue.UUID2,
+          limit: 100,
+          includeCredits: true,
+        },
       ],
     },
   )
-  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: (TaskExecutionEntity & RunTrace)[]; more: boolean }> {
+  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: ListedTaskExecution[]; more: boolean }> {
     const params: unknown[] = [f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     const where = [`te.organization_id = $1`, `fe.status <> 'deleted'`, `te.processing_status <> 'deleted'`];
@@ -486,32 +521,36 @@ export class TaskExecutionsRepository {
     if (f.taskExecutionIdx !== undefined) where.push(`te.task_execution_idx = ${p(f.taskExecutionIdx)}`);
     const cursor = f.after === undefined ? null : p(f.after);
     if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
-    const rows: (TaskExecutionEntity & RunTrace & { cursor_found: boolean; fetched: string })[] = await this.dataSource.query(
-      `SELECT ${cursor ? 'c.id IS NOT NULL' : 'true'} AS cursor_found, page.*
+    const rows: (ListedTaskExecution & { cursor_found: boolean; fetched: string })[] = await this.dataSource.query(
+      `SELECT ${cursor ? 'c.id IS NOT NULL' : 'true'} AS cursor_found, page.id, page.json, page.fetched
          FROM (SELECT 1) one
          ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
          LEFT JOIN LATERAL (
-           SELECT ${RETURNING}, traceparent, tracestate, fetched FROM (
+           SELECT sized.id, sized.created_at, sized.fetched, row_to_json(item)::text AS json FROM (
              SELECT w.*, sum(w.bytes) OVER (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING) - w.bytes AS bytes_before,
                     count(*) OVER () AS fetched
                FROM (
-                 SELECT ${READ_COLUMNS}, fe.traceparent, fe.tracestate, ${ROW_BYTES} AS bytes
+                 SELECT te.id, te.created_at, ${ROW_BYTES} AS bytes
                    FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
                   WHERE ${where.join(' AND ')}
                   ORDER BY te.created_at DESC, te.id DESC
                   LIMIT ${p(f.limit + 1)}
                ) w
            ) sized
-           WHERE bytes_before < ${p(PAGE_BYTES)}
+           JOIN task_executions te ON te.id = sized.id
+           JOIN flow_executions fe ON fe.id = te.flow_execution_id
+           CROSS JOIN LATERAL (${ITEM_FIELDS(p(f.includeCredits))}) item
+           WHERE sized.bytes_before < ${p(PAGE_BYTES)}
          ) page ON true
         ORDER BY page.created_at DESC, page.id DESC`,
       params,
     );
     const cursorFound = rows[0]?.cursor_found ?? true;
     if (rows[0]?.id == null) return { cursorFound, rows: [], more: false };
-    const page = rows.map(({ cursor_found: _, fetched: __, ...row }) => row as TaskExecutionEntity & RunTrace);
+    const page = rows.map(({ id, json }) => ({ id, json }));
     return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
   }
+
   /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx (`now()`: the index needs a stable bound). */
   @GenerateSql({ params: [100] })
   async findDueRuns(limit: number): Promise<{ organization_id: string; id: string }[]> {

@@ -5,7 +5,8 @@ import { DummyValue, GenerateSql } from '../database/generate-sql';
 import type { ExecutionStatus } from '../flow-executions/execution-status';
 import { MAX_TASK_TAGS } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
-import type { TaskExecutionEntity } from './task-execution.entity';
+import type { TaskExecutionRow } from './task-execution.entity';
+import { COLUMNS } from './task-executions.repository';
 
 /** A flow's tag list holds at most this many tags (the first in order). */
 export const FLOW_TAGS_LIMIT = 1000;
@@ -47,9 +48,9 @@ export class TaskTagsRepository {
 
   /** The latest (not deleted) attempt of each (execution, task) that has one. */
   @GenerateSql({ params: [DummyValue.MANAGER, [{ flow_execution_id: DummyValue.UUID, task_name: 'extract' }]] })
-  async latestAttempts(m: EntityManager, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionEntity[]> {
+  async latestAttempts(m: EntityManager, pairs: { flow_execution_id: string; task_name: string }[]): Promise<TaskExecutionRow[]> {
     return m.query(
-      `SELECT DISTINCT ON (te.flow_execution_id, te.task_name) te.*
+      `SELECT DISTINCT ON (te.flow_execution_id, te.task_name) ${COLUMNS}
          FROM task_executions te
         WHERE (te.flow_execution_id, te.task_name) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
           AND te.processing_status <> 'deleted'

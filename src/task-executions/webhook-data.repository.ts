@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import type { ProcessingStatus } from './dto/task-status.dto';
-import type { TaskExecutionEntity } from './task-execution.entity';
+import type { TaskExecutionRow } from './task-execution.entity';
+import { COLUMNS } from './task-executions.repository';
 
 export interface StoredWebhookData {
   id: string;
@@ -74,14 +75,14 @@ export class WebhookDataRepository {
 
   /** The data becomes the task execution's output and the task execution completes. */
   @GenerateSql({ params: [DummyValue.MANAGER, DummyValue.UUID, { approved: true }, 'sample'] })
-  async complete(m: EntityManager, taskExecutionId: string, data: unknown, modifiedBy: string): Promise<TaskExecutionEntity> {
-    const [rows]: [TaskExecutionEntity[]] = await m.query(
+  async complete(m: EntityManager, taskExecutionId: string, data: unknown, modifiedBy: string): Promise<TaskExecutionRow> {
+    const [rows]: [TaskExecutionRow[]] = await m.query(
       `UPDATE task_executions te
           SET output = $2::jsonb, processing_status = 'completed', started_at = COALESCE(te.started_at, clock_timestamp()),
               completed_at = clock_timestamp(), modified_by = $3,
               updated_at = GREATEST(clock_timestamp(), te.updated_at + interval '1 microsecond')
         WHERE te.id = $1
-      RETURNING te.*`,
+      RETURNING ${COLUMNS}`,
       [taskExecutionId, JSON.stringify(data), modifiedBy],
     );
     return rows[0];

@@ -13,7 +13,7 @@ import type { PinnedVersion } from '../flow-executions/pinned-tasks';
 import { EventLog } from '../event-log/event-log.service';
 import { FlowTask, outputModelOf, WEBHOOK_RECEIVER } from '../flows/flow-definition';
 import { toTaskExecutionResponse } from './dto/task-execution.dto';
-import type { TaskExecutionEntity } from './task-execution.entity';
+import type { TaskExecutionRow } from './task-execution.entity';
 import { TaskExecutionsRepository } from './task-executions.repository';
 import { toWebhookDataAck, WebhookDataAckResponseDto, WebhookDataCreateRequestDto } from './dto/webhook-data.dto';
 import { StoredWebhookData, TaskAttempt, WebhookDataRepository } from './webhook-data.repository';
@@ -67,7 +67,7 @@ export class WebhookDataService {
    * completes it now. Needs the run's locks (ExecutionLifecycle.lockRun) and an event log transaction;
    * records the task's event itself. The completed row, or null when nothing applied.
    */
-  async applyPending(m: EntityManager, principal: Principal, run: LockedRun, created: TaskExecutionEntity): Promise<TaskExecutionEntity | null> {
+  async applyPending(m: EntityManager, principal: Principal, run: LockedRun, created: TaskExecutionRow): Promise<TaskExecutionRow | null> {
     const stored = await this.repository.findForTask(m, run.row.id, created.task_name);
     if (!stored || stored.task_execution_id !== null) return null;
     const attempt = await this.repository.latestAttempt(m, run.row.id, created.task_name);
@@ -82,7 +82,7 @@ export class WebhookDataService {
     run: LockedRun,
     attempt: TaskAttempt,
     stored: Pick<StoredWebhookData, 'id' | 'data' | 'received_by'>,
-  ): Promise<TaskExecutionEntity> {
+  ): Promise<TaskExecutionRow> {
     const task = await this.repository.complete(m, attempt.id, stored.data, stored.received_by);
     await this.repository.markApplied(m, stored.id, attempt.id);
     await this.tasks.insertTaskStatuses(m, run.row, [{ task_name: attempt.task_name, status: 'completed' }]);

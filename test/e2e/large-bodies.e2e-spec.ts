@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { createFlow, definitionOf, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEnvelope } from '../utils/envelope';
+import { asText, jsonWorkHere } from '../utils/json-work';
 import { newOrg } from '../utils/tokens';
 
 /**
@@ -28,28 +29,7 @@ describe('large bodies', () => {
     t.http().post(path).set(org.auth()).set(headers).set('Content-Type', 'application/json').send(body);
   const inputFlow = (org: Org, inputSchema: object) => createFlow(t, org.auth, [{ name: 'in', parameters: { input_schema: inputSchema } }]);
 
-  /** Reads an answer as text: the test client's own JSON.parse would count as the server's in `parsedHere`. */
-  const asText = (res: import('superagent').Response, done: (error: Error | null, text: string) => void) => {
-    let text = '';
-    const stream = res as unknown as NodeJS.ReadableStream;
-    stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    stream.on('end', () => done(null, text));
-  };
-
-  /** The texts of at least `MIN_BYTES` that `JSON.parse` is given on this (the server's) thread while `work` runs. */
-  async function parsedHere<T>(work: () => Promise<T>): Promise<{ result: T; large: number }> {
-    const parse = JSON.parse;
-    let large = 0;
-    JSON.parse = function (text: string, reviver?: Parameters<typeof parse>[1]) {
-      if (typeof text === 'string' && text.length >= MIN_BYTES) large++;
-      return parse(text, reviver);
-    } as typeof JSON.parse;
-    try {
-      return { result: await work(), large };
-    } finally {
-      JSON.parse = parse;
-    }
-  }
+  const parsedHere = <T>(work: () => Promise<T>) => jsonWorkHere(MIN_BYTES, work);
 
   it('a create keeps its 1 MiB input as JSON text: never parsed on the event loop, stored and answered as sent', async () => {
     const org = await newOrg();
@@ -93,6 +73,55 @@ describe('large bodies', () => {
     const created = JSON.parse(answered.body as string) as { output: unknown; input: unknown };
     expect(isDeepStrictEqual(created.output, output)).toBe(true);
     expect(created.input).toEqual([1, { a: 2 }]);
+  });
+
+  it("a task execution's writes neither parse nor walk its output on the event loop, whatever its size: create, progress, edit", async () => {
+    // The same writes with an output of 200 lines and of 20,000 (about 800 KB): the JSON work on the event loop must not grow with it.
+    const tags = Array.from({ length: 100 }, (_, i) => `t${i}:v`);
+    const writes = async (lines: number) => {
+      const { org, execution } = await orgWithExecution(t);
+      const key = (task_name: string) => ({ flow_execution_id: execution.id, task_name, task_execution_idx: 0 });
+      const output = (tag: string) => ({ tag, lines: filler(lines) });
+      const write = (method: 'post' | 'put', body: object, headers: Record<string, string> = {}) =>
+        parsedHere(() => {
+          const http = t.http();
+          return (method === 'post' ? http.post('/api/task-executions') : http.put('/api/task-executions'))
+            .set(org.auth('worker'))
+            .set(headers)
+            .set('Content-Type', 'application/json')
+            .send(JSON.stringify(body))
+            .buffer(true)
+            .parse(asText);
+        });
+      const steps: [string, 'post' | 'put', Record<string, unknown>, Record<string, string>?][] = [
+        ['create', 'post', { ...key('receive'), processing_status: 'completed', output: output('created'), tags }, { 'Idempotency-Key': randomUUID() }],
+        ['progress', 'post', { ...key('extract'), processing_status: 'running', input: { source: 'in' }, output: output('partial'), tags }],
+        ['completion', 'put', { ...key('extract'), processing_status: 'completed', output: output('done'), terminal_task_status: 'completed', tags }],
+        ['edit', 'put', { ...key('receive'), output: output('edited'), tags }],
+      ];
+      const work: Record<string, { large: number; stringified: number }> = {};
+      for (const [step, method, body, headers] of steps) {
+        const { result, large, stringified } = await write(method, body, headers);
+        expect({ step, status: result.status }).toEqual({ step, status: method === 'post' ? 201 : 200 });
+        const answer = JSON.parse(result.body as string) as { output: unknown; tags: unknown[] };
+        expect({ step, same: isDeepStrictEqual(answer.output, body.output), tags: answer.tags.length }).toEqual({ step, same: true, tags: 100 });
+        work[step] = { large, stringified };
+      }
+      const feed = await t.http().get('/api/flow-executions/events?after=0&limit=1000').set(org.auth());
+      const edited = (feed.body.events as { type: string; task_execution?: { task_name: string; output: unknown; edited_status: string } }[])
+        .filter((e) => e.type === 'task_execution.updated' && e.task_execution!.task_name === 'receive')
+        .pop()!;
+      expect(edited.task_execution!.edited_status).toBe('edited_not_reexecuted');
+      expect(isDeepStrictEqual(edited.task_execution!.output, output('edited'))).toBe(true);
+      return work;
+    };
+    const small = await writes(200);
+    const large = await writes(20_000);
+    for (const step of Object.keys(small)) {
+      expect({ step, large: large[step].large }).toEqual({ step, large: 0 });
+      // A walk of the larger output would call JSON.stringify about 60,000 times more (each line's keys and values).
+      expect({ step, grew: large[step].stringified - small[step].stringified < 500 }).toEqual({ step, grew: true });
+    }
   });
 
   it("checks a large input against the flow's schema off the event loop, with the items a small one gets", async () => {

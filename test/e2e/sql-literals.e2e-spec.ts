@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ISO_DATE_FORMAT, ISO_TIMESTAMP_FORMAT } from '../../src/database/sql-literals';
+import { ISO_DATE_FORMAT, ISO_MILLIS_FORMAT, ISO_TIMESTAMP_FORMAT } from '../../src/database/sql-literals';
 import { CREDENTIALS_CHANNEL } from '../../src/common/auth/credential-changes';
 import { CHANGES_CHANNEL, EVENT_TYPES } from '../../src/event-log/event-types';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, TERMINAL_STATUSES } from '../../src/flow-executions/execution-status';
@@ -66,10 +66,10 @@ describe('literals in SQL', () => {
       expect({ file, status, known: (EXECUTION_STATUSES as readonly string[]).includes(status) }).toEqual({ file, status, known: true });
   });
 
-  it('timestamps are formatted with ISO_TIMESTAMP_FORMAT, days with ISO_DATE_FORMAT', () => {
+  it('timestamps are formatted with ISO_TIMESTAMP_FORMAT (or ISO_MILLIS_FORMAT, as toISOString writes them), days with ISO_DATE_FORMAT', () => {
     const formats = all(/\bto_char\([^,]+,\s*'((?:[^']|'')*)'\)/g, (m) => m[1]);
     expect(formats.length).toBeGreaterThan(0);
-    for (const format of formats) expect([ISO_TIMESTAMP_FORMAT, ISO_DATE_FORMAT].includes(format.value) ? null : format).toBeNull();
+    for (const format of formats) expect([ISO_TIMESTAMP_FORMAT, ISO_MILLIS_FORMAT, ISO_DATE_FORMAT].includes(format.value) ? null : format).toBeNull();
   });
 
   it('notifications go to the channels their owners name (event log, auth, webhooks, flow analyses), and each of those is notified', () => {

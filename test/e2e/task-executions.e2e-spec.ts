@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createExecution, createFlow, LINEAR_TASKS, orgWithExecution } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEnvelope } from '../utils/envelope';
+import { asText, jsonWorkHere } from '../utils/json-work';
 import { expectSpecResponse } from '../utils/spec';
 import { newOrg } from '../utils/tokens';
 
@@ -612,6 +613,47 @@ describe('task executions', () => {
       expect(res.body.task_executions.map((te: TaskExecution) => te.id)).toEqual([mine[1].id, mine[0].id]);
       const receive = await list(org, { task_name: 'receive', task_execution_idx: 0 }).expect(200);
       expect(receive.body.task_executions).toHaveLength(2);
+    });
+
+    it('a page is written by PostgreSQL and spliced: no value of it parsed nor walked on the event loop, each item as the retrieve answers it', async () => {
+      const { org, flowId } = await setup();
+      const withTasks = async (n: number) => {
+        const fe = await createExecution(t, org.auth, flowId);
+        const attempts = Array.from({ length: n }, (_, idx) => ({
+          flow_execution_id: fe.id,
+          task_name: ['receive', 'extract', 'review'][idx % 3],
+          task_execution_idx: idx,
+          processing_status: idx % 2 ? 'completed' : 'failed',
+          input: { idx, note: 'ünï\u2028' },
+          output: idx % 4 ? { rows: [idx, 1.5, null, { a: [true] }] } : null,
+          error: idx % 2 ? null : { message: 'x' },
+          credits: idx % 5 || null,
+          started_at: new Date(Date.UTC(2026, 0, 1, 0, 0, idx)).toISOString(),
+          tags: [`source:s${idx % 3}`, 'priority:high'],
+        }));
+        for (let i = 0; i < n; i += 10) await Promise.all(attempts.slice(i, i + 10).map((body) => reported(org, body)));
+        return fe.id;
+      };
+      const [few, many] = [await withTasks(12), await withTasks(120)];
+      const page = (id: string) => jsonWorkHere(4096, () => list(org, { flow_execution_id: id, include_credits: 'true' }).buffer(true).parse(asText));
+      const small = await page(few);
+      const large = await page(many);
+      for (const [work, n] of [
+        [small, 12],
+        [large, 120],
+      ] as const) {
+        expect(work.result.status).toBe(200);
+        expect((JSON.parse(work.result.body as string) as { task_executions: unknown[] }).task_executions).toHaveLength(n);
+      }
+      // Built here, each row's 20 columns and its tags' would be parsed (dates, JSON) and walked by the serializer: about 60 calls a row.
+      expect(large.columnsParsed - small.columnsParsed).toBeLessThan(10);
+      expect(large.stringified - small.stringified).toBeLessThan(50);
+
+      const listed = JSON.parse(small.result.body as string) as { task_executions: TaskExecution[] };
+      expectSpecResponse('get', BASE, 200, listed);
+      for (const item of listed.task_executions) {
+        expect(item).toEqual((await getOne(org, item.id, { include_credits: 'true' }).expect(200)).body);
+      }
     });
 
     it('answers 404 for an unknown or deleted flow execution, 403 for another organization’s, 422 for bad filters, 401 anonymous', async () => {

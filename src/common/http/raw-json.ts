@@ -108,7 +108,7 @@ function needsSlicing(body: unknown): boolean {
   if (!isPlainObject(body)) return false;
   for (const key in body) {
     const v = body[key];
-    if (v instanceof RawJson || (Array.isArray(v) && (v.length >= SLICED_ARRAY || v.some(hasRaw)))) return true;
+    if (v instanceof RawJson || (Array.isArray(v) && (v.length >= SLICED_ARRAY || v.some((item) => item instanceof RawJson || hasRaw(item))))) return true;
   }
   return false;
 }

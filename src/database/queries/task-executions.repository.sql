@@ -3,7 +3,7 @@
 -- TaskExecutionsRepository.insert
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","extract",0,"sample","running","{\"file\":\"a.pdf\"}","2024-01-01T00:00:00.000000Z"]
 INSERT INTO
-  task_executions (
+  task_executions AS te (
     organization_id,
     flow_execution_id,
     task_name,
@@ -29,24 +29,24 @@ VALUES
     clock_timestamp()
   )
 RETURNING
-  id,
-  organization_id,
-  flow_execution_id,
-  task_name,
-  task_execution_idx,
-  processing_status,
-  edited_status,
-  stale_status,
-  input,
-  output,
-  error,
-  source_task_executions,
-  started_at,
-  completed_at,
-  credits,
-  modified_by,
-  created_at,
-  updated_at;
+  te.id,
+  te.organization_id,
+  te.flow_execution_id,
+  te.task_name,
+  te.task_execution_idx,
+  te.processing_status,
+  te.edited_status,
+  te.stale_status,
+  te.input::text AS input,
+  te.output::text AS output,
+  te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions,
+  te.started_at,
+  te.completed_at,
+  te.credits,
+  te.modified_by,
+  te.created_at,
+  te.updated_at;
 
 -- TaskExecutionsRepository.findById
 -- params: ["00000000-0000-4000-a000-000000000000"]
@@ -201,10 +201,10 @@ SELECT
   te.processing_status,
   te.edited_status,
   te.stale_status,
-  te.input,
-  te.output,
-  te.error,
-  te.source_task_executions,
+  te.input::text AS input,
+  te.output::text AS output,
+  te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions,
   te.started_at,
   te.completed_at,
   te.credits,
@@ -220,23 +220,7 @@ WHERE
 -- params: ["00000000-0000-4000-a000-000000000001","extract",0,"00000000-0000-4000-a000-000000000000","{\"text\":\"done\"}"]
 SELECT
   te.id,
-  te.organization_id,
-  te.flow_execution_id,
-  te.task_name,
-  te.task_execution_idx,
   te.processing_status,
-  te.edited_status,
-  te.stale_status,
-  te.input,
-  te.output,
-  te.error,
-  te.source_task_executions,
-  te.started_at,
-  te.completed_at,
-  te.credits,
-  te.modified_by,
-  te.created_at,
-  te.updated_at,
   te.output IS DISTINCT FROM $5::jsonb AS output_changed
 FROM
   task_executions te
@@ -272,10 +256,10 @@ RETURNING
   te.processing_status,
   te.edited_status,
   te.stale_status,
-  te.input,
-  te.output,
-  te.error,
-  te.source_task_executions,
+  te.input::text AS input,
+  te.output::text AS output,
+  te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions,
   te.started_at,
   te.completed_at,
   te.credits,
@@ -315,10 +299,10 @@ RETURNING
   te.processing_status,
   te.edited_status,
   te.stale_status,
-  te.input,
-  te.output,
-  te.error,
-  te.source_task_executions,
+  te.input::text AS input,
+  te.output::text AS output,
+  te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions,
   te.started_at,
   te.completed_at,
   te.credits,
@@ -615,10 +599,12 @@ RETURNING
   organization_id;
 
 -- TaskExecutionsRepository.list (organization)
--- params: ["00000000-0000-4000-a000-000000000000",101,2097152]
+-- params: ["00000000-0000-4000-a000-000000000000",101,false,2097152]
 SELECT
   true AS cursor_found,
-  page.*
+  page.id,
+  page.json,
+  page.fetched
 FROM
   (
     SELECT
@@ -626,27 +612,10 @@ FROM
   ) one
   LEFT JOIN LATERAL (
     SELECT
-      id,
-      organization_id,
-      flow_execution_id,
-      task_name,
-      task_execution_idx,
-      processing_status,
-      edited_status,
-      stale_status,
-      input,
-      output,
-      error,
-      source_task_executions,
-      started_at,
-      completed_at,
-      credits,
-      modified_by,
-      created_at,
-      updated_at,
-      traceparent,
-      tracestate,
-      fetched
+      sized.id,
+      sized.created_at,
+      sized.fetched,
+      row_to_json(item)::text AS json
     FROM
       (
         SELECT
@@ -661,25 +630,7 @@ FROM
           (
             SELECT
               te.id,
-              te.organization_id,
-              te.flow_execution_id,
-              te.task_name,
-              te.task_execution_idx,
-              te.processing_status,
-              te.edited_status,
-              te.stale_status,
-              te.input::text AS input,
-              te.output::text AS output,
-              te.error::text AS error,
-              te.source_task_executions::text AS source_task_executions,
-              te.started_at,
-              te.completed_at,
-              te.credits,
-              te.modified_by,
               te.created_at,
-              te.updated_at,
-              fe.traceparent,
-              fe.tracestate,
               (
                 600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
                   SELECT
@@ -706,18 +657,99 @@ FROM
               $2
           ) w
       ) sized
+      JOIN task_executions te ON te.id = sized.id
+      JOIN flow_executions fe ON fe.id = te.flow_execution_id
+      CROSS JOIN LATERAL (
+        SELECT
+          te.id,
+          te.flow_execution_id,
+          te.task_execution_idx,
+          te.task_name,
+          to_char(
+            te.created_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS created_at,
+          to_char(
+            te.updated_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS updated_at,
+          te.modified_by,
+          te.processing_status,
+          te.edited_status,
+          te.stale_status,
+          te.input,
+          te.output,
+          te.error,
+          te.organization_id,
+          te.source_task_executions,
+          to_char(
+            te.started_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS started_at,
+          to_char(
+            te.completed_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS completed_at,
+          (
+            SELECT
+              coalesce(
+                '[' || string_agg(
+                  row_to_json(tag_fields)::text,
+                  ','
+                  ORDER BY
+                    tg.created_at,
+                    tg.id
+                ) || ']',
+                '[]'
+              )::json
+            FROM
+              task_execution_tags tg
+              CROSS JOIN LATERAL (
+                SELECT
+                  tg.id,
+                  tg.flow_execution_id,
+                  tg.task_name,
+                  tg.tag,
+                  tg.tag_type,
+                  tg.tag_metadata,
+                  tg.status,
+                  to_char(
+                    tg.created_at AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                  ) AS created_at,
+                  to_char(
+                    tg.updated_at AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                  ) AS updated_at,
+                  tg.modified_by,
+                  tg.organization_id
+              ) tag_fields
+            WHERE
+              tg.organization_id = te.organization_id
+              AND tg.flow_execution_id = te.flow_execution_id
+              AND tg.task_name = te.task_name
+              AND tg.status = 'active'
+          ) AS tags,
+          CASE
+            WHEN $3 THEN te.credits
+          END AS credits,
+          fe.traceparent,
+          fe.tracestate
+      ) item
     WHERE
-      bytes_before < $3
+      sized.bytes_before < $4
   ) page ON true
 ORDER BY
   page.created_at DESC,
   page.id DESC;
 
 -- TaskExecutionsRepository.list (one task of an execution, after a cursor)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","extract",0,"00000000-0000-4000-a000-000000000001",101,2097152]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","extract",0,"00000000-0000-4000-a000-000000000001",101,true,2097152]
 SELECT
   c.id IS NOT NULL AS cursor_found,
-  page.*
+  page.id,
+  page.json,
+  page.fetched
 FROM
   (
     SELECT
@@ -727,27 +759,10 @@ FROM
   AND c.organization_id = $1
   LEFT JOIN LATERAL (
     SELECT
-      id,
-      organization_id,
-      flow_execution_id,
-      task_name,
-      task_execution_idx,
-      processing_status,
-      edited_status,
-      stale_status,
-      input,
-      output,
-      error,
-      source_task_executions,
-      started_at,
-      completed_at,
-      credits,
-      modified_by,
-      created_at,
-      updated_at,
-      traceparent,
-      tracestate,
-      fetched
+      sized.id,
+      sized.created_at,
+      sized.fetched,
+      row_to_json(item)::text AS json
     FROM
       (
         SELECT
@@ -762,25 +777,7 @@ FROM
           (
             SELECT
               te.id,
-              te.organization_id,
-              te.flow_execution_id,
-              te.task_name,
-              te.task_execution_idx,
-              te.processing_status,
-              te.edited_status,
-              te.stale_status,
-              te.input::text AS input,
-              te.output::text AS output,
-              te.error::text AS error,
-              te.source_task_executions::text AS source_task_executions,
-              te.started_at,
-              te.completed_at,
-              te.credits,
-              te.modified_by,
               te.created_at,
-              te.updated_at,
-              fe.traceparent,
-              fe.tracestate,
               (
                 600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
                   SELECT
@@ -811,8 +808,87 @@ FROM
               $6
           ) w
       ) sized
+      JOIN task_executions te ON te.id = sized.id
+      JOIN flow_executions fe ON fe.id = te.flow_execution_id
+      CROSS JOIN LATERAL (
+        SELECT
+          te.id,
+          te.flow_execution_id,
+          te.task_execution_idx,
+          te.task_name,
+          to_char(
+            te.created_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS created_at,
+          to_char(
+            te.updated_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS updated_at,
+          te.modified_by,
+          te.processing_status,
+          te.edited_status,
+          te.stale_status,
+          te.input,
+          te.output,
+          te.error,
+          te.organization_id,
+          te.source_task_executions,
+          to_char(
+            te.started_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS started_at,
+          to_char(
+            te.completed_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+          ) AS completed_at,
+          (
+            SELECT
+              coalesce(
+                '[' || string_agg(
+                  row_to_json(tag_fields)::text,
+                  ','
+                  ORDER BY
+                    tg.created_at,
+                    tg.id
+                ) || ']',
+                '[]'
+              )::json
+            FROM
+              task_execution_tags tg
+              CROSS JOIN LATERAL (
+                SELECT
+                  tg.id,
+                  tg.flow_execution_id,
+                  tg.task_name,
+                  tg.tag,
+                  tg.tag_type,
+                  tg.tag_metadata,
+                  tg.status,
+                  to_char(
+                    tg.created_at AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                  ) AS created_at,
+                  to_char(
+                    tg.updated_at AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                  ) AS updated_at,
+                  tg.modified_by,
+                  tg.organization_id
+              ) tag_fields
+            WHERE
+              tg.organization_id = te.organization_id
+              AND tg.flow_execution_id = te.flow_execution_id
+              AND tg.task_name = te.task_name
+              AND tg.status = 'active'
+          ) AS tags,
+          CASE
+            WHEN $7 THEN te.credits
+          END AS credits,
+          fe.traceparent,
+          fe.tracestate
+      ) item
     WHERE
-      bytes_before < $7
+      sized.bytes_before < $8
   ) page ON true
 ORDER BY
   page.created_at DESC,
@@ -912,10 +988,10 @@ RETURNING
   te.processing_status,
   te.edited_status,
   te.stale_status,
-  te.input,
-  te.output,
-  te.error,
-  te.source_task_executions,
+  te.input::text AS input,
+  te.output::text AS output,
+  te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions,
   te.started_at,
   te.completed_at,
   te.credits,

@@ -80,7 +80,24 @@ SET
 WHERE
   te.id = $1
 RETURNING
-  te.*;
+  te.id,
+  te.organization_id,
+  te.flow_execution_id,
+  te.task_name,
+  te.task_execution_idx,
+  te.processing_status,
+  te.edited_status,
+  te.stale_status,
+  te.input::text AS input,
+  te.output::text AS output,
+  te.error::text AS error,
+  te.source_task_executions::text AS source_task_executions,
+  te.started_at,
+  te.completed_at,
+  te.credits,
+  te.modified_by,
+  te.created_at,
+  te.updated_at;
 
 -- WebhookDataRepository.markApplied
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]

@@ -7,7 +7,7 @@ import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsRFC3339, IsString, Is
 import { PROCESSING_STATUSES, ProcessingStatus } from './task-status.dto';
 import { IsTaskTag, MAX_TASK_TAGS } from '../task-tags';
 import type { TaskExecutionTagEntity } from '../task-execution-tag.entity';
-import { EDITED_STATUSES, EditedStatus, STALE_STATUSES, StaleStatus, TaskExecutionEntity } from '../task-execution.entity';
+import { EDITED_STATUSES, EditedStatus, STALE_STATUSES, StaleStatus, TaskExecutionRow } from '../task-execution.entity';
 
 const INT4_MAX = 2_147_483_647;
 export const TERMINAL_TASK_STATUSES = ['completed', 'failed'] as const;
@@ -232,13 +232,13 @@ export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagR
 
 /** `run`: the trace context of the task's flow execution (its row, or the columns read beside the task). */
 export function toTaskExecutionResponse(
-  row: TaskExecutionEntity,
+  row: TaskExecutionRow,
   tags: TaskExecutionTagEntity[],
-  options: { includeCredits: boolean; jsonText?: boolean },
+  options: { includeCredits: boolean },
   run: RunTrace,
 ): TaskExecutionResponseDto {
-  // From the read paths the JSON columns come as text, spliced into the response as is (docs/api.md#event-loop-budget).
-  const json = options.jsonText ? (v: unknown) => rawJson(v as string | null) as never : <T>(v: T) => v;
+  // The JSON columns come as text, spliced into answers and events as is (docs/api.md#event-loop-budget).
+  const json = (text: string | null): unknown => rawJson(text);
   return {
     id: row.id,
     flow_execution_id: row.flow_execution_id,
