@@ -8,7 +8,7 @@ import { LOGGER } from '../logging/logger';
 import { CHANGES_CHANNEL, EventType } from './event-types';
 import { EventLogRepository, EventPage, EventToWrite } from './event-log.repository';
 
-export type { EventPage } from './event-log.repository';
+export type { EventPage, RenderedEvent } from './event-log.repository';
 
 /** An event as its writer built it: the log adds its id and time, and nothing else. */
 export interface LogEvent {

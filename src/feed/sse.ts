@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { draining } from '../common/http/drain';
-import type { FlowEventDto } from './dto/flow-event.dto';
+import type { FeedEvent } from './dto/flow-event.dto';
 import type { EventSink } from './feed.service';
 
 /**
@@ -23,7 +23,7 @@ export function openEventStream(req: Request, res: Response, revoked: AbortSigna
   if (closed.aborted) res.end();
   else closed.addEventListener('abort', () => res.end(), { once: true });
   return {
-    send: (event: FlowEventDto) => res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`),
+    send: (event: FeedEvent) => res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.text}\n\n`),
     keepAlive: () => res.write(': keep-alive\n\n'),
     drained: () =>
       new Promise<void>((resolve) => {

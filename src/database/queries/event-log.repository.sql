@@ -11,8 +11,7 @@ SELECT
   r.purged_through,
   page.id,
   page.type,
-  page.occurred_at,
-  page.payload,
+  page.json,
   page.fetched
 FROM
   flow_events_retention r
@@ -20,11 +19,13 @@ FROM
     SELECT
       s.id::text,
       s.type,
-      to_char(
+      '{"id":' || to_json(s.id::text)::text || ',"type":' || to_json(s.type)::text || ',"occurred_at":"' || to_char(
         s.occurred_at AT TIME ZONE 'UTC',
         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-      ) AS occurred_at,
-      e.payload,
+      ) || '"' || CASE
+        WHEN e.payload = '{}'::jsonb THEN '}'
+        ELSE ',' || substr(e.payload::text, 2)
+      END AS json,
       s.fetched
     FROM
       (
@@ -66,8 +67,7 @@ SELECT
   r.purged_through,
   page.id,
   page.type,
-  page.occurred_at,
-  page.payload,
+  page.json,
   page.fetched
 FROM
   flow_events_retention r
@@ -75,11 +75,13 @@ FROM
     SELECT
       s.id::text,
       s.type,
-      to_char(
+      '{"id":' || to_json(s.id::text)::text || ',"type":' || to_json(s.type)::text || ',"occurred_at":"' || to_char(
         s.occurred_at AT TIME ZONE 'UTC',
         'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-      ) AS occurred_at,
-      e.payload,
+      ) || '"' || CASE
+        WHEN e.payload = '{}'::jsonb THEN '}'
+        ELSE ',' || substr(e.payload::text, 2)
+      END AS json,
       s.fetched
     FROM
       (

@@ -5,7 +5,9 @@ import { FlowExecutionResponseWithRunNumberDto } from '../../flow-executions/dto
 import { EXECUTION_STATUSES, ExecutionStatus } from '../../flow-executions/execution-status';
 import { BulkActionResponseDto } from '../../bulk-actions/dto/bulk-action.dto';
 import { TaskExecutionResponseDto } from '../../task-executions/dto/task-execution.dto';
-import { EVENT_TYPES, EventType, renderEvent, StoredEvent } from '../../event-log/event-types';
+import { EVENT_TYPES, EventType } from '../../event-log/event-types';
+import type { RenderedEvent } from '../../event-log/event-log.service';
+import { RawJson } from '../../common/http/raw-json';
 
 export class ListFlowEventsQueryDto {
   /** Only the events of this flow's executions; without it, the whole organization's. */
@@ -61,6 +63,20 @@ export class FlowEventsPageDto {
   next_cursor: string;
 }
 
-export function toFlowEvent(event: StoredEvent): FlowEventDto {
-  return renderEvent(event) as unknown as FlowEventDto;
+/**
+ * An event as the feed sends it: a FlowEventDto's JSON as PostgreSQL wrote it (RenderedEvent),
+ * spliced into a page or a stream unparsed, with its id and type beside for the stream's fields.
+ */
+export class FeedEvent extends RawJson {
+  constructor(
+    readonly id: string,
+    readonly type: EventType,
+    text: string,
+  ) {
+    super(text);
+  }
+}
+
+export function toFeedEvent(event: RenderedEvent): FeedEvent {
+  return new FeedEvent(event.id, event.type, event.json);
 }
