@@ -62,9 +62,31 @@ export function stringify(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+// Work paused by `nextSlice`, oldest first; one resumes per turn of the event loop.
+const paused: (() => void)[] = [];
+
+function resumeOne(): void {
+  const resume = paused.shift()!;
+  if (paused.length > 0) setImmediate(resumeOne);
+  resume();
+}
+
+/**
+ * Resolves on a later turn of the event loop, once the I/O that came in meanwhile has been served.
+ * Everything paused here takes turns, one slice per turn (round robin): ten pages being serialized
+ * hold the loop for one slice between two polls, not for ten back to back as ten `setImmediate`s
+ * queued in the same turn would.
+ */
+export function nextSlice(): Promise<void> {
+  return new Promise((resolve) => {
+    paused.push(resolve);
+    if (paused.length === 1) setImmediate(resumeOne);
+  });
+}
+
 /**
  * The same text as `stringify`, produced in slices of at most about SLICE_MS that yield to the event
- * loop (setImmediate) in between: a page of 1,000 rows never holds the process for its whole serialization.
+ * loop (`nextSlice`) in between: a page of 1,000 rows never holds the process for its whole serialization.
  */
 export async function stringifySliced(value: unknown): Promise<string> {
   const clock = { since: performance.now() };
@@ -77,7 +99,7 @@ async function walk(value: unknown, clock: { since: number }): Promise<string> {
     for (let i = 0; i < value.length; i++) {
       parts[i] = value[i] === undefined ? 'null' : stringify(value[i]);
       if (performance.now() - clock.since > SLICE_MS) {
-        await new Promise((done) => setImmediate(done));
+        await nextSlice();
         clock.since = performance.now();
       }
     }
