@@ -18,6 +18,19 @@ describe('raw JSON splicing', () => {
     expect(stringify(new RawJson('null'))).toBe('null');
   });
 
+  it('splices the text as is, at any depth, and nothing else: exactly the walk of plain objects and arrays', () => {
+    const raw = new RawJson('{"a": [1, 2], "b": "x\\u0000y"}');
+    const body = { list: [raw, { deep: [raw, null] }], raw, n: -0, s: 'line\n"quoted"', missing: undefined, when: new Date(0) };
+    expect(stringify(body)).toBe(
+      '{"list":[{"a": [1, 2], "b": "x\\u0000y"},{"deep":[{"a": [1, 2], "b": "x\\u0000y"},null]}],"raw":{"a": [1, 2], "b": "x\\u0000y"},' +
+        '"n":0,"s":"line\\n\\"quoted\\"","when":"1970-01-01T00:00:00.000Z"}',
+    );
+    // A string that looks like a marker, without the process's nonce, is a string.
+    expect(stringify({ s: '\u0000abc:0\u0000', raw })).toBe('{"s":"\\u0000abc:0\\u0000","raw":{"a": [1, 2], "b": "x\\u0000y"}}');
+    // Outside stringify, JSON.stringify gives the value a RawJson holds.
+    expect(JSON.stringify({ raw })).toBe('{"raw":{"a":[1,2],"b":"x\\u0000y"}}');
+  });
+
   it('a RawJson serialized by JSON.stringify gives the value it holds', () => {
     expect(JSON.parse(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(parsed)));
   });
