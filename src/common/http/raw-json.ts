@@ -58,12 +58,13 @@ const SLICED_ARRAY = 64;
  */
 export function stringify(value: unknown): string {
   const texts: string[] = [];
+  const outer = splicing; // a toJSON that calls stringify in turn gets its own markers
   splicing = texts;
   let out: string | undefined;
   try {
     out = JSON.stringify(value);
   } finally {
-    splicing = null;
+    splicing = outer;
   }
   if (out === undefined) return 'null';
   return texts.length === 0 ? out : out.replace(MARKED, (_, i: string) => texts[Number(i)]);
