@@ -57,6 +57,7 @@ const SLICED_ARRAY = 64;
  * pass over the text that replaces the markers.
  */
 export function stringify(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
   const texts: string[] = [];
   const outer = splicing; // a toJSON that calls stringify in turn gets its own markers
   splicing = texts;
