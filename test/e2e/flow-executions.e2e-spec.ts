@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FlowExecutionsRepository } from '../../src/flow-executions/flow-executions.repository';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectSpecResponse } from '../utils/spec';
@@ -412,6 +413,56 @@ describe('flow executions: create, retrieve, list, delete', () => {
       const res = await t.http().get(LIST).query({ flow_id: flowId, include_run_number: 1, include_credits: 1 }).set(org.auth()).expect(200);
       expect(res.body.map((e: { run_number: number }) => e.run_number)).toEqual([3, 2, 1]);
       expect(res.body.every((e: { total_credits: null }) => e.total_credits === null)).toBe(true);
+    });
+
+    it('sends each run byte for byte as the retrieve endpoint does, for every include, with strings that need escaping', async () => {
+      const org = await newOrg();
+      const flowId = await createFlow(t, org.auth);
+      const inputs = [
+        { file_key: 'a.pdf' },
+        { text: 'quote " backslash \\ tab \t line\n \u0001 é 😀 \u2028', n: [1.5, -0, 1e21, 2 ** 60], deep: { a: [{}, [], null, true] } },
+        {},
+      ];
+      const ids: string[] = [];
+      for (const input of inputs) ids.push((await createExecution(t, org.auth, flowId, input)).id);
+      // What the API never writes so: every column a body carries, with characters JSON must escape.
+      await t.dataSource.query(
+        `UPDATE flow_executions SET modified_by = $2, triggered_task_executor_name = $3, pricing_config_id = $4, redrive_count = 2 WHERE id = $1`,
+        [ids[1], 'we"ird\\ \u0007 \u001f \u007f ü 😀 \u2028', 'executor "x"\n', randomUUID()],
+      );
+      await t.dataSource.query(
+        `INSERT INTO task_executions (organization_id, flow_execution_id, task_name, task_execution_idx, processing_status, credits, modified_by)
+         VALUES ($1, $2, 'a', 0, 'completed', 7, 'w'), ($1, $2, 'b', 0, 'completed', 5, 'w')`,
+        [org.id, ids[1]],
+      );
+      for (const query of [{}, { include_run_number: true }, { include_credits: true }, { include_run_number: true, include_credits: true }]) {
+        const list = await t
+          .http()
+          .get(LIST)
+          .query({ flow_id: flowId, ...query })
+          .set(org.auth())
+          .expect(200);
+        const one = await Promise.all(ids.map((id) => t.http().get(`/api/flow-executions/${id}`).query(query).set(org.auth()).expect(200)));
+        expect(list.text).toBe(
+          `[${one
+            .map((r) => r.text)
+            .reverse()
+            .join(',')}]`,
+        );
+        expect(list.headers['content-type']).toBe(one[0].headers['content-type']);
+      }
+      // The process gets each run as one string from PostgreSQL and splices it: no row of fields is parsed, no object serialized.
+      const page = await t.app.get(FlowExecutionsRepository).list({
+        flowId,
+        organizationId: org.id,
+        sortField: 'created_at',
+        sortDirection: 'asc',
+        offset: 0,
+        limit: 10,
+        withCredits: true,
+        withRunNumber: true,
+      });
+      expect(page.flow === 'ok' && page.rows.map((row) => [row.id, typeof row.body])).toEqual(ids.map((id) => [id, 'string']));
     });
 
     it('answers 422 for every bad parameter, with its location', async () => {

@@ -1,4 +1,4 @@
-import { RawJson, stringify, stringifySliced } from './raw-json';
+import { nextSlice, RawJson, stringify, stringifySliced } from './raw-json';
 
 describe('raw JSON splicing', () => {
   const value = {
@@ -18,6 +18,19 @@ describe('raw JSON splicing', () => {
     expect(stringify(new RawJson('null'))).toBe('null');
   });
 
+  it('splices the text as is, at any depth, and nothing else: exactly the walk of plain objects and arrays', () => {
+    const raw = new RawJson('{"a": [1, 2], "b": "x\\u0000y"}');
+    const body = { list: [raw, { deep: [raw, null] }], raw, n: -0, s: 'line\n"quoted"', missing: undefined, when: new Date(0) };
+    expect(stringify(body)).toBe(
+      '{"list":[{"a": [1, 2], "b": "x\\u0000y"},{"deep":[{"a": [1, 2], "b": "x\\u0000y"},null]}],"raw":{"a": [1, 2], "b": "x\\u0000y"},' +
+        '"n":0,"s":"line\\n\\"quoted\\"","when":"1970-01-01T00:00:00.000Z"}',
+    );
+    // A string that looks like a marker, without the process's nonce, is a string.
+    expect(stringify({ s: '\u0000abc:0\u0000', raw })).toBe('{"s":"\\u0000abc:0\\u0000","raw":{"a": [1, 2], "b": "x\\u0000y"}}');
+    // Outside stringify, JSON.stringify gives the value a RawJson holds.
+    expect(JSON.stringify({ raw })).toBe('{"raw":{"a":[1,2],"b":"x\\u0000y"}}');
+  });
+
   it('a RawJson serialized by JSON.stringify gives the value it holds', () => {
     expect(JSON.parse(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(parsed)));
   });
@@ -26,5 +39,46 @@ describe('raw JSON splicing', () => {
     const rows = Array.from({ length: 500 }, (_, i) => ({ ...value, i }));
     expect(await stringifySliced(rows)).toBe(stringify(rows));
     expect(await stringifySliced({ task_executions: rows, more: false })).toBe(stringify({ task_executions: rows, more: false }));
+  });
+
+  // Counts turns of the event loop (a setImmediate chain: one tick per turn) until `work` is done.
+  const turnsOf = async (work: Promise<unknown>): Promise<number> => {
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await work.finally(() => (done = true));
+    return turns;
+  };
+
+  it('work paused with nextSlice takes turns: one slice per turn of the event loop, round robin', async () => {
+    const order: string[] = [];
+    const job = async (name: string) => {
+      for (let i = 0; i < 3; i++) {
+        order.push(name);
+        await nextSlice();
+      }
+    };
+    const turns = await turnsOf(Promise.all([job('a'), job('b'), job('c')]));
+    expect(order).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
+    // Nine pauses, one resumed per turn (less the last; three setImmediate callbacks queued at once would all run in one).
+    expect(turns).toBeGreaterThanOrEqual(8);
+  });
+
+  it('pages serialized at once share the slices: each turn of the event loop runs one of them', async () => {
+    let now = 0;
+    // Every reading of the clock is a slice later: each item is a slice of its own.
+    const clock = jest.spyOn(performance, 'now').mockImplementation(() => (now += 10));
+    try {
+      const rows = Array.from({ length: 100 }, (_, i) => ({ i, input: new RawJson('{"a": 1}') }));
+      const turns = await turnsOf(Promise.all([stringifySliced(rows), stringifySliced(rows)]));
+      expect(turns).toBeGreaterThan(1.5 * rows.length);
+      expect(await stringifySliced(rows)).toBe(stringify(rows));
+    } finally {
+      clock.mockRestore();
+    }
   });
 });

@@ -1,4 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type { Express, Response } from 'express';
+
+// While `stringify` runs, a RawJson that JSON.stringify meets stands for a marker naming its text:
+// NUL, a per-process nonce, its index, NUL (PostgreSQL text never holds a NUL, and nobody can guess
+// the nonce). In JSON text the marker is a string with its NULs escaped.
+let splicing: string[] | null = null;
+const NONCE = randomBytes(12).toString('hex');
+const MARKED = new RegExp(`"\\\\u0000${NONCE}:(\\d+)\\\\u0000"`, 'g');
 
 /**
  * JSON text as PostgreSQL handed it back (`column::text`), spliced into a response as is: a 1 MiB
@@ -9,6 +17,7 @@ export class RawJson {
   constructor(readonly text: string) {}
 
   toJSON(): unknown {
+    if (splicing) return `\u0000${NONCE}:${splicing.push(this.text) - 1}\u0000`;
     return JSON.parse(this.text);
   }
 
@@ -42,29 +51,51 @@ export const SLICE_MS = 4;
 /** Arrays shorter than this are serialized in one go. */
 const SLICED_ARRAY = 64;
 
-/** JSON.stringify with `RawJson` values spliced in; plain objects and arrays are walked, anything else is JSON.stringify's. */
+/**
+ * JSON.stringify with each `RawJson`'s text spliced in where it stands: JSON.stringify's own
+ * (native) serialization, about ten times faster than walking the value in JavaScript, then one
+ * pass over the text that replaces the markers.
+ */
 export function stringify(value: unknown): string {
   if (value instanceof RawJson) return value.text;
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (value[i] === undefined ? 'null' : stringify(value[i]));
-    return `${out}]`;
+  const texts: string[] = [];
+  const outer = splicing; // a toJSON that calls stringify in turn gets its own markers
+  splicing = texts;
+  let out: string | undefined;
+  try {
+    out = JSON.stringify(value);
+  } finally {
+    splicing = outer;
   }
-  if (isPlainObject(value)) {
-    let out = '{';
-    for (const key of Object.keys(value)) {
-      const v = value[key];
-      if (v === undefined || typeof v === 'function') continue;
-      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${stringify(v)}`;
-    }
-    return `${out}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+  if (out === undefined) return 'null';
+  return texts.length === 0 ? out : out.replace(MARKED, (_, i: string) => texts[Number(i)]);
+}
+
+// Work paused by `nextSlice`, oldest first; one resumes per turn of the event loop.
+const paused: (() => void)[] = [];
+
+function resumeOne(): void {
+  const resume = paused.shift()!;
+  if (paused.length > 0) setImmediate(resumeOne);
+  resume();
+}
+
+/**
+ * Resolves on a later turn of the event loop, once the I/O that came in meanwhile has been served.
+ * Everything paused here takes turns, one slice per turn (round robin): ten pages being serialized
+ * hold the loop for one slice between two polls, not for ten back to back as ten `setImmediate`s
+ * queued in the same turn would.
+ */
+export function nextSlice(): Promise<void> {
+  return new Promise((resolve) => {
+    paused.push(resolve);
+    if (paused.length === 1) setImmediate(resumeOne);
+  });
 }
 
 /**
  * The same text as `stringify`, produced in slices of at most about SLICE_MS that yield to the event
- * loop (setImmediate) in between: a page of 1,000 rows never holds the process for its whole serialization.
+ * loop (`nextSlice`) in between: a page of 1,000 rows never holds the process for its whole serialization.
  */
 export async function stringifySliced(value: unknown): Promise<string> {
   const clock = { since: performance.now() };
@@ -77,7 +108,7 @@ async function walk(value: unknown, clock: { since: number }): Promise<string> {
     for (let i = 0; i < value.length; i++) {
       parts[i] = value[i] === undefined ? 'null' : stringify(value[i]);
       if (performance.now() - clock.since > SLICE_MS) {
-        await new Promise((done) => setImmediate(done));
+        await nextSlice();
         clock.since = performance.now();
       }
     }

@@ -140,7 +140,12 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.*
+  page.fetched,
+  page.id,
+  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+    to_json(page.triggered_task_executor_name)::text,
+    'null'
+  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -211,7 +216,12 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   c.id IS NOT NULL AS cursor_found,
-  page.*
+  page.fetched,
+  page.id,
+  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+    to_json(page.triggered_task_executor_name)::text,
+    'null'
+  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
 FROM
   flows f
   LEFT JOIN flow_executions c ON c.id = $3
@@ -285,7 +295,12 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.*
+  page.fetched,
+  page.id,
+  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || COALESCE(to_json(page.total_credits)::text, 'null') || ',"triggered_task_executor_name":' || COALESCE(
+    to_json(page.triggered_task_executor_name)::text,
+    'null'
+  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -452,7 +467,12 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.*
+  page.fetched,
+  page.id,
+  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+    to_json(page.triggered_task_executor_name)::text,
+    'null'
+  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -619,7 +639,12 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.*
+  page.fetched,
+  page.id,
+  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+    to_json(page.triggered_task_executor_name)::text,
+    'null'
+  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -759,7 +784,12 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   c.id IS NOT NULL AS cursor_found,
-  page.*
+  page.fetched,
+  page.id,
+  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+    to_json(page.triggered_task_executor_name)::text,
+    'null'
+  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
 FROM
   flows f
   LEFT JOIN flow_executions c ON c.id = $7
