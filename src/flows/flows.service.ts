@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { JsonWorkers, workerModule } from '../common/json-worker/json-workers';
 import { isUuid } from '../common/validation/parse-id.pipe';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
@@ -15,7 +16,8 @@ import {
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowAnalysisCache, FlowHead } from './flow-analysis';
-import { definitionLimitIssues, dslIssues, flowTasks, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { checkDefinition, checkIsHeavy, DefinitionVerdict } from './definition-check';
+import { dslIssues, flowTasks, orderedTaskNames } from './flow-definition';
 import { taskTimeoutIssues } from './flow-timeouts';
 import type { FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
@@ -34,6 +36,8 @@ export function versionKey(flowId: string, version: number): string {
   return `${flowId}:${version}`;
 }
 
+const FLOW_WORKER = workerModule(__filename, 'flow-worker');
+
 // flow_versions.version is a PostgreSQL integer; larger numbers name no version.
 const MAX_VERSION = 2_147_483_647;
 
@@ -42,10 +46,11 @@ export class FlowsService {
   constructor(
     private readonly repository: FlowsRepository,
     private readonly analyses: FlowAnalysisCache,
+    private readonly workers: JsonWorkers,
   ) {}
 
   async create(principal: Principal, dto: CreateFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
-    assertValidDefinition(dto.definition);
+    const order = await this.assertValidDefinition(dto.definition, query);
     assertTaskTimeouts(dto.settings, dto.definition);
     const created = await this.repository.create(
       {
@@ -59,6 +64,7 @@ export class FlowsService {
       },
       dto.definition,
     );
+    rememberChecked(created.version, query, order);
     return respond(created, query);
   }
 
@@ -128,10 +134,11 @@ export class FlowsService {
   /** Stores the definition as a new version (latest + 1); only a draft flow can change (spec). */
   async updateDefinition(principal: Principal, id: string, dto: UpdateFlowDefinitionDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     assertDraft(await this.getAccessible(principal, id));
-    assertValidDefinition(dto.definition);
+    const order = await this.assertValidDefinition(dto.definition, query);
     const updated = await this.repository.addVersion(principal.organizationId, id, dto.definition, principal.subject, (locked) =>
       assertDraft(this.accessible(principal, locked)),
     );
+    rememberChecked(updated.version, query, order);
     this.analyses.invalidate(id);
     return respond(updated, query);
   }
@@ -186,6 +193,24 @@ export class FlowsService {
     return { id: row!.id, organizationId: row!.organization_id, latestVersion: row!.latest_version, definition: row!.definition };
   }
 
+  /**
+   * A 422 past the definition's limits, `invalid_dsl_input` for a definition that breaks the DSL's
+   * rules; the ordered task names when the answer includes them. A definition that compiles schemas
+   * or is large is checked on a JSON worker (docs/api.md#event-loop-budget).
+   */
+  private async assertValidDefinition(definition: unknown, query: FlowExpansionQueryDto): Promise<string[] | null> {
+    const task = { definition, order: Boolean(query.include_ordered_task_names) };
+    const verdict = checkIsHeavy(definition) ? await this.workers.run<DefinitionVerdict>(FLOW_WORKER, 'checkDefinition', task) : checkDefinition(task);
+    // 422 first: past these limits, checking the definition itself would cost too much.
+    if ('limits' in verdict) {
+      throw new RequestValidationError(
+        verdict.limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })),
+      );
+    }
+    if ('problems' in verdict) throw new AppError('invalid_dsl_input', 'Invalid DSL input', verdict.problems);
+    return verdict.order;
+  }
+
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
     return this.accessible(principal, isUuid(id) ? await this.repository.findWithLatest(id.toLowerCase()) : null);
   }
@@ -235,24 +260,20 @@ const derivedCache = new Map<string, unknown>();
 function derived<T>(version: FlowVersionEntity, kind: string, compute: (definition: unknown) => T): T {
   const key = `${version.flowId}:${version.version}:${kind}`;
   let value = derivedCache.get(key) as T | undefined;
-  if (value === undefined) {
-    value = compute(version.definition);
-    if (derivedCache.size >= DERIVED_LIMIT) derivedCache.delete(derivedCache.keys().next().value as string);
-  } else derivedCache.delete(key);
-  derivedCache.set(key, value);
+  if (value === undefined) value = compute(version.definition);
+  remember(key, value);
   return value;
 }
 
-function assertValidDefinition(definition: unknown): void {
-  // 422 first: past these limits, checking the definition itself would cost too much.
-  const limits = definitionLimitIssues(definition);
-  if (limits.length > 0) {
-    throw new RequestValidationError(
-      limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })),
-    );
-  }
-  const problems = validateFlowDefinition(definition);
-  if (problems.length > 0) throw new AppError('invalid_dsl_input', 'Invalid DSL input', problems);
+function remember(key: string, value: unknown): void {
+  if (!derivedCache.delete(key) && derivedCache.size >= DERIVED_LIMIT) derivedCache.delete(derivedCache.keys().next().value as string);
+  derivedCache.set(key, value);
+}
+
+/** What the answer of a save includes, from its check: no problems (it was saved), its order when asked (computed by the check). */
+function rememberChecked(version: FlowVersionEntity, query: FlowExpansionQueryDto, order: string[] | null): void {
+  if (query.include_validation_errors) remember(`${version.flowId}:${version.version}:issues`, []);
+  if (order) remember(`${version.flowId}:${version.version}:order`, order);
 }
 
 function assertDraft(row: FlowWithVersion): FlowWithVersion {
