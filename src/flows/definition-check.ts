@@ -1,4 +1,4 @@
-import { DslIssue, definitionLimitIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { DslIssue, definitionLimitIssues, dslIssues, orderedTaskNames, validateFlowDefinition } from './flow-definition';
 
 /**
  * The checks of a definition being saved, as plain data, so that they can run on a JSON worker
@@ -13,6 +13,16 @@ export function checkDefinition({ definition, order }: { definition: unknown; or
   const problems = validateFlowDefinition(definition);
   if (problems.length > 0) return { problems };
   return { order: order ? orderedTaskNames(definition) : null };
+}
+
+/** What a read that includes them shows of a stored version: its problems (`validation_errors`) and its order, each when asked. */
+export interface DerivedParts {
+  issues: DslIssue[] | null;
+  order: string[] | null;
+}
+
+export function deriveDefinition({ definition, issues, order }: { definition: unknown; issues: boolean; order: boolean }): DerivedParts {
+  return { issues: issues ? dslIssues(definition) : null, order: order ? orderedTaskNames(definition) : null };
 }
 
 /** Characters (strings and member names) of a definition past which its checks run on a JSON worker. */

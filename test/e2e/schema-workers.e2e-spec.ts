@@ -136,6 +136,37 @@ describe('schema work on JSON workers', () => {
       expect([order.length, order.slice(0, 4), order.slice(-2)]).toEqual([1000, ['a0', 'b499', 'a1', 'b498'], ['a499', 'b0']]);
     });
 
+    it("derives a stored version's problems and order on a worker when a read includes them, as the event loop does", async () => {
+      const org = await newOrg();
+      const withSchema = await createFlow(t, org.auth, [
+        { name: 'in', parameters: { input_schema: { type: 'object', properties: { a: { type: 'string', pattern: fresh() } } } } },
+      ]);
+      const read = await onThisThread(() => t.http().get(`/api/flows/${withSchema}?${includes}`).set(org.auth()));
+      expect(read.calls).toEqual(none);
+      expect([read.result.body.task_names, read.result.body.validation_errors]).toEqual([['in'], []]);
+
+      // Stored before the rules they break existed: the same problems, one of them small enough for the event loop.
+      const broken: TaskSpec[] = [
+        { name: 'a', parameters: { x: '{{ghost.y}}', y: '{{b.o}}' } },
+        { name: 'b', parameters: { x: '{{a.o}}' } },
+      ];
+      const [small, large] = [await createFlow(t, org.auth, [{ name: 'in' }]), await createFlow(t, org.auth, [{ name: 'in' }])];
+      for (const [id, tasks] of [
+        [small, broken],
+        [large, [...broken, { name: 'pad', parameters: { note: 'n'.repeat(8_000) } }]],
+      ] as const) {
+        await t.dataSource.query(`UPDATE flow_versions SET definition = $2 WHERE flow_id = $1`, [id, JSON.stringify(definitionOf([...tasks]))]);
+      }
+      const here = await onThisThread(() => t.http().get(`/api/flows/${small}?${includes}`).set(org.auth()));
+      const there = await onThisThread(() => t.http().get(`/api/flows/${large}?${includes}`).set(org.auth()));
+      expect([here.calls.issuesListed, here.calls.ordered]).toEqual([1, 1]);
+      expect(there.calls).toEqual(none);
+      expect(there.result.body.validation_errors).toEqual(here.result.body.validation_errors);
+      expect(here.result.body.validation_errors).toHaveLength(2);
+      // a and b wait on each other: tasks on a cycle come last.
+      expect(there.result.body.task_names).toEqual(['pad', ...(here.result.body.task_names as string[])]);
+    });
+
     it('keeps a small definition without schemas on the event loop', async () => {
       const org = await newOrg();
       const { result, calls } = await onThisThread(() => post(org, '/api/flows', { display_name: 'plain', definition: definitionOf([{ name: 'in' }]) }));
