@@ -66,12 +66,12 @@ export type SchemaVerdict =
 const compiled = new Map<number, SchemaValidator>();
 const COMPILED_KEPT = 64;
 
-/** Validates JSON text against a tenant schema, compiled here once per id. */
-export function validateJson({ id, schema, text }: { id: number; schema: object; text: string }): SchemaVerdict {
+/** Validates JSON text against a tenant schema (JSON text too), compiled here once per id. */
+export function validateJson({ id, schema, text }: { id: number; schema: string; text: string }): SchemaVerdict {
   let validate = compiled.get(id);
   if (!validate) {
     try {
-      validate = compileTenantSchema(schema);
+      validate = compileTenantSchema(JSON.parse(schema) as object);
     } catch (error) {
       // Flows saved before a limit existed may hold a schema that no longer compiles: the main thread answers it.
       return { unusable: (error as Error).message };

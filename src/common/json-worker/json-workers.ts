@@ -47,7 +47,7 @@ export class JsonWorkers implements OnApplicationShutdown {
 
   /** Validates JSON text against a tenant's schema (each thread compiles it once). */
   validate(schema: TenantSchema, text: string): Promise<SchemaVerdict> {
-    return this.pool.run({ id: schema.id, schema: schema.schema, text }, { name: 'validateJson' }) as Promise<SchemaVerdict>;
+    return this.pool.run({ id: schema.id, schema: schema.text, text }, { name: 'validateJson' }) as Promise<SchemaVerdict>;
   }
 
   /** Runs `name` of another task module (`workerModule`): a feature's own work off the event loop, on the same threads. */
