@@ -162,7 +162,7 @@ export class FlowExecutionsService {
       const { analysis } = await this.flows.latest(principal, dto.flow_id, attempt > 1);
       const task = chooseInputTask(analysis.inputTasks, dto.input_task_name ?? null);
       const schema = inputSchemaOf(task);
-      if (schema) await this.inputs.validate(analysis.validator(`${task.name}:input`, schema), schema, dto.input);
+      if (schema) await this.inputs.validate(analysis.schema(`${task.name}:input`, schema), dto.input);
 
       const row = await this.lifecycle.start({
         organizationId: principal.organizationId,

@@ -38,8 +38,9 @@ describe('FlowAnalysis', () => {
 
   it('compiles a schema once per key', () => {
     const schema = analysis.task('receive')!.parameters.input_schema as object;
-    const validate = analysis.validator('receive:input', schema);
-    expect(analysis.validator('receive:input', schema)).toBe(validate);
+    const validate = analysis.schema('receive:input', schema).validator;
+    expect(analysis.schema('receive:input', schema).validator).toBe(validate);
+    expect(analysis.schema('receive:input', schema).onWorker).toBe(false);
     expect(validate({})).toHaveLength(1);
     expect(validate({ file_key: 'a.pdf' })).toHaveLength(0);
   });

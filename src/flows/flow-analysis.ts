@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { badRequest } from '../common/errors/app-error';
 import { MetricsService } from '../common/metrics/metrics.service';
-import type { SchemaValidator } from '../common/validation/json-schema';
+import { TenantSchema } from '../common/validation/json-schema';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { Notifier } from '../database/notifier';
-import { compileInputSchema, downstreamTasks, FlowTask, flowTasks, inputTasks, orderedTaskNames } from './flow-definition';
+import { downstreamTasks, FlowTask, flowTasks, inputTasks, orderedTaskNames } from './flow-definition';
 import { FlowsRepository } from './flows.repository';
 
 /** `flows` rows whose latest version or deletion changed, by any path: the payload is the flow's id (notify_flow_change). */
@@ -13,14 +12,14 @@ export const FLOW_CHANGES_CHANNEL = 'flow_changes';
 
 /**
  * What a flow version's definition says, computed once: its tasks, input tasks, order, and the
- * compiled validators of its schemas (on first use). A version never changes once written.
+ * schemas it checks requests against (compiled on first use). A version never changes once written.
  */
 export class FlowAnalysis {
   readonly tasks: readonly FlowTask[];
   readonly inputTasks: readonly FlowTask[];
   private readonly byName: Map<string, FlowTask>;
   private order: string[] | undefined;
-  private readonly validators = new Map<string, SchemaValidator>();
+  private readonly schemas = new Map<string, TenantSchema>();
 
   constructor(
     readonly flowId: string,
@@ -48,19 +47,11 @@ export class FlowAnalysis {
     return downstreamTasks(this.definition, taskName);
   }
 
-  /** The compiled validator of one of the version's schemas (`key`: which, e.g. `<task>:input`), compiled once. */
-  validator(key: string, schema: object): SchemaValidator {
-    let validate = this.validators.get(key);
-    if (!validate) {
-      try {
-        validate = compileInputSchema(schema);
-      } catch (error) {
-        // Flows saved before a limit existed (a pattern RE2 cannot run, a schema too large) keep it; nothing can be checked against it.
-        throw badRequest(`The schema of this flow cannot be used: ${(error as Error).message}`);
-      }
-      this.validators.set(key, validate);
-    }
-    return validate;
+  /** One of the version's schemas (`key`: which, e.g. `<task>:input`), kept with its compiled validator. */
+  schema(key: string, schema: object): TenantSchema {
+    let kept = this.schemas.get(key);
+    if (!kept) this.schemas.set(key, (kept = new TenantSchema(schema)));
+    return kept;
   }
 }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
+import { JsonWorkers, workerModule } from '../common/json-worker/json-workers';
 import { isUuid } from '../common/validation/parse-id.pipe';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { CreateFlowDto, FLOW_STATUSES, FlowSettingsDto, PatchFlowDto, UpdateFlowDefinitionDto } from './dto/flow.dto';
@@ -15,7 +16,8 @@ import {
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowAnalysisCache, FlowHead } from './flow-analysis';
-import { definitionLimitIssues, dslIssues, flowTasks, orderedTaskNames, validateFlowDefinition } from './flow-definition';
+import { checkDefinition, checkIsHeavy, DefinitionVerdict, deriveDefinition, DerivedParts } from './definition-check';
+import { DslIssue, flowTasks } from './flow-definition';
 import { taskTimeoutIssues } from './flow-timeouts';
 import type { FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
@@ -34,6 +36,8 @@ export function versionKey(flowId: string, version: number): string {
   return `${flowId}:${version}`;
 }
 
+const FLOW_WORKER = workerModule(__filename, 'flow-worker');
+
 // flow_versions.version is a PostgreSQL integer; larger numbers name no version.
 const MAX_VERSION = 2_147_483_647;
 
@@ -42,10 +46,11 @@ export class FlowsService {
   constructor(
     private readonly repository: FlowsRepository,
     private readonly analyses: FlowAnalysisCache,
+    private readonly workers: JsonWorkers,
   ) {}
 
   async create(principal: Principal, dto: CreateFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
-    assertValidDefinition(dto.definition);
+    const order = await this.assertValidDefinition(dto.definition, query);
     assertTaskTimeouts(dto.settings, dto.definition);
     const created = await this.repository.create(
       {
@@ -59,7 +64,8 @@ export class FlowsService {
       },
       dto.definition,
     );
-    return respond(created, query);
+    rememberChecked(created.version, query, order);
+    return this.respond(created, query);
   }
 
   /** A page of flows; `nextOffset` when the page ended early by its byte budget (docs/api.md#page-size-budgets). */
@@ -89,12 +95,12 @@ export class FlowsService {
           rows.map((row) => row.flow.id),
         )
       : null;
-    const flows = await eachYielding(query, rows, (row) => respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null }));
+    const flows = await eachYielding(query, rows, (row) => this.respond(row, query, { latestVersionExecutionsCount: counts?.get(row.flow.id) ?? null }));
     return { body: { flows, total, page, page_size: pageSize }, nextOffset: truncated ? offset + rows.length : null };
   }
 
   async get(principal: Principal, id: string, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
-    return respond(await this.getAccessible(principal, id), query);
+    return this.respond(await this.getAccessible(principal, id), query);
   }
 
   async update(principal: Principal, id: string, dto: PatchFlowDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
@@ -114,7 +120,7 @@ export class FlowsService {
       const updated = await this.repository.update(principal.organizationId, id, { ...changes, modifiedBy: principal.subject });
       if (!updated) throw notFound('Flow');
     }
-    return respond(await this.getAccessible(principal, id), query);
+    return this.respond(await this.getAccessible(principal, id), query);
   }
 
   /** Soft delete: the flow and all its versions answer 404 from now on; executions keep their data. */
@@ -128,19 +134,20 @@ export class FlowsService {
   /** Stores the definition as a new version (latest + 1); only a draft flow can change (spec). */
   async updateDefinition(principal: Principal, id: string, dto: UpdateFlowDefinitionDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     assertDraft(await this.getAccessible(principal, id));
-    assertValidDefinition(dto.definition);
+    const order = await this.assertValidDefinition(dto.definition, query);
     const updated = await this.repository.addVersion(principal.organizationId, id, dto.definition, principal.subject, (locked) =>
       assertDraft(this.accessible(principal, locked)),
     );
+    rememberChecked(updated.version, query, order);
     this.analyses.invalidate(id);
-    return respond(updated, query);
+    return this.respond(updated, query);
   }
 
   /** A page of versions, newest first (docs/api.md#flows-and-versions); `nextAfter` names the cursor of the next page, if any. */
   async listVersions(principal: Principal, id: string, query: ListFlowVersionsQueryDto): Promise<{ items: FlowResponseDto[]; nextAfter: number | null }> {
     const { flow } = await this.getAccessible(principal, id);
     const page = await this.repository.listVersions(principal.organizationId, id, query.after ?? null, query.limit ?? VERSIONS_MAX_LIMIT);
-    const items = await eachYielding(query, page.versions, (version) => toFlowVersionResponse(flow, version, extras(version, query)));
+    const items = await eachYielding(query, page.versions, async (version) => toFlowVersionResponse(flow, version, await this.extras(version, query)));
     return { items, nextAfter: page.more ? page.versions[page.versions.length - 1].version : null };
   }
 
@@ -148,7 +155,7 @@ export class FlowsService {
     const { flow } = await this.getAccessible(principal, id);
     const found = isStorableVersion(version) ? await this.repository.findVersion(principal.organizationId, id, version) : null;
     if (!found) throw notFound('Flow version');
-    return toFlowVersionResponse(flow, found, extras(found, query));
+    return toFlowVersionResponse(flow, found, await this.extras(found, query));
   }
 
   async updateVersionMetadata(principal: Principal, id: string, version: number, dto: UpdateFlowVersionMetadataDto): Promise<FlowVersionSummaryDto> {
@@ -186,6 +193,45 @@ export class FlowsService {
     return { id: row!.id, organizationId: row!.organization_id, latestVersion: row!.latest_version, definition: row!.definition };
   }
 
+  /**
+   * A 422 past the definition's limits, `invalid_dsl_input` for a definition that breaks the DSL's
+   * rules; the ordered task names when the answer includes them. A definition that compiles schemas
+   * or is large is checked on a JSON worker (docs/api.md#event-loop-budget).
+   */
+  private async assertValidDefinition(definition: unknown, query: FlowExpansionQueryDto): Promise<string[] | null> {
+    const task = { definition, order: Boolean(query.include_ordered_task_names) };
+    const verdict = checkIsHeavy(definition) ? await this.workers.run<DefinitionVerdict>(FLOW_WORKER, 'checkDefinition', task) : checkDefinition(task);
+    // 422 first: past these limits, checking the definition itself would cost too much.
+    if ('limits' in verdict) {
+      throw new RequestValidationError(
+        verdict.limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })),
+      );
+    }
+    if ('problems' in verdict) throw new AppError('invalid_dsl_input', 'Invalid DSL input', verdict.problems);
+    return verdict.order;
+  }
+
+  private async respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): Promise<FlowResponseDto> {
+    return toFlowResponse(row.flow, row.version, { ...(await this.extras(row.version, query)), ...more });
+  }
+
+  /** The derived parts the query asks for: computed once per version and process, on a JSON worker when the definition is heavy. */
+  private async extras(version: FlowVersionEntity, query: FlowExpansionQueryDto): Promise<FlowResponseExtras> {
+    const order = Boolean(query.include_ordered_task_names);
+    const issues = Boolean(query.include_validation_errors);
+    if (!order && !issues) return { taskNames: null, validationErrors: null };
+    const key = `${version.flowId}:${version.version}`;
+    let taskNames = order ? (recall(`${key}:order`) as string[] | undefined) : undefined;
+    let validationErrors = issues ? (recall(`${key}:issues`) as DslIssue[] | undefined) : undefined;
+    const task = { definition: version.definition, order: order && !taskNames, issues: issues && !validationErrors };
+    if (task.order || task.issues) {
+      const found = checkIsHeavy(version.definition) ? await this.workers.run<DerivedParts>(FLOW_WORKER, 'deriveDefinition', task) : deriveDefinition(task);
+      if (found.order) remember(`${key}:order`, (taskNames = found.order));
+      if (found.issues) remember(`${key}:issues`, (validationErrors = found.issues));
+    }
+    return { taskNames: taskNames ?? null, validationErrors: validationErrors ?? null };
+  }
+
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
     return this.accessible(principal, isUuid(id) ? await this.repository.findWithLatest(id.toLowerCase()) : null);
   }
@@ -202,26 +248,15 @@ export class FlowsService {
   }
 }
 
-function respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): FlowResponseDto {
-  return toFlowResponse(row.flow, row.version, { ...extras(row.version, query), ...more });
-}
-
-function extras(version: FlowVersionEntity, query: FlowExpansionQueryDto): FlowResponseExtras {
-  return {
-    taskNames: query.include_ordered_task_names ? derived(version, 'order', orderedTaskNames) : null,
-    validationErrors: query.include_validation_errors ? derived(version, 'issues', dslIssues) : null,
-  };
-}
-
 /**
  * `map`, letting other requests run between items when the query asks for derived data: computing it
- * for a flow not seen before compiles its schemas, and a page holds up to 100 flows.
+ * here for a small flow not seen before costs up to about half a millisecond, and a page holds up to 100 flows.
  */
-async function eachYielding<T, R>(query: FlowExpansionQueryDto, items: T[], map: (item: T) => R): Promise<R[]> {
+async function eachYielding<T, R>(query: FlowExpansionQueryDto, items: T[], map: (item: T) => Promise<R>): Promise<R[]> {
   const derives = Boolean(query.include_ordered_task_names || query.include_validation_errors);
   const out: R[] = [];
   for (const item of items) {
-    out.push(map(item));
+    out.push(await map(item));
     if (derives) await new Promise((resolve) => setImmediate(resolve));
   }
   return out;
@@ -232,27 +267,22 @@ async function eachYielding<T, R>(query: FlowExpansionQueryDto, items: T[], map:
 const DERIVED_LIMIT = 1000;
 const derivedCache = new Map<string, unknown>();
 
-function derived<T>(version: FlowVersionEntity, kind: string, compute: (definition: unknown) => T): T {
-  const key = `${version.flowId}:${version.version}:${kind}`;
-  let value = derivedCache.get(key) as T | undefined;
-  if (value === undefined) {
-    value = compute(version.definition);
-    if (derivedCache.size >= DERIVED_LIMIT) derivedCache.delete(derivedCache.keys().next().value as string);
-  } else derivedCache.delete(key);
-  derivedCache.set(key, value);
+/** A derived part computed before, made the most recently used. */
+function recall(key: string): unknown {
+  const value = derivedCache.get(key);
+  if (value !== undefined) remember(key, value);
   return value;
 }
 
-function assertValidDefinition(definition: unknown): void {
-  // 422 first: past these limits, checking the definition itself would cost too much.
-  const limits = definitionLimitIssues(definition);
-  if (limits.length > 0) {
-    throw new RequestValidationError(
-      limits.map((issue) => ({ loc: ['body', 'definition', ...issue.loc], msg: issue.msg, type: 'limit_exceeded', input: null })),
-    );
-  }
-  const problems = validateFlowDefinition(definition);
-  if (problems.length > 0) throw new AppError('invalid_dsl_input', 'Invalid DSL input', problems);
+function remember(key: string, value: unknown): void {
+  if (!derivedCache.delete(key) && derivedCache.size >= DERIVED_LIMIT) derivedCache.delete(derivedCache.keys().next().value as string);
+  derivedCache.set(key, value);
+}
+
+/** What the answer of a save includes, from its check: no problems (it was saved), its order when asked (computed by the check). */
+function rememberChecked(version: FlowVersionEntity, query: FlowExpansionQueryDto, order: string[] | null): void {
+  if (query.include_validation_errors) remember(`${version.flowId}:${version.version}:issues`, []);
+  if (order) remember(`${version.flowId}:${version.version}:order`, order);
 }
 
 function assertDraft(row: FlowWithVersion): FlowWithVersion {

@@ -105,11 +105,11 @@ export class WebhookDataService {
     if (task.task_executor_name !== WEBHOOK_RECEIVER) {
       throw badRequest(`Task '${dto.task_name}' is not a ${WEBHOOK_RECEIVER} task (its executor is '${task.task_executor_name}')`);
     }
-    const issues = this.outputIssues(analysis, task, dto.data);
+    const issues = await this.outputIssues(analysis, task, dto.data);
     if (issues.length > 0) throw new RequestValidationError(issues);
   }
 
-  private outputIssues(analysis: PinnedVersion, task: FlowTask, data: unknown) {
+  private async outputIssues(analysis: PinnedVersion, task: FlowTask, data: unknown) {
     let model: object | undefined;
     try {
       model = outputModelOf(task);
@@ -117,6 +117,6 @@ export class WebhookDataService {
       // Flows saved before fields were validated may hold a model that is not one.
       throw badRequest(`Task '${task.name}' has no valid output model: ${(error as Error).message}`);
     }
-    return model ? this.inputs.issues(analysis.validator(`${task.name}:output`, model), data, ['body', 'data']) : [];
+    return model ? this.inputs.issues(analysis.schema(`${task.name}:output`, model), data, ['body', 'data']) : [];
   }
 }

@@ -56,19 +56,26 @@ export function parseBody(text: string): ParsedBody {
   return { members, value: null, nonFinite, unstorable };
 }
 
-/** What a validation found: Ajv's errors (the fields the answer uses), or the budget it ran out of. */
+/** What a validation found: Ajv's errors (the fields the answer uses), the budget it ran out of, or why the schema cannot be compiled. */
 export type SchemaVerdict =
-  { errors: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[] } | { budget: ValidationBudgetExceeded['what'] };
+  | { errors: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[] }
+  | { budget: ValidationBudgetExceeded['what'] }
+  | { unusable: string };
 
-// Compiled schemas by the id the main thread gave them (one per compiled validator there); the oldest go first.
+// Compiled schemas by the id the main thread gave them (TenantSchema.id); the oldest go first.
 const compiled = new Map<number, SchemaValidator>();
 const COMPILED_KEPT = 64;
 
-/** Validates JSON text against a tenant schema the main thread already compiled (and so accepted) once. */
-export function validateJson({ id, schema, text }: { id: number; schema: object; text: string }): SchemaVerdict {
+/** Validates JSON text against a tenant schema (JSON text too), compiled here once per id. */
+export function validateJson({ id, schema, text }: { id: number; schema: string; text: string }): SchemaVerdict {
   let validate = compiled.get(id);
   if (!validate) {
-    validate = compileTenantSchema(schema);
+    try {
+      validate = compileTenantSchema(JSON.parse(schema) as object);
+    } catch (error) {
+      // Flows saved before a limit existed may hold a schema that no longer compiles: the main thread answers it.
+      return { unusable: (error as Error).message };
+    }
     compiled.set(id, validate);
     if (compiled.size > COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
   }

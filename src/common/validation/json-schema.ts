@@ -337,6 +337,53 @@ export function compileTenantSchema(schema: object): SchemaValidator {
   };
 }
 
+/**
+ * Whether checking a value against `schema` may run a tenant's pattern (`pattern`,
+ * `patternProperties`, `format: regex`): the checks whose cost is characters times a program.
+ */
+export function holdsPatterns(schema: unknown): boolean {
+  let found = false;
+  walkSchemas(schema, (node) => {
+    found ||= typeof node.pattern === 'string' || isRecord(node.patternProperties) || node.format === 'regex';
+  });
+  return found;
+}
+
+/** Characters of JSON past which compiling a schema costs the event loop more than a worker round trip (about 1 ms a KiB). */
+export const SCHEMA_WORKER_CHARS = 1_024;
+
+/**
+ * A tenant's schema as a flow version holds it: known to the JSON workers by `id` (unique in the
+ * process; each worker thread compiles its own copy once), compiled here on first use.
+ */
+export class TenantSchema {
+  private static nextId = 1;
+  readonly id = TenantSchema.nextId++;
+  private compiled: SchemaValidator | undefined;
+  private heavy: boolean | undefined;
+  private json: string | undefined;
+
+  constructor(readonly schema: object) {}
+
+  /** Its JSON text, made once: what a worker is sent (a string copies faster than the objects it holds). */
+  get text(): string {
+    return (this.json ??= JSON.stringify(this.schema));
+  }
+
+  /**
+   * Whether values are checked against it on a JSON worker: it holds patterns (characters times a
+   * program, up to the pattern budget), or is `SCHEMA_WORKER_CHARS` long or more (its compilation).
+   */
+  get onWorker(): boolean {
+    return (this.heavy ??= holdsPatterns(this.schema) || jsonLength(this.schema, SCHEMA_WORKER_CHARS) >= SCHEMA_WORKER_CHARS);
+  }
+
+  /** The validator, compiled once (throws as `compileTenantSchema` does; a failure is not kept). */
+  get validator(): SchemaValidator {
+    return (this.compiled ??= compileTenantSchema(this.schema));
+  }
+}
+
 /** A copy of `schema` with the step keyword in every subschema (data keywords untouched). */
 function withSteps(schema: object): object {
   // A JSON round trip, not structuredClone: the copy's objects must share the realm (and constructors) of the data compared to const and enum.
