@@ -31,7 +31,16 @@ export interface WritesContext {
 }
 
 export interface WritesResult {
-  rows: { scenario: string; connections: number; requestsPerSecond: number; p50: number | null; p99: number | null; errors: number }[];
+  rows: {
+    scenario: string;
+    connections: number;
+    requestsPerSecond: number;
+    p50: number | null;
+    p99: number | null;
+    /** The server process's CPU time per response (user + system), the application's share of a request. */
+    cpuMsPerRequest: number | null;
+    errors: number;
+  }[];
   floor: { insertP50: number; startP50: number };
   ratios: { name: string; value: number | null; target: string; ok: boolean | null }[];
 }
@@ -148,6 +157,7 @@ export async function benchWrites(ctx: WritesContext): Promise<WritesResult> {
         requestsPerSecond: median(runs.map((m) => m.requestsPerSecond))!,
         p50: median(runs.map((m) => m.p50)),
         p99: median(runs.map((m) => m.p99)),
+        cpuMsPerRequest: median(runs.map((m) => m.cpuMsPerRequest)),
         errors: runs.reduce((n, m) => n + m.errors, 0),
       };
     });
@@ -189,9 +199,11 @@ export function writesMarkdown(result: WritesResult, load: string): string {
   const lines = [
     `Writes (medians over rounds; load average ${load}):`,
     '',
-    '| scenario | connections | req/s | p50 ms | p99 ms | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...result.rows.map((r) => `| ${r.scenario} | ${r.connections} | ${r.requestsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.errors} |`),
+    '| scenario | connections | req/s | p50 ms | p99 ms | app CPU ms/req | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...result.rows.map(
+      (r) => `| ${r.scenario} | ${r.connections} | ${r.requestsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.cpuMsPerRequest)} | ${r.errors} |`,
+    ),
     '',
     `Floor at 1 connection: committed single-row INSERT p50 ${ms(result.floor.insertP50)} ms; start_flow_execution() alone p50 ${ms(result.floor.startP50)} ms.`,
     '',
