@@ -193,9 +193,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** A server as a tracked child with its output in bench/results/<name>.log; resolves once /health/ready answers 200. */
+/**
+ * A server as a tracked child with its output in bench/results/<name>.log; resolves once /health/ready answers 200.
+ * `BENCH_SERVER_NODE_ARGS` (space-separated) goes to every server's node, for example
+ * `--cpu-prof --cpu-prof-dir=bench/results/profiles` (NODE_OPTIONS refuses --cpu-prof).
+ */
 async function startServer(name: string, script: string, env: NodeJS.ProcessEnv): Promise<BenchServer> {
-  const server = await spawnServer({ script, cwd: ROOT, env, logFile: join(RESULTS, `${name}.log`) });
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = await spawnServer({ script, cwd: ROOT, env, nodeArgs, logFile: join(RESULTS, `${name}.log`) });
   track(server.child);
   await waitUntilReady(server, 60_000).catch((error: Error) => {
     throw new Error(`the ${name} server: ${error.message}`);
