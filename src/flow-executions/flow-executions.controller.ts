@@ -49,7 +49,7 @@ export class FlowExecutionsController {
   ): Promise<FlowExecutionResponseWithRunNumberDto[]> {
     const page = await this.service.list(principal, query);
     if (page.nextCursor) res.setHeader('Link', nextPageLink(req.originalUrl, page.nextCursor));
-    return page.items;
+    return page.items as unknown as FlowExecutionResponseWithRunNumberDto[];
   }
 
   /**

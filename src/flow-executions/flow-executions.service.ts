@@ -36,7 +36,8 @@ import { NamedTask, PinnedVersion, unknownTasksError } from './pinned-tasks';
 import { parseSelection, Selection } from './selection';
 
 export interface FlowExecutionPage {
-  items: FlowExecutionResponseWithRunNumberDto[];
+  /** The page's runs, one JSON array (FlowExecutionResponseWithRunNumberDto[]) as PostgreSQL wrote it. */
+  items: RawJson;
   /** Id of the last execution when the page is full: the cursor of the next page. */
   nextCursor: string | null;
 }
@@ -197,12 +198,11 @@ export class FlowExecutionsService {
     if (result.cursor === 'missing') {
       throw badRequest('start_from_execution_id does not name an execution of this flow');
     }
-    // Each body is JSON text PostgreSQL built: spliced into the answer as is (docs/api.md#event-loop-budget).
-    const rows = result.rows;
-    const items = rows.map((row) => new RawJson(row.body) as unknown as FlowExecutionResponseWithRunNumberDto);
+    // The page is JSON text PostgreSQL built: sent as is (docs/api.md#event-loop-budget).
+    const { page } = result;
     // A full page, or one ended early by its size, continues by cursor.
-    const more = rows.length === pageSize || result.truncated;
-    return { items, nextCursor: more && rows.length > 0 ? rows[rows.length - 1].id : null };
+    const more = page.count === pageSize || result.truncated;
+    return { items: new RawJson(page.body), nextCursor: more && page.count > 0 ? page.lastId : null };
   }
 
   /** Exact counts of the selected runs by status, version or day, with the durations of the finished ones (docs/api.md#run-statistics). */

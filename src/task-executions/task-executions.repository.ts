@@ -188,10 +188,11 @@ export interface ListFilter {
   includeCredits: boolean;
 }
 
-/** A listed task execution: its id, and its JSON as the list answers it (TaskExecutionWithTagsResponseDto), written by PostgreSQL. */
-export interface ListedTaskExecution {
-  id: string;
+/** A page of task executions: their JSON as the list answers it (TaskExecutionWithTagsResponseDto[]), written by PostgreSQL, how many, and the last one's id. */
+export interface ListedTaskPage {
   json: string;
+  count: number;
+  lastId: string | null;
 }
 
 export const TASK_TIMEOUT_KINDS = ['heartbeat_timeout', 'task_timeout'] as const;
@@ -512,7 +513,7 @@ export class TaskExecutionsRepository {
       ],
     },
   )
-  async list(f: ListFilter): Promise<{ cursorFound: boolean; rows: ListedTaskExecution[]; more: boolean }> {
+  async list(f: ListFilter): Promise<{ cursorFound: boolean; page: ListedTaskPage; more: boolean }> {
     const params: unknown[] = [f.organizationId];
     const p = (value: unknown) => `$${params.push(value)}`;
     const where = [`te.organization_id = $1`, `fe.status <> 'deleted'`, `te.processing_status <> 'deleted'`];
@@ -521,14 +522,18 @@ export class TaskExecutionsRepository {
     if (f.taskExecutionIdx !== undefined) where.push(`te.task_execution_idx = ${p(f.taskExecutionIdx)}`);
     const cursor = f.after === undefined ? null : p(f.after);
     if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
-    const rows: (ListedTaskExecution & { cursor_found: boolean; fetched: string })[] = await this.dataSource.query(
-      `SELECT ${cursor ? 'c.id IS NOT NULL' : 'true'} AS cursor_found, page.id, page.json, page.fetched
+    // The page as one row: its items joined into one JSON array by PostgreSQL, so that the process
+    // receives one string (not a row object and a string per item, kept alive until sent).
+    const rows: { cursor_found: boolean; fetched: string | null; count: number; last_id: string | null; json: string }[] = await this.dataSource.query(
+      `SELECT ${cursor ? 'bool_or(c.id IS NOT NULL)' : 'true'} AS cursor_found, max(page.fetched) AS fetched, count(page.id)::int AS count,
+              (array_agg(page.id ORDER BY page.created_at, page.id))[1] AS last_id,
+              '[' || COALESCE(string_agg(page.json, ',' ORDER BY page.created_at DESC, page.id DESC), '') || ']' AS json
          FROM (SELECT 1) one
          ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
          LEFT JOIN LATERAL (
            SELECT sized.id, sized.created_at, sized.fetched, row_to_json(item)::text AS json FROM (
              SELECT w.*, sum(w.bytes) OVER (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING) - w.bytes AS bytes_before,
-                    count(*) OVER () AS fetched
+                    row_number() OVER (ORDER BY w.created_at DESC, w.id DESC) AS n, count(*) OVER () AS fetched
                FROM (
                  SELECT te.id, te.created_at, ${ROW_BYTES} AS bytes
                    FROM task_executions te JOIN flow_executions fe ON fe.id = te.flow_execution_id
@@ -540,15 +545,13 @@ export class TaskExecutionsRepository {
            JOIN task_executions te ON te.id = sized.id
            JOIN flow_executions fe ON fe.id = te.flow_execution_id
            CROSS JOIN LATERAL (${ITEM_FIELDS(p(f.includeCredits))}) item
-           WHERE sized.bytes_before < ${p(PAGE_BYTES)}
-         ) page ON true
-        ORDER BY page.created_at DESC, page.id DESC`,
+           WHERE sized.bytes_before < ${p(PAGE_BYTES)} AND sized.n <= ${p(f.limit)}
+         ) page ON true`,
       params,
     );
-    const cursorFound = rows[0]?.cursor_found ?? true;
-    if (rows[0]?.id == null) return { cursorFound, rows: [], more: false };
-    const page = rows.map(({ id, json }) => ({ id, json }));
-    return { cursorFound, rows: page.slice(0, f.limit), more: page.length > f.limit || page.length < Number(rows[0].fetched) };
+    const [head] = rows;
+    // Fewer than fetched (the limit and one more): the limit, or the byte budget, ended the page.
+    return { cursorFound: head.cursor_found, page: { json: head.json, count: head.count, lastId: head.last_id }, more: head.count < Number(head.fetched ?? 0) };
   }
 
   /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx (`now()`: the index needs a stable bound). */

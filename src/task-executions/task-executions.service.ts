@@ -24,7 +24,7 @@ import {
 import { AddTaskStatusRequestDto, FINISHED_TASK_STATUSES, FlowTaskStatusResponseDto, ProcessingStatus, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { HEARTBEAT_DETAILS_MAX_BYTES, TaskHeartbeatRequestDto, TaskHeartbeatResponseDto, toTaskHeartbeatResponse } from './dto/task-heartbeat.dto';
 import { RequestValidationError } from '../common/validation/validation-error';
-import { rawJson } from '../common/http/raw-json';
+import { RawJson } from '../common/http/raw-json';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionRow } from './task-execution.entity';
@@ -178,11 +178,10 @@ export class TaskExecutionsService {
     });
     if (!page.cursorFound)
       throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
-    const rows = page.rows;
-    // Each item's JSON as PostgreSQL wrote it, spliced into the answer unparsed (docs/api.md#event-loop-budget).
+    // The items' JSON as PostgreSQL wrote it, spliced into the answer unparsed (docs/api.md#event-loop-budget).
     return {
-      body: { task_executions: rows.map((row) => rawJson(row.json) as unknown as TaskExecutionWithTagsResponseDto) },
-      nextCursor: page.more ? rows[rows.length - 1].id : null,
+      body: { task_executions: new RawJson(page.page.json) as unknown as TaskExecutionWithTagsResponseDto[] },
+      nextCursor: page.more ? page.page.lastId : null,
     };
   }
 

@@ -140,12 +140,29 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.fetched,
-  page.id,
-  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-    to_json(page.triggered_task_executor_name)::text,
-    'null'
-  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at ASC,
+        page.id ASC
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+        to_json(page.triggered_task_executor_name)::text,
+        'null'
+      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -206,22 +223,38 @@ FROM
   AND NOT f.deleted
 WHERE
   f.id = $1
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+GROUP BY
+  f.id;
 
 -- FlowExecutionsRepository.list (after a cursor)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",50,0,4194304]
 SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
-  c.id IS NOT NULL AS cursor_found,
-  page.fetched,
-  page.id,
-  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-    to_json(page.triggered_task_executor_name)::text,
-    'null'
-  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
+  bool_or(c.id IS NOT NULL) AS cursor_found,
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at ASC,
+        page.id ASC
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+        to_json(page.triggered_task_executor_name)::text,
+        'null'
+      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS body
 FROM
   flows f
   LEFT JOIN flow_executions c ON c.id = $3
@@ -285,9 +318,8 @@ FROM
   AND NOT f.deleted
 WHERE
   f.id = $1
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+GROUP BY
+  f.id;
 
 -- FlowExecutionsRepository.list (filters, by updated_at with credits)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["completed","failed"],["stale"],"2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","customer","acme",50,0,4194304]
@@ -295,12 +327,29 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.fetched,
-  page.id,
-  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || COALESCE(to_json(page.total_credits)::text, 'null') || ',"triggered_task_executor_name":' || COALESCE(
-    to_json(page.triggered_task_executor_name)::text,
-    'null'
-  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.updated_at DESC,
+        page.id DESC
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || COALESCE(to_json(page.total_credits)::text, 'null') || ',"triggered_task_executor_name":' || COALESCE(
+        to_json(page.triggered_task_executor_name)::text,
+        'null'
+      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+      ','
+      ORDER BY
+        page.updated_at ASC,
+        page.id ASC
+    ),
+    ''
+  ) || ']' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -391,9 +440,8 @@ FROM
   AND NOT f.deleted
 WHERE
   f.id = $1
-ORDER BY
-  page.updated_at ASC,
-  page.id ASC;
+GROUP BY
+  f.id;
 
 -- FlowExecutionsRepository.list (with tags)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu",50,0,4194304]
@@ -467,12 +515,29 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.fetched,
-  page.id,
-  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-    to_json(page.triggered_task_executor_name)::text,
-    'null'
-  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at ASC,
+        page.id ASC
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+        to_json(page.triggered_task_executor_name)::text,
+        'null'
+      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -629,9 +694,8 @@ FROM
   AND NOT f.deleted
 WHERE
   f.id = $1
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+GROUP BY
+  f.id;
 
 -- FlowExecutionsRepository.list (versions and run numbers)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",[3,7],100,200,50,0,4194304]
@@ -639,12 +703,29 @@ SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
   NULL::boolean AS cursor_found,
-  page.fetched,
-  page.id,
-  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-    to_json(page.triggered_task_executor_name)::text,
-    'null'
-  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at ASC,
+        page.id ASC
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+        to_json(page.triggered_task_executor_name)::text,
+        'null'
+      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS body
 FROM
   flows f
   LEFT JOIN LATERAL (
@@ -708,9 +789,8 @@ FROM
   AND NOT f.deleted
 WHERE
   f.id = $1
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+GROUP BY
+  f.id;
 
 -- FlowExecutionsRepository.list (with tags, after a cursor, page 3)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu","00000000-0000-4000-a000-000000000000",50,100,4194304]
@@ -783,13 +863,30 @@ WITH
 SELECT
   f.organization_id AS flow_organization_id,
   f.deleted AS flow_deleted,
-  c.id IS NOT NULL AS cursor_found,
-  page.fetched,
-  page.id,
-  '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-    to_json(page.triggered_task_executor_name)::text,
-    'null'
-  ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}' AS body
+  bool_or(c.id IS NOT NULL) AS cursor_found,
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at ASC,
+        page.id ASC
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+        to_json(page.triggered_task_executor_name)::text,
+        'null'
+      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS body
 FROM
   flows f
   LEFT JOIN flow_executions c ON c.id = $7
@@ -950,9 +1047,8 @@ FROM
   AND NOT f.deleted
 WHERE
   f.id = $1
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+GROUP BY
+  f.id;
 
 -- FlowExecutionsRepository.stats (by status)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]

@@ -599,12 +599,29 @@ RETURNING
   organization_id;
 
 -- TaskExecutionsRepository.list (organization)
--- params: ["00000000-0000-4000-a000-000000000000",101,false,2097152]
+-- params: ["00000000-0000-4000-a000-000000000000",101,false,2097152,100]
 SELECT
   true AS cursor_found,
-  page.id,
-  page.json,
-  page.fetched
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at,
+        page.id
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      page.json,
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS json
 FROM
   (
     SELECT
@@ -625,6 +642,11 @@ FROM
               w.created_at DESC,
               w.id DESC ROWS UNBOUNDED PRECEDING
           ) - w.bytes AS bytes_before,
+          row_number() OVER (
+            ORDER BY
+              w.created_at DESC,
+              w.id DESC
+          ) AS n,
           count(*) OVER () AS fetched
         FROM
           (
@@ -738,18 +760,33 @@ FROM
       ) item
     WHERE
       sized.bytes_before < $4
-  ) page ON true
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+      AND sized.n <= $5
+  ) page ON true;
 
 -- TaskExecutionsRepository.list (one task of an execution, after a cursor)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","extract",0,"00000000-0000-4000-a000-000000000001",101,true,2097152]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","extract",0,"00000000-0000-4000-a000-000000000001",101,true,2097152,100]
 SELECT
-  c.id IS NOT NULL AS cursor_found,
-  page.id,
-  page.json,
-  page.fetched
+  bool_or(c.id IS NOT NULL) AS cursor_found,
+  max(page.fetched) AS fetched,
+  count(page.id)::int AS count,
+  (
+    array_agg(
+      page.id
+      ORDER BY
+        page.created_at,
+        page.id
+    )
+  ) [1] AS last_id,
+  '[' || COALESCE(
+    string_agg(
+      page.json,
+      ','
+      ORDER BY
+        page.created_at DESC,
+        page.id DESC
+    ),
+    ''
+  ) || ']' AS json
 FROM
   (
     SELECT
@@ -772,6 +809,11 @@ FROM
               w.created_at DESC,
               w.id DESC ROWS UNBOUNDED PRECEDING
           ) - w.bytes AS bytes_before,
+          row_number() OVER (
+            ORDER BY
+              w.created_at DESC,
+              w.id DESC
+          ) AS n,
           count(*) OVER () AS fetched
         FROM
           (
@@ -889,10 +931,8 @@ FROM
       ) item
     WHERE
       sized.bytes_before < $8
-  ) page ON true
-ORDER BY
-  page.created_at DESC,
-  page.id DESC;
+      AND sized.n <= $9
+  ) page ON true;
 
 -- TaskExecutionsRepository.findDueRuns
 -- params: [100]
