@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 import { assertRunning, BenchContext, ms, suite } from './context';
 import { startLoadGenerator, stopChild } from './processes';
+import { median } from './report';
 import { ensureNeighbour } from './seed';
 
 /**
@@ -111,10 +112,6 @@ async function loopP99(url: string): Promise<number | null> {
 }
 
 function noisyMarkdown(noisy: NoisyResult, rounds: number): string {
-  const median = (values: (number | null)[]) => {
-    const v = values.filter((x): x is number => x !== null).sort((a, b) => a - b);
-    return v.length ? v[Math.floor((v.length - 1) / 2)] : null;
-  };
   const byPhase = (phase: string) => noisy.phases.filter((p) => p.phase === phase);
   const alone = median(byPhase('alone').map((p) => p.p99));
   const lines = [
