@@ -244,11 +244,14 @@ export class FlowsRepository {
       bytes += Number(sizes[fit].bytes);
     }
     if (fit === 0) return { versions: [], more: false };
-    const versions = await this.versionsOf(organizationId, flowId)
-      .andWhere('v.version BETWEEN :low AND :high', { low: sizes[fit - 1].version, high: sizes[0].version })
-      .orderBy('v.version', 'DESC')
-      .getMany();
-    return { versions, more: sizes.length > fit };
+    const rows: VersionRow[] = await this.dataSource.query(
+      `SELECT ${VERSION_COLUMNS}
+         FROM flow_versions v JOIN flows f ON f.id = v.flow_id
+        WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND v.version BETWEEN $3 AND $4
+        ORDER BY v.version DESC`,
+      [flowId, organizationId, sizes[fit - 1].version, sizes[0].version],
+    );
+    return { versions: rows.map(versionFromRow), more: sizes.length > fit };
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1] })
