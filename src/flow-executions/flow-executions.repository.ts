@@ -136,7 +136,6 @@ export interface ListFilter extends Selection {
   withRunNumber?: boolean;
 }
 
-/** A page row: the run's id, and its body as the list answers it, JSON text built by PostgreSQL. */
 /** A page of runs: their bodies as one JSON array text, how many, and the last one's id. */
 export interface ListedPage {
   body: string;

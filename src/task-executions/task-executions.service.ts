@@ -167,7 +167,7 @@ export class TaskExecutionsService {
     const flowExecutionId = query.flow_execution_id?.toLowerCase();
     if (flowExecutionId !== undefined) await this.executions.getRow(principal, flowExecutionId, false);
     const limit = query.limit ?? TASK_LIST_MAX_LIMIT;
-    const page = await this.repository.list({
+    const { cursorFound, page, more } = await this.repository.list({
       organizationId: principal.organizationId,
       flowExecutionId,
       taskName: query.task_name,
@@ -176,12 +176,11 @@ export class TaskExecutionsService {
       limit,
       includeCredits: query.include_credits === true,
     });
-    if (!page.cursorFound)
-      throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
+    if (!cursorFound) throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
     // The items' JSON as PostgreSQL wrote it, spliced into the answer unparsed (docs/api.md#event-loop-budget).
     return {
-      body: { task_executions: new RawJson(page.page.json) as unknown as TaskExecutionWithTagsResponseDto[] },
-      nextCursor: page.more ? page.page.lastId : null,
+      body: { task_executions: new RawJson(page.json) as unknown as TaskExecutionWithTagsResponseDto[] },
+      nextCursor: more ? page.lastId : null,
     };
   }
 
