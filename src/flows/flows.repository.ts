@@ -132,6 +132,7 @@ export class FlowsRepository {
     for (const tags of filter.tagsNone) where.push(`NOT (f.tags && ${p(tags)}::text[])`);
     const direction = filter.sortDirection === 'asc' ? 'ASC' : 'DESC';
     const order = `f.${filter.sortField} ${direction}, f.id ${direction}`;
+    const counted = [...params]; // the count takes the filters' parameters only
     const [limit, offset, budget] = [p(filter.limit), p(filter.offset), p(PAGE_BYTES)];
     // Plain SQL and a plain mapping: the ORM's hydration of a joined page cost more than its query.
     // Only the stored definition sizes are summed (toast pointers); the page ends early past
@@ -155,7 +156,7 @@ export class FlowsRepository {
          ORDER BY page.n`,
         params,
       ),
-      this.dataSource.query<{ total: number }[]>(`SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}`, params.slice(0, -3)),
+      this.dataSource.query<{ total: number }[]>(`SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}`, counted),
     ]);
     return {
       rows: rows.map((row) => ({ flow: flowFromRow(row), version: versionFromRow(row) })),
