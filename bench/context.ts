@@ -45,6 +45,8 @@ export interface BenchContext {
   load: LoadGenerator;
   /** Another app server with these variables added to the main one's; stopped at the end of the run at the latest. */
   startApp: (name: string, extraEnv?: Record<string, string>) => Promise<BenchServer>;
+  /** Another ceiling server (bench/raw-server.ts) answering as this organization; stopped at the end of the run at the latest. */
+  startRaw: (name: string, organizationId: string) => Promise<BenchServer>;
   /** A warm-up, then a measured run of `scenario` against `on`, with its RSS and CPU sampled. */
   measure: (on: BenchServer, scenario: Scenario, connections: number) => Promise<Omit<Measurement, 'round'>>;
   log: (message: string) => void;

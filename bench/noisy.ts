@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { assertRunning, BenchContext, ms, suite } from './context';
-import { startLoadGenerator, stopChild } from './processes';
+import { startLoadGenerator, startLoopProbe, stopChild } from './processes';
 import { median } from './report';
 import { ensureNeighbour } from './seed';
 
@@ -12,6 +12,11 @@ import { ensureNeighbour } from './seed';
  * each phase, read from the server's /metrics (`nodejs_eventloop_lag_p99_seconds`: prom-client's
  * monitorEventLoopDelay, reset at every scrape, so a scrape before the phase and one after it give
  * the phase's own figure).
+ *
+ * Two references tell the machine's share from the app's: an idle process measures its own
+ * event-loop delay the same way through every phase (loop-probe.ts: what the other processes on
+ * the cores do to a loop that has nothing to do), and the neighbour's same reads from the ceiling
+ * server (raw-server.ts: no framework, the same SQL), alone and beside the same flood on the app.
  */
 
 export const NOISY = 'noisy';
@@ -23,8 +28,10 @@ export interface NoisyPhase {
   phase: string;
   p50: number | null;
   p99: number | null;
-  /** Event-loop delay p99 over the phase, ms (from /metrics); null when /metrics could not be read. */
+  /** Event-loop delay p99 over the phase, ms (from /metrics); null when /metrics could not be read (the raw server has none). */
   loopP99: number | null;
+  /** The idle probe's event-loop delay p99 over the phase, ms. */
+  probeP99: number | null;
   neighbourErrors: number;
   floodStatuses: Record<string, number> | null;
 }
@@ -33,7 +40,15 @@ export interface NoisyResult {
   phases: NoisyPhase[];
 }
 
-export const PHASES = ['alone', 'flood', 'flood, admission off'] as const;
+export const PHASES = ['alone', 'flood', 'flood, admission off', 'raw server alone', 'raw server beside the flood'] as const;
+/** Each phase's "alone": the app's, or the raw server's for its own reads. */
+const REFERENCE: Record<(typeof PHASES)[number], (typeof PHASES)[number]> = {
+  alone: 'alone',
+  flood: 'alone',
+  'flood, admission off': 'alone',
+  'raw server alone': 'raw server alone',
+  'raw server beside the flood': 'raw server alone',
+};
 
 async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
   const { database, load, log, options } = ctx;
@@ -60,12 +75,15 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
     rate: NOISY_NEIGHBOUR_RATE,
   });
   const off = await ctx.startApp('app-admission-off', { ADMISSION_CONCURRENCY: '0' });
+  const raw = await ctx.startRaw('raw-neighbour', neighbour.organizationId);
   const flood = startLoadGenerator();
+  const probe = startLoopProbe();
 
-  const run = async (phase: string, url: string, withFlood: boolean): Promise<NoisyPhase> => {
-    const flooding = withFlood
+  /** The neighbour reads `url` while the flood (if any) reads `floodUrl`. */
+  const run = async (phase: (typeof PHASES)[number], url: string, floodUrl: string | null): Promise<NoisyPhase> => {
+    const flooding = floodUrl
       ? flood({
-          url,
+          url: floodUrl,
           connections: NOISY_FLOOD_CONNECTIONS,
           seconds: options.warmup + options.duration + 1,
           method: 'GET',
@@ -74,28 +92,29 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
         })
       : null;
     if (options.warmup > 0) await load(neighbourCommand(url, options.warmup));
-    await loopP99(url); // resets the histogram: what the next scrape reads is this phase's
+    await Promise.all([loopP99(url), probe.reset()]); // resets the histograms: what the next reads give is this phase's
     const measured = await load(neighbourCommand(url, options.duration));
-    const loop = await loopP99(url);
+    const [loop, probeP99] = await Promise.all([loopP99(url), probe.read()]);
     const floodResult = await flooding;
     const neighbourErrors = Object.entries(measured.statusCodes).reduce((n, [code, count]) => n + (code === '200' ? 0 : count), 0);
     log(
       `noisy ${phase}: neighbour p50 ${ms(measured.p50)} p99 ${ms(measured.p99)} ms (${measured.responses} responses, ${neighbourErrors} not 200), ` +
-        `event-loop delay p99 ${ms(loop)} ms` +
+        `event-loop delay p99 ${ms(loop)} ms, idle probe's ${ms(probeP99)} ms` +
         (floodResult ? `; flood ${JSON.stringify(floodResult.statusCodes)}` : ''),
     );
-    return { phase, p50: measured.p50, p99: measured.p99, loopP99: loop, neighbourErrors, floodStatuses: floodResult?.statusCodes ?? null };
+    return { phase, p50: measured.p50, p99: measured.p99, loopP99: loop, probeP99, neighbourErrors, floodStatuses: floodResult?.statusCodes ?? null };
   };
   const phases: NoisyPhase[] = [];
   try {
     for (let round = 1; round <= options.rounds; round++) {
-      phases.push(await run('alone', ctx.app.url, false));
-      phases.push(await run('flood', ctx.app.url, true));
-      phases.push(await run('flood, admission off', off.url, true));
+      phases.push(await run('alone', ctx.app.url, null));
+      phases.push(await run('flood', ctx.app.url, ctx.app.url));
+      phases.push(await run('flood, admission off', off.url, off.url));
+      phases.push(await run('raw server alone', raw.url, null));
+      phases.push(await run('raw server beside the flood', raw.url, ctx.app.url));
     }
   } finally {
-    await off.stop();
-    await stopChild(flood.child);
+    await Promise.all([off.stop(), raw.stop(), stopChild(flood.child), stopChild(probe.child)]);
   }
   return { phases };
 }
@@ -113,18 +132,20 @@ async function loopP99(url: string): Promise<number | null> {
 
 function noisyMarkdown(noisy: NoisyResult, rounds: number): string {
   const byPhase = (phase: string) => noisy.phases.filter((p) => p.phase === phase);
-  const alone = median(byPhase('alone').map((p) => p.p99));
   const lines = [
     `Noisy neighbour: one organization reads heavy list pages (1,000 executions, 1,000 task executions, 100 flows) at ${NOISY_FLOOD_CONNECTIONS} connections; ` +
       `another reads executions by id at ${NOISY_NEIGHBOUR_RATE} req/s over ${NOISY_NEIGHBOUR_CONNECTIONS} connections. ` +
       `"flood": the defaults; "admission off": ADMISSION_CONCURRENCY=0. Event-loop delay: nodejs_eventloop_lag_p99_seconds over the phase. ` +
+      `References: "raw server": the neighbour's reads from the ceiling server (no framework, the same SQL), alone and beside the same flood on the app; ` +
+      `"idle probe": an idle process's own event-loop delay p99 over the phase, measured the same way. ` +
       `Medians of ${rounds} rounds, the phases back to back in each.`,
     '',
-    '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | neighbour errors | flood responses by status |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | idle probe p99 ms | neighbour errors | flood responses by status |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const phase of PHASES) {
     const runs = byPhase(phase);
+    const alone = median(byPhase(REFERENCE[phase]).map((p) => p.p99));
     const p99 = median(runs.map((p) => p.p99));
     const statuses: Record<string, number> = {};
     for (const r of runs) for (const [code, n] of Object.entries(r.floodStatuses ?? {})) statuses[code] = (statuses[code] ?? 0) + n;
@@ -133,7 +154,7 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number): string {
       .join(', ');
     lines.push(
       `| ${phase} | ${ms(median(runs.map((p) => p.p50)))} | ${ms(p99)} | ${p99 !== null && alone ? (p99 / alone).toFixed(2) : '–'} | ` +
-        `${ms(median(runs.map((p) => p.loopP99)))} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,
+        `${ms(median(runs.map((p) => p.loopP99)))} | ${ms(median(runs.map((p) => p.probeP99)))} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,
     );
   }
   return lines.join('\n');

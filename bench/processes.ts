@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadCommand, LoadReply, LoadResult } from './load';
+import type { ProbeCommand } from './loop-probe';
 
 /**
  * Server processes, for the benchmarks and the end-to-end tests alike (test/utils/server-process.ts):
@@ -189,6 +190,30 @@ export function startLoadGenerator(): LoadGenerator {
       child.send({ ...command, id } satisfies LoadCommand);
     });
   return Object.assign(generator, { child });
+}
+
+export interface LoopProbe {
+  /** Starts a window. */
+  reset: () => Promise<void>;
+  /** The window's event-loop delay p99, ms (null before a sample). */
+  read: () => Promise<number | null>;
+  child: ChildProcess;
+}
+
+/** An idle child that measures its own event-loop delay (loop-probe.ts), one command at a time. */
+export function startLoopProbe(): LoopProbe {
+  const child = track(fork(join(__dirname, 'loop-probe.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const ask = <T>(command: ProbeCommand) =>
+    new Promise<T>((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`the loop probe exited (${code})`));
+      child.once('exit', exited);
+      child.once('message', (reply: T) => {
+        child.off('exit', exited);
+        resolve(reply);
+      });
+      child.send(command);
+    });
+  return { reset: () => ask<null>('reset').then(() => undefined), read: () => ask<number | null>('read'), child };
 }
 
 /** A file's text, or '' (not Linux, or the process is gone). */

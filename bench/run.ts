@@ -106,17 +106,20 @@ async function main(): Promise<void> {
     const auth = { Authorization: `Bearer ${token}` };
 
     const { JWT_ISSUER: _issuer, JWT_AUDIENCE: _audience, ...env } = process.env; // the bench token carries neither
-    const appEnv = { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, JWT_SECRET: jwtSecret };
+    const databaseUrl = database.url;
+    const appEnv = { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret };
     const startApp = (name: string, extraEnv: Record<string, string> = {}) => startServer(name, APP_MAIN, { ...appEnv, ...extraEnv });
+    const startRaw = (name: string, organizationId: string) =>
+      startServer(name, join(__dirname, 'raw-server.js'), {
+        ...env,
+        DATABASE_URL: databaseUrl,
+        POOL_SIZE: String(config.dbPoolSize),
+        ORG_ID: organizationId,
+      });
     const servers: Record<Target, BenchServer> = {
       // The watch suite holds 10,000 idle long-polls of one caller: what holding costs, past the default caps.
       app: await startApp('app', { HELD_REQUESTS_PER_ORG: String(2 * IDLE_POLLS), HELD_REQUESTS_PER_CREDENTIAL: String(2 * IDLE_POLLS) }),
-      raw: await startServer('raw', join(__dirname, 'raw-server.js'), {
-        ...env,
-        DATABASE_URL: database.url,
-        POOL_SIZE: String(config.dbPoolSize),
-        ORG_ID: fixture.organizationId,
-      }),
+      raw: await startRaw('raw', fixture.organizationId),
     };
 
     const db = new Client({ connectionString: database.url });
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
       scenarios: all,
       load,
       startApp,
+      startRaw,
       measure: (server, scenario, connections) => measure(load, { ...server, target: 'app', auth }, scenario, connections, options),
       log,
     };
