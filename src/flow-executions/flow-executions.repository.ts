@@ -1,5 +1,6 @@
 import { RawJson } from '../common/http/raw-json';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
@@ -7,6 +8,8 @@ import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
 import type { TraceContext } from '../common/http/trace-context';
 import { ExecutionStatus, TERMINAL_STATUSES } from './execution-status';
 import { sources } from './transitions';
+import { CHANGES_CHANNEL } from '../event-log/event-types';
+import { LOGGER } from '../logging/logger';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { anyTag, hasTag, Selection, selectionWhere, taggedWith } from './selection';
 
@@ -103,6 +106,12 @@ const START_KEEPING = {
     )
     SELECT EXISTS (SELECT 1 FROM owned) AS key_owned, EXISTS (SELECT 1 FROM head) AS current, ${COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
+};
+
+/** A change notification on its own: a commit that does not wait for the WAL (nothing durable is written). */
+const NOTIFY_CHANGE = {
+  name: 'notify_flow_execution_change',
+  text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify('${CHANGES_CHANNEL}', $1)`,
 };
 
 /** The `Idempotency-Key` a create writes its outcome for (OwnedKey of the idempotency module). */
@@ -223,7 +232,10 @@ const TAGS_SAMPLE: [string, string][] = [
  */
 @Injectable()
 export class FlowExecutionsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() @Inject(LOGGER) private readonly logger?: Logger,
+  ) {}
 
   /**
    * One run by id, for the retrieve endpoint and every service that needs the row (`input` as JSON
@@ -518,7 +530,27 @@ export class FlowExecutionsRepository {
     }
     const { current, key_owned: _, ...row } = result;
     // Not current: the version moved on or the flow went. Current without a row: deleted under the function's lock.
-    return current && row.id !== null ? row : 'stale';
+    if (!current || row.id === null) return 'stale';
+    void this.notifyCreated(row);
+    return row;
+  }
+
+  /**
+   * The created run's change notification, once its create has committed, in a transaction of its
+   * own whose commit does not wait for the WAL flush (what it writes is the notification alone, which
+   * PostgreSQL never keeps across a restart anyway). PostgreSQL serializes the commits of all
+   * transactions that NOTIFY on one lock, held until their WAL is flushed: sent from the create's own
+   * transaction, it queued every create of every organization behind the one before it. `start` does
+   * not wait for it: the answer does not wait for the waiters' wake-up, and a lost one (the database
+   * gone in between) leaves them to their next wake-up or their timeout, as a lost connection would.
+   */
+  @GenerateSql({ params: [{ organization_id: DummyValue.UUID, id: DummyValue.UUID2 }] })
+  async notifyCreated(row: Pick<FlowExecutionRow, 'organization_id' | 'id'>): Promise<void> {
+    try {
+      await driverQuery(this.dataSource, NOTIFY_CHANGE, [`${row.organization_id} ${row.id}`]);
+    } catch (error) {
+      this.logger?.warn({ err: error, flow_execution_id: row.id }, 'the change notification of a create was not sent');
+    }
   }
 
   /**

@@ -136,6 +136,35 @@ describe('creates in one statement', () => {
     }
   });
 
+  it('sends the change notification after the create has committed, not from its transaction (which would queue every create behind the last)', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const listener = new Client({ connectionString: t.config.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query('LISTEN flow_execution_changes');
+    try {
+      // The statement alone, committed first: it notifies no one.
+      const [{ id: direct }] = await t.dataSource.query(`SELECT (start_flow_execution($1, $2, 1, '{}'::jsonb, 'receive', NULL, 'test', 10)).id`, [
+        org.id,
+        flowId,
+      ]);
+      // A create through the API, committed after it, and one keeping an Idempotency-Key: each notifies its run once.
+      const created = await createExecution(t, org.auth, flowId);
+      const kept = (await t.http().post(BASE).set(org.auth()).set('Idempotency-Key', `notify-${org.id}`).send({ flow_id: flowId, input: {} }).expect(201)).body;
+      await eventually(
+        () => heard.filter((p) => p.startsWith(org.id)),
+        (mine) => mine.length >= 2,
+      );
+      expect(heard.filter((p) => p.startsWith(org.id)).sort()).toEqual([`${org.id} ${created.id}`, `${org.id} ${kept.id}`].sort());
+      // Had the statement notified, its notification would have come before both (notifications arrive in commit order).
+      expect(heard.join()).not.toContain(direct);
+    } finally {
+      await listener.end();
+    }
+  });
+
   it('keeps the organization’s slot counter equal to its active executions through every kind of transition', async () => {
     const org = await newOrg();
     await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 5 }).expect(200);

@@ -10,9 +10,15 @@
 -- Then the organization's row lock (its limit and slots in use), the flow's next run number and a
 -- strictly later created_at with the insert in one statement, and last the created event, written
 -- here as append_flow_events would write it (its ordering lock before the id is allocated, the
--- outbox, the notification), its JSON built once, without a round trip through an array of events.
--- The trace context parameters default to NULL, so a caller that sends the eight others still works.
--- Since 1766100000000-LeanerCreate.
+-- outbox, the delivery workers' wake-up), its JSON built once, without a round trip through an array
+-- of events. The trace context parameters default to NULL, so a caller that sends the eight others
+-- still works.
+-- The change notification (flow_execution_changes) is the caller's to send, after the commit and in
+-- a transaction of its own (FlowExecutionsRepository.start): PostgreSQL serializes the commits of all
+-- transactions that NOTIFY, in every database, on one lock held until their WAL is flushed, so a
+-- NOTIFY here would queue every create of every organization behind the one before it. Deliveries
+-- still wake the workers from here, only when the organization has a matching webhook.
+-- Since 1766200000000-CreateNotifiesAfterCommit.
 CREATE OR REPLACE FUNCTION start_flow_execution(p_org uuid, p_flow uuid, p_version integer, p_input jsonb, p_input_task_name text,
                                                 p_triggered_task_executor_name text, p_modified_by text, p_default_limit integer,
                                                 p_traceparent text DEFAULT NULL, p_tracestate text DEFAULT NULL)
@@ -64,6 +70,5 @@ BEGIN
     SELECT hook, p_org, event_id, 'flow_execution.created', now() FROM unnest(hooks) AS hook;
     PERFORM pg_notify('webhook_deliveries', '');
   END IF;
-  PERFORM pg_notify('flow_execution_changes', p_org::text || ' ' || created.id);
   RETURN NEXT created;
 END $$;
