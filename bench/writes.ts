@@ -251,7 +251,8 @@ async function runningRuns(db: Client, flowId: string, count: number): Promise<s
 
 /** The floor of any write, one connection, sequential: a committed single-row INSERT, and the create's SQL function alone. */
 async function measureFloor(url: string, organizationId: string, flowId: string): Promise<WritesResult['floor']> {
-  const dataSource = await new DataSource({ ...buildDataSourceOptions(url, { poolSize: 1 }), entities: [] }).initialize();
+  // Two connections: each create's change notification, sent after it and not awaited, does not hold up the next create.
+  const dataSource = await new DataSource({ ...buildDataSourceOptions(url, { poolSize: 2 }), entities: [] }).initialize();
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
