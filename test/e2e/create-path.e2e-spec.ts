@@ -165,6 +165,29 @@ describe('creates in one statement', () => {
     }
   });
 
+  it('notifies each of many concurrent creates exactly once (their notifications go in shared statements)', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const listener = new Client({ connectionString: t.config.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query('LISTEN flow_execution_changes');
+    try {
+      const created = await Promise.all(Array.from({ length: 40 }, () => createExecution(t, org.auth, flowId)));
+      const expected = created.map((c) => `${org.id} ${c.id}`).sort();
+      await eventually(
+        () => heard.filter((p) => p.startsWith(org.id)),
+        (mine) => mine.length >= expected.length,
+      );
+      // Give a duplicate the time to arrive, had one been sent.
+      await listener.query('SELECT 1');
+      expect(heard.filter((p) => p.startsWith(org.id)).sort()).toEqual(expected);
+    } finally {
+      await listener.end();
+    }
+  });
+
   it('keeps the organization’s slot counter equal to its active executions through every kind of transition', async () => {
     const org = await newOrg();
     await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 5 }).expect(200);

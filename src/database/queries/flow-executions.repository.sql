@@ -1487,10 +1487,12 @@ FROM
   LEFT JOIN fe ON true;
 
 -- FlowExecutionsRepository.notifyCreated
--- params: ["00000000-0000-4000-a000-000000000000 00000000-0000-4000-a000-000000000001"]
+-- params: [["00000000-0000-4000-a000-000000000000 00000000-0000-4000-a000-000000000001"]]
 SELECT
+  count(pg_notify ('flow_execution_changes', p))::int AS sent
+FROM
   set_config('synchronous_commit', 'off', true),
-  pg_notify ('flow_execution_changes', $1);
+  unnest($1::text[]) AS p;
 
 -- FlowExecutionsRepository.changeStatus
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",{"moves":[{"from":["running"],"to":"completed"}],"otherwise":"refuse"},"completed",["running"],["running","awaiting_input","cancel_requested"],"sample","patch",10]
