@@ -1,6 +1,6 @@
 /**
  * Sends what it is handed in batches, one batch in flight at a time: with none in flight, an item
- * goes at once (a microtask later); items handed over while one is in flight go together in the
+ * goes at once (once this turn of the event loop has done its work); items handed over while one is in flight go together in the
  * next. At low load each item costs a round trip of its own and waits for nobody; under load the
  * round trips per item fall as the load rises. For fire-and-forget statements, such as
  * notifications sent after a commit.
@@ -24,8 +24,9 @@ export class BatchSender<T> {
   }
 
   private async sendUnsent(): Promise<void> {
-    // A microtask later, so that `sending` is set before this can end (even were `send` to throw at once).
-    await Promise.resolve();
+    // After what this turn of the event loop is doing (the answers it writes go first), and so that
+    // `sending` is set before this can end (even were `send` to throw at once).
+    await new Promise((next) => setImmediate(next));
     try {
       while (this.unsent.length > 0) {
         const batch = this.unsent.splice(0, this.maxBatch);
