@@ -50,6 +50,8 @@ const SPREAD_ORGANIZATIONS = 8;
 // Enough running runs that no PATCH of a measured run (warm-up included) finds its run already moved.
 const PATCH_POOL = 25_000;
 const FLOOR_SAMPLES = 400;
+/** Each spread organization's concurrency limit, the most the API allows: its creates run, none queues. */
+const SPREAD_LIMIT = 100_000;
 
 const CREATE_INPUT = {
   file_key: 'uploads/2025/06/01/5f4dcc3b5aa765d61d8327deb882cf99.pdf',
@@ -228,6 +230,13 @@ async function spreadOrganizations(
         body: JSON.stringify({ display_name: `bench spread ${i}`, definition: DEFINITION }),
       });
       if (res.status !== 201) throw new Error(`POST /api/flows answered ${res.status}: ${await res.text()}`);
+      // A limit high enough that its creates run rather than queue, as the bench organization's (bench/seed.ts).
+      const settings = await fetch(`${ctx.appUrl}/api/organizations/settings`, {
+        method: 'PUT',
+        headers: { Authorization: authorization, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ max_concurrent_executions: SPREAD_LIMIT }),
+      });
+      if (settings.status !== 200) throw new Error(`PUT /api/organizations/settings answered ${settings.status}: ${await settings.text()}`);
       return { authorization, flowId: ((await res.json()) as { id: string }).id };
     }),
   );
