@@ -3,6 +3,7 @@ import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { log, Options, RESULTS } from './context';
 import type { LoadResult } from './load';
+import { describeShare, MachineShare } from './machine';
 import type { ParityCheck, Scenario } from './scenarios';
 import type { BenchDatabase } from './seed';
 
@@ -141,6 +142,7 @@ export function writeReport(
   measurements: Measurement[],
   parity: ParityCheck[],
   suites: SuiteReport[],
+  share: MachineShare | null,
 ): void {
   const cpu = cpus();
   const machine = {
@@ -159,6 +161,7 @@ export function writeReport(
   const errors = rows.filter((r) => r.errors > 0);
 
   console.log(`\n${consoleTable(rows)}\n`);
+  console.log(`During the run: ${describeShare(share)}.\n`);
   for (const s of suites) if (s.markdown) console.log(`${s.markdown.trimEnd()}\n`);
   if (errors.length) {
     const why = (r: Row) =>
@@ -180,6 +183,8 @@ export function writeReport(
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.os}, Node ${machine.node}, PostgreSQL ${machine.postgres} (${database.server})`,
     '',
+    `During the run: ${describeShare(share)}.`,
+    '',
     `Data: ${data}.`,
     '',
     `Medians of ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${options.duration} s after ${options.warmup} s of warm-up, autocannon in its own process. ` +
@@ -198,6 +203,7 @@ export function writeReport(
         date: new Date().toISOString(),
         command,
         machine,
+        share,
         options,
         data: { ...fixture, ...seed },
         parity,

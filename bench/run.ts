@@ -11,6 +11,7 @@ import { Measurement, summarize, SuiteReport, Target, writeReport } from './repo
 import { buildScenarios, checkScenarios, Scenario } from './scenarios';
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, openBenchDatabase } from './seed';
 import { SUITES } from './suites';
+import { cpuTimes, machineShareSince } from './machine';
 import { IDLE_POLLS } from './watch';
 
 const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,writes,liveness] [--reseed] [--database flows_bench]
@@ -121,6 +122,8 @@ async function main(): Promise<void> {
       app: await startApp('app', { HELD_REQUESTS_PER_ORG: String(2 * IDLE_POLLS), HELD_REQUESTS_PER_CREDENTIAL: String(2 * IDLE_POLLS) }),
       raw: await startRaw('raw', fixture.organizationId),
     };
+    // The machine's CPU from here (the seed done, the servers up) to the report.
+    const started = cpuTimes();
 
     const db = new Client({ connectionString: database.url });
     await db.connect();
@@ -191,7 +194,7 @@ async function main(): Promise<void> {
       const result = await s.run(ctx);
       reports.push({ name: s.name, result, markdown: s.markdown?.(result, ctx) });
     }
-    writeReport(options, database, rows, measurements, parity, reports);
+    writeReport(options, database, rows, measurements, parity, reports, machineShareSince(started));
   } finally {
     await stopAll();
   }
