@@ -7,11 +7,11 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config/app-config';
 import { APP_MAIN, BenchContext, BenchServer, log, measure, ms, Options, RESULTS, ROOT } from './context';
 import { spawnServer, startLoadGenerator, stopChild, stopTracked, track, waitUntilReady } from './processes';
+import { cpuTimes, machineShareSince } from './machine';
 import { Measurement, summarize, SuiteReport, Target, writeReport } from './report';
 import { buildScenarios, checkScenarios, Scenario } from './scenarios';
 import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, openBenchDatabase } from './seed';
 import { SUITES } from './suites';
-import { cpuTimes, machineShareSince } from './machine';
 import { IDLE_POLLS } from './watch';
 
 const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,writes,liveness] [--reseed] [--database flows_bench]

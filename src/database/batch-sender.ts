@@ -1,9 +1,9 @@
 /**
  * Sends what it is handed in batches, one batch in flight at a time: with none in flight, an item
- * goes at once (once this turn of the event loop has done its work); items handed over while one is in flight go together in the
- * next. At low load each item costs a round trip of its own and waits for nobody; under load the
- * round trips per item fall as the load rises. For fire-and-forget statements, such as
- * notifications sent after a commit.
+ * goes once this turn of the event loop has done its work; items handed over while one is in
+ * flight go together in the next. At low load each item costs a round trip of its own and waits
+ * for nobody; under load the round trips per item fall as the load rises. For fire-and-forget
+ * statements, such as notifications sent after a commit.
  */
 export class BatchSender<T> {
   private readonly unsent: T[] = [];
