@@ -553,11 +553,12 @@ export class FlowExecutionsRepository {
    * transactions that NOTIFY on one lock, held until their WAL is flushed: sent from the create's own
    * transaction, it queued every create of every organization behind the one before it.
    *
-   * One statement at a time per process (BatchSender): with none in flight, this one goes at once;
-   * those handed over meanwhile go together in the next, so that under load a create costs a share
-   * of a round trip rather than one. `start` does not wait for it: the answer does not wait for the waiters'
-   * wake-up, and a lost one (the database gone in between) leaves them to their next wake-up or their
-   * timeout, as a lost connection would. Resolves once everything handed over so far has been sent.
+   * One statement at a time per process (BatchSender): with none in flight, this one goes at the end
+   * of the event loop's turn; those handed over meanwhile go together in the next, so that under load
+   * a create costs a share of a round trip rather than one. `start` does not wait for it: the answer
+   * does not wait for the waiters' wake-up, and a lost one (the database gone in between) leaves them
+   * to their next wake-up or their timeout, as a lost connection would. Resolves once everything
+   * handed over so far has been sent.
    */
   @GenerateSql({ params: [{ organization_id: DummyValue.UUID, id: DummyValue.UUID2 }] })
   notifyCreated(row: Pick<FlowExecutionRow, 'organization_id' | 'id'>): Promise<void> {
