@@ -3,6 +3,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { BatchSender } from '../database/batch-sender';
+import { Bytes, copyQuery } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
@@ -149,9 +150,9 @@ export interface ListFilter extends Selection {
   withRunNumber?: boolean;
 }
 
-/** A page of runs: their bodies as one JSON array text, how many, and the last one's id. */
+/** A page of runs: their bodies as one JSON array (UTF-8 bytes), how many, and the last one's id. */
 export interface ListedPage {
-  body: string;
+  body: Bytes;
   count: number;
   lastId: string | null;
 }
@@ -338,37 +339,40 @@ export class FlowExecutionsRepository {
           FROM (${page}) pg) s
        WHERE s.bytes_before < ${p(PAGE_BYTES)}`;
     // The page as one row: its bodies joined into one JSON array by PostgreSQL, so that the process
-    // receives one string (not a row object and a string per run, kept alive until sent).
+    // receives one value (not a row object and a string per run, kept alive until sent), read as
+    // the bytes it is sent as (copyQuery); the small fields beside it as one JSON object.
     const pageOrder = `page.${f.sortField} ${dir}, page.id ${dir}`;
     const reversed = dir === 'ASC' ? 'DESC' : 'ASC';
     const sql = `${tagged}
-      SELECT f.organization_id AS flow_organization_id, f.deleted AS flow_deleted,
-             ${f.cursorId ? 'bool_or(c.id IS NOT NULL)' : 'NULL::boolean'} AS cursor_found, max(page.fetched) AS fetched, count(page.id)::int AS count,
-             (array_agg(page.id ORDER BY page.${f.sortField} ${reversed}, page.id ${reversed}))[1] AS last_id,
+      SELECT json_build_object(
+               'flow_organization_id', f.organization_id, 'flow_deleted', f.deleted,
+               'cursor_found', ${f.cursorId ? 'bool_or(c.id IS NOT NULL)' : 'NULL::boolean'}, 'fetched', max(page.fetched), 'count', count(page.id)::int,
+               'last_id', (array_agg(page.id ORDER BY page.${f.sortField} ${reversed}, page.id ${reversed}))[1]
+             ) AS head,
              '[' || COALESCE(string_agg(${listedBody(f.withCredits, f.withRunNumber === true)}, ',' ORDER BY ${pageOrder}), '') || ']' AS body
         FROM flows f
         ${cursorJoin}
         LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        GROUP BY f.id`;
-    const rows: {
-      flow_organization_id: string;
-      flow_deleted: boolean;
-      cursor_found: boolean | null;
-      fetched: string | null;
-      count: number;
-      last_id: string | null;
-      body: string;
-    }[] = await this.dataSource.query(sql, params);
-
-    const head = rows[0];
+    const [row] = await copyQuery(this.dataSource, sql, params, ['head', 'body'] as const);
+    const head = row
+      ? (JSON.parse(Buffer.concat(row.head!).toString()) as {
+          flow_organization_id: string;
+          flow_deleted: boolean;
+          cursor_found: boolean | null;
+          fetched: number | null;
+          count: number;
+          last_id: string | null;
+        })
+      : undefined;
     if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
     if (head.flow_organization_id !== f.organizationId) return { flow: 'foreign' };
     const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
     return {
       flow: 'ok',
       cursor,
-      page: { body: head.body, count: head.count, lastId: head.last_id },
+      page: { body: row!.body!, count: head.count, lastId: head.last_id },
       truncated: head.count > 0 && head.count < Number(head.fetched),
     };
   }

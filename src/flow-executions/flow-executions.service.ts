@@ -5,7 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-error';
 import { disconnectSignal } from '../common/http/disconnect';
-import { RawJson } from '../common/http/raw-json';
+import { RawJsonBytes } from '../common/http/raw-json';
 import type { TraceContext } from '../common/http/trace-context';
 import { keepOutcome, ownedKey } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
@@ -37,7 +37,7 @@ import { parseSelection, Selection } from './selection';
 
 export interface FlowExecutionPage {
   /** The page's runs, one JSON array (FlowExecutionResponseWithRunNumberDto[]) as PostgreSQL wrote it. */
-  items: RawJson;
+  items: RawJsonBytes;
   /** Id of the last execution when the page is full: the cursor of the next page. */
   nextCursor: string | null;
 }
@@ -202,7 +202,7 @@ export class FlowExecutionsService {
     const { page } = result;
     // A full page, or one ended early by its size, continues by cursor.
     const more = page.count === pageSize || result.truncated;
-    return { items: new RawJson(page.body), nextCursor: more && page.count > 0 ? page.lastId : null };
+    return { items: new RawJsonBytes(page.body), nextCursor: more && page.count > 0 ? page.lastId : null };
   }
 
   /** Exact counts of the selected runs by status, version or day, with the durations of the finished ones (docs/api.md#run-statistics). */

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
+import { Bytes, copyQuery } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoMillisText, isoText, sqlList } from '../database/sql-literals';
@@ -190,7 +191,7 @@ export interface ListFilter {
 
 /** A page of task executions: their JSON as the list answers it (TaskExecutionWithTagsResponseDto[]), written by PostgreSQL, how many, and the last one's id. */
 export interface ListedTaskPage {
-  json: string;
+  json: Bytes;
   count: number;
   lastId: string | null;
 }
@@ -523,10 +524,12 @@ export class TaskExecutionsRepository {
     const cursor = f.after === undefined ? null : p(f.after);
     if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
     // The page as one row: its items joined into one JSON array by PostgreSQL, so that the process
-    // receives one string (not a row object and a string per item, kept alive until sent).
-    const rows: { cursor_found: boolean; fetched: string | null; count: number; last_id: string | null; json: string }[] = await this.dataSource.query(
-      `SELECT ${cursor ? 'bool_or(c.id IS NOT NULL)' : 'true'} AS cursor_found, max(page.fetched) AS fetched, count(page.id)::int AS count,
-              (array_agg(page.id ORDER BY page.created_at, page.id))[1] AS last_id,
+    // receives one value (not a row object and a string per item, kept alive until sent), read as
+    // the bytes it is sent as (copyQuery); the small fields beside it as one JSON object.
+    const sql = `SELECT json_build_object(
+                'cursor_found', ${cursor ? 'bool_or(c.id IS NOT NULL)' : 'true'}, 'fetched', max(page.fetched), 'count', count(page.id)::int,
+                'last_id', (array_agg(page.id ORDER BY page.created_at, page.id))[1]
+              ) AS head,
               '[' || COALESCE(string_agg(page.json, ',' ORDER BY page.created_at DESC, page.id DESC), '') || ']' AS json
          FROM (SELECT 1) one
          ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
@@ -546,12 +549,11 @@ export class TaskExecutionsRepository {
            JOIN flow_executions fe ON fe.id = te.flow_execution_id
            CROSS JOIN LATERAL (${ITEM_FIELDS(p(f.includeCredits))}) item
            WHERE sized.bytes_before < ${p(PAGE_BYTES)} AND sized.n <= ${p(f.limit)}
-         ) page ON true`,
-      params,
-    );
-    const [head] = rows;
+         ) page ON true`;
+    const [row] = await copyQuery(this.dataSource, sql, params, ['head', 'json'] as const);
+    const head = JSON.parse(Buffer.concat(row.head!).toString()) as { cursor_found: boolean; fetched: number | null; count: number; last_id: string | null };
     // Fewer than fetched (the limit and one more): the limit, or the byte budget, ended the page.
-    return { cursorFound: head.cursor_found, page: { json: head.json, count: head.count, lastId: head.last_id }, more: head.count < Number(head.fetched ?? 0) };
+    return { cursorFound: head.cursor_found, page: { json: row.json!, count: head.count, lastId: head.last_id }, more: head.count < Number(head.fetched ?? 0) };
   }
 
   /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx (`now()`: the index needs a stable bound). */

@@ -24,7 +24,7 @@ import {
 import { AddTaskStatusRequestDto, FINISHED_TASK_STATUSES, FlowTaskStatusResponseDto, ProcessingStatus, toFlowTaskStatusResponse } from './dto/task-status.dto';
 import { HEARTBEAT_DETAILS_MAX_BYTES, TaskHeartbeatRequestDto, TaskHeartbeatResponseDto, toTaskHeartbeatResponse } from './dto/task-heartbeat.dto';
 import { RequestValidationError } from '../common/validation/validation-error';
-import { RawJson } from '../common/http/raw-json';
+import { RawJsonBytes } from '../common/http/raw-json';
 import { parseTags } from './task-tags';
 import type { TaskExecutionTagEntity } from './task-execution-tag.entity';
 import type { TaskExecutionRow } from './task-execution.entity';
@@ -179,7 +179,7 @@ export class TaskExecutionsService {
     if (!cursorFound) throw badRequest('after must be the id of a task execution of this organization', [`after: unknown task execution '${query.after}'`]);
     // The items' JSON as PostgreSQL wrote it, spliced into the answer unparsed (docs/api.md#event-loop-budget).
     return {
-      body: { task_executions: new RawJson(page.json) as unknown as TaskExecutionWithTagsResponseDto[] },
+      body: { task_executions: new RawJsonBytes(page.json) as unknown as TaskExecutionWithTagsResponseDto[] },
       nextCursor: more ? page.lastId : null,
     };
   }

@@ -451,7 +451,7 @@ describe('flow executions: create, retrieve, list, delete', () => {
         );
         expect(list.headers['content-type']).toBe(one[0].headers['content-type']);
       }
-      // The process gets the page as one string from PostgreSQL and sends it: no row of fields is parsed, no object serialized.
+      // The process gets the page from PostgreSQL as the bytes it sends: no row of fields is parsed, no object serialized, no text decoded.
       const page = await t.app.get(FlowExecutionsRepository).list({
         flowId,
         organizationId: org.id,
@@ -462,7 +462,8 @@ describe('flow executions: create, retrieve, list, delete', () => {
         withCredits: true,
         withRunNumber: true,
       });
-      expect(page.flow === 'ok' && page.page).toEqual({ body: expect.any(String), count: ids.length, lastId: ids[ids.length - 1] });
+      expect(page.flow === 'ok' && page.page).toEqual({ body: expect.any(Array), count: ids.length, lastId: ids[ids.length - 1] });
+      expect(page.flow === 'ok' && (JSON.parse(Buffer.concat(page.page.body).toString()) as { id: string }[]).map((run) => run.id)).toEqual(ids);
     });
 
     it('answers 422 for every bad parameter, with its location', async () => {

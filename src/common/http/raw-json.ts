@@ -43,6 +43,19 @@ export class BodyJson extends RawJson {
   }
 }
 
+/**
+ * JSON as the UTF-8 bytes PostgreSQL sent (src/database/copy-query.ts), never decoded: a response
+ * that holds it at its top or one object level down is sent as bytes, spliced around it
+ * (`stringifySliced`). Anything else that serializes it gets its value, as from a RawJson.
+ */
+export class RawJsonBytes {
+  constructor(readonly bytes: readonly Buffer[]) {}
+
+  toJSON(): unknown {
+    return new RawJson(Buffer.concat(this.bytes).toString()).toJSON();
+  }
+}
+
 /** `text` from a `::text` column (null stays null) as a value to splice. */
 export const rawJson = (text: string | null): RawJson | null => (text === null ? null : new RawJson(text));
 
@@ -58,6 +71,7 @@ const SLICED_ARRAY = 64;
  */
 export function stringify(value: unknown): string {
   if (value instanceof RawJson) return value.text;
+  if (value instanceof RawJsonBytes) return Buffer.concat(value.bytes).toString();
   const texts: string[] = [];
   const outer = splicing; // a toJSON that calls stringify in turn gets its own markers
   splicing = texts;
@@ -95,15 +109,21 @@ export function nextSlice(): Promise<void> {
 
 /**
  * The same text as `stringify`, produced in slices of at most about SLICE_MS that yield to the event
- * loop (`nextSlice`) in between: a page of 1,000 rows never holds the process for its whole serialization.
+ * loop (`nextSlice`) in between: a page of 1,000 rows never holds the process for its whole
+ * serialization. A `RawJsonBytes` at the top or one object level down stays bytes: the answer is
+ * then a list of Buffers to send in order, the page's text never decoded, encoded nor copied here.
  */
-export async function stringifySliced(value: unknown): Promise<string> {
-  const clock = { since: performance.now() };
-  return walk(value, clock);
+export async function stringifySliced(value: unknown): Promise<string | Buffer[]> {
+  const parts: (string | Buffer)[] = [];
+  await walk(value, { since: performance.now() }, parts);
+  if (parts.every((part) => typeof part === 'string')) return parts.join('');
+  return parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part));
 }
 
-async function walk(value: unknown, clock: { since: number }): Promise<string> {
-  if (Array.isArray(value) && value.length >= SLICED_ARRAY) {
+async function walk(value: unknown, clock: { since: number }, out: (string | Buffer)[]): Promise<void> {
+  if (value instanceof RawJsonBytes) {
+    out.push(...value.bytes);
+  } else if (Array.isArray(value) && value.length >= SLICED_ARRAY) {
     const parts: string[] = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
       parts[i] = value[i] === undefined ? 'null' : stringify(value[i]);
@@ -112,18 +132,20 @@ async function walk(value: unknown, clock: { since: number }): Promise<string> {
         clock.since = performance.now();
       }
     }
-    return `[${parts.join(',')}]`;
-  }
-  if (isPlainObject(value)) {
-    let out = '{';
+    out.push(`[${parts.join(',')}]`);
+  } else if (isPlainObject(value)) {
+    let first = true;
     for (const key of Object.keys(value)) {
       const v = value[key];
       if (v === undefined || typeof v === 'function') continue;
-      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${await walk(v, clock)}`;
+      out.push(`${first ? '{' : ','}${JSON.stringify(key)}:`);
+      first = false;
+      await walk(v, clock, out);
     }
-    return `${out}}`;
+    out.push(first ? '{}' : '}');
+  } else {
+    out.push(stringify(value));
   }
-  return stringify(value);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -134,20 +156,24 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Whether a body must take the sliced path: a long array, or spliced JSON, at its top or one level down. */
 function needsSlicing(body: unknown): boolean {
-  if (body instanceof RawJson) return true;
-  if (Array.isArray(body)) return body.length >= SLICED_ARRAY || body.some((item) => item instanceof RawJson || hasRaw(item));
+  if (isRaw(body)) return true;
+  if (Array.isArray(body)) return body.length >= SLICED_ARRAY || body.some((item) => isRaw(item) || hasRaw(item));
   if (!isPlainObject(body)) return false;
   for (const key in body) {
     const v = body[key];
-    if (v instanceof RawJson || (Array.isArray(v) && (v.length >= SLICED_ARRAY || v.some((item) => item instanceof RawJson || hasRaw(item))))) return true;
+    if (isRaw(v) || (Array.isArray(v) && (v.length >= SLICED_ARRAY || v.some((item) => isRaw(item) || hasRaw(item))))) return true;
   }
   return false;
 }
 
 function hasRaw(item: unknown): boolean {
   if (!isPlainObject(item)) return false;
-  for (const key in item) if (item[key] instanceof RawJson) return true;
+  for (const key in item) if (isRaw(item[key])) return true;
   return false;
+}
+
+function isRaw(value: unknown): boolean {
+  return value instanceof RawJson || value instanceof RawJsonBytes;
 }
 
 /**
@@ -163,7 +189,18 @@ export function installSlicedJson(app: Express): void {
       (text) => {
         if (this.headersSent || this.destroyed) return;
         if (!this.get('Content-Type')) this.set('Content-Type', 'application/json; charset=utf-8');
-        this.send(text);
+        if (typeof text === 'string') {
+          this.send(text);
+          return;
+        }
+        // The parts go out in one write, as they are (Node sends no body for HEAD).
+        this.setHeader(
+          'Content-Length',
+          text.reduce((sum, part) => sum + part.length, 0),
+        );
+        this.cork();
+        for (const part of text) this.write(part);
+        this.end();
       },
       () => {
         // Only a value JSON cannot hold (a BigInt, a cycle) gets here: a bug, answered as any other.

@@ -135,920 +135,1012 @@ WHERE
   AND fe.run_number = $2;
 
 -- FlowExecutionsRepository.list (first page)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",50,0,4194304]
-SELECT
-  f.organization_id AS flow_organization_id,
-  f.deleted AS flow_deleted,
-  NULL::boolean AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at ASC,
-        page.id ASC
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-        to_json(page.triggered_task_executor_name)::text,
-        'null'
-      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS body
-FROM
-  flows f
-  LEFT JOIN LATERAL (
-    SELECT
-      *
-    FROM
-      (
-        SELECT
-          pg.*,
-          sum(pg.bytes) OVER (
-            ORDER BY
-              pg.created_at DESC,
-              pg.id DESC ROWS UNBOUNDED PRECEDING
-          ) - pg.bytes AS bytes_before,
-          count(*) OVER () AS fetched
-        FROM
+COPY (
+  SELECT
+    q.head::text,
+    q.body::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'flow_organization_id',
+          f.organization_id,
+          'flow_deleted',
+          f.deleted,
+          'cursor_found',
+          NULL::boolean,
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
           (
-            SELECT
-              fe.id,
-              fe.organization_id,
-              fe.flow_id,
-              fe.flow_version,
-              fe.status,
-              fe.input::text AS input,
-              fe.run_number,
-              fe.redrive_count,
-              fe.triggered_task_executor_name,
-              fe.pricing_config_id,
-              fe.modified_by,
-              fe.traceparent,
-              fe.tracestate,
-              to_char(
-                fe.created_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS created_at,
-              to_char(
-                fe.updated_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS updated_at,
-              500 + pg_column_size(fe.input) AS bytes
-            FROM
-              flow_executions fe
-            WHERE
-              fe.flow_id = $1
-              AND fe.status <> 'deleted'
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at ASC,
+                page.id ASC
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+              to_json(page.triggered_task_executor_name)::text,
+              'null'
+            ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+            ','
             ORDER BY
-              fe.created_at DESC,
-              fe.id DESC
-            LIMIT
-              $3::int
-            OFFSET
-              $4::int
-          ) pg
-      ) s
-    WHERE
-      s.bytes_before < $5
-  ) page ON f.organization_id = $2
-  AND NOT f.deleted
-WHERE
-  f.id = $1
-GROUP BY
-  f.id;
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS body
+      FROM
+        flows f
+        LEFT JOIN LATERAL (
+          SELECT
+            *
+          FROM
+            (
+              SELECT
+                pg.*,
+                sum(pg.bytes) OVER (
+                  ORDER BY
+                    pg.created_at DESC,
+                    pg.id DESC ROWS UNBOUNDED PRECEDING
+                ) - pg.bytes AS bytes_before,
+                count(*) OVER () AS fetched
+              FROM
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input::text AS input,
+                    fe.run_number,
+                    fe.redrive_count,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                    AND fe.status <> 'deleted'
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    '50'::int
+                  OFFSET
+                    '0'::int
+                ) pg
+            ) s
+          WHERE
+            s.bytes_before < '4194304'
+        ) page ON f.organization_id = '00000000-0000-4000-a000-000000000001'
+        AND NOT f.deleted
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+      GROUP BY
+        f.id
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowExecutionsRepository.list (after a cursor)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",50,0,4194304]
-SELECT
-  f.organization_id AS flow_organization_id,
-  f.deleted AS flow_deleted,
-  bool_or(c.id IS NOT NULL) AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at ASC,
-        page.id ASC
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-        to_json(page.triggered_task_executor_name)::text,
-        'null'
-      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS body
-FROM
-  flows f
-  LEFT JOIN flow_executions c ON c.id = $3
-  AND c.flow_id = f.id
-  LEFT JOIN LATERAL (
-    SELECT
-      *
-    FROM
-      (
-        SELECT
-          pg.*,
-          sum(pg.bytes) OVER (
-            ORDER BY
-              pg.created_at DESC,
-              pg.id DESC ROWS UNBOUNDED PRECEDING
-          ) - pg.bytes AS bytes_before,
-          count(*) OVER () AS fetched
-        FROM
+COPY (
+  SELECT
+    q.head::text,
+    q.body::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'flow_organization_id',
+          f.organization_id,
+          'flow_deleted',
+          f.deleted,
+          'cursor_found',
+          bool_or(c.id IS NOT NULL),
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
           (
-            SELECT
-              fe.id,
-              fe.organization_id,
-              fe.flow_id,
-              fe.flow_version,
-              fe.status,
-              fe.input::text AS input,
-              fe.run_number,
-              fe.redrive_count,
-              fe.triggered_task_executor_name,
-              fe.pricing_config_id,
-              fe.modified_by,
-              fe.traceparent,
-              fe.tracestate,
-              to_char(
-                fe.created_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS created_at,
-              to_char(
-                fe.updated_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS updated_at,
-              500 + pg_column_size(fe.input) AS bytes
-            FROM
-              flow_executions fe
-            WHERE
-              fe.flow_id = $1
-              AND fe.status <> 'deleted'
-              AND (fe.created_at, fe.id) < (c.created_at, c.id)
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at ASC,
+                page.id ASC
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+              to_json(page.triggered_task_executor_name)::text,
+              'null'
+            ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+            ','
             ORDER BY
-              fe.created_at DESC,
-              fe.id DESC
-            LIMIT
-              $4::int
-            OFFSET
-              $5::int
-          ) pg
-      ) s
-    WHERE
-      s.bytes_before < $6
-  ) page ON f.organization_id = $2
-  AND NOT f.deleted
-WHERE
-  f.id = $1
-GROUP BY
-  f.id;
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS body
+      FROM
+        flows f
+        LEFT JOIN flow_executions c ON c.id = '00000000-0000-4000-a000-000000000000'
+        AND c.flow_id = f.id
+        LEFT JOIN LATERAL (
+          SELECT
+            *
+          FROM
+            (
+              SELECT
+                pg.*,
+                sum(pg.bytes) OVER (
+                  ORDER BY
+                    pg.created_at DESC,
+                    pg.id DESC ROWS UNBOUNDED PRECEDING
+                ) - pg.bytes AS bytes_before,
+                count(*) OVER () AS fetched
+              FROM
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input::text AS input,
+                    fe.run_number,
+                    fe.redrive_count,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                    AND fe.status <> 'deleted'
+                    AND (fe.created_at, fe.id) < (c.created_at, c.id)
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    '50'::int
+                  OFFSET
+                    '0'::int
+                ) pg
+            ) s
+          WHERE
+            s.bytes_before < '4194304'
+        ) page ON f.organization_id = '00000000-0000-4000-a000-000000000001'
+        AND NOT f.deleted
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+      GROUP BY
+        f.id
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowExecutionsRepository.list (filters, by updated_at with credits)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",["completed","failed"],["stale"],"2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","2024-01-01T00:00:00.000000Z","customer","acme",50,0,4194304]
-SELECT
-  f.organization_id AS flow_organization_id,
-  f.deleted AS flow_deleted,
-  NULL::boolean AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.updated_at DESC,
-        page.id DESC
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || COALESCE(to_json(page.total_credits)::text, 'null') || ',"triggered_task_executor_name":' || COALESCE(
-        to_json(page.triggered_task_executor_name)::text,
-        'null'
-      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
-      ','
-      ORDER BY
-        page.updated_at ASC,
-        page.id ASC
-    ),
-    ''
-  ) || ']' AS body
-FROM
-  flows f
-  LEFT JOIN LATERAL (
-    SELECT
-      *
-    FROM
-      (
-        SELECT
-          pg.*,
-          sum(pg.bytes) OVER (
-            ORDER BY
-              pg.updated_at ASC,
-              pg.id ASC ROWS UNBOUNDED PRECEDING
-          ) - pg.bytes AS bytes_before,
-          count(*) OVER () AS fetched
-        FROM
+COPY (
+  SELECT
+    q.head::text,
+    q.body::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'flow_organization_id',
+          f.organization_id,
+          'flow_deleted',
+          f.deleted,
+          'cursor_found',
+          NULL::boolean,
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
           (
-            SELECT
-              fe.id,
-              fe.organization_id,
-              fe.flow_id,
-              fe.flow_version,
-              fe.status,
-              fe.input::text AS input,
-              fe.run_number,
-              fe.redrive_count,
-              fe.triggered_task_executor_name,
-              fe.pricing_config_id,
-              fe.modified_by,
-              fe.traceparent,
-              fe.tracestate,
-              to_char(
-                fe.created_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS created_at,
-              to_char(
-                fe.updated_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS updated_at,
-              (
-                SELECT
-                  sum(te.credits)
-                FROM
-                  task_executions te
-                WHERE
-                  te.flow_execution_id = fe.id
-              ) AS total_credits,
-              500 + pg_column_size(fe.input) AS bytes
-            FROM
-              flow_executions fe
-            WHERE
-              fe.flow_id = $1
-              AND fe.status <> 'deleted'
-              AND fe.status = ANY ($3)
-              AND fe.status <> ALL ($4)
-              AND fe.created_at >= $5
-              AND fe.created_at <= $6
-              AND fe.updated_at >= $7
-              AND fe.updated_at <= $8
-              AND NOT (
-                EXISTS (
-                  SELECT
-                    1
-                  FROM
-                    task_execution_tags t
-                  WHERE
-                    t.organization_id = $2
-                    AND t.tag_type = $9
-                    AND t.tag = $10
-                    AND t.flow_execution_id = fe.id
-                    AND t.status = 'active'
-                  OFFSET
-                    0
-                )
-              )
+            array_agg(
+              page.id
+              ORDER BY
+                page.updated_at DESC,
+                page.id DESC
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || COALESCE(to_json(page.total_credits)::text, 'null') || ',"triggered_task_executor_name":' || COALESCE(
+              to_json(page.triggered_task_executor_name)::text,
+              'null'
+            ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+            ','
             ORDER BY
-              fe.updated_at ASC,
-              fe.id ASC
-            LIMIT
-              $11::int
-            OFFSET
-              $12::int
-          ) pg
-      ) s
-    WHERE
-      s.bytes_before < $13
-  ) page ON f.organization_id = $2
-  AND NOT f.deleted
-WHERE
-  f.id = $1
-GROUP BY
-  f.id;
+              page.updated_at ASC,
+              page.id ASC
+          ),
+          ''
+        ) || ']' AS body
+      FROM
+        flows f
+        LEFT JOIN LATERAL (
+          SELECT
+            *
+          FROM
+            (
+              SELECT
+                pg.*,
+                sum(pg.bytes) OVER (
+                  ORDER BY
+                    pg.updated_at ASC,
+                    pg.id ASC ROWS UNBOUNDED PRECEDING
+                ) - pg.bytes AS bytes_before,
+                count(*) OVER () AS fetched
+              FROM
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input::text AS input,
+                    fe.run_number,
+                    fe.redrive_count,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    (
+                      SELECT
+                        sum(te.credits)
+                      FROM
+                        task_executions te
+                      WHERE
+                        te.flow_execution_id = fe.id
+                    ) AS total_credits,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                    AND fe.status <> 'deleted'
+                    AND fe.status = ANY ('{"completed","failed"}')
+                    AND fe.status <> ALL ('{"stale"}')
+                    AND fe.created_at >= '2024-01-01T00:00:00.000000Z'
+                    AND fe.created_at <= '2024-01-01T00:00:00.000000Z'
+                    AND fe.updated_at >= '2024-01-01T00:00:00.000000Z'
+                    AND fe.updated_at <= '2024-01-01T00:00:00.000000Z'
+                    AND NOT (
+                      EXISTS (
+                        SELECT
+                          1
+                        FROM
+                          task_execution_tags t
+                        WHERE
+                          t.organization_id = '00000000-0000-4000-a000-000000000001'
+                          AND t.tag_type = 'customer'
+                          AND t.tag = 'acme'
+                          AND t.flow_execution_id = fe.id
+                          AND t.status = 'active'
+                        OFFSET
+                          0
+                      )
+                    )
+                  ORDER BY
+                    fe.updated_at ASC,
+                    fe.id ASC
+                  LIMIT
+                    '50'::int
+                  OFFSET
+                    '0'::int
+                ) pg
+            ) s
+          WHERE
+            s.bytes_before < '4194304'
+        ) page ON f.organization_id = '00000000-0000-4000-a000-000000000001'
+        AND NOT f.deleted
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+      GROUP BY
+        f.id
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowExecutionsRepository.list (with tags)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu",50,0,4194304]
-WITH
-  budget AS (
-    SELECT
-      GREATEST(
-        100,
-        sqrt(($7::int + $8::int)::float8 * executions_count)
-      )::int AS n
-    FROM
-      flows
-    WHERE
-      id = $1
-  ),
-  tagged AS MATERIALIZED (
-    SELECT
-      id
-    FROM
-      (
-        (
+COPY (
+  SELECT
+    q.head::text,
+    q.body::text
+  FROM
+    (
+      WITH
+        budget AS (
           SELECT
-            t.flow_execution_id AS id
+            GREATEST(
+              100,
+              sqrt(('50'::int + '0'::int)::float8 * executions_count)
+            )::int AS n
           FROM
-            task_execution_tags t
+            flows
           WHERE
-            t.organization_id = $2
-            AND t.tag_type = $3
-            AND t.tag = $4
-            AND t.status = 'active'
-        )
-        UNION ALL
-        (
-          SELECT
-            t.flow_execution_id AS id
-          FROM
-            task_execution_tags t
-          WHERE
-            t.organization_id = $2
-            AND t.tag_type = $5
-            AND t.tag = $6
-            AND t.status = 'active'
-        )
-      ) x
-    LIMIT
-      COALESCE(
-        (
-          SELECT
-            n
-          FROM
-            budget
+            id = '00000000-0000-4000-a000-000000000000'
         ),
-        0
-      ) + 1
-  ),
-  few AS MATERIALIZED (
-    SELECT
-      count(*) <= COALESCE(
-        (
+        tagged AS MATERIALIZED (
           SELECT
-            n
+            id
           FROM
-            budget
-        ),
-        0
-      ) AS yes
-    FROM
-      tagged
-  )
-SELECT
-  f.organization_id AS flow_organization_id,
-  f.deleted AS flow_deleted,
-  NULL::boolean AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at ASC,
-        page.id ASC
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-        to_json(page.triggered_task_executor_name)::text,
-        'null'
-      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS body
-FROM
-  flows f
-  LEFT JOIN LATERAL (
-    SELECT
-      *
-    FROM
-      (
-        SELECT
-          pg.*,
-          sum(pg.bytes) OVER (
-            ORDER BY
-              pg.created_at DESC,
-              pg.id DESC ROWS UNBOUNDED PRECEDING
-          ) - pg.bytes AS bytes_before,
-          count(*) OVER () AS fetched
-        FROM
-          (
-            SELECT
-              *
-            FROM
+            (
               (
-                (
-                  SELECT
-                    fe.id,
-                    fe.organization_id,
-                    fe.flow_id,
-                    fe.flow_version,
-                    fe.status,
-                    fe.input::text AS input,
-                    fe.run_number,
-                    fe.redrive_count,
-                    fe.triggered_task_executor_name,
-                    fe.pricing_config_id,
-                    fe.modified_by,
-                    fe.traceparent,
-                    fe.tracestate,
-                    to_char(
-                      fe.created_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS created_at,
-                    to_char(
-                      fe.updated_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS updated_at,
-                    500 + pg_column_size(fe.input) AS bytes
-                  FROM
-                    flow_executions fe
-                  WHERE
-                    (
-                      SELECT
-                        yes
-                      FROM
-                        few
-                    )
-                    AND fe.id IN (
-                      SELECT
-                        id
-                      FROM
-                        tagged
-                    )
-                    AND fe.flow_id = $1
-                    AND fe.status <> 'deleted'
-                  ORDER BY
-                    fe.created_at DESC,
-                    fe.id DESC
-                  LIMIT
-                    $7::int + $8::int
-                )
-                UNION ALL
-                (
-                  SELECT
-                    fe.id,
-                    fe.organization_id,
-                    fe.flow_id,
-                    fe.flow_version,
-                    fe.status,
-                    fe.input::text AS input,
-                    fe.run_number,
-                    fe.redrive_count,
-                    fe.triggered_task_executor_name,
-                    fe.pricing_config_id,
-                    fe.modified_by,
-                    fe.traceparent,
-                    fe.tracestate,
-                    to_char(
-                      fe.created_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS created_at,
-                    to_char(
-                      fe.updated_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS updated_at,
-                    500 + pg_column_size(fe.input) AS bytes
-                  FROM
-                    flow_executions fe
-                  WHERE
-                    NOT (
-                      SELECT
-                        yes
-                      FROM
-                        few
-                    )
-                    AND (
-                      EXISTS (
-                        SELECT
-                          1
-                        FROM
-                          task_execution_tags t
-                        WHERE
-                          t.organization_id = $2
-                          AND t.tag_type = $3
-                          AND t.tag = $4
-                          AND t.flow_execution_id = fe.id
-                          AND t.status = 'active'
-                        OFFSET
-                          0
-                      )
-                      OR EXISTS (
-                        SELECT
-                          1
-                        FROM
-                          task_execution_tags t
-                        WHERE
-                          t.organization_id = $2
-                          AND t.tag_type = $5
-                          AND t.tag = $6
-                          AND t.flow_execution_id = fe.id
-                          AND t.status = 'active'
-                        OFFSET
-                          0
-                      )
-                    )
-                    AND fe.flow_id = $1
-                    AND fe.status <> 'deleted'
-                  ORDER BY
-                    fe.created_at DESC,
-                    fe.id DESC
-                  LIMIT
-                    $7::int + $8::int
-                )
-              ) fe
+                SELECT
+                  t.flow_execution_id AS id
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = '00000000-0000-4000-a000-000000000001'
+                  AND t.tag_type = 'customer'
+                  AND t.tag = 'acme'
+                  AND t.status = 'active'
+              )
+              UNION ALL
+              (
+                SELECT
+                  t.flow_execution_id AS id
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = '00000000-0000-4000-a000-000000000001'
+                  AND t.tag_type = 'region'
+                  AND t.tag = 'eu'
+                  AND t.status = 'active'
+              )
+            ) x
+          LIMIT
+            COALESCE(
+              (
+                SELECT
+                  n
+                FROM
+                  budget
+              ),
+              0
+            ) + 1
+        ),
+        few AS MATERIALIZED (
+          SELECT
+            count(*) <= COALESCE(
+              (
+                SELECT
+                  n
+                FROM
+                  budget
+              ),
+              0
+            ) AS yes
+          FROM
+            tagged
+        )
+      SELECT
+        json_build_object(
+          'flow_organization_id',
+          f.organization_id,
+          'flow_deleted',
+          f.deleted,
+          'cursor_found',
+          NULL::boolean,
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
+          (
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at ASC,
+                page.id ASC
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+              to_json(page.triggered_task_executor_name)::text,
+              'null'
+            ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+            ','
             ORDER BY
-              fe.created_at DESC,
-              fe.id DESC
-            LIMIT
-              $7::int
-            OFFSET
-              $8::int
-          ) pg
-      ) s
-    WHERE
-      s.bytes_before < $9
-  ) page ON f.organization_id = $2
-  AND NOT f.deleted
-WHERE
-  f.id = $1
-GROUP BY
-  f.id;
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS body
+      FROM
+        flows f
+        LEFT JOIN LATERAL (
+          SELECT
+            *
+          FROM
+            (
+              SELECT
+                pg.*,
+                sum(pg.bytes) OVER (
+                  ORDER BY
+                    pg.created_at DESC,
+                    pg.id DESC ROWS UNBOUNDED PRECEDING
+                ) - pg.bytes AS bytes_before,
+                count(*) OVER () AS fetched
+              FROM
+                (
+                  SELECT
+                    *
+                  FROM
+                    (
+                      (
+                        SELECT
+                          fe.id,
+                          fe.organization_id,
+                          fe.flow_id,
+                          fe.flow_version,
+                          fe.status,
+                          fe.input::text AS input,
+                          fe.run_number,
+                          fe.redrive_count,
+                          fe.triggered_task_executor_name,
+                          fe.pricing_config_id,
+                          fe.modified_by,
+                          fe.traceparent,
+                          fe.tracestate,
+                          to_char(
+                            fe.created_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS created_at,
+                          to_char(
+                            fe.updated_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS updated_at,
+                          500 + pg_column_size(fe.input) AS bytes
+                        FROM
+                          flow_executions fe
+                        WHERE
+                          (
+                            SELECT
+                              yes
+                            FROM
+                              few
+                          )
+                          AND fe.id IN (
+                            SELECT
+                              id
+                            FROM
+                              tagged
+                          )
+                          AND fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                          AND fe.status <> 'deleted'
+                        ORDER BY
+                          fe.created_at DESC,
+                          fe.id DESC
+                        LIMIT
+                          '50'::int + '0'::int
+                      )
+                      UNION ALL
+                      (
+                        SELECT
+                          fe.id,
+                          fe.organization_id,
+                          fe.flow_id,
+                          fe.flow_version,
+                          fe.status,
+                          fe.input::text AS input,
+                          fe.run_number,
+                          fe.redrive_count,
+                          fe.triggered_task_executor_name,
+                          fe.pricing_config_id,
+                          fe.modified_by,
+                          fe.traceparent,
+                          fe.tracestate,
+                          to_char(
+                            fe.created_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS created_at,
+                          to_char(
+                            fe.updated_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS updated_at,
+                          500 + pg_column_size(fe.input) AS bytes
+                        FROM
+                          flow_executions fe
+                        WHERE
+                          NOT (
+                            SELECT
+                              yes
+                            FROM
+                              few
+                          )
+                          AND (
+                            EXISTS (
+                              SELECT
+                                1
+                              FROM
+                                task_execution_tags t
+                              WHERE
+                                t.organization_id = '00000000-0000-4000-a000-000000000001'
+                                AND t.tag_type = 'customer'
+                                AND t.tag = 'acme'
+                                AND t.flow_execution_id = fe.id
+                                AND t.status = 'active'
+                              OFFSET
+                                0
+                            )
+                            OR EXISTS (
+                              SELECT
+                                1
+                              FROM
+                                task_execution_tags t
+                              WHERE
+                                t.organization_id = '00000000-0000-4000-a000-000000000001'
+                                AND t.tag_type = 'region'
+                                AND t.tag = 'eu'
+                                AND t.flow_execution_id = fe.id
+                                AND t.status = 'active'
+                              OFFSET
+                                0
+                            )
+                          )
+                          AND fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                          AND fe.status <> 'deleted'
+                        ORDER BY
+                          fe.created_at DESC,
+                          fe.id DESC
+                        LIMIT
+                          '50'::int + '0'::int
+                      )
+                    ) fe
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    '50'::int
+                  OFFSET
+                    '0'::int
+                ) pg
+            ) s
+          WHERE
+            s.bytes_before < '4194304'
+        ) page ON f.organization_id = '00000000-0000-4000-a000-000000000001'
+        AND NOT f.deleted
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+      GROUP BY
+        f.id
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowExecutionsRepository.list (versions and run numbers)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",[3,7],100,200,50,0,4194304]
-SELECT
-  f.organization_id AS flow_organization_id,
-  f.deleted AS flow_deleted,
-  NULL::boolean AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at ASC,
-        page.id ASC
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-        to_json(page.triggered_task_executor_name)::text,
-        'null'
-      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS body
-FROM
-  flows f
-  LEFT JOIN LATERAL (
-    SELECT
-      *
-    FROM
-      (
-        SELECT
-          pg.*,
-          sum(pg.bytes) OVER (
-            ORDER BY
-              pg.created_at DESC,
-              pg.id DESC ROWS UNBOUNDED PRECEDING
-          ) - pg.bytes AS bytes_before,
-          count(*) OVER () AS fetched
-        FROM
+COPY (
+  SELECT
+    q.head::text,
+    q.body::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'flow_organization_id',
+          f.organization_id,
+          'flow_deleted',
+          f.deleted,
+          'cursor_found',
+          NULL::boolean,
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
           (
-            SELECT
-              fe.id,
-              fe.organization_id,
-              fe.flow_id,
-              fe.flow_version,
-              fe.status,
-              fe.input::text AS input,
-              fe.run_number,
-              fe.redrive_count,
-              fe.triggered_task_executor_name,
-              fe.pricing_config_id,
-              fe.modified_by,
-              fe.traceparent,
-              fe.tracestate,
-              to_char(
-                fe.created_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS created_at,
-              to_char(
-                fe.updated_at AT TIME ZONE 'UTC',
-                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-              ) AS updated_at,
-              500 + pg_column_size(fe.input) AS bytes
-            FROM
-              flow_executions fe
-            WHERE
-              fe.flow_id = $1
-              AND fe.status <> 'deleted'
-              AND fe.flow_version = ANY ($3::int[])
-              AND fe.run_number >= $4::int
-              AND fe.run_number <= $5::int
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at ASC,
+                page.id ASC
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+              to_json(page.triggered_task_executor_name)::text,
+              'null'
+            ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+            ','
             ORDER BY
-              fe.created_at DESC,
-              fe.id DESC
-            LIMIT
-              $6::int
-            OFFSET
-              $7::int
-          ) pg
-      ) s
-    WHERE
-      s.bytes_before < $8
-  ) page ON f.organization_id = $2
-  AND NOT f.deleted
-WHERE
-  f.id = $1
-GROUP BY
-  f.id;
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS body
+      FROM
+        flows f
+        LEFT JOIN LATERAL (
+          SELECT
+            *
+          FROM
+            (
+              SELECT
+                pg.*,
+                sum(pg.bytes) OVER (
+                  ORDER BY
+                    pg.created_at DESC,
+                    pg.id DESC ROWS UNBOUNDED PRECEDING
+                ) - pg.bytes AS bytes_before,
+                count(*) OVER () AS fetched
+              FROM
+                (
+                  SELECT
+                    fe.id,
+                    fe.organization_id,
+                    fe.flow_id,
+                    fe.flow_version,
+                    fe.status,
+                    fe.input::text AS input,
+                    fe.run_number,
+                    fe.redrive_count,
+                    fe.triggered_task_executor_name,
+                    fe.pricing_config_id,
+                    fe.modified_by,
+                    fe.traceparent,
+                    fe.tracestate,
+                    to_char(
+                      fe.created_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS created_at,
+                    to_char(
+                      fe.updated_at AT TIME ZONE 'UTC',
+                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                    ) AS updated_at,
+                    500 + pg_column_size(fe.input) AS bytes
+                  FROM
+                    flow_executions fe
+                  WHERE
+                    fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                    AND fe.status <> 'deleted'
+                    AND fe.flow_version = ANY ('{"3","7"}'::int[])
+                    AND fe.run_number >= '100'::int
+                    AND fe.run_number <= '200'::int
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    '50'::int
+                  OFFSET
+                    '0'::int
+                ) pg
+            ) s
+          WHERE
+            s.bytes_before < '4194304'
+        ) page ON f.organization_id = '00000000-0000-4000-a000-000000000001'
+        AND NOT f.deleted
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+      GROUP BY
+        f.id
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowExecutionsRepository.list (with tags, after a cursor, page 3)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","customer","acme","region","eu","00000000-0000-4000-a000-000000000000",50,100,4194304]
-WITH
-  budget AS (
-    SELECT
-      GREATEST(
-        100,
-        sqrt(($8::int + $9::int)::float8 * executions_count)
-      )::int AS n
-    FROM
-      flows
-    WHERE
-      id = $1
-  ),
-  tagged AS MATERIALIZED (
-    SELECT
-      id
-    FROM
-      (
-        (
+COPY (
+  SELECT
+    q.head::text,
+    q.body::text
+  FROM
+    (
+      WITH
+        budget AS (
           SELECT
-            t.flow_execution_id AS id
+            GREATEST(
+              100,
+              sqrt(
+                ('50'::int + '100'::int)::float8 * executions_count
+              )
+            )::int AS n
           FROM
-            task_execution_tags t
+            flows
           WHERE
-            t.organization_id = $2
-            AND t.tag_type = $3
-            AND t.tag = $4
-            AND t.status = 'active'
-        )
-        UNION ALL
-        (
-          SELECT
-            t.flow_execution_id AS id
-          FROM
-            task_execution_tags t
-          WHERE
-            t.organization_id = $2
-            AND t.tag_type = $5
-            AND t.tag = $6
-            AND t.status = 'active'
-        )
-      ) x
-    LIMIT
-      COALESCE(
-        (
-          SELECT
-            n
-          FROM
-            budget
+            id = '00000000-0000-4000-a000-000000000000'
         ),
-        0
-      ) + 1
-  ),
-  few AS MATERIALIZED (
-    SELECT
-      count(*) <= COALESCE(
-        (
+        tagged AS MATERIALIZED (
           SELECT
-            n
+            id
           FROM
-            budget
-        ),
-        0
-      ) AS yes
-    FROM
-      tagged
-  )
-SELECT
-  f.organization_id AS flow_organization_id,
-  f.deleted AS flow_deleted,
-  bool_or(c.id IS NOT NULL) AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at ASC,
-        page.id ASC
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
-        to_json(page.triggered_task_executor_name)::text,
-        'null'
-      ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS body
-FROM
-  flows f
-  LEFT JOIN flow_executions c ON c.id = $7
-  AND c.flow_id = f.id
-  LEFT JOIN LATERAL (
-    SELECT
-      *
-    FROM
-      (
-        SELECT
-          pg.*,
-          sum(pg.bytes) OVER (
-            ORDER BY
-              pg.created_at DESC,
-              pg.id DESC ROWS UNBOUNDED PRECEDING
-          ) - pg.bytes AS bytes_before,
-          count(*) OVER () AS fetched
-        FROM
-          (
-            SELECT
-              *
-            FROM
+            (
               (
-                (
-                  SELECT
-                    fe.id,
-                    fe.organization_id,
-                    fe.flow_id,
-                    fe.flow_version,
-                    fe.status,
-                    fe.input::text AS input,
-                    fe.run_number,
-                    fe.redrive_count,
-                    fe.triggered_task_executor_name,
-                    fe.pricing_config_id,
-                    fe.modified_by,
-                    fe.traceparent,
-                    fe.tracestate,
-                    to_char(
-                      fe.created_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS created_at,
-                    to_char(
-                      fe.updated_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS updated_at,
-                    500 + pg_column_size(fe.input) AS bytes
-                  FROM
-                    flow_executions fe
-                  WHERE
-                    (
-                      SELECT
-                        yes
-                      FROM
-                        few
-                    )
-                    AND fe.id IN (
-                      SELECT
-                        id
-                      FROM
-                        tagged
-                    )
-                    AND fe.flow_id = $1
-                    AND fe.status <> 'deleted'
-                    AND (fe.created_at, fe.id) < (c.created_at, c.id)
-                  ORDER BY
-                    fe.created_at DESC,
-                    fe.id DESC
-                  LIMIT
-                    $8::int + $9::int
-                )
-                UNION ALL
-                (
-                  SELECT
-                    fe.id,
-                    fe.organization_id,
-                    fe.flow_id,
-                    fe.flow_version,
-                    fe.status,
-                    fe.input::text AS input,
-                    fe.run_number,
-                    fe.redrive_count,
-                    fe.triggered_task_executor_name,
-                    fe.pricing_config_id,
-                    fe.modified_by,
-                    fe.traceparent,
-                    fe.tracestate,
-                    to_char(
-                      fe.created_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS created_at,
-                    to_char(
-                      fe.updated_at AT TIME ZONE 'UTC',
-                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-                    ) AS updated_at,
-                    500 + pg_column_size(fe.input) AS bytes
-                  FROM
-                    flow_executions fe
-                  WHERE
-                    NOT (
-                      SELECT
-                        yes
-                      FROM
-                        few
-                    )
-                    AND (
-                      EXISTS (
-                        SELECT
-                          1
-                        FROM
-                          task_execution_tags t
-                        WHERE
-                          t.organization_id = $2
-                          AND t.tag_type = $3
-                          AND t.tag = $4
-                          AND t.flow_execution_id = fe.id
-                          AND t.status = 'active'
-                        OFFSET
-                          0
-                      )
-                      OR EXISTS (
-                        SELECT
-                          1
-                        FROM
-                          task_execution_tags t
-                        WHERE
-                          t.organization_id = $2
-                          AND t.tag_type = $5
-                          AND t.tag = $6
-                          AND t.flow_execution_id = fe.id
-                          AND t.status = 'active'
-                        OFFSET
-                          0
-                      )
-                    )
-                    AND fe.flow_id = $1
-                    AND fe.status <> 'deleted'
-                    AND (fe.created_at, fe.id) < (c.created_at, c.id)
-                  ORDER BY
-                    fe.created_at DESC,
-                    fe.id DESC
-                  LIMIT
-                    $8::int + $9::int
-                )
-              ) fe
+                SELECT
+                  t.flow_execution_id AS id
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = '00000000-0000-4000-a000-000000000001'
+                  AND t.tag_type = 'customer'
+                  AND t.tag = 'acme'
+                  AND t.status = 'active'
+              )
+              UNION ALL
+              (
+                SELECT
+                  t.flow_execution_id AS id
+                FROM
+                  task_execution_tags t
+                WHERE
+                  t.organization_id = '00000000-0000-4000-a000-000000000001'
+                  AND t.tag_type = 'region'
+                  AND t.tag = 'eu'
+                  AND t.status = 'active'
+              )
+            ) x
+          LIMIT
+            COALESCE(
+              (
+                SELECT
+                  n
+                FROM
+                  budget
+              ),
+              0
+            ) + 1
+        ),
+        few AS MATERIALIZED (
+          SELECT
+            count(*) <= COALESCE(
+              (
+                SELECT
+                  n
+                FROM
+                  budget
+              ),
+              0
+            ) AS yes
+          FROM
+            tagged
+        )
+      SELECT
+        json_build_object(
+          'flow_organization_id',
+          f.organization_id,
+          'flow_deleted',
+          f.deleted,
+          'cursor_found',
+          bool_or(c.id IS NOT NULL),
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
+          (
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at ASC,
+                page.id ASC
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            '{"id":"' || page.id || '","created_at":"' || page.created_at || '","updated_at":"' || page.updated_at || '","modified_by":' || COALESCE(to_json(page.modified_by)::text, 'null') || ',"flow_id":"' || page.flow_id || '","flow_version":' || page.flow_version || ',"status":' || COALESCE(to_json(page.status)::text, 'null') || ',"input":' || page.input || ',"organization_id":"' || page.organization_id || '","pricing_config_id":' || COALESCE(to_json(page.pricing_config_id)::text, 'null') || ',"total_credits":' || 'null' || ',"triggered_task_executor_name":' || COALESCE(
+              to_json(page.triggered_task_executor_name)::text,
+              'null'
+            ) || ',"redrive_count":' || page.redrive_count || ',"run_number":' || 'null' || '}',
+            ','
             ORDER BY
-              fe.created_at DESC,
-              fe.id DESC
-            LIMIT
-              $8::int
-            OFFSET
-              $9::int
-          ) pg
-      ) s
-    WHERE
-      s.bytes_before < $10
-  ) page ON f.organization_id = $2
-  AND NOT f.deleted
-WHERE
-  f.id = $1
-GROUP BY
-  f.id;
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS body
+      FROM
+        flows f
+        LEFT JOIN flow_executions c ON c.id = '00000000-0000-4000-a000-000000000000'
+        AND c.flow_id = f.id
+        LEFT JOIN LATERAL (
+          SELECT
+            *
+          FROM
+            (
+              SELECT
+                pg.*,
+                sum(pg.bytes) OVER (
+                  ORDER BY
+                    pg.created_at DESC,
+                    pg.id DESC ROWS UNBOUNDED PRECEDING
+                ) - pg.bytes AS bytes_before,
+                count(*) OVER () AS fetched
+              FROM
+                (
+                  SELECT
+                    *
+                  FROM
+                    (
+                      (
+                        SELECT
+                          fe.id,
+                          fe.organization_id,
+                          fe.flow_id,
+                          fe.flow_version,
+                          fe.status,
+                          fe.input::text AS input,
+                          fe.run_number,
+                          fe.redrive_count,
+                          fe.triggered_task_executor_name,
+                          fe.pricing_config_id,
+                          fe.modified_by,
+                          fe.traceparent,
+                          fe.tracestate,
+                          to_char(
+                            fe.created_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS created_at,
+                          to_char(
+                            fe.updated_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS updated_at,
+                          500 + pg_column_size(fe.input) AS bytes
+                        FROM
+                          flow_executions fe
+                        WHERE
+                          (
+                            SELECT
+                              yes
+                            FROM
+                              few
+                          )
+                          AND fe.id IN (
+                            SELECT
+                              id
+                            FROM
+                              tagged
+                          )
+                          AND fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                          AND fe.status <> 'deleted'
+                          AND (fe.created_at, fe.id) < (c.created_at, c.id)
+                        ORDER BY
+                          fe.created_at DESC,
+                          fe.id DESC
+                        LIMIT
+                          '50'::int + '100'::int
+                      )
+                      UNION ALL
+                      (
+                        SELECT
+                          fe.id,
+                          fe.organization_id,
+                          fe.flow_id,
+                          fe.flow_version,
+                          fe.status,
+                          fe.input::text AS input,
+                          fe.run_number,
+                          fe.redrive_count,
+                          fe.triggered_task_executor_name,
+                          fe.pricing_config_id,
+                          fe.modified_by,
+                          fe.traceparent,
+                          fe.tracestate,
+                          to_char(
+                            fe.created_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS created_at,
+                          to_char(
+                            fe.updated_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+                          ) AS updated_at,
+                          500 + pg_column_size(fe.input) AS bytes
+                        FROM
+                          flow_executions fe
+                        WHERE
+                          NOT (
+                            SELECT
+                              yes
+                            FROM
+                              few
+                          )
+                          AND (
+                            EXISTS (
+                              SELECT
+                                1
+                              FROM
+                                task_execution_tags t
+                              WHERE
+                                t.organization_id = '00000000-0000-4000-a000-000000000001'
+                                AND t.tag_type = 'customer'
+                                AND t.tag = 'acme'
+                                AND t.flow_execution_id = fe.id
+                                AND t.status = 'active'
+                              OFFSET
+                                0
+                            )
+                            OR EXISTS (
+                              SELECT
+                                1
+                              FROM
+                                task_execution_tags t
+                              WHERE
+                                t.organization_id = '00000000-0000-4000-a000-000000000001'
+                                AND t.tag_type = 'region'
+                                AND t.tag = 'eu'
+                                AND t.flow_execution_id = fe.id
+                                AND t.status = 'active'
+                              OFFSET
+                                0
+                            )
+                          )
+                          AND fe.flow_id = '00000000-0000-4000-a000-000000000000'
+                          AND fe.status <> 'deleted'
+                          AND (fe.created_at, fe.id) < (c.created_at, c.id)
+                        ORDER BY
+                          fe.created_at DESC,
+                          fe.id DESC
+                        LIMIT
+                          '50'::int + '100'::int
+                      )
+                    ) fe
+                  ORDER BY
+                    fe.created_at DESC,
+                    fe.id DESC
+                  LIMIT
+                    '50'::int
+                  OFFSET
+                    '100'::int
+                ) pg
+            ) s
+          WHERE
+            s.bytes_before < '4194304'
+        ) page ON f.organization_id = '00000000-0000-4000-a000-000000000001'
+        AND NOT f.deleted
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+      GROUP BY
+        f.id
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowExecutionsRepository.stats (by status)
 -- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001"]

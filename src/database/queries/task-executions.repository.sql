@@ -599,340 +599,366 @@ RETURNING
   organization_id;
 
 -- TaskExecutionsRepository.list (organization)
--- params: ["00000000-0000-4000-a000-000000000000",101,false,2097152,100]
-SELECT
-  true AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at,
-        page.id
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      page.json,
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS json
-FROM
-  (
-    SELECT
-      1
-  ) one
-  LEFT JOIN LATERAL (
-    SELECT
-      sized.id,
-      sized.created_at,
-      sized.fetched,
-      row_to_json(item)::text AS json
-    FROM
-      (
-        SELECT
-          w.*,
-          sum(w.bytes) OVER (
-            ORDER BY
-              w.created_at DESC,
-              w.id DESC ROWS UNBOUNDED PRECEDING
-          ) - w.bytes AS bytes_before,
-          row_number() OVER (
-            ORDER BY
-              w.created_at DESC,
-              w.id DESC
-          ) AS n,
-          count(*) OVER () AS fetched
-        FROM
+COPY (
+  SELECT
+    q.head::text,
+    q.json::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'cursor_found',
+          true,
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
           (
-            SELECT
-              te.id,
-              te.created_at,
-              (
-                600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at,
+                page.id
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            page.json,
+            ','
+            ORDER BY
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS json
+      FROM
+        (
+          SELECT
+            1
+        ) one
+        LEFT JOIN LATERAL (
+          SELECT
+            sized.id,
+            sized.created_at,
+            sized.fetched,
+            row_to_json(item)::text AS json
+          FROM
+            (
+              SELECT
+                w.*,
+                sum(w.bytes) OVER (
+                  ORDER BY
+                    w.created_at DESC,
+                    w.id DESC ROWS UNBOUNDED PRECEDING
+                ) - w.bytes AS bytes_before,
+                row_number() OVER (
+                  ORDER BY
+                    w.created_at DESC,
+                    w.id DESC
+                ) AS n,
+                count(*) OVER () AS fetched
+              FROM
+                (
                   SELECT
-                    count(*)
+                    te.id,
+                    te.created_at,
+                    (
+                      600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
+                        SELECT
+                          count(*)
+                        FROM
+                          task_execution_tags tg
+                        WHERE
+                          tg.flow_execution_id = te.flow_execution_id
+                          AND tg.task_name = te.task_name
+                          AND tg.status = 'active'
+                      )
+                    ) AS bytes
+                  FROM
+                    task_executions te
+                    JOIN flow_executions fe ON fe.id = te.flow_execution_id
+                  WHERE
+                    te.organization_id = '00000000-0000-4000-a000-000000000000'
+                    AND fe.status <> 'deleted'
+                    AND te.processing_status <> 'deleted'
+                  ORDER BY
+                    te.created_at DESC,
+                    te.id DESC
+                  LIMIT
+                    '101'
+                ) w
+            ) sized
+            JOIN task_executions te ON te.id = sized.id
+            JOIN flow_executions fe ON fe.id = te.flow_execution_id
+            CROSS JOIN LATERAL (
+              SELECT
+                te.id,
+                te.flow_execution_id,
+                te.task_execution_idx,
+                te.task_name,
+                to_char(
+                  te.created_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS created_at,
+                to_char(
+                  te.updated_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS updated_at,
+                te.modified_by,
+                te.processing_status,
+                te.edited_status,
+                te.stale_status,
+                te.input,
+                te.output,
+                te.error,
+                te.organization_id,
+                te.source_task_executions,
+                to_char(
+                  te.started_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS started_at,
+                to_char(
+                  te.completed_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS completed_at,
+                (
+                  SELECT
+                    coalesce(
+                      '[' || string_agg(
+                        row_to_json(tag_fields)::text,
+                        ','
+                        ORDER BY
+                          tg.created_at,
+                          tg.id
+                      ) || ']',
+                      '[]'
+                    )::json
                   FROM
                     task_execution_tags tg
+                    CROSS JOIN LATERAL (
+                      SELECT
+                        tg.id,
+                        tg.flow_execution_id,
+                        tg.task_name,
+                        tg.tag,
+                        tg.tag_type,
+                        tg.tag_metadata,
+                        tg.status,
+                        to_char(
+                          tg.created_at AT TIME ZONE 'UTC',
+                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                        ) AS created_at,
+                        to_char(
+                          tg.updated_at AT TIME ZONE 'UTC',
+                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                        ) AS updated_at,
+                        tg.modified_by,
+                        tg.organization_id
+                    ) tag_fields
                   WHERE
-                    tg.flow_execution_id = te.flow_execution_id
+                    tg.organization_id = te.organization_id
+                    AND tg.flow_execution_id = te.flow_execution_id
                     AND tg.task_name = te.task_name
                     AND tg.status = 'active'
-                )
-              ) AS bytes
-            FROM
-              task_executions te
-              JOIN flow_executions fe ON fe.id = te.flow_execution_id
-            WHERE
-              te.organization_id = $1
-              AND fe.status <> 'deleted'
-              AND te.processing_status <> 'deleted'
-            ORDER BY
-              te.created_at DESC,
-              te.id DESC
-            LIMIT
-              $2
-          ) w
-      ) sized
-      JOIN task_executions te ON te.id = sized.id
-      JOIN flow_executions fe ON fe.id = te.flow_execution_id
-      CROSS JOIN LATERAL (
-        SELECT
-          te.id,
-          te.flow_execution_id,
-          te.task_execution_idx,
-          te.task_name,
-          to_char(
-            te.created_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS created_at,
-          to_char(
-            te.updated_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS updated_at,
-          te.modified_by,
-          te.processing_status,
-          te.edited_status,
-          te.stale_status,
-          te.input,
-          te.output,
-          te.error,
-          te.organization_id,
-          te.source_task_executions,
-          to_char(
-            te.started_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS started_at,
-          to_char(
-            te.completed_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS completed_at,
-          (
-            SELECT
-              coalesce(
-                '[' || string_agg(
-                  row_to_json(tag_fields)::text,
-                  ','
-                  ORDER BY
-                    tg.created_at,
-                    tg.id
-                ) || ']',
-                '[]'
-              )::json
-            FROM
-              task_execution_tags tg
-              CROSS JOIN LATERAL (
-                SELECT
-                  tg.id,
-                  tg.flow_execution_id,
-                  tg.task_name,
-                  tg.tag,
-                  tg.tag_type,
-                  tg.tag_metadata,
-                  tg.status,
-                  to_char(
-                    tg.created_at AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-                  ) AS created_at,
-                  to_char(
-                    tg.updated_at AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-                  ) AS updated_at,
-                  tg.modified_by,
-                  tg.organization_id
-              ) tag_fields
-            WHERE
-              tg.organization_id = te.organization_id
-              AND tg.flow_execution_id = te.flow_execution_id
-              AND tg.task_name = te.task_name
-              AND tg.status = 'active'
-          ) AS tags,
-          CASE
-            WHEN $3 THEN te.credits
-          END AS credits,
-          fe.traceparent,
-          fe.tracestate
-      ) item
-    WHERE
-      sized.bytes_before < $4
-      AND sized.n <= $5
-  ) page ON true;
+                ) AS tags,
+                CASE
+                  WHEN 'false' THEN te.credits
+                END AS credits,
+                fe.traceparent,
+                fe.tracestate
+            ) item
+          WHERE
+            sized.bytes_before < '2097152'
+            AND sized.n <= '100'
+        ) page ON true
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- TaskExecutionsRepository.list (one task of an execution, after a cursor)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001","extract",0,"00000000-0000-4000-a000-000000000001",101,true,2097152,100]
-SELECT
-  bool_or(c.id IS NOT NULL) AS cursor_found,
-  max(page.fetched) AS fetched,
-  count(page.id)::int AS count,
-  (
-    array_agg(
-      page.id
-      ORDER BY
-        page.created_at,
-        page.id
-    )
-  ) [1] AS last_id,
-  '[' || COALESCE(
-    string_agg(
-      page.json,
-      ','
-      ORDER BY
-        page.created_at DESC,
-        page.id DESC
-    ),
-    ''
-  ) || ']' AS json
-FROM
-  (
-    SELECT
-      1
-  ) one
-  LEFT JOIN task_executions c ON c.id = $5
-  AND c.organization_id = $1
-  LEFT JOIN LATERAL (
-    SELECT
-      sized.id,
-      sized.created_at,
-      sized.fetched,
-      row_to_json(item)::text AS json
-    FROM
-      (
-        SELECT
-          w.*,
-          sum(w.bytes) OVER (
-            ORDER BY
-              w.created_at DESC,
-              w.id DESC ROWS UNBOUNDED PRECEDING
-          ) - w.bytes AS bytes_before,
-          row_number() OVER (
-            ORDER BY
-              w.created_at DESC,
-              w.id DESC
-          ) AS n,
-          count(*) OVER () AS fetched
-        FROM
+COPY (
+  SELECT
+    q.head::text,
+    q.json::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'cursor_found',
+          bool_or(c.id IS NOT NULL),
+          'fetched',
+          max(page.fetched),
+          'count',
+          count(page.id)::int,
+          'last_id',
           (
-            SELECT
-              te.id,
-              te.created_at,
-              (
-                600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
+            array_agg(
+              page.id
+              ORDER BY
+                page.created_at,
+                page.id
+            )
+          ) [1]
+        ) AS head,
+        '[' || COALESCE(
+          string_agg(
+            page.json,
+            ','
+            ORDER BY
+              page.created_at DESC,
+              page.id DESC
+          ),
+          ''
+        ) || ']' AS json
+      FROM
+        (
+          SELECT
+            1
+        ) one
+        LEFT JOIN task_executions c ON c.id = '00000000-0000-4000-a000-000000000001'
+        AND c.organization_id = '00000000-0000-4000-a000-000000000000'
+        LEFT JOIN LATERAL (
+          SELECT
+            sized.id,
+            sized.created_at,
+            sized.fetched,
+            row_to_json(item)::text AS json
+          FROM
+            (
+              SELECT
+                w.*,
+                sum(w.bytes) OVER (
+                  ORDER BY
+                    w.created_at DESC,
+                    w.id DESC ROWS UNBOUNDED PRECEDING
+                ) - w.bytes AS bytes_before,
+                row_number() OVER (
+                  ORDER BY
+                    w.created_at DESC,
+                    w.id DESC
+                ) AS n,
+                count(*) OVER () AS fetched
+              FROM
+                (
                   SELECT
-                    count(*)
+                    te.id,
+                    te.created_at,
+                    (
+                      600 + coalesce(octet_length(fe.tracestate), 0) + coalesce(pg_column_size(te.input), 0) + coalesce(pg_column_size(te.output), 0) + coalesce(pg_column_size(te.error), 0) + coalesce(pg_column_size(te.source_task_executions), 0) + 350 * (
+                        SELECT
+                          count(*)
+                        FROM
+                          task_execution_tags tg
+                        WHERE
+                          tg.flow_execution_id = te.flow_execution_id
+                          AND tg.task_name = te.task_name
+                          AND tg.status = 'active'
+                      )
+                    ) AS bytes
+                  FROM
+                    task_executions te
+                    JOIN flow_executions fe ON fe.id = te.flow_execution_id
+                  WHERE
+                    te.organization_id = '00000000-0000-4000-a000-000000000000'
+                    AND fe.status <> 'deleted'
+                    AND te.processing_status <> 'deleted'
+                    AND te.flow_execution_id = '00000000-0000-4000-a000-000000000001'
+                    AND te.task_name = 'extract'
+                    AND te.task_execution_idx = '0'
+                    AND (te.created_at, te.id) < (c.created_at, c.id)
+                  ORDER BY
+                    te.created_at DESC,
+                    te.id DESC
+                  LIMIT
+                    '101'
+                ) w
+            ) sized
+            JOIN task_executions te ON te.id = sized.id
+            JOIN flow_executions fe ON fe.id = te.flow_execution_id
+            CROSS JOIN LATERAL (
+              SELECT
+                te.id,
+                te.flow_execution_id,
+                te.task_execution_idx,
+                te.task_name,
+                to_char(
+                  te.created_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS created_at,
+                to_char(
+                  te.updated_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS updated_at,
+                te.modified_by,
+                te.processing_status,
+                te.edited_status,
+                te.stale_status,
+                te.input,
+                te.output,
+                te.error,
+                te.organization_id,
+                te.source_task_executions,
+                to_char(
+                  te.started_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS started_at,
+                to_char(
+                  te.completed_at AT TIME ZONE 'UTC',
+                  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                ) AS completed_at,
+                (
+                  SELECT
+                    coalesce(
+                      '[' || string_agg(
+                        row_to_json(tag_fields)::text,
+                        ','
+                        ORDER BY
+                          tg.created_at,
+                          tg.id
+                      ) || ']',
+                      '[]'
+                    )::json
                   FROM
                     task_execution_tags tg
+                    CROSS JOIN LATERAL (
+                      SELECT
+                        tg.id,
+                        tg.flow_execution_id,
+                        tg.task_name,
+                        tg.tag,
+                        tg.tag_type,
+                        tg.tag_metadata,
+                        tg.status,
+                        to_char(
+                          tg.created_at AT TIME ZONE 'UTC',
+                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                        ) AS created_at,
+                        to_char(
+                          tg.updated_at AT TIME ZONE 'UTC',
+                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+                        ) AS updated_at,
+                        tg.modified_by,
+                        tg.organization_id
+                    ) tag_fields
                   WHERE
-                    tg.flow_execution_id = te.flow_execution_id
+                    tg.organization_id = te.organization_id
+                    AND tg.flow_execution_id = te.flow_execution_id
                     AND tg.task_name = te.task_name
                     AND tg.status = 'active'
-                )
-              ) AS bytes
-            FROM
-              task_executions te
-              JOIN flow_executions fe ON fe.id = te.flow_execution_id
-            WHERE
-              te.organization_id = $1
-              AND fe.status <> 'deleted'
-              AND te.processing_status <> 'deleted'
-              AND te.flow_execution_id = $2
-              AND te.task_name = $3
-              AND te.task_execution_idx = $4
-              AND (te.created_at, te.id) < (c.created_at, c.id)
-            ORDER BY
-              te.created_at DESC,
-              te.id DESC
-            LIMIT
-              $6
-          ) w
-      ) sized
-      JOIN task_executions te ON te.id = sized.id
-      JOIN flow_executions fe ON fe.id = te.flow_execution_id
-      CROSS JOIN LATERAL (
-        SELECT
-          te.id,
-          te.flow_execution_id,
-          te.task_execution_idx,
-          te.task_name,
-          to_char(
-            te.created_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS created_at,
-          to_char(
-            te.updated_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS updated_at,
-          te.modified_by,
-          te.processing_status,
-          te.edited_status,
-          te.stale_status,
-          te.input,
-          te.output,
-          te.error,
-          te.organization_id,
-          te.source_task_executions,
-          to_char(
-            te.started_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS started_at,
-          to_char(
-            te.completed_at AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-          ) AS completed_at,
-          (
-            SELECT
-              coalesce(
-                '[' || string_agg(
-                  row_to_json(tag_fields)::text,
-                  ','
-                  ORDER BY
-                    tg.created_at,
-                    tg.id
-                ) || ']',
-                '[]'
-              )::json
-            FROM
-              task_execution_tags tg
-              CROSS JOIN LATERAL (
-                SELECT
-                  tg.id,
-                  tg.flow_execution_id,
-                  tg.task_name,
-                  tg.tag,
-                  tg.tag_type,
-                  tg.tag_metadata,
-                  tg.status,
-                  to_char(
-                    tg.created_at AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-                  ) AS created_at,
-                  to_char(
-                    tg.updated_at AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-                  ) AS updated_at,
-                  tg.modified_by,
-                  tg.organization_id
-              ) tag_fields
-            WHERE
-              tg.organization_id = te.organization_id
-              AND tg.flow_execution_id = te.flow_execution_id
-              AND tg.task_name = te.task_name
-              AND tg.status = 'active'
-          ) AS tags,
-          CASE
-            WHEN $7 THEN te.credits
-          END AS credits,
-          fe.traceparent,
-          fe.tracestate
-      ) item
-    WHERE
-      sized.bytes_before < $8
-      AND sized.n <= $9
-  ) page ON true;
+                ) AS tags,
+                CASE
+                  WHEN 'true' THEN te.credits
+                END AS credits,
+                fe.traceparent,
+                fe.tracestate
+            ) item
+          WHERE
+            sized.bytes_before < '2097152'
+            AND sized.n <= '100'
+        ) page ON true
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- TaskExecutionsRepository.findDueRuns
 -- params: [100]
