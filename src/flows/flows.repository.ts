@@ -132,14 +132,15 @@ export class FlowsRepository {
     for (const tags of filter.tagsNone) where.push(`NOT (f.tags && ${p(tags)}::text[])`);
     const direction = filter.sortDirection === 'asc' ? 'ASC' : 'DESC';
     const order = `f.${filter.sortField} ${direction}, f.id ${direction}`;
-    const counted = [...params]; // the count takes the filters' parameters only
     const [limit, offset, budget] = [p(filter.limit), p(filter.offset), p(PAGE_BYTES)];
     // Plain SQL and a plain mapping: the ORM's hydration of a joined page cost more than its query.
     // Only the stored definition sizes are summed (toast pointers); the page ends early past
-    // PAGE_BYTES, after at least one flow, and only the definitions sent are read in full.
-    const [rows, [{ total }]] = await Promise.all([
-      this.dataSource.query<(FlowRow & VersionRow & { fetched: string })[]>(
-        `SELECT ${FLOW_COLUMNS}, ${VERSION_COLUMNS}, page.fetched FROM (
+    // PAGE_BYTES, after at least one flow, and only the definitions sent are read in full. The
+    // count and the page in one statement: one round trip (an empty page is one row of the count).
+    const rows = await this.dataSource.query<(FlowRow & VersionRow & { total: number; fetched: string | null; n: string | null })[]>(
+      `SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}) counted
+       LEFT JOIN LATERAL (
+         SELECT ${FLOW_COLUMNS}, ${VERSION_COLUMNS}, page.fetched, page.n FROM (
            SELECT w.id, w.version, count(*) OVER () AS fetched,
                   row_number() OVER (ORDER BY w.sort_key ${direction}, w.id ${direction}) AS n,
                   sum(w.bytes) OVER (ORDER BY w.sort_key ${direction}, w.id ${direction} ROWS UNBOUNDED PRECEDING) AS bytes
@@ -153,15 +154,15 @@ export class FlowsRepository {
          JOIN flows f ON f.id = page.id
          JOIN flow_versions v ON v.flow_id = page.id AND v.version = page.version
          WHERE page.n = 1 OR page.bytes <= ${budget}
-         ORDER BY page.n`,
-        params,
-      ),
-      this.dataSource.query<{ total: number }[]>(`SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}`, counted),
-    ]);
+       ) listed ON true
+       ORDER BY listed.n`,
+      params,
+    );
+    const listed = rows.filter((row) => row.n !== null);
     return {
-      rows: rows.map((row) => ({ flow: flowFromRow(row), version: versionFromRow(row) })),
-      total,
-      truncated: rows.length > 0 && rows.length < Number(rows[0].fetched),
+      rows: listed.map((row) => ({ flow: flowFromRow(row), version: versionFromRow(row) })),
+      total: rows[0].total,
+      truncated: listed.length > 0 && listed.length < Number(listed[0].fetched),
     };
   }
 
