@@ -50,8 +50,9 @@ export async function copyQuery<C extends string>(
     failed = error as Error;
     throw error;
   } finally {
-    // A connection whose COPY broke off mid-stream is not handed to the next caller.
-    client.release(failed && !('code' in failed) ? failed : undefined);
+    // PostgreSQL's own refusal leaves the connection ready for the next statement; after any other
+    // failure (the socket lost mid-stream) the connection is discarded, not handed to the next caller.
+    client.release(failed && !(failed instanceof pg.DatabaseError) ? failed : undefined);
   }
 }
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { copyQuery, decodeBinaryCopy } from '../../src/database/copy-query';
 import { driverPool } from '../../src/database/driver-pool';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+import { eventually } from '../utils/eventually';
 
 /** The text of each column, as `copyQuery` reads it. */
 const texts = (rows: Record<string, readonly Buffer[] | null>[]) =>
@@ -70,6 +71,19 @@ describe('copyQuery: rows read as bytes through COPY', () => {
   it("rejects with PostgreSQL's error, and the connection serves the next statement", async () => {
     const pool = driverPool(t.dataSource);
     await expect(copyQuery(t.dataSource, 'SELECT 1 / $1::int AS x', [0], ['x'])).rejects.toMatchObject({ code: '22012' });
+    // A connection lost mid-statement is discarded, not handed to the next caller.
+    const lost = copyQuery(t.dataSource, `SELECT pg_sleep(5)::text AS x, 'lost' AS y`, [], ['x', 'y']);
+    const ended = await eventually(
+      async () =>
+        (
+          await pool.query<{ ended: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%pg_sleep(5)%' AND pid <> pg_backend_pid()`,
+          )
+        ).rows,
+      (rows) => rows.length > 0,
+    );
+    expect(ended).toEqual([{ ended: true }]);
+    await expect(lost).rejects.toThrow();
     // Every connection of the pool (two) still answers, in order.
     const results = await Promise.all([1, 2, 3, 4].map((n) => copyQuery(t.dataSource, 'SELECT $1::int * 2 AS x', [n], ['x'])));
     expect(results.map(texts)).toEqual([1, 2, 3, 4].map((n) => [{ x: String(n * 2) }]));
