@@ -37,6 +37,10 @@ export async function copyQuery<C extends string>(
   const text = `COPY (SELECT ${selected} FROM (${inlineParameters(sql, params)}) q) TO STDOUT (FORMAT binary)`;
   const client = await driverPool(dataSource).connect();
   let failed: Error | undefined;
+  // A checked-out client has no listener of the pool's: without this one, its connection's end
+  // (the backend terminated mid-statement) would be an unhandled 'error' event, fatal to the process.
+  const lostConnection = (error: Error) => (failed ??= error);
+  client.on('error', lostConnection);
   try {
     const chunks: Buffer[] = [];
     const stream = client.query(copyTo(text));
@@ -50,9 +54,11 @@ export async function copyQuery<C extends string>(
     failed = error as Error;
     throw error;
   } finally {
-    // PostgreSQL's own refusal leaves the connection ready for the next statement; after any other
-    // failure (the socket lost mid-stream) the connection is discarded, not handed to the next caller.
-    client.release(failed && !(failed instanceof pg.DatabaseError) ? failed : undefined);
+    // PostgreSQL's refusal of the statement leaves the connection ready for the next one; after any
+    // other failure (a FATAL error, the socket lost) the connection is discarded, not handed on.
+    const reusable = failed === undefined || (failed instanceof pg.DatabaseError && failed.severity === 'ERROR');
+    client.removeListener('error', lostConnection);
+    client.release(reusable ? undefined : failed);
   }
 }
 
