@@ -1,4 +1,4 @@
-import { nextSlice, RawJson, stringify, stringifySliced } from './raw-json';
+import { nextSlice, RawJson, RawJsonBytes, stringify, stringifySliced } from './raw-json';
 
 describe('raw JSON splicing', () => {
   const value = {
@@ -39,6 +39,26 @@ describe('raw JSON splicing', () => {
     const rows = Array.from({ length: 500 }, (_, i) => ({ ...value, i }));
     expect(await stringifySliced(rows)).toBe(stringify(rows));
     expect(await stringifySliced({ task_executions: rows, more: false })).toBe(stringify({ task_executions: rows, more: false }));
+  });
+
+  it('bytes spliced into an answer give the text the same JSON as text gives, however they are cut', async () => {
+    const page = JSON.stringify([
+      { name: 'ünïcödé ✓ 😀', n: 1 },
+      { name: 'x"\\y', n: 2 },
+    ]);
+    const bytes = Buffer.from(page);
+    // Cut inside a multi-byte character too: the bytes are sent as they are, never decoded.
+    const cut = new RawJsonBytes([bytes.subarray(0, 13), bytes.subarray(13, 14), bytes.subarray(14)]);
+    const sent = async (body: unknown) => {
+      const out = await stringifySliced(body);
+      return typeof out === 'string' ? out : Buffer.concat(out).toString();
+    };
+    expect(await sent(cut)).toBe(page);
+    expect(await sent({ task_executions: cut, more: false })).toBe(stringify({ task_executions: new RawJson(page), more: false }));
+    expect(Array.isArray(await stringifySliced({ task_executions: cut }))).toBe(true);
+    // Anywhere deeper, or serialized by anything else, it is its value.
+    expect(stringify({ a: [cut] })).toBe(`{"a":[${page}]}`);
+    expect(JSON.parse(JSON.stringify({ a: cut }))).toEqual({ a: JSON.parse(page) });
   });
 
   // Counts turns of the event loop (a setImmediate chain: one tick per turn) until `work` is done.
