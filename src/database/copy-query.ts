@@ -62,6 +62,15 @@ export async function copyQuery<C extends string>(
   }
 }
 
+/**
+ * A page PostgreSQL writes whole, from `sql`'s one row: `head`, the page's small fields as one JSON
+ * object (parsed), and `body`, the page's JSON text (left as bytes); undefined without a row.
+ */
+export async function copyPage<H>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<{ head: H; body: Bytes } | undefined> {
+  const [row] = await copyQuery(dataSource, sql, params, ['head', 'body'] as const);
+  return row && { head: JSON.parse(Buffer.concat(row.head ?? []).toString()) as H, body: row.body ?? [] };
+}
+
 /** `sql` with each `$n` replaced by the literal of `params[n - 1]` (NULL for null or undefined). */
 export function inlineParameters(sql: string, params: readonly unknown[]): string {
   return sql.replace(/\$(\d+)(?!\d)/g, (_, n: string) => {

@@ -3,7 +3,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { BatchSender } from '../database/batch-sender';
-import { Bytes, copyQuery } from '../database/copy-query';
+import { Bytes, copyPage } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoDate, isoText as iso, sqlList } from '../database/sql-literals';
@@ -340,7 +340,7 @@ export class FlowExecutionsRepository {
        WHERE s.bytes_before < ${p(PAGE_BYTES)}`;
     // The page as one row: its bodies joined into one JSON array by PostgreSQL, so that the process
     // receives one value (not a row object and a string per run, kept alive until sent), read as
-    // the bytes it is sent as (copyQuery); the small fields beside it as one JSON object.
+    // the bytes it is sent as (copyPage); the small fields beside it as one JSON object.
     const pageOrder = `page.${f.sortField} ${dir}, page.id ${dir}`;
     const reversed = dir === 'ASC' ? 'DESC' : 'ASC';
     const sql = `${tagged}
@@ -355,24 +355,22 @@ export class FlowExecutionsRepository {
         LEFT JOIN LATERAL (${sized}) page ON f.organization_id = $2 AND NOT f.deleted
        WHERE f.id = $1
        GROUP BY f.id`;
-    const [row] = await copyQuery(this.dataSource, sql, params, ['head', 'body'] as const);
-    const head = row
-      ? (JSON.parse(Buffer.concat(row.head!).toString()) as {
-          flow_organization_id: string;
-          flow_deleted: boolean;
-          cursor_found: boolean | null;
-          fetched: number | null;
-          count: number;
-          last_id: string | null;
-        })
-      : undefined;
-    if (!head || head.flow_deleted) return { flow: head ? 'deleted' : 'missing' };
+    const read = await copyPage<{
+      flow_organization_id: string;
+      flow_deleted: boolean;
+      cursor_found: boolean | null;
+      fetched: number | null;
+      count: number;
+      last_id: string | null;
+    }>(this.dataSource, sql, params);
+    if (!read || read.head.flow_deleted) return { flow: read ? 'deleted' : 'missing' };
+    const { head, body } = read;
     if (head.flow_organization_id !== f.organizationId) return { flow: 'foreign' };
     const cursor = head.cursor_found === null ? 'none' : head.cursor_found ? 'ok' : 'missing';
     return {
       flow: 'ok',
       cursor,
-      page: { body: row!.body!, count: head.count, lastId: head.last_id },
+      page: { body, count: head.count, lastId: head.last_id },
       truncated: head.count > 0 && head.count < Number(head.fetched),
     };
   }

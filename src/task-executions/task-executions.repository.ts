@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
-import { Bytes, copyQuery } from '../database/copy-query';
+import { Bytes, copyPage } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoMillisText, isoText, sqlList } from '../database/sql-literals';
@@ -525,12 +525,12 @@ export class TaskExecutionsRepository {
     if (cursor) where.push(`(te.created_at, te.id) < (c.created_at, c.id)`);
     // The page as one row: its items joined into one JSON array by PostgreSQL, so that the process
     // receives one value (not a row object and a string per item, kept alive until sent), read as
-    // the bytes it is sent as (copyQuery); the small fields beside it as one JSON object.
+    // the bytes it is sent as (copyPage); the small fields beside it as one JSON object.
     const sql = `SELECT json_build_object(
                 'cursor_found', ${cursor ? 'bool_or(c.id IS NOT NULL)' : 'true'}, 'fetched', max(page.fetched), 'count', count(page.id)::int,
                 'last_id', (array_agg(page.id ORDER BY page.created_at, page.id))[1]
               ) AS head,
-              '[' || COALESCE(string_agg(page.json, ',' ORDER BY page.created_at DESC, page.id DESC), '') || ']' AS json
+              '[' || COALESCE(string_agg(page.json, ',' ORDER BY page.created_at DESC, page.id DESC), '') || ']' AS body
          FROM (SELECT 1) one
          ${cursor ? `LEFT JOIN task_executions c ON c.id = ${cursor} AND c.organization_id = $1` : ''}
          LEFT JOIN LATERAL (
@@ -550,10 +550,14 @@ export class TaskExecutionsRepository {
            CROSS JOIN LATERAL (${ITEM_FIELDS(p(f.includeCredits))}) item
            WHERE sized.bytes_before < ${p(PAGE_BYTES)} AND sized.n <= ${p(f.limit)}
          ) page ON true`;
-    const [row] = await copyQuery(this.dataSource, sql, params, ['head', 'json'] as const);
-    const head = JSON.parse(Buffer.concat(row.head!).toString()) as { cursor_found: boolean; fetched: number | null; count: number; last_id: string | null };
+    // One row always: the page hangs off `(SELECT 1) one`.
+    const { head, body } = (await copyPage<{ cursor_found: boolean; fetched: number | null; count: number; last_id: string | null }>(
+      this.dataSource,
+      sql,
+      params,
+    ))!;
     // Fewer than fetched (the limit and one more): the limit, or the byte budget, ended the page.
-    return { cursorFound: head.cursor_found, page: { json: row.json!, count: head.count, lastId: head.last_id }, more: head.count < Number(head.fetched ?? 0) };
+    return { cursorFound: head.cursor_found, page: { json: body, count: head.count, lastId: head.last_id }, more: head.count < Number(head.fetched ?? 0) };
   }
 
   /** Runs with a running task whose timeout is due, soonest first, from task_executions_timeout_idx (`now()`: the index needs a stable bound). */

@@ -602,7 +602,7 @@ RETURNING
 COPY (
   SELECT
     q.head::text,
-    q.json::text
+    q.body::text
   FROM
     (
       SELECT
@@ -632,7 +632,7 @@ COPY (
               page.id DESC
           ),
           ''
-        ) || ']' AS json
+        ) || ']' AS body
       FROM
         (
           SELECT
@@ -780,7 +780,7 @@ COPY (
 COPY (
   SELECT
     q.head::text,
-    q.json::text
+    q.body::text
   FROM
     (
       SELECT
@@ -810,7 +810,7 @@ COPY (
               page.id DESC
           ),
           ''
-        ) || ']' AS json
+        ) || ']' AS body
       FROM
         (
           SELECT
