@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { conflict } from '../common/errors/app-error';
-import type { IdempotentAnswerCodec } from '../common/idempotency/idempotency.interceptor';
+import type { IdempotentAnswerCodec } from '../common/idempotency/idempotent-requests';
 import type { WebhookWithSecretResponseDto } from './dto/webhook.dto';
 import { WebhookEntity } from './webhook.entity';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { keyTakenOver, withOwnedKey } from '../../src/common/idempotency/idempotency.context';
-import { fingerprint } from '../../src/common/idempotency/idempotency.interceptor';
+import { fingerprint } from '../../src/common/idempotency/idempotent-requests';
 import { IdempotencyStore } from '../../src/common/idempotency/idempotency.store';
 import { FlowExecutionsService } from '../../src/flow-executions/flow-executions.service';
 import { createExecution, createFlow } from '../factories/flows';

@@ -1,8 +1,8 @@
 import { Global, Module } from '@nestjs/common';
-import { IdempotencyInterceptor } from './idempotency.interceptor';
+import { IdempotentRequests } from './idempotent-requests';
 import { IdempotencyStore } from './idempotency.store';
 
 /** Global, so that `@Idempotent()` works on any controller. */
 @Global()
-@Module({ providers: [IdempotencyStore, IdempotencyInterceptor], exports: [IdempotencyStore, IdempotencyInterceptor] })
+@Module({ providers: [IdempotencyStore, IdempotentRequests], exports: [IdempotencyStore, IdempotentRequests] })
 export class IdempotencyModule {}

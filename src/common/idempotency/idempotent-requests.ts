@@ -1,10 +1,9 @@
-import { CallHandler, ExecutionContext, HttpStatus, Inject, Injectable, NestInterceptor, Type } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Type } from '@nestjs/common';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
-import { ModuleRef, Reflector } from '@nestjs/core';
+import { ModuleRef } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { from, lastValueFrom, Observable, of } from 'rxjs';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
@@ -18,8 +17,6 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 const PRINTABLE_ASCII = /^[\x20-\x7e]{1,255}$/;
 // Answers the client may fix and send again with the same key: bad input, limits; 5xx are not kept either.
 const NOT_KEPT = new Set<number>([400, 401, 408, 413, 415, 422, 429]);
-
-export const ANSWER_CODEC = 'idempotency:answer-codec';
 
 /**
  * For a successful answer that holds what must not be stored (a secret shown once): what is kept
@@ -35,27 +32,35 @@ interface StoredError {
   error: { code: ErrorCode; message: string; details: AppError['details'] };
 }
 
+/** What `run` is given of the route: its handler (for its success status) and its answer codec. */
+export interface IdempotentRoute {
+  handler: object;
+  codec: Type<IdempotentAnswerCodec> | undefined;
+}
+
 /**
  * `Idempotency-Key` (IETF httpapi draft, as Stripe does it): the first request with a key runs and
  * its answer is kept for `IDEMPOTENCY_TTL_HOURS`; the same request again gets that answer with
  * `Idempotent-Replayed: true`; another request with the key is a 422; one while the first runs, a 409.
- * Applied per route with `@Idempotent()`.
+ * Applied per route with `@Idempotent()`, which hands each request of the route to `run`.
  */
 @Injectable()
-export class IdempotencyInterceptor implements NestInterceptor {
+export class IdempotentRequests {
   constructor(
     private readonly store: IdempotencyStore,
-    private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    const req = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
-    const res = context.switchToHttp().getResponse<Response>();
+  /** Runs `work` (the handler) for `req`: at once without a key, else at most once per key, or replays its answer. */
+  run(req: Request & AuthenticatedRequest, route: IdempotentRoute, work: () => unknown): unknown {
     const key = req.headers['idempotency-key'];
-    if (key === undefined) return next.handle();
+    return key === undefined ? work() : this.runKeyed(req, key, route, work);
+  }
+
+  private async runKeyed(req: Request & AuthenticatedRequest, key: string | string[], route: IdempotentRoute, work: () => unknown): Promise<unknown> {
+    const res = req.res!;
     if (typeof key !== 'string' || !PRINTABLE_ASCII.test(key)) {
       throw new AppError('bad_request', `${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters`);
     }
@@ -66,8 +71,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       operation: `${req.method} ${(req.route as { path: string }).path}`,
       key,
     };
-    const codecType = this.reflector.get<Type<IdempotentAnswerCodec> | undefined>(ANSWER_CODEC, context.getHandler());
-    const codec = codecType ? this.moduleRef.get(codecType, { strict: false }) : null;
+    const codec = route.codec ? this.moduleRef.get(route.codec, { strict: false }) : null;
     const claim = await this.store.claim(scope, fingerprint(req));
     switch (claim.kind) {
       case 'reused':
@@ -84,12 +88,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
         const body = codec ? await codec.replay(req.principal, claim.body) : claim.body;
         res.setHeader('Idempotent-Replayed', 'true');
         res.status(claim.status); // the first answer's, which may differ from the route's (answerWith)
-        return of(body ?? undefined);
+        return body ?? undefined;
       }
       case 'owner': {
-        const status = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? 201 : 200);
+        const status = (Reflect.getMetadata(HTTP_CODE_METADATA, route.handler) as number | undefined) ?? (req.method === 'POST' ? 201 : 200);
         const owned: OwnedKey = { scope, owner: claim.owner, status, storedForm: codec ? (body) => codec.store(body) : null, kept: false };
-        return from(this.runOnce(owned, next, res));
+        return this.runOnce(owned, work, res);
       }
     }
   }
@@ -100,14 +104,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * after the work. A kept error is stored, an error that is not frees the key; both only while no
    * outcome was committed with the work.
    */
-  private async runOnce(owned: OwnedKey, next: CallHandler, res: Response): Promise<unknown> {
+  private async runOnce(owned: OwnedKey, work: () => unknown, res: Response): Promise<unknown> {
     const { scope, owner } = owned;
     let body: unknown;
     try {
-      body = await lastValueFrom(
-        withOwnedKey(owned, () => next.handle()),
-        { defaultValue: undefined },
-      );
+      body = await withOwnedKey(owned, work);
     } catch (error) {
       const kept = error instanceof AppError && error.status < 500 && !NOT_KEPT.has(error.status);
       const stored: StoredError | null = kept ? { error: { code: error.code, message: error.message, details: error.details } } : null;

@@ -1,5 +1,5 @@
 import { canonical } from '../validation/canonical';
-import { fingerprint } from './idempotency.interceptor';
+import { fingerprint } from './idempotent-requests';
 
 describe('idempotency fingerprint', () => {
   const req = (over: Partial<{ method: string; path: string; originalUrl: string; body: unknown }> = {}) => ({
