@@ -13,6 +13,12 @@ describe('@Idempotent()', () => {
     handle(@Param('id') id: string, @Body() body: { n: number }) {
       return { id, n: body.n, self: this };
     }
+
+    @Post()
+    @Idempotent()
+    other() {
+      return null;
+    }
   }
   const handler = Controller.prototype.handle as unknown as (...args: unknown[]) => unknown;
 
@@ -21,9 +27,11 @@ describe('@Idempotent()', () => {
     expect(Reflect.getMetadata('below', handler)).toBe('kept');
   });
 
-  it('asks Nest for the request past the handler’s own arguments, and for the runner as a property', () => {
+  it('asks Nest for the request past the handler’s own arguments, and for the runner as one property', () => {
     const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, Controller, 'handle') as Record<string, { index: number }>;
     expect(args[`${RouteParamtypes.REQUEST}:2`]).toMatchObject({ index: 2 });
+    const none = Reflect.getMetadata(ROUTE_ARGS_METADATA, Controller, 'other') as Record<string, { index: number }>;
+    expect(Object.values(none)).toEqual([expect.objectContaining({ index: 0 })]);
     const properties = Reflect.getMetadata(PROPERTY_DEPS_METADATA, Controller) as { type: unknown }[];
     expect(properties.map((p) => p.type)).toEqual([IdempotentRequests]);
   });

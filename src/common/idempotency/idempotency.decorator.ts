@@ -1,5 +1,5 @@
 import { applyDecorators, Inject, Req, Type } from '@nestjs/common';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { PROPERTY_DEPS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { ApiHeader, ApiResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ErrorResponseDto } from '../errors/error-envelope.dto';
@@ -46,7 +46,8 @@ function runsIdempotently(codec: Type<IdempotentAnswerCodec> | undefined): Metho
     const handler = descriptor.value as Handler;
     const at = argumentCount(target, key, handler);
     Req()(target, key, at);
-    Inject(IdempotentRequests)(target, RUNNER);
+    const injected = (Reflect.getMetadata(PROPERTY_DEPS_METADATA, target.constructor) ?? []) as { key: string | symbol }[];
+    if (!injected.some((property) => property.key === RUNNER)) Inject(IdempotentRequests)(target, RUNNER);
     const wrapper = function (this: { [RUNNER]: IdempotentRequests }, ...args: unknown[]): unknown {
       const own = args.slice(0, at);
       return this[RUNNER].run(args[at] as Request, route, () => handler.apply(this, own));
