@@ -3,6 +3,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
 import { BatchSender } from '../database/batch-sender';
+import { KeyedBatches } from '../database/keyed-batches';
 import { Bytes, copyPage } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
@@ -53,6 +54,36 @@ const START = {
     SELECT EXISTS (SELECT 1 FROM head) AS current, ${COLUMNS}
       FROM (SELECT 1) one LEFT JOIN fe ON true`,
 };
+
+/**
+ * Creates of one organization in one statement (KeyedBatches): START for each item of a JSON array,
+ * in its order, in one implicit transaction: the organization's lock taken once for all of them, one
+ * commit. An item's flow read and checked as START checks it; a row per item, in the items' order.
+ */
+const START_MANY = {
+  name: 'start_flow_executions',
+  text: `
+    WITH item AS (
+      SELECT i.n, e.flow_id, e.flow_version, e.input, e.input_task_name, e.triggered_task_executor_name, e.modified_by, e.traceparent, e.tracestate
+        FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+             jsonb_to_record(i.value) AS e (flow_id uuid, flow_version integer, input jsonb, input_task_name text,
+                                            triggered_task_executor_name text, modified_by text, traceparent text, tracestate text)
+    ), head AS (
+      SELECT item.* FROM item JOIN flows f ON f.id = item.flow_id AND f.organization_id = $1 AND f.latest_version = item.flow_version AND NOT f.deleted
+    ), fe AS (
+      SELECT head.n, s.*
+        FROM (SELECT * FROM head ORDER BY head.n) head
+             CROSS JOIN LATERAL start_flow_execution($1, head.flow_id, head.flow_version, head.input, head.input_task_name,
+                                                     head.triggered_task_executor_name, head.modified_by, $3, head.traceparent, head.tracestate) s
+    )
+    SELECT head.n IS NOT NULL AS current, ${COLUMNS}
+      FROM item LEFT JOIN head ON head.n = item.n LEFT JOIN fe ON fe.n = item.n
+     ORDER BY item.n`,
+};
+
+/** The most creates one statement carries, and the most bytes of their inputs (a larger input goes alone). */
+const START_MANY_ITEMS = 64;
+const START_MANY_BYTES = 1 << 20;
 
 const CHANGE = {
   name: 'change_flow_execution_status',
@@ -137,6 +168,31 @@ export interface NewExecution {
   modifiedBy: string;
   /** The W3C trace context of the creating request (docs/api.md#trace-context). */
   trace: TraceContext | null;
+}
+
+/** A create waiting for its statement: the run, its input as JSON text, the limit of an organization that has none of its own. */
+interface PendingCreate {
+  e: NewExecution;
+  input: string;
+  defaultConcurrencyLimit: number;
+}
+
+/** START's row (START_MANY's, one per item): the run, or nulls when nothing was created. */
+type StartedRow = FlowExecutionRow & { current: boolean };
+
+function startParams({ e, input, defaultConcurrencyLimit }: PendingCreate): unknown[] {
+  return [
+    e.organizationId,
+    e.flowId,
+    e.flowVersion,
+    input,
+    e.inputTaskName,
+    e.triggeredTaskExecutorName,
+    e.modifiedBy,
+    defaultConcurrencyLimit,
+    e.trace?.traceparent ?? null,
+    e.trace?.tracestate ?? null,
+  ];
 }
 
 export interface ListFilter extends Selection {
@@ -237,6 +293,13 @@ const TAGS_SAMPLE: [string, string][] = [
  */
 @Injectable()
 export class FlowExecutionsRepository {
+  /** Creates of one organization handed over while one of its is in flight go together (`start`). */
+  private readonly creates = new KeyedBatches<PendingCreate, StartedRow>((items) => this.startMany(items), {
+    maxItems: START_MANY_ITEMS,
+    maxBytes: START_MANY_BYTES,
+    size: (item) => item.input.length,
+  });
+
   /** Created runs' change notifications (`notifyCreated`). */
   private readonly notifications = new BatchSender<string>(
     (payloads) => driverQuery(this.dataSource, NOTIFY_CHANGES, [payloads]),
@@ -484,6 +547,11 @@ export class FlowExecutionsRepository {
    * condition that `flowVersion` is still the flow's latest (START): `'stale'` when it is not or the
    * flow is gone, and nothing was created. With `keep`, the same statement writes the answer as the key's outcome
    * (START_KEEPING); `'key_lost'` when the key is no longer the request's, and nothing was created.
+   *
+   * Without `keep`, creates of one organization handed over while one of its is in flight go in the
+   * next statement together (START_MANY, `creates`): they would queue on the organization's lock one
+   * commit after another anyway, and together they hold it once and share one commit. Each is still
+   * checked, numbered, limited and evented as alone; at low load a create goes at once, alone.
    */
   @GenerateSql(
     {
@@ -520,25 +588,15 @@ export class FlowExecutionsRepository {
     },
   )
   async start(e: NewExecution, defaultConcurrencyLimit: number, keep?: KeyToKeep): Promise<FlowExecutionRow | 'stale' | 'key_lost'> {
-    const params = [
-      e.organizationId,
-      e.flowId,
-      e.flowVersion,
-      e.input,
-      e.inputTaskName,
-      e.triggeredTaskExecutorName,
-      e.modifiedBy,
-      defaultConcurrencyLimit,
-      e.trace?.traceparent ?? null,
-      e.trace?.tracestate ?? null,
-    ];
-    let result: FlowExecutionRow & { current: boolean; key_owned?: boolean };
+    const input = e.input instanceof RawJson ? e.input.text : JSON.stringify(e.input);
+    let result: StartedRow & { key_owned?: boolean };
     if (!keep) {
-      result = (await driverQuery<FlowExecutionRow & { current: boolean }>(this.dataSource, START, params)).rows[0];
+      result = await this.creates.add(e.organizationId, { e, input, defaultConcurrencyLimit });
     } else {
       if (keep.scope.organizationId !== e.organizationId) throw new Error('an Idempotency-Key is kept for its own organization');
       const extra = [keep.scope.operation, keep.scope.key, keep.owner, keep.status];
-      result = (await driverQuery<FlowExecutionRow & { current: boolean; key_owned: boolean }>(this.dataSource, START_KEEPING, [...params, ...extra])).rows[0];
+      const params = [...startParams({ e, input, defaultConcurrencyLimit }), ...extra];
+      result = (await driverQuery<StartedRow & { key_owned: boolean }>(this.dataSource, START_KEEPING, params)).rows[0];
       if (!result.key_owned) return 'key_lost';
     }
     const { current, key_owned: _, ...row } = result;
@@ -546,6 +604,59 @@ export class FlowExecutionsRepository {
     if (!current || row.id === null) return 'stale';
     void this.notifyCreated(row);
     return row;
+  }
+
+  /** Creates of one organization handed over together (`creates`): START for one, START_MANY for several. */
+  @GenerateSql({
+    params: [
+      [
+        {
+          e: {
+            organizationId: DummyValue.UUID,
+            flowId: DummyValue.UUID2,
+            flowVersion: 1,
+            input: {},
+            inputTaskName: null,
+            triggeredTaskExecutorName: null,
+            modifiedBy: 'sample',
+            trace: null,
+          },
+          input: '{}',
+          defaultConcurrencyLimit: 10,
+        },
+        {
+          e: {
+            organizationId: DummyValue.UUID,
+            flowId: DummyValue.UUID2,
+            flowVersion: 1,
+            input: {},
+            inputTaskName: 'receive',
+            triggeredTaskExecutorName: null,
+            modifiedBy: 'sample',
+            trace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=value' },
+          },
+          input: '{"a": 1}',
+          defaultConcurrencyLimit: 10,
+        },
+      ],
+    ],
+  })
+  async startMany(items: PendingCreate[]): Promise<StartedRow[]> {
+    if (items.length === 1) return (await driverQuery<StartedRow>(this.dataSource, START, startParams(items[0]))).rows;
+    const [{ e: first, defaultConcurrencyLimit }] = items;
+    const json = items.map(
+      ({ e, input }) =>
+        `{"input":${input},${JSON.stringify({
+          flow_id: e.flowId,
+          flow_version: e.flowVersion,
+          input_task_name: e.inputTaskName,
+          triggered_task_executor_name: e.triggeredTaskExecutorName,
+          modified_by: e.modifiedBy,
+          traceparent: e.trace?.traceparent ?? null,
+          tracestate: e.trace?.tracestate ?? null,
+        }).slice(1)}`,
+    );
+    return (await driverQuery<StartedRow>(this.dataSource, START_MANY, [first.organizationId, `[${json.join(',')}]`, defaultConcurrencyLimit])).rows;
   }
 
   /**

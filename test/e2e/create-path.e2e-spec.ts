@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { RawJson } from '../../src/common/http/raw-json';
 import { FlowExecutionsRepository } from '../../src/flow-executions/flow-executions.repository';
 import { FlowAnalysisCache } from '../../src/flows/flow-analysis';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
@@ -189,6 +190,72 @@ describe('creates in one statement', () => {
       const mine = heard.filter((p) => p.startsWith(org.id) && p !== last);
       expect(mine.sort()).toEqual(created.map((c) => `${org.id} ${c.id}`).sort());
     });
+  });
+
+  /** A create as the service hands it to the repository, on version 1 of the flow. */
+  const newRun = (org: Org, flowId: string, input: Record<string, unknown> | RawJson) => ({
+    organizationId: org.id,
+    flowId,
+    flowVersion: 1,
+    input,
+    inputTaskName: 'receive',
+    triggeredTaskExecutorName: null,
+    modifiedBy: 'test',
+    trace: null,
+  });
+
+  it('starts the creates of one organization handed over while one is in flight in one statement, each numbered, limited and evented as alone', async () => {
+    const org = await newOrg();
+    await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 5 }).expect(200);
+    const flowId = await createFlow(t, org.auth);
+    const repository = t.app.get(FlowExecutionsRepository);
+    // Handed over in one turn of the event loop: the first goes alone, the 29 others wait for it and go together.
+    const started = await Promise.all(Array.from({ length: 30 }, (_, i) => repository.start(newRun(org, flowId, { i }), 10)));
+    const rows: { txid: string; run_number: number; status: string; i: number }[] = await t.dataSource.query(
+      `SELECT xmin::text AS txid, run_number, status, (input ->> 'i')::int AS i FROM flow_executions WHERE flow_id = $1 ORDER BY run_number`,
+      [flowId],
+    );
+    expect(new Set(rows.map((r) => r.txid)).size).toBe(2); // two transactions: the lone first, then the 29
+    expect(rows.filter((r) => r.txid === rows[1].txid)).toHaveLength(29);
+    // Numbered in the order handed over, the limit kept inside the shared statement.
+    expect(rows.map((r) => r.run_number)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(rows.map((r) => r.i)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(rows.map((r) => r.status)).toEqual([...Array<string>(5).fill('running'), ...Array<string>(25).fill('queued')]);
+    // Each answered its own run.
+    expect(started.map((s) => (typeof s === 'string' ? s : JSON.parse(s.input as unknown as string).i))).toEqual(rows.map((r) => r.i));
+    // One created event each, in the order of their run numbers.
+    const events: { run_number: number }[] = await t.dataSource.query(
+      `SELECT fe.run_number FROM flow_events e JOIN flow_executions fe ON fe.id = e.flow_execution_id
+        WHERE e.organization_id = $1 AND e.type = 'flow_execution.created' ORDER BY e.id`,
+      [org.id],
+    );
+    expect(events.map((e) => e.run_number)).toEqual(rows.map((r) => r.run_number));
+  });
+
+  it('creates the others of a shared statement PostgreSQL refused for one of its creates; that one fails alone and writes nothing', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const repository = t.app.get(FlowExecutionsRepository);
+    const first = repository.start(newRun(org, flowId, { i: 0 }), 10);
+    // jsonb refuses the NUL character: the statement of the three is refused, then each goes alone.
+    const together = [{ i: 1 }, new RawJson('{"i": "\\u0000"}'), { i: 2 }].map((input) =>
+      repository.start(newRun(org, flowId, input), 10).then(
+        (row) => (typeof row === 'string' ? row : JSON.parse(row.input as unknown as string).i),
+        (error: Error) => error.message,
+      ),
+    );
+    await first;
+    expect(await Promise.all(together)).toEqual([1, expect.stringContaining('unsupported Unicode escape sequence'), 2]);
+    const rows: { run_number: number; i: number }[] = await t.dataSource.query(
+      `SELECT run_number, (input ->> 'i')::int AS i FROM flow_executions WHERE flow_id = $1 ORDER BY run_number`,
+      [flowId],
+    );
+    // No run number was spent on the refused statement nor on the refused create.
+    expect(rows).toEqual([
+      { run_number: 1, i: 0 },
+      { run_number: 2, i: 1 },
+      { run_number: 3, i: 2 },
+    ]);
   });
 
   it('keeps the organization’s slot counter equal to its active executions through every kind of transition', async () => {

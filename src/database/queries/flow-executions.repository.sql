@@ -1438,7 +1438,7 @@ WHERE
   f.id = $1;
 
 -- FlowExecutionsRepository.start
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","vendor=value"]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,"{}",null,null,"sample",10,"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","vendor=value"]
 WITH
   head AS (
     SELECT
@@ -1494,7 +1494,7 @@ FROM
   LEFT JOIN fe ON true;
 
 -- FlowExecutionsRepository.start (keeping an Idempotency-Key)
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,{},null,null,"sample",10,null,null,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
+-- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",1,"{}",null,null,"sample",10,null,null,"POST /api/flow-executions","sample","00000000-0000-4000-a000-000000000001",201]
 WITH
   owned AS (
     SELECT
@@ -1577,6 +1577,99 @@ FROM
       1
   ) one
   LEFT JOIN fe ON true;
+
+-- FlowExecutionsRepository.startMany
+-- params: ["00000000-0000-4000-a000-000000000000","[{\"input\":{},\"flow_id\":\"00000000-0000-4000-a000-000000000001\",\"flow_version\":1,\"input_task_name\":null,\"triggered_task_executor_name\":null,\"modified_by\":\"sample\",\"traceparent\":null,\"tracestate\":null},{\"input\":{\"a\": 1},\"flow_id\":\"00000000-0000-4000-a000-000000000001\",\"flow_version\":1,\"input_task_name\":\"receive\",\"triggered_task_executor_name\":null,\"modified_by\":\"sample\",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\",\"tracestate\":\"vendor=value\"}]",10]
+WITH
+  item AS (
+    SELECT
+      i.n,
+      e.flow_id,
+      e.flow_version,
+      e.input,
+      e.input_task_name,
+      e.triggered_task_executor_name,
+      e.modified_by,
+      e.traceparent,
+      e.tracestate
+    FROM
+      jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+      jsonb_to_record(i.value) AS e (
+        flow_id uuid,
+        flow_version integer,
+        input jsonb,
+        input_task_name text,
+        triggered_task_executor_name text,
+        modified_by text,
+        traceparent text,
+        tracestate text
+      )
+  ),
+  head AS (
+    SELECT
+      item.*
+    FROM
+      item
+      JOIN flows f ON f.id = item.flow_id
+      AND f.organization_id = $1
+      AND f.latest_version = item.flow_version
+      AND NOT f.deleted
+  ),
+  fe AS (
+    SELECT
+      head.n,
+      s.*
+    FROM
+      (
+        SELECT
+          *
+        FROM
+          head
+        ORDER BY
+          head.n
+      ) head
+      CROSS JOIN LATERAL start_flow_execution (
+        $1,
+        head.flow_id,
+        head.flow_version,
+        head.input,
+        head.input_task_name,
+        head.triggered_task_executor_name,
+        head.modified_by,
+        $3,
+        head.traceparent,
+        head.tracestate
+      ) s
+  )
+SELECT
+  head.n IS NOT NULL AS current,
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.redrive_count,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  item
+  LEFT JOIN head ON head.n = item.n
+  LEFT JOIN fe ON fe.n = item.n
+ORDER BY
+  item.n;
 
 -- FlowExecutionsRepository.notifyCreated
 -- params: [["00000000-0000-4000-a000-000000000000 00000000-0000-4000-a000-000000000001"]]

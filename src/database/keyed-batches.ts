@@ -1,0 +1,90 @@
+import { DatabaseError } from 'pg';
+
+interface Waiting<T, R> {
+  item: T;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface KeyedBatchLimits<T> {
+  /** The most items one statement carries. */
+  maxItems: number;
+  /** The most bytes (by `size`) one statement carries; an item larger than this goes alone. */
+  maxBytes: number;
+  size: (item: T) => number;
+}
+
+/**
+ * Writes of one key (an organization) in shared statements, one in flight per key: with none in
+ * flight for its key, an item goes at once and alone, as it would without this; items handed over
+ * while one is in flight go together in the next, each getting its own result. Where writes of a
+ * key serialize on a lock held until commit, a statement of n items holds it once for all n and
+ * waits for one commit: under load the writes per lock hold rise with the load, and at low load an
+ * item waits for nobody.
+ *
+ * `run` answers a result per item, in the order given. A statement of several items that PostgreSQL
+ * refuses (its transaction rolled back, nothing written) is retried item by item, so that one item's
+ * error is its own; any other failure (the connection lost, whether or not the statement committed)
+ * fails every item of it, as it would have failed each alone.
+ */
+export class KeyedBatches<T, R> {
+  /** A key is here while a statement of its is in flight; its items waiting for the next one. */
+  private readonly waiting = new Map<string, Waiting<T, R>[]>();
+
+  constructor(
+    private readonly run: (items: T[]) => Promise<R[]>,
+    private readonly limits: KeyedBatchLimits<T>,
+  ) {}
+
+  add(key: string, item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const entry = { item, resolve, reject };
+      const queue = this.waiting.get(key);
+      if (queue) {
+        queue.push(entry);
+        return;
+      }
+      this.waiting.set(key, []);
+      void this.drain(key, [entry]);
+    });
+  }
+
+  private async drain(key: string, batch: Waiting<T, R>[]): Promise<void> {
+    for (;;) {
+      await this.settle(batch);
+      const queue = this.waiting.get(key)!;
+      if (queue.length === 0) {
+        this.waiting.delete(key);
+        return;
+      }
+      batch = queue.splice(0, this.taken(queue));
+    }
+  }
+
+  /** How many of the queue's first items fit one statement (at least one). */
+  private taken(queue: Waiting<T, R>[]): number {
+    let bytes = this.limits.size(queue[0].item);
+    let n = 1;
+    while (n < queue.length && n < this.limits.maxItems) {
+      bytes += this.limits.size(queue[n].item);
+      if (bytes > this.limits.maxBytes) break;
+      n++;
+    }
+    return n;
+  }
+
+  private async settle(batch: Waiting<T, R>[]): Promise<void> {
+    let results: R[];
+    try {
+      results = await this.run(batch.map((w) => w.item));
+    } catch (error) {
+      if (batch.length > 1 && error instanceof DatabaseError) {
+        for (const one of batch) await this.settle([one]);
+      } else {
+        for (const one of batch) one.reject(error);
+      }
+      return;
+    }
+    batch.forEach((w, i) => w.resolve(results[i]));
+  }
+}
