@@ -22,7 +22,7 @@ export interface KeyedBatchLimits<T> {
  * waits for one commit: under load the writes per lock hold rise with the load, and at low load an
  * item waits for nobody.
  *
- * `run` answers a result per item, in the order given. A statement of several items that PostgreSQL
+ * `run` answers a result per item, in the order given, for the items of the key it is given. A statement of several items that PostgreSQL
  * refuses (its transaction rolled back, nothing written) is retried item by item, so that one item's
  * error is its own; any other failure (the connection lost, whether or not the statement committed)
  * fails every item of it, as it would have failed each alone.
@@ -32,7 +32,7 @@ export class KeyedBatches<T, R> {
   private readonly waiting = new Map<string, Waiting<T, R>[]>();
 
   constructor(
-    private readonly run: (items: T[]) => Promise<R[]>,
+    private readonly run: (items: T[], key: string) => Promise<R[]>,
     private readonly limits: KeyedBatchLimits<T>,
   ) {}
 
@@ -51,7 +51,7 @@ export class KeyedBatches<T, R> {
 
   private async drain(key: string, batch: Waiting<T, R>[]): Promise<void> {
     for (;;) {
-      await this.settle(batch);
+      await this.settle(key, batch);
       const queue = this.waiting.get(key)!;
       if (queue.length === 0) {
         this.waiting.delete(key);
@@ -73,13 +73,16 @@ export class KeyedBatches<T, R> {
     return n;
   }
 
-  private async settle(batch: Waiting<T, R>[]): Promise<void> {
+  private async settle(key: string, batch: Waiting<T, R>[]): Promise<void> {
     let results: R[];
     try {
-      results = await this.run(batch.map((w) => w.item));
+      results = await this.run(
+        batch.map((w) => w.item),
+        key,
+      );
     } catch (error) {
       if (batch.length > 1 && error instanceof DatabaseError) {
-        for (const one of batch) await this.settle([one]);
+        for (const one of batch) await this.settle(key, [one]);
       } else {
         for (const one of batch) one.reject(error);
       }

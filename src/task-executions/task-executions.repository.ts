@@ -5,6 +5,7 @@ import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { Bytes, copyPage } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
+import { KeyedBatches } from '../database/keyed-batches';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { isoMillisText, isoText, sqlList } from '../database/sql-literals';
 import { HeartbeatRow } from './dto/task-heartbeat.dto';
@@ -73,6 +74,54 @@ const REPORT = {
 };
 
 /**
+ * Reports of one organization in one statement (KeyedBatches): REPORT for each item of a JSON array,
+ * in one implicit transaction and one commit. Each status's id is drawn before the insert, so that
+ * each written row is matched to its report (two reports of one run may share the statement). A row
+ * per status written, in the items' order and each item's order; one row of its run alone for an
+ * item that wrote nothing (nulls when the run does not exist).
+ */
+const REPORT_MANY = {
+  name: 'report_task_statuses_many',
+  text: `WITH item AS (
+      SELECT i.n, e.run_id, e.task_names, e.statuses
+        FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+             jsonb_to_record(i.value) AS e (run_id uuid, task_names text[], statuses text[])
+    ), run AS (
+      SELECT item.n, fe.organization_id, fe.status, fe.flow_version, v.task_names,
+             fe.organization_id = $1 AND fe.status <> 'deleted' AND item.task_names <@ v.task_names AS accepted
+        FROM item
+        JOIN flow_executions fe ON fe.id = item.run_id
+        JOIN flow_versions v ON v.flow_id = fe.flow_id AND v.version = fe.flow_version
+    ), planned AS (
+      SELECT gen_random_uuid() AS id, s.*
+        FROM (SELECT item.n, st.k, item.run_id, st.task_name, st.status
+                FROM item
+                JOIN run ON run.n = item.n AND run.accepted
+                CROSS JOIN LATERAL unnest(item.task_names, item.statuses) WITH ORDINALITY AS st (task_name, status, k)
+               ORDER BY item.n, st.k) s
+    ), written AS (
+      INSERT INTO flow_task_statuses (id, organization_id, flow_execution_id, task_name, status, created_at)
+      SELECT p.id, $1, p.run_id, p.task_name, p.status, clock_timestamp()
+        FROM planned p
+       ORDER BY p.n, p.k
+      RETURNING id, created_at
+    )
+    SELECT item.n, run.organization_id AS run_organization_id, run.status AS run_status, run.flow_version AS run_flow_version,
+           CASE WHEN run.accepted THEN NULL ELSE run.task_names END AS run_task_names,
+           p.id, p.run_id AS flow_execution_id, p.task_name, p.status, w.created_at, CASE WHEN p.id IS NOT NULL THEN $1::uuid END AS organization_id
+      FROM item
+      LEFT JOIN run ON run.n = item.n
+      LEFT JOIN planned p ON p.n = item.n
+      LEFT JOIN written w ON w.id = p.id
+     ORDER BY item.n, p.k`,
+};
+
+/** The most reports one statement carries. */
+const REPORT_MANY_ITEMS = 64;
+/** The most bytes of their task names and statuses (the request bodies' limit bounds each). */
+const REPORT_MANY_BYTES = 1 << 20;
+
+/**
  * REPORT with a status change of the run (a task awaiting input), still one statement: when the
  * report is accepted, change_flow_execution_status makes the change the lifecycle handed over
  * ($5..$9: the cause's rule, the statuses holding a slot, who, why, the default limit), and the
@@ -123,6 +172,23 @@ export interface ReportChangeRow {
 }
 
 /** What a task report found: the run (undefined when there is none), its task names when it refused them, and the rows written. */
+/** A report's row as REPORT answers it: a status written, with its run's. */
+type ReportRow = FlowTaskStatusRow & {
+  run_organization_id: string;
+  run_status: ExecutionStatus;
+  run_flow_version: number;
+  run_task_names: string[] | null;
+  run_changes?: ReportChangeRow[] | null;
+};
+
+/** A report without a status change, waiting for its statement. */
+interface PendingReport {
+  runId: string;
+  taskNames: string[];
+  statuses: string[];
+  bytes: number;
+}
+
 export interface Report {
   run?: { organization_id: string; status: ExecutionStatus; flow_version: number; task_names: string[] | null };
   rows: FlowTaskStatusRow[];
@@ -215,7 +281,16 @@ export type LockedTaskExecution = Pick<TaskExecutionRow, 'id' | 'processing_stat
  */
 @Injectable()
 export class TaskExecutionsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Reports of one organization handed over while one of its is in flight go together (`report`). */
+  private readonly reports: KeyedBatches<PendingReport, ReportRow[]>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.reports = new KeyedBatches((items, organizationId) => this.reportMany(organizationId, items), {
+      maxItems: REPORT_MANY_ITEMS,
+      maxBytes: REPORT_MANY_BYTES,
+      size: (item) => item.bytes,
+    });
+  }
 
   /** Raises the unique violation of task_executions_task_uq on a duplicate key. */
   @GenerateSql({
@@ -440,16 +515,16 @@ export class TaskExecutionsRepository {
     items: { task_name: string; status: string }[],
     change: ReportChange | null = null,
   ): Promise<Report> {
-    type Row = FlowTaskStatusRow & {
-      run_organization_id: string;
-      run_status: ExecutionStatus;
-      run_flow_version: number;
-      run_task_names: string[] | null;
-      run_changes?: ReportChangeRow[] | null;
-    };
-    const params: unknown[] = [flowExecutionId, organizationId, items.map((i) => i.task_name), items.map((i) => i.status)];
-    if (change) params.push(change.rule, change.active, change.modifiedBy, change.reason, change.defaultLimit);
-    const { rows } = await driverQuery<Row>(this.dataSource, change ? REPORT_CHANGING : REPORT, params);
+    const taskNames = items.map((i) => i.task_name);
+    const statuses = items.map((i) => i.status);
+    let rows: ReportRow[];
+    if (change) {
+      const params = [flowExecutionId, organizationId, taskNames, statuses, change.rule, change.active, change.modifiedBy, change.reason, change.defaultLimit];
+      rows = (await driverQuery<ReportRow>(this.dataSource, REPORT_CHANGING, params)).rows;
+    } else {
+      const bytes = taskNames.reduce((sum, name, i) => sum + name.length + statuses[i].length, 0);
+      rows = await this.reports.add(organizationId, { runId: flowExecutionId, taskNames, statuses, bytes });
+    }
     if (rows.length === 0) return { rows: [], changes: [] };
     const [head] = rows;
     const run = { organization_id: head.run_organization_id, status: head.run_status, flow_version: head.run_flow_version, task_names: head.run_task_names };
@@ -467,6 +542,34 @@ export class TaskExecutionsRepository {
         organization_id: r.organization_id,
       })),
     };
+  }
+
+  /**
+   * Reports of one organization handed over together (`reports`): REPORT for one, REPORT_MANY for
+   * several, each report's rows as REPORT answers them (none when its run does not exist).
+   */
+  @GenerateSql({
+    params: [
+      DummyValue.UUID,
+      [
+        { runId: DummyValue.UUID2, taskNames: ['extract', 'load'], statuses: ['running', 'queued'], bytes: 26 },
+        { runId: DummyValue.UUID2, taskNames: ['extract'], statuses: ['completed'], bytes: 16 },
+      ],
+    ],
+  })
+  async reportMany(organizationId: string, items: PendingReport[]): Promise<ReportRow[][]> {
+    if (items.length === 1) {
+      const [{ runId, taskNames, statuses }] = items;
+      return [(await driverQuery<ReportRow>(this.dataSource, REPORT, [runId, organizationId, taskNames, statuses])).rows];
+    }
+    const json = JSON.stringify(items.map(({ runId, taskNames, statuses }) => ({ run_id: runId, task_names: taskNames, statuses })));
+    const { rows } = await driverQuery<ReportRow & { n: string }>(this.dataSource, REPORT_MANY, [organizationId, json]);
+    const byItem: ReportRow[][] = items.map(() => []);
+    for (const { n, ...row } of rows) {
+      // An item whose run does not exist answers one row of nulls: as REPORT, no row.
+      if (row.run_organization_id !== null) byItem[Number(n) - 1].push(row);
+    }
+    return byItem;
   }
 
   /** A batch of task status reports as history rows, in the order given, in one statement. */

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { withScratchDatabase } from '../../src/database/scratch-database';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus } from '../../src/flow-executions/execution-status';
 import { CAUSES, decide, Decision, RULES } from '../../src/flow-executions/transitions';
+import { Report, TaskExecutionsRepository } from '../../src/task-executions/task-executions.repository';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
@@ -85,5 +86,129 @@ describe('a report that changes its run, in one statement', () => {
     await t.http().delete(`/api/flow-executions/${e.id}`).set(org.auth()).expect(204);
     await report([{ task_name: 'extract', status: 'awaiting_input' }]).expect(404);
     expect([await recorded(), await runStatus()]).toEqual([2, 'deleted']);
+  });
+});
+
+describe('reports of one organization in one statement', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  const statuses = (names: string[]) => names.map((task_name, i) => ({ task_name, status: i % 2 ? 'completed' : 'running' }));
+
+  it('answers each report handed over with others as it would alone, and writes those accepted in one transaction', async () => {
+    const org = await newOrg();
+    const other = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const [a, b, gone] = [await createExecution(t, org.auth, flowId), await createExecution(t, org.auth, flowId), await createExecution(t, org.auth, flowId)];
+    const foreign = await createExecution(t, other.auth, await createFlow(t, other.auth));
+    await t.http().delete(`/api/flow-executions/${gone.id}`).set(org.auth()).expect(204);
+    const repository = t.app.get(TaskExecutionsRepository);
+    const report = (run: string, names: string[]) => repository.report(org.id, run, statuses(names));
+    // Handed over in one turn of the event loop: the first goes alone, the others wait for it and go together.
+    const [first, ...together] = await Promise.all([
+      report(a.id, ['receive']),
+      report(a.id, ['receive', 'extract']),
+      report(b.id, ['review']),
+      report(a.id, ['ghost']), // a name not in the run's version: nothing written, the version's names answered
+      report(foreign.id, ['receive']), // another organization's run: nothing written
+      report(gone.id, ['receive']), // a deleted run: nothing written
+      report('00000000-0000-4000-8000-000000000000', ['receive']), // no such run
+      report(b.id, ['extract', 'review', 'receive']),
+    ]);
+    const written = (r: Report) => r.rows.map((row) => [row.flow_execution_id, row.task_name, row.status]);
+    expect(written(first)).toEqual([[a.id, 'receive', 'running']]);
+    expect(together.map(written)).toEqual([
+      [
+        [a.id, 'receive', 'running'],
+        [a.id, 'extract', 'completed'],
+      ],
+      [[b.id, 'review', 'running']],
+      [],
+      [],
+      [],
+      [],
+      [
+        [b.id, 'extract', 'running'],
+        [b.id, 'review', 'completed'],
+        [b.id, 'receive', 'running'],
+      ],
+    ]);
+    expect(together.map((r) => r.run && [r.run.organization_id, r.run.status, r.run.task_names])).toEqual([
+      [org.id, 'running', null],
+      [org.id, 'running', null],
+      [org.id, 'running', ['receive', 'extract', 'review']],
+      // Not accepted: the version's names come back whatever the reason, as from a report alone (the service answers 403, 404 first).
+      [other.id, 'running', ['receive', 'extract', 'review']],
+      [org.id, 'deleted', ['receive', 'extract', 'review']],
+      undefined,
+      [org.id, 'running', null],
+    ]);
+    for (const row of [first, ...together].flatMap((r) => r.rows)) expect(row).toMatchObject({ organization_id: org.id, created_at: expect.any(Date) });
+
+    const rows: { id: string; txid: string; run: string; task_name: string }[] = await t.dataSource.query(
+      `SELECT id, xmin::text AS txid, flow_execution_id AS run, task_name FROM flow_task_statuses
+        WHERE flow_execution_id = ANY ($1) ORDER BY created_at`,
+      [[a.id, b.id, gone.id, foreign.id]],
+    );
+    // The lone first, then the six accepted statuses in one transaction, in the order handed over.
+    expect(rows.map((r) => r.id)).toEqual([first, ...together].flatMap((r) => r.rows.map((row) => row.id)));
+    expect(rows.map((r) => r.txid).filter((txid) => txid !== rows[0].txid)).toHaveLength(6);
+    expect(new Set(rows.slice(1).map((r) => r.txid)).size).toBe(1);
+  });
+
+  it('writes the others of a shared statement PostgreSQL refused for one of its reports; that one fails alone and writes nothing', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const e = await createExecution(t, org.auth, flowId);
+    const repository = t.app.get(TaskExecutionsRepository);
+    const first = repository.report(org.id, e.id, statuses(['receive']));
+    // A status longer than its column (the API's validation would have answered 422): the statement of the three is refused, then each goes alone.
+    const together = ['running', 'x'.repeat(51), 'completed'].map((status) =>
+      repository.report(org.id, e.id, [{ task_name: 'extract', status }]).then(
+        (r) => r.rows.map((row) => row.status),
+        (error: Error) => error.message,
+      ),
+    );
+    await first;
+    expect(await Promise.all(together)).toEqual([['running'], expect.stringContaining('too long'), ['completed']]);
+    const rows: { status: string }[] = await t.dataSource.query(`SELECT status FROM flow_task_statuses WHERE flow_execution_id = $1 ORDER BY created_at`, [
+      e.id,
+    ]);
+    expect(rows.map((r) => r.status)).toEqual(['running', 'running', 'completed']);
+  });
+
+  it('answers concurrent reports through the API each with its own outcome', async () => {
+    const org = await newOrg();
+    const other = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const runs = await Promise.all(Array.from({ length: 4 }, () => createExecution(t, org.auth, flowId)));
+    const foreign = await createExecution(t, other.auth, await createFlow(t, other.auth));
+    const worker = org.auth('worker');
+    const post = (id: string, names: string[]) =>
+      t
+        .http()
+        .post(`/api/flow-executions/${id}/task-status`)
+        .set(worker)
+        .send({ statuses: statuses(names) });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        if (i % 10 === 3) return post(runs[i % 4].id, ['ghost']);
+        if (i % 10 === 7) return post(foreign.id, ['receive']);
+        return post(runs[i % 4].id, ['receive', 'extract']);
+      }),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array.from({ length: 40 }, (_, i) => (i % 10 === 3 ? 400 : i % 10 === 7 ? 403 : 200)));
+    answers.forEach((r, i) => {
+      if (r.status === 200)
+        expect(r.body.map((s: { flow_execution_id: string; task_name: string }) => [s.flow_execution_id, s.task_name])).toEqual([
+          [runs[i % 4].id, 'receive'],
+          [runs[i % 4].id, 'extract'],
+        ]);
+    });
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM flow_task_statuses WHERE flow_execution_id = ANY ($1)`, [runs.map((r) => r.id)]);
+    expect(n).toBe(32 * 2);
   });
 });

@@ -570,6 +570,109 @@ FROM
   run
   LEFT JOIN written ON true;
 
+-- TaskExecutionsRepository.reportMany
+-- params: ["00000000-0000-4000-a000-000000000000","[{\"run_id\":\"00000000-0000-4000-a000-000000000001\",\"task_names\":[\"extract\",\"load\"],\"statuses\":[\"running\",\"queued\"]},{\"run_id\":\"00000000-0000-4000-a000-000000000001\",\"task_names\":[\"extract\"],\"statuses\":[\"completed\"]}]"]
+WITH
+  item AS (
+    SELECT
+      i.n,
+      e.run_id,
+      e.task_names,
+      e.statuses
+    FROM
+      jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+      jsonb_to_record(i.value) AS e (run_id uuid, task_names text[], statuses text[])
+  ),
+  run AS (
+    SELECT
+      item.n,
+      fe.organization_id,
+      fe.status,
+      fe.flow_version,
+      v.task_names,
+      fe.organization_id = $1
+      AND fe.status <> 'deleted'
+      AND item.task_names <@ v.task_names AS accepted
+    FROM
+      item
+      JOIN flow_executions fe ON fe.id = item.run_id
+      JOIN flow_versions v ON v.flow_id = fe.flow_id
+      AND v.version = fe.flow_version
+  ),
+  planned AS (
+    SELECT
+      gen_random_uuid() AS id,
+      s.*
+    FROM
+      (
+        SELECT
+          item.n,
+          st.k,
+          item.run_id,
+          st.task_name,
+          st.status
+        FROM
+          item
+          JOIN run ON run.n = item.n
+          AND run.accepted
+          CROSS JOIN LATERAL unnest(item.task_names, item.statuses) WITH ORDINALITY AS st (task_name, status, k)
+        ORDER BY
+          item.n,
+          st.k
+      ) s
+  ),
+  written AS (
+    INSERT INTO
+      flow_task_statuses (
+        id,
+        organization_id,
+        flow_execution_id,
+        task_name,
+        status,
+        created_at
+      )
+    SELECT
+      p.id,
+      $1,
+      p.run_id,
+      p.task_name,
+      p.status,
+      clock_timestamp()
+    FROM
+      planned p
+    ORDER BY
+      p.n,
+      p.k
+    RETURNING
+      id,
+      created_at
+  )
+SELECT
+  item.n,
+  run.organization_id AS run_organization_id,
+  run.status AS run_status,
+  run.flow_version AS run_flow_version,
+  CASE
+    WHEN run.accepted THEN NULL
+    ELSE run.task_names
+  END AS run_task_names,
+  p.id,
+  p.run_id AS flow_execution_id,
+  p.task_name,
+  p.status,
+  w.created_at,
+  CASE
+    WHEN p.id IS NOT NULL THEN $1::uuid
+  END AS organization_id
+FROM
+  item
+  LEFT JOIN run ON run.n = item.n
+  LEFT JOIN planned p ON p.n = item.n
+  LEFT JOIN written w ON w.id = p.id
+ORDER BY
+  item.n,
+  p.k;
+
 -- TaskExecutionsRepository.insertTaskStatuses
 -- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",["extract","load"],["running","queued"]]
 INSERT INTO
