@@ -12,7 +12,7 @@ function pendingRuns() {
 }
 
 const turn = () => new Promise((done) => setImmediate(done));
-const limits = { maxItems: 100, maxBytes: 1000, size: () => 1 };
+const limits = { maxItems: 100 };
 const refused = () => new DatabaseError('invalid input syntax for type json', 0, 'error');
 
 describe('KeyedBatches', () => {
@@ -54,7 +54,7 @@ describe('KeyedBatches', () => {
 
   it('carries at most maxItems, and no more bytes than maxBytes unless one item alone', async () => {
     const { calls, run } = pendingRuns();
-    const batches = new KeyedBatches(run, { maxItems: 3, maxBytes: 10, size: (n: number) => n });
+    const batches = new KeyedBatches(run, { maxItems: 3, bytes: { max: 10, size: (n: number) => n } });
     void batches.add('a', 0);
     for (const n of [1, 1, 1, 1, 4, 5, 20, 1]) void batches.add('a', n);
     for (let i = 0; i < 5; i++) {

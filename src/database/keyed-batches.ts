@@ -9,9 +9,8 @@ interface Waiting<T, R> {
 export interface KeyedBatchLimits<T> {
   /** The most items one statement carries. */
   maxItems: number;
-  /** The most bytes (by `size`) one statement carries; an item larger than this goes alone. */
-  maxBytes: number;
-  size: (item: T) => number;
+  /** The most bytes (by `size`) one statement carries, when items differ in size; an item larger than this goes alone. */
+  bytes?: { max: number; size: (item: T) => number };
 }
 
 /**
@@ -63,11 +62,13 @@ export class KeyedBatches<T, R> {
 
   /** How many of the queue's first items fit one statement (at least one). */
   private taken(queue: Waiting<T, R>[]): number {
-    let bytes = this.limits.size(queue[0].item);
+    const { maxItems, bytes } = this.limits;
+    if (!bytes) return Math.min(queue.length, maxItems);
+    let total = bytes.size(queue[0].item);
     let n = 1;
-    while (n < queue.length && n < this.limits.maxItems) {
-      bytes += this.limits.size(queue[n].item);
-      if (bytes > this.limits.maxBytes) break;
+    while (n < queue.length && n < maxItems) {
+      total += bytes.size(queue[n].item);
+      if (total > bytes.max) break;
       n++;
     }
     return n;

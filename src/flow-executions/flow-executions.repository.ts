@@ -91,6 +91,31 @@ const CHANGE = {
            FROM change_flow_execution_status($1, $2, $3, $4, $5, $6, $7, $8, $9) c CROSS JOIN LATERAL (SELECT (c.fe).*) fe`,
 };
 
+/**
+ * Status changes of one organization in one statement (KeyedBatches): CHANGE for each item of a
+ * JSON array, in its order, in one implicit transaction: the organization's lock taken once, one
+ * commit (and its notifications' one turn at PostgreSQL's commit lock). The rows of each item as
+ * CHANGE answers them, in the items' order.
+ */
+const CHANGE_MANY = {
+  name: 'change_flow_execution_status_many',
+  text: `
+    WITH item AS (
+      SELECT i.n, e.id, e.rule, e.asked, e.permitted_from, e.active, e.modified_by, e.reason
+        FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+             jsonb_to_record(i.value) AS e (id uuid, rule jsonb, asked text, permitted_from text[], active text[], modified_by text, reason text)
+    )
+    SELECT item.n, c.outcome, c.previous_status, c.refused_to, ${COLUMNS}
+      FROM (SELECT * FROM item ORDER BY item.n) item
+           CROSS JOIN LATERAL change_flow_execution_status($1, item.id, item.rule, item.asked, item.permitted_from, item.active,
+                                                           item.modified_by, item.reason, $3) WITH ORDINALITY AS c
+           CROSS JOIN LATERAL (SELECT (c.fe).*) fe
+     ORDER BY item.n, c.ordinality`,
+};
+
+/** The most status changes one statement carries. */
+const CHANGE_MANY_ITEMS = 64;
+
 /** What change_flow_execution_status did: to the run (first row), and each run it admitted into a freed slot. */
 export type ChangeOutcome = 'moved' | 'unchanged' | 'inaccessible' | 'denied' | 'refused_transition' | 'refused_no_slot' | 'admitted';
 export interface ChangedRow {
@@ -296,8 +321,12 @@ export class FlowExecutionsRepository {
   /** Creates of one organization handed over while one of its is in flight go together (`start`). */
   private readonly creates = new KeyedBatches<PendingCreate, StartedRow>((items) => this.startMany(items), {
     maxItems: START_MANY_ITEMS,
-    maxBytes: START_MANY_BYTES,
-    size: (item) => item.input.length,
+    bytes: { max: START_MANY_BYTES, size: (item) => item.input.length },
+  });
+
+  /** Status changes of one organization handed over while one of its is in flight go together (`changeStatus`). */
+  private readonly changes = new KeyedBatches<StatusChange, ChangedRow[]>((items) => this.changeStatusMany(items), {
+    maxItems: CHANGE_MANY_ITEMS,
   });
 
   /** Created runs' change notifications (`notifyCreated`). */
@@ -681,27 +710,72 @@ export class FlowExecutionsRepository {
   /**
    * A status change in one statement and its own transaction (change_flow_execution_status): the
    * organization's lock, the run's, the decision by the rule given, the write, admissions, the events.
+   * Changes of one organization handed over while one of its is in flight go in the next statement
+   * together (CHANGE_MANY, `changes`): they would queue on the organization's lock one commit after
+   * another anyway. Each is still decided on the run as the ones before it in the statement left it.
    */
+  changeStatus(c: StatusChange): Promise<ChangedRow[]> {
+    return this.changes.add(c.organizationId, c);
+  }
+
+  /** Status changes of one organization handed over together (`changes`): CHANGE for one, CHANGE_MANY for several. */
   @GenerateSql({
     params: [
-      {
-        organizationId: DummyValue.UUID,
-        id: DummyValue.UUID2,
-        rule: { moves: [{ from: ['running'], to: 'completed' }], otherwise: 'refuse' },
-        asked: 'completed',
-        permittedFrom: ['running'],
-        active: ['running', 'awaiting_input', 'cancel_requested'],
-        modifiedBy: 'sample',
-        reason: 'patch',
-        defaultLimit: 10,
-      },
+      [
+        {
+          organizationId: DummyValue.UUID,
+          id: DummyValue.UUID2,
+          rule: { moves: [{ from: ['running'], to: 'completed' }], otherwise: 'refuse' },
+          asked: 'completed',
+          permittedFrom: ['running'],
+          active: ['running', 'awaiting_input', 'cancel_requested'],
+          modifiedBy: 'sample',
+          reason: 'patch',
+          defaultLimit: 10,
+        },
+        {
+          organizationId: DummyValue.UUID,
+          id: DummyValue.UUID2,
+          rule: { moves: [{ from: ['queued', 'running'], to: 'cancel_requested' }], otherwise: 'refuse' },
+          asked: null,
+          permittedFrom: null,
+          active: ['running', 'awaiting_input', 'cancel_requested'],
+          modifiedBy: 'sample',
+          reason: 'cancel',
+          defaultLimit: 10,
+        },
+      ],
     ],
   })
-  async changeStatus(c: StatusChange): Promise<ChangedRow[]> {
-    const { rows } = await driverQuery<
-      FlowExecutionRow & { outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null }
-    >(this.dataSource, CHANGE, [c.organizationId, c.id, c.rule, c.asked, c.permittedFrom, c.active, c.modifiedBy, c.reason, c.defaultLimit]);
-    return rows.map(({ outcome, previous_status, refused_to, ...row }) => ({ outcome, previous_status, refused_to, row: row.id === null ? undefined : row }));
+  async changeStatusMany(changes: StatusChange[]): Promise<ChangedRow[][]> {
+    type Row = FlowExecutionRow & { n?: string; outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null };
+    const changed = ({ outcome, previous_status, refused_to, ...row }: Omit<Row, 'n'>): ChangedRow => ({
+      outcome,
+      previous_status,
+      refused_to,
+      row: row.id === null ? undefined : row,
+    });
+    if (changes.length === 1) {
+      const [c] = changes;
+      const params = [c.organizationId, c.id, c.rule, c.asked, c.permittedFrom, c.active, c.modifiedBy, c.reason, c.defaultLimit];
+      return [(await driverQuery<Row>(this.dataSource, CHANGE, params)).rows.map(changed)];
+    }
+    const [{ organizationId, defaultLimit }] = changes;
+    const items = JSON.stringify(
+      changes.map((c) => ({
+        id: c.id,
+        rule: c.rule,
+        asked: c.asked,
+        permitted_from: c.permittedFrom,
+        active: c.active,
+        modified_by: c.modifiedBy,
+        reason: c.reason,
+      })),
+    );
+    const { rows } = await driverQuery<Row>(this.dataSource, CHANGE_MANY, [organizationId, items, defaultLimit]);
+    const byItem: ChangedRow[][] = changes.map(() => []);
+    for (const { n, ...row } of rows) byItem[Number(n) - 1].push(changed(row));
+    return byItem;
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */

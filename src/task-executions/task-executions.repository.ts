@@ -287,8 +287,7 @@ export class TaskExecutionsRepository {
   constructor(private readonly dataSource: DataSource) {
     this.reports = new KeyedBatches((items, organizationId) => this.reportMany(organizationId, items), {
       maxItems: REPORT_MANY_ITEMS,
-      maxBytes: REPORT_MANY_BYTES,
-      size: (item) => item.bytes,
+      bytes: { max: REPORT_MANY_BYTES, size: (item) => item.bytes },
     });
   }
 

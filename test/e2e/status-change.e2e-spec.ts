@@ -2,6 +2,8 @@ import { Client } from 'pg';
 import { withScratchDatabase } from '../../src/database/scratch-database';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus } from '../../src/flow-executions/execution-status';
 import { CAUSES, decide, Decision, RULES } from '../../src/flow-executions/transitions';
+import { Change, ExecutionLifecycle } from '../../src/flow-executions/execution-lifecycle';
+import { ChangedRow, FlowExecutionsRepository } from '../../src/flow-executions/flow-executions.repository';
 import { Report, TaskExecutionsRepository } from '../../src/task-executions/task-executions.repository';
 import { createExecution, createFlow } from '../factories/flows';
 import { createTestApp, TestApp } from '../utils/create-test-app';
@@ -210,5 +212,85 @@ describe('reports of one organization in one statement', () => {
     });
     const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM flow_task_statuses WHERE flow_execution_id = ANY ($1)`, [runs.map((r) => r.id)]);
     expect(n).toBe(32 * 2);
+  });
+});
+
+describe('status changes of one organization in one statement', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('decides each change handed over with others on the run as the ones before it left it, in one transaction, as alone', async () => {
+    const org = await newOrg();
+    const other = await newOrg();
+    await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 2 }).expect(200);
+    const flowId = await createFlow(t, org.auth);
+    const runs: { id: string; status: string }[] = [];
+    for (let i = 0; i < 5; i++) runs.push(await createExecution(t, org.auth, flowId));
+    expect(runs.map((r) => r.status)).toEqual(['running', 'running', 'queued', 'queued', 'queued']);
+    const foreign = await createExecution(t, other.auth, await createFlow(t, other.auth));
+
+    const lifecycle = t.app.get(ExecutionLifecycle);
+    const repository = t.app.get(FlowExecutionsRepository);
+    // A worker moves runs to their outcome; an administrator cancels.
+    const ask = (id: string, change: Change) =>
+      repository.changeStatus(
+        lifecycle.statusChange(
+          { subject: 'test', organizationId: org.id, role: change.cause === 'patch' ? 'worker' : 'org_admin', credential: 'jwt' },
+          id,
+          change,
+        ),
+      );
+    const summary = (changed: ChangedRow[]) => changed.map((c) => [c.outcome, c.row?.id, c.row?.status]);
+    // Handed over in one turn of the event loop: the first goes alone, the others wait for it and go together.
+    const [first, ...together] = await Promise.all([
+      ask(runs[0].id, { cause: 'patch', to: 'completed' }),
+      ask(runs[1].id, { cause: 'patch', to: 'completed' }),
+      ask(runs[1].id, { cause: 'patch', to: 'running' }), // decided on the completed run the change before left
+      ask(foreign.id, { cause: 'patch', to: 'completed' }),
+      ask(runs[4].id, { cause: 'cancel' }),
+    ]);
+    // Each freed slot admits the oldest waiting run.
+    expect(summary(first)).toEqual([
+      ['moved', runs[0].id, 'completed'],
+      ['admitted', runs[2].id, 'running'],
+    ]);
+    expect(together.map(summary)).toEqual([
+      [
+        ['moved', runs[1].id, 'completed'],
+        ['admitted', runs[3].id, 'running'],
+      ],
+      [['refused_transition', runs[1].id, 'completed']],
+      [['inaccessible', foreign.id, 'running']],
+      [['moved', runs[4].id, 'cancelled']],
+    ]);
+    // The refusal is the one a change alone gets on the completed run.
+    expect(summary(await ask(runs[1].id, { cause: 'patch', to: 'running' }))).toEqual([['refused_transition', runs[1].id, 'completed']]);
+
+    const rows: { id: string; txid: string }[] = await t.dataSource.query(`SELECT id, xmin::text AS txid FROM flow_executions WHERE id = ANY ($1)`, [
+      runs.map((r) => r.id),
+    ]);
+    const txid = new Map(rows.map((r) => [r.id, r.txid]));
+    expect(txid.get(runs[0].id)).toBe(txid.get(runs[2].id));
+    expect(new Set([runs[1].id, runs[3].id, runs[4].id].map((id) => txid.get(id)))).toEqual(new Set([txid.get(runs[1].id)]));
+    expect(txid.get(runs[1].id)).not.toBe(txid.get(runs[0].id));
+
+    // Their events in the order decided, and the slot counter exact.
+    const events: { id: string; status: string }[] = await t.dataSource.query(
+      `SELECT e.flow_execution_id AS id, e.payload -> 'flow_execution' ->> 'status' AS status FROM flow_events e
+        WHERE e.organization_id = $1 AND e.type <> 'flow_execution.created' ORDER BY e.id`,
+      [org.id],
+    );
+    expect(events).toEqual([
+      { id: runs[0].id, status: 'completed' },
+      { id: runs[2].id, status: 'running' },
+      { id: runs[1].id, status: 'completed' },
+      { id: runs[3].id, status: 'running' },
+      { id: runs[4].id, status: 'cancelled' },
+    ]);
+    const [slots] = await t.dataSource.query(`SELECT active_executions FROM organizations WHERE id = $1`, [org.id]);
+    expect(slots.active_executions).toBe(2);
   });
 });

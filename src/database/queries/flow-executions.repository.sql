@@ -1679,9 +1679,33 @@ FROM
   set_config('synchronous_commit', 'off', true),
   unnest($1::text[]) AS p;
 
--- FlowExecutionsRepository.changeStatus
--- params: ["00000000-0000-4000-a000-000000000000","00000000-0000-4000-a000-000000000001",{"moves":[{"from":["running"],"to":"completed"}],"otherwise":"refuse"},"completed",["running"],["running","awaiting_input","cancel_requested"],"sample","patch",10]
+-- FlowExecutionsRepository.changeStatusMany
+-- params: ["00000000-0000-4000-a000-000000000000","[{\"id\":\"00000000-0000-4000-a000-000000000001\",\"rule\":{\"moves\":[{\"from\":[\"running\"],\"to\":\"completed\"}],\"otherwise\":\"refuse\"},\"asked\":\"completed\",\"permitted_from\":[\"running\"],\"active\":[\"running\",\"awaiting_input\",\"cancel_requested\"],\"modified_by\":\"sample\",\"reason\":\"patch\"},{\"id\":\"00000000-0000-4000-a000-000000000001\",\"rule\":{\"moves\":[{\"from\":[\"queued\",\"running\"],\"to\":\"cancel_requested\"}],\"otherwise\":\"refuse\"},\"asked\":null,\"permitted_from\":null,\"active\":[\"running\",\"awaiting_input\",\"cancel_requested\"],\"modified_by\":\"sample\",\"reason\":\"cancel\"}]",10]
+WITH
+  item AS (
+    SELECT
+      i.n,
+      e.id,
+      e.rule,
+      e.asked,
+      e.permitted_from,
+      e.active,
+      e.modified_by,
+      e.reason
+    FROM
+      jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+      jsonb_to_record(i.value) AS e (
+        id uuid,
+        rule jsonb,
+        asked text,
+        permitted_from text[],
+        active text[],
+        modified_by text,
+        reason text
+      )
+  )
 SELECT
+  item.n,
   c.outcome,
   c.previous_status,
   c.refused_to,
@@ -1707,11 +1731,32 @@ SELECT
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
   ) AS updated_at
 FROM
-  change_flow_execution_status ($1, $2, $3, $4, $5, $6, $7, $8, $9) c
+  (
+    SELECT
+      *
+    FROM
+      item
+    ORDER BY
+      item.n
+  ) item
+  CROSS JOIN LATERAL change_flow_execution_status (
+    $1,
+    item.id,
+    item.rule,
+    item.asked,
+    item.permitted_from,
+    item.active,
+    item.modified_by,
+    item.reason,
+    $3
+  ) WITH ORDINALITY AS c
   CROSS JOIN LATERAL (
     SELECT
       (c.fe).*
-  ) fe;
+  ) fe
+ORDER BY
+  item.n,
+  c.ordinality;
 
 -- FlowExecutionsRepository.lockForUpdate
 -- params: ["00000000-0000-4000-a000-000000000000"]
