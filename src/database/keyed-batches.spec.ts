@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DatabaseError } from 'pg';
 import { KeyedBatches } from './keyed-batches';
 
@@ -104,5 +105,21 @@ describe('KeyedBatches', () => {
     await turn();
     calls[1].settle();
     expect(await next).toBe(4);
+  });
+
+  it('runs each statement in the async context of its first item’s caller (its trace), not of an earlier caller', async () => {
+    const { calls, run } = pendingRuns();
+    const request = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    const batches = new KeyedBatches((items: number[]) => {
+      seen.push(request.getStore());
+      return run(items);
+    }, limits);
+    void request.run('first', () => batches.add('a', 1));
+    void request.run('second', () => batches.add('a', 2));
+    void request.run('third', () => batches.add('a', 3));
+    calls[0].settle();
+    await turn();
+    expect(seen).toEqual(['first', 'second']);
   });
 });

@@ -1,9 +1,12 @@
+import { AsyncResource } from 'node:async_hooks';
 import { DatabaseError } from 'pg';
 
 interface Waiting<T, R> {
   item: T;
   resolve: (result: R) => void;
   reject: (error: unknown) => void;
+  /** The async context of a waiting item's caller, so that its statement runs in it (its trace, its logs). */
+  scope?: AsyncResource;
 }
 
 export interface KeyedBatchLimits<T> {
@@ -37,14 +40,13 @@ export class KeyedBatches<T, R> {
 
   add(key: string, item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const entry = { item, resolve, reject };
       const queue = this.waiting.get(key);
       if (queue) {
-        queue.push(entry);
+        queue.push({ item, resolve, reject, scope: new AsyncResource('KeyedBatches') });
         return;
       }
       this.waiting.set(key, []);
-      void this.drain(key, [entry]);
+      void this.drain(key, [{ item, resolve, reject }]);
     });
   }
 
@@ -75,12 +77,15 @@ export class KeyedBatches<T, R> {
   }
 
   private async settle(key: string, batch: Waiting<T, R>[]): Promise<void> {
-    let results: R[];
-    try {
-      results = await this.run(
+    // A statement runs in its first item's context: its span is that request's, not an earlier one's.
+    const run = () =>
+      this.run(
         batch.map((w) => w.item),
         key,
       );
+    let results: R[];
+    try {
+      results = await (batch[0].scope ? batch[0].scope.runInAsyncScope(run) : run());
     } catch (error) {
       if (batch.length > 1 && error instanceof DatabaseError) {
         for (const one of batch) await this.settle(key, [one]);
