@@ -14,7 +14,9 @@ function pendingRuns() {
 
 const turn = () => new Promise((done) => setImmediate(done));
 const limits = { maxItems: 100 };
-const refused = () => new DatabaseError('invalid input syntax for type json', 0, 'error');
+/** An error PostgreSQL answers, with its SQLSTATE. */
+const answered = (message: string, code: string) => Object.assign(new DatabaseError(message, 0, 'error'), { code });
+const refused = () => answered('invalid input syntax for type json', '22P02');
 
 describe('KeyedBatches', () => {
   it('runs an item at once and alone when its key has nothing in flight, and those handed over meanwhile together next', async () => {
@@ -79,6 +81,20 @@ describe('KeyedBatches', () => {
     calls[0].settle();
     expect(await Promise.all(outcomes)).toEqual([24, 'invalid input syntax for type json', 28]);
     expect(ran).toEqual([[0], [12, 13, 14], [12], [13], [14]]);
+  });
+
+  it('fails every item of a statement cancelled past its timeout, without retrying any (one by one, each would wait again)', async () => {
+    let runs = 0;
+    const { calls, run } = pendingRuns();
+    const batches = new KeyedBatches((items: number[]) => {
+      runs++;
+      return items[0] === 0 ? run(items) : Promise.reject(answered('canceling statement due to statement timeout', '57014'));
+    }, limits);
+    void batches.add('a', 0);
+    const outcomes = [1, 2, 3].map((n) => batches.add('a', n).catch((e: Error) => e.message));
+    calls[0].settle();
+    expect(await Promise.all(outcomes)).toEqual(Array<string>(3).fill('canceling statement due to statement timeout'));
+    expect(runs).toBe(2);
   });
 
   it('fails every item of a statement whose connection was lost (it may have committed), without retrying any', async () => {

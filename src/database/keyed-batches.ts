@@ -24,10 +24,12 @@ export interface KeyedBatchLimits<T> {
  * waits for one commit: under load the writes per lock hold rise with the load, and at low load an
  * item waits for nobody.
  *
- * `run` answers a result per item, in the order given, for the items of the key it is given. A statement of several items that PostgreSQL
- * refuses (its transaction rolled back, nothing written) is retried item by item, so that one item's
- * error is its own; any other failure (the connection lost, whether or not the statement committed)
- * fails every item of it, as it would have failed each alone.
+ * `run` answers a result per item, in the order given, for the items of the key it is given. A
+ * statement of several items that PostgreSQL refuses for what one of them holds (a data exception or
+ * an integrity violation: its transaction rolled back, nothing written) is retried item by item, so
+ * that one item's error is its own. Any other failure fails every item of it, as it would each alone:
+ * a lost connection (the statement may have committed), a statement cancelled past its timeout (one
+ * by one, each would wait again), the database shutting down.
  */
 export class KeyedBatches<T, R> {
   /** A key is here while a statement of its is in flight; its items waiting for the next one. */
@@ -87,7 +89,7 @@ export class KeyedBatches<T, R> {
     try {
       results = await (batch[0].scope ? batch[0].scope.runInAsyncScope(run) : run());
     } catch (error) {
-      if (batch.length > 1 && error instanceof DatabaseError) {
+      if (batch.length > 1 && refusedForData(error)) {
         for (const one of batch) await this.settle(key, [one]);
       } else {
         for (const one of batch) one.reject(error);
@@ -96,4 +98,9 @@ export class KeyedBatches<T, R> {
     }
     batch.forEach((w, i) => w.resolve(results[i]));
   }
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): what an item's own values can cause. */
+function refusedForData(error: unknown): boolean {
+  return error instanceof DatabaseError && /^2[23]/.test(error.code ?? '');
 }
