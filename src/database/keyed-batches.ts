@@ -14,6 +14,8 @@ export interface KeyedBatchLimits<T> {
   maxItems: number;
   /** The most bytes (by `size`) one statement carries, when items differ in size; an item larger than this goes alone. */
   bytes?: { max: number; size: (item: T) => number };
+  /** Told the number of items of each statement as it is sent (a metric). */
+  sent?: (items: number) => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export class KeyedBatches<T, R> {
         batch.map((w) => w.item),
         key,
       );
+    this.limits.sent?.(batch.length);
     let results: R[];
     try {
       results = await (batch[0].scope ? batch[0].scope.runInAsyncScope(run) : run());

@@ -2,6 +2,7 @@ import { RawJson } from '../common/http/raw-json';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, EntityManager } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { BatchSender } from '../database/batch-sender';
 import { KeyedBatches } from '../database/keyed-batches';
 import { Bytes, copyPage } from '../database/copy-query';
@@ -322,11 +323,13 @@ export class FlowExecutionsRepository {
   private readonly creates = new KeyedBatches<PendingCreate, StartedRow>((items) => this.startMany(items), {
     maxItems: START_MANY_ITEMS,
     bytes: { max: START_MANY_BYTES, size: (item) => item.input.length },
+    sent: (n) => this.metrics?.writesSent('create', n),
   });
 
   /** Status changes of one organization handed over while one of its is in flight go together (`changeStatus`). */
   private readonly changes = new KeyedBatches<StatusChange, ChangedRow[]>((items) => this.changeStatusMany(items), {
     maxItems: CHANGE_MANY_ITEMS,
+    sent: (n) => this.metrics?.writesSent('status_change', n),
   });
 
   /** Created runs' change notifications (`notifyCreated`). */
@@ -339,6 +342,7 @@ export class FlowExecutionsRepository {
   constructor(
     private readonly dataSource: DataSource,
     @Optional() @Inject(LOGGER) private readonly logger?: Logger,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**

@@ -1,5 +1,6 @@
 import { RawJson } from '../common/http/raw-json';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RunTrace } from '../common/http/trace-context';
 import { RequestValidationError } from '../common/validation/validation-error';
@@ -284,10 +285,14 @@ export class TaskExecutionsRepository {
   /** Reports of one organization handed over while one of its is in flight go together (`report`). */
   private readonly reports: KeyedBatches<PendingReport, ReportRow[]>;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() metrics?: MetricsService,
+  ) {
     this.reports = new KeyedBatches((items, organizationId) => this.reportMany(organizationId, items), {
       maxItems: REPORT_MANY_ITEMS,
       bytes: { max: REPORT_MANY_BYTES, size: (item) => item.bytes },
+      sent: (n) => metrics?.writesSent('task_report', n),
     });
   }
 

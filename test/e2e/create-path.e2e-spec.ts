@@ -3,7 +3,7 @@ import { RawJson } from '../../src/common/http/raw-json';
 import { FlowExecutionsRepository } from '../../src/flow-executions/flow-executions.repository';
 import { FlowAnalysisCache } from '../../src/flows/flow-analysis';
 import { createExecution, createFlow, definitionOf, LINEAR_TASKS } from '../factories/flows';
-import { createTestApp, TestApp } from '../utils/create-test-app';
+import { createTestApp, TestApp, writesPerStatement } from '../utils/create-test-app';
 import { eventually } from '../utils/eventually';
 import { newOrg } from '../utils/tokens';
 
@@ -209,8 +209,13 @@ describe('creates in one statement', () => {
     await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 5 }).expect(200);
     const flowId = await createFlow(t, org.auth);
     const repository = t.app.get(FlowExecutionsRepository);
+    const sent = () => writesPerStatement(t, 'create');
+    const before = await sent();
     // Handed over in one turn of the event loop: the first goes alone, the 29 others wait for it and go together.
     const started = await Promise.all(Array.from({ length: 30 }, (_, i) => repository.start(newRun(org, flowId, { i }), 10)));
+    // Counted in /metrics: two statements, of 1 and 29 creates.
+    const after = await sent();
+    expect([after.count - before.count, after.sum - before.sum]).toEqual([2, 30]);
     const rows: { txid: string; run_number: number; status: string; i: number }[] = await t.dataSource.query(
       `SELECT xmin::text AS txid, run_number, status, (input ->> 'i')::int AS i FROM flow_executions WHERE flow_id = $1 ORDER BY run_number`,
       [flowId],

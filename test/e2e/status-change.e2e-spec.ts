@@ -6,7 +6,7 @@ import { Change, ExecutionLifecycle } from '../../src/flow-executions/execution-
 import { ChangedRow, FlowExecutionsRepository } from '../../src/flow-executions/flow-executions.repository';
 import { Report, TaskExecutionsRepository } from '../../src/task-executions/task-executions.repository';
 import { createExecution, createFlow } from '../factories/flows';
-import { createTestApp, TestApp } from '../utils/create-test-app';
+import { createTestApp, TestApp, writesPerStatement } from '../utils/create-test-app';
 import { newOrg } from '../utils/tokens';
 
 /**
@@ -109,6 +109,7 @@ describe('reports of one organization in one statement', () => {
     await t.http().delete(`/api/flow-executions/${gone.id}`).set(org.auth()).expect(204);
     const repository = t.app.get(TaskExecutionsRepository);
     const report = (run: string, names: string[]) => repository.report(org.id, run, statuses(names));
+    const before = await writesPerStatement(t, 'task_report');
     // Handed over in one turn of the event loop: the first goes alone, the others wait for it and go together.
     const [first, ...together] = await Promise.all([
       report(a.id, ['receive']),
@@ -120,6 +121,8 @@ describe('reports of one organization in one statement', () => {
       report('00000000-0000-4000-8000-000000000000', ['receive']), // no such run
       report(b.id, ['extract', 'review', 'receive']),
     ]);
+    const after = await writesPerStatement(t, 'task_report');
+    expect([after.count - before.count, after.sum - before.sum]).toEqual([2, 8]);
     const written = (r: Report) => r.rows.map((row) => [row.flow_execution_id, row.task_name, row.status]);
     expect(written(first)).toEqual([[a.id, 'receive', 'running']]);
     expect(together.map(written)).toEqual([
@@ -244,6 +247,7 @@ describe('status changes of one organization in one statement', () => {
         ),
       );
     const summary = (changed: ChangedRow[]) => changed.map((c) => [c.outcome, c.row?.id, c.row?.status]);
+    const before = await writesPerStatement(t, 'status_change');
     // Handed over in one turn of the event loop: the first goes alone, the others wait for it and go together.
     const [first, ...together] = await Promise.all([
       ask(runs[0].id, { cause: 'patch', to: 'completed' }),
@@ -252,6 +256,8 @@ describe('status changes of one organization in one statement', () => {
       ask(foreign.id, { cause: 'patch', to: 'completed' }),
       ask(runs[4].id, { cause: 'cancel' }),
     ]);
+    const after = await writesPerStatement(t, 'status_change');
+    expect([after.count - before.count, after.sum - before.sum]).toEqual([2, 5]);
     // Each freed slot admits the oldest waiting run.
     expect(summary(first)).toEqual([
       ['moved', runs[0].id, 'completed'],

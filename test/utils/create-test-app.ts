@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
+import { MetricsService, SharedWrite } from '../../src/common/metrics/metrics.service';
 import { configureApp } from '../../src/app.setup';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 
@@ -33,4 +34,12 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     config,
     close: () => app.close(),
   };
+}
+
+/** The app's `db_writes_per_statement` histogram for one kind of write: statements sent, writes they carried. */
+export async function writesPerStatement(t: TestApp, write: SharedWrite): Promise<{ count: number; sum: number }> {
+  const { values } = await t.app.get(MetricsService).registry.getSingleMetric('db_writes_per_statement')!.get();
+  // A histogram's values name their series (`_count`, `_sum`, `_bucket`) in metricName.
+  const sample = (name: string) => values.find((v) => (v as { metricName?: string }).metricName === name && v.labels.write === write)?.value ?? 0;
+  return { count: sample('db_writes_per_statement_count'), sum: sample('db_writes_per_statement_sum') };
 }

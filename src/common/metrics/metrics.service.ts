@@ -13,6 +13,9 @@ export interface CommittedEvent {
 
 export type WebhookOutcome = 'delivered' | 'failed' | 'gave_up';
 
+/** The writes that share statements under load (KeyedBatches). */
+export type SharedWrite = 'create' | 'status_change' | 'task_report';
+
 /**
  * The process's Prometheus metrics, served at GET /metrics. Labels are bounded: route templates,
  * methods, statuses and event types, never ids. Each replica counts its own; Prometheus sums them.
@@ -100,6 +103,13 @@ export class MetricsService {
   });
   private readonly analysisHitChildren = { version: this.analysisHits.labels('version'), head: this.analysisHits.labels('head') };
   private readonly analysisMissChildren = { version: this.analysisMisses.labels('version'), head: this.analysisMisses.labels('head') };
+  private readonly writesPerStatement = new Histogram({
+    name: 'db_writes_per_statement',
+    help: "Writes of one organization sent in one statement, by kind (create, status_change, task_report): 1 when none of the organization's was in flight",
+    labelNames: ['write'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
   private readonly timeouts = new Counter({
     name: 'liveness_timeouts_total',
     help: 'Timeouts fired by the liveness sweep, by kind (execution, heartbeat, task, cancel, awaiting_input)',
@@ -170,6 +180,11 @@ export class MetricsService {
 
   flowAnalysisLookup(entry: 'version' | 'head', hit: boolean): void {
     (hit ? this.analysisHitChildren : this.analysisMissChildren)[entry].inc();
+  }
+
+  /** A statement of `writes` writes of one organization sent (docs/api.md#creating-a-run). */
+  writesSent(write: SharedWrite, writes: number): void {
+    this.writesPerStatement.observe({ write }, writes);
   }
 
   flowAnalysisInvalidated(): void {
