@@ -196,6 +196,18 @@ export interface NewExecution {
   trace: TraceContext | null;
 }
 
+/** A run to create, for the statements written out (`@GenerateSql`). */
+const SAMPLE_RUN: NewExecution = {
+  organizationId: DummyValue.UUID,
+  flowId: DummyValue.UUID2,
+  flowVersion: 1,
+  input: {},
+  inputTaskName: null,
+  triggeredTaskExecutorName: null,
+  modifiedBy: 'sample',
+  trace: null,
+};
+
 /** A create waiting for its statement: the run, its input as JSON text, the limit of an organization that has none of its own. */
 interface PendingCreate {
   e: NewExecution;
@@ -605,16 +617,7 @@ export class FlowExecutionsRepository {
     {
       name: 'keeping an Idempotency-Key',
       params: [
-        {
-          organizationId: DummyValue.UUID,
-          flowId: DummyValue.UUID2,
-          flowVersion: 1,
-          input: {},
-          inputTaskName: null,
-          triggeredTaskExecutorName: null,
-          modifiedBy: 'sample',
-          trace: null,
-        },
+        SAMPLE_RUN,
         10,
         { scope: { organizationId: DummyValue.UUID, operation: 'POST /api/flow-executions', key: 'sample' }, owner: DummyValue.UUID2, status: 201 },
       ],
@@ -644,16 +647,7 @@ export class FlowExecutionsRepository {
     params: [
       [
         {
-          e: {
-            organizationId: DummyValue.UUID,
-            flowId: DummyValue.UUID2,
-            flowVersion: 1,
-            input: {},
-            inputTaskName: null,
-            triggeredTaskExecutorName: null,
-            modifiedBy: 'sample',
-            trace: null,
-          },
+          e: SAMPLE_RUN,
           input: '{}',
           defaultConcurrencyLimit: 10,
         },
