@@ -172,7 +172,6 @@ export interface ReportChangeRow {
   status: ExecutionStatus | null;
 }
 
-/** What a task report found: the run (undefined when there is none), its task names when it refused them, and the rows written. */
 /** A report's row as REPORT answers it: a status written, with its run's. */
 type ReportRow = FlowTaskStatusRow & {
   run_organization_id: string;
@@ -190,6 +189,7 @@ interface PendingReport {
   bytes: number;
 }
 
+/** What a task report found: the run (undefined when there is none), its task names when it refused them, and the rows written. */
 export interface Report {
   run?: { organization_id: string; status: ExecutionStatus; flow_version: number; task_names: string[] | null };
   rows: FlowTaskStatusRow[];
