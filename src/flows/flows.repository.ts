@@ -10,6 +10,11 @@ import { FlowEntity } from './flow.entity';
 export interface FlowWithVersion {
   flow: FlowEntity;
   version: FlowVersionEntity;
+  /**
+   * The version's definition as PostgreSQL's text, where it was read so (a page of flows): the
+   * answer splices it as is, and `version.definition` parses it only when something reads it.
+   */
+  definitionText?: string;
 }
 
 export interface FlowListFilter {
@@ -137,10 +142,10 @@ export class FlowsRepository {
     // Only the stored definition sizes are summed (toast pointers); the page ends early past
     // PAGE_BYTES, after at least one flow, and only the definitions sent are read in full. The
     // count and the page in one statement: one round trip (an empty page is one row of the count).
-    const rows = await this.dataSource.query<(FlowRow & VersionRow & { total: number; fetched: string | null; n: string | null })[]>(
+    const rows = await this.dataSource.query<(FlowRow & VersionTextRow & { total: number; fetched: string | null; n: string | null })[]>(
       `SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}) counted
        LEFT JOIN LATERAL (
-         SELECT ${FLOW_COLUMNS}, ${VERSION_COLUMNS}, page.fetched, page.n FROM (
+         SELECT ${FLOW_COLUMNS}, ${VERSION_COLUMNS_AS_TEXT}, page.fetched, page.n FROM (
            SELECT w.id, w.version, count(*) OVER () AS fetched,
                   row_number() OVER (ORDER BY w.sort_key ${direction}, w.id ${direction}) AS n,
                   sum(w.bytes) OVER (ORDER BY w.sort_key ${direction}, w.id ${direction} ROWS UNBOUNDED PRECEDING) AS bytes
@@ -160,7 +165,7 @@ export class FlowsRepository {
     );
     const listed = rows.filter((row) => row.n !== null);
     return {
-      rows: listed.map((row) => ({ flow: flowFromRow(row), version: versionFromRow(row) })),
+      rows: listed.map((row) => ({ flow: flowFromRow(row), version: versionFromTextRow(row), definitionText: row.v_definition_text })),
       total: rows[0].total,
       truncated: listed.length > 0 && listed.length < Number(listed[0].fetched),
     };
@@ -335,10 +340,16 @@ interface VersionRow {
   v_modified_by: string;
 }
 
+/** VersionRow with the definition as text (VERSION_COLUMNS_AS_TEXT). */
+type VersionTextRow = Omit<VersionRow, 'v_definition'> & { v_definition_text: string };
+
 const FLOW_COLUMNS = `f.id, f.organization_id, f.display_name, f.description, f.visibility, f.settings, f.status, f.tags, f.latest_version,
   f.executions_count, f.last_execution_at, f.deleted, f.created_at, f.updated_at, f.modified_by`;
 const VERSION_COLUMNS = `v.flow_id AS v_flow_id, v.version AS v_version, v.definition AS v_definition, v.name AS v_name,
   v.is_favourite AS v_is_favourite, v.created_at AS v_created_at, v.updated_at AS v_updated_at, v.modified_by AS v_modified_by`;
+
+// A page's definitions as text: up to PAGE_BYTES of them are neither parsed by the driver nor serialized again (docs/api.md#event-loop-budget).
+const VERSION_COLUMNS_AS_TEXT = VERSION_COLUMNS.replace('v.definition AS v_definition', 'v.definition::text AS v_definition_text');
 
 function flowFromRow(row: FlowRow): FlowEntity {
   return Object.assign(new FlowEntity(), {
@@ -371,6 +382,14 @@ function versionFromRow(row: VersionRow): FlowVersionEntity {
     updatedAt: row.v_updated_at,
     modifiedBy: row.v_modified_by,
   });
+}
+
+/** The version of a VersionTextRow: its `definition` parsed from the text the first time something reads it. */
+function versionFromTextRow({ v_definition_text: text, ...row }: VersionTextRow): FlowVersionEntity {
+  const version = versionFromRow({ ...row, v_definition: {} });
+  let parsed: Record<string, unknown> | undefined;
+  Object.defineProperty(version, 'definition', { enumerable: true, get: () => (parsed ??= JSON.parse(text) as Record<string, unknown>) });
+  return version;
 }
 
 function escapeLike(text: string): string {

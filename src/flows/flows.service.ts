@@ -212,7 +212,7 @@ export class FlowsService {
   }
 
   private async respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): Promise<FlowResponseDto> {
-    return toFlowResponse(row.flow, row.version, { ...(await this.extras(row.version, query)), ...more });
+    return toFlowResponse(row.flow, row.version, { ...(await this.extras(row.version, query)), ...more }, row.definitionText);
   }
 
   /** The derived parts the query asks for: computed once per version and process, on a JSON worker when the definition is heavy. */

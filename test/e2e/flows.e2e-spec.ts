@@ -490,6 +490,20 @@ describe('flows and versions', () => {
       expect(res.body.flows[0]).toMatchObject({ task_names: ['receive', 'extract', 'review'], validation_errors: [] });
     });
 
+    it('splices each definition into the page as PostgreSQL wrote it, the same JSON the flow itself answers (docs/api.md#event-loop-budget)', async () => {
+      const org = await newOrg();
+      const { id } = await createFlow(org);
+      const res = await t.http().get(`${FLOWS}?include_ordered_task_names=true`).set(org.auth()).expect(200);
+      expectSpecResponse('get', FLOWS, 200, res.body);
+      const [{ text }] = await t.dataSource.query(`SELECT v.definition::text AS text FROM flow_versions v WHERE v.flow_id = $1`, [id]);
+      expect(text).toContain('": '); // jsonb's spacing, which JSON.stringify never writes
+      expect(res.text).toContain(`"definition":${text}`);
+      const flow = await t.http().get(`${FLOWS}/${id}`).set(org.auth()).expect(200);
+      expect(res.body.flows[0].definition).toEqual(flow.body.definition);
+      // The derived parts still come from the definition, parsed from that text when first needed.
+      expect(res.body.flows[0].task_names).toEqual(['receive', 'extract', 'review']);
+    });
+
     it('answers 401 without credentials', async () => {
       expectError('get', FLOWS, await t.http().get(FLOWS), 401, 'unauthorized');
     });

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { RawJson } from '../../common/http/raw-json';
 import type { DslIssue } from '../flow-definition';
 import type { FlowVersionEntity } from '../flow-version.entity';
 import type { FlowEntity } from '../flow.entity';
@@ -119,7 +120,8 @@ export function normalizeSettings(value: unknown): FlowSettingsResponseDto | nul
 }
 
 /** The flow at `version`, with the flow's own timestamps and author (the flow endpoints). */
-export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}): FlowResponseDto {
+/** `definitionText`: the definition as PostgreSQL's text, spliced into the answer as is (a page of flows). */
+export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}, definitionText?: string): FlowResponseDto {
   return {
     id: flow.id,
     created_at: flow.createdAt.toISOString(),
@@ -131,7 +133,8 @@ export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, ext
     status: flow.status,
     is_latest: version.version === flow.latestVersion,
     organization_id: flow.organizationId,
-    definition: version.definition,
+    // JSON text is spliced into the response as is; RawJson serializes like the object it holds.
+    definition: definitionText === undefined ? version.definition : (new RawJson(definitionText) as unknown as Record<string, unknown>),
     settings: normalizeSettings(flow.settings),
     flow_executions_count: flow.executionsCount,
     latest_version_executions_count: extras.latestVersionExecutionsCount ?? null,
