@@ -196,7 +196,8 @@ export interface NewExecution {
   trace: TraceContext | null;
 }
 
-/** A run to create, for the statements written out (`@GenerateSql`). */
+/** A run to create and a trace context, for the statements written out (`@GenerateSql`). */
+const SAMPLE_TRACE: TraceContext = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=value' };
 const SAMPLE_RUN: NewExecution = {
   organizationId: DummyValue.UUID,
   flowId: DummyValue.UUID2,
@@ -600,19 +601,7 @@ export class FlowExecutionsRepository {
    */
   @GenerateSql(
     {
-      params: [
-        {
-          organizationId: DummyValue.UUID,
-          flowId: DummyValue.UUID2,
-          flowVersion: 1,
-          input: {},
-          inputTaskName: null,
-          triggeredTaskExecutorName: null,
-          modifiedBy: 'sample',
-          trace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=value' },
-        },
-        10,
-      ],
+      params: [{ ...SAMPLE_RUN, trace: SAMPLE_TRACE }, 10],
     },
     {
       name: 'keeping an Idempotency-Key',
@@ -652,16 +641,7 @@ export class FlowExecutionsRepository {
           defaultConcurrencyLimit: 10,
         },
         {
-          e: {
-            organizationId: DummyValue.UUID,
-            flowId: DummyValue.UUID2,
-            flowVersion: 1,
-            input: {},
-            inputTaskName: 'receive',
-            triggeredTaskExecutorName: null,
-            modifiedBy: 'sample',
-            trace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=value' },
-          },
+          e: { ...SAMPLE_RUN, inputTaskName: 'receive', trace: SAMPLE_TRACE },
           input: '{"a": 1}',
           defaultConcurrencyLimit: 10,
         },
