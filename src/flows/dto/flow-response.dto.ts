@@ -119,8 +119,10 @@ export function normalizeSettings(value: unknown): FlowSettingsResponseDto | nul
   };
 }
 
-/** The flow at `version`, with the flow's own timestamps and author (the flow endpoints). */
-/** `definitionText`: the definition as PostgreSQL's text, spliced into the answer as is (a page of flows). */
+/**
+ * The flow at `version`, with the flow's own timestamps and author (the flow endpoints);
+ * `definitionText`, the definition as PostgreSQL's text, is spliced in as is (a page of flows).
+ */
 export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}, definitionText?: string): FlowResponseDto {
   return {
     id: flow.id,
