@@ -3,6 +3,7 @@ import { JsonText } from '../../common/validation/json-text.decorator';
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { EXECUTION_STATUSES, ExecutionStatus } from '../execution-status';
+import { nextLink } from '../../common/http/next-link';
 
 /** A flow execution as stored, with the optional figures a query may add. */
 export interface FlowExecutionRow {
@@ -114,8 +115,5 @@ export function toFlowExecutionResponse(row: FlowExecutionRow, options: Response
 
 /** RFC 8288 link to the next page: the same query, paged by cursor instead of offset. */
 export function nextPageLink(originalUrl: string, cursor: string): string {
-  const url = new URL(originalUrl, 'http://local');
-  url.searchParams.delete('page');
-  url.searchParams.set('start_from_execution_id', cursor);
-  return `<${url.pathname}${url.search}>; rel="next"`;
+  return nextLink(originalUrl, { start_from_execution_id: cursor }, ['page']);
 }

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { plainToInstance, Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { QueryBoolean, QueryInt } from '../../common/validation/query-transforms';
+import { nextLink } from '../../common/http/next-link';
 
 /** The expansion parameters every operation returning a FlowResponse accepts. */
 export class FlowExpansionQueryDto {
@@ -67,17 +68,12 @@ export class ListFlowVersionsQueryDto extends FlowExpansionQueryDto {
 
 /** RFC 8288 link to the rest of a flows page ended early by its size: the same query from `offset`. */
 export function nextFlowsLink(originalUrl: string, offset: number): string {
-  const url = new URL(originalUrl, 'http://local');
-  url.searchParams.delete('page');
-  url.searchParams.set('offset', String(offset));
-  return `<${url.pathname}${url.search}>; rel="next"`;
+  return nextLink(originalUrl, { offset: String(offset) }, ['page']);
 }
 
 /** RFC 8288 link to the next page of versions: the same query, after the last version sent. */
 export function nextVersionsLink(originalUrl: string, after: number): string {
-  const url = new URL(originalUrl, 'http://local');
-  url.searchParams.set('after', String(after));
-  return `<${url.pathname}${url.search}>; rel="next"`;
+  return nextLink(originalUrl, { after: String(after) });
 }
 
 export const TAG_FILTER_MODES = ['contains_any', 'not_contains_any'] as const;

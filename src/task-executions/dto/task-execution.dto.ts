@@ -8,6 +8,7 @@ import { PROCESSING_STATUSES, ProcessingStatus } from './task-status.dto';
 import { IsTaskTag, MAX_TASK_TAGS } from '../task-tags';
 import type { TaskExecutionTagEntity } from '../task-execution-tag.entity';
 import { EDITED_STATUSES, EditedStatus, STALE_STATUSES, StaleStatus, TaskExecutionRow } from '../task-execution.entity';
+import { nextLink } from '../../common/http/next-link';
 
 const INT4_MAX = 2_147_483_647;
 export const TERMINAL_TASK_STATUSES = ['completed', 'failed'] as const;
@@ -209,9 +210,7 @@ export interface TaskExecutionsPage {
 
 /** RFC 8288 link to the next page: the same query, after the last task execution of this one. */
 export function nextTaskPageLink(originalUrl: string, after: string): string {
-  const url = new URL(originalUrl, 'http://local');
-  url.searchParams.set('after', after);
-  return `<${url.pathname}${url.search}>; rel="next"`;
+  return nextLink(originalUrl, { after });
 }
 
 export function toFlowTaskTagResponse(tag: TaskExecutionTagEntity): FlowTaskTagResponseDto {
