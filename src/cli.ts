@@ -11,6 +11,7 @@ import { runMigrationsExclusively } from './database/migrate';
 import { startEmbeddedPostgres } from './database/embedded-postgres';
 import { ApiKeyEntity } from './service-accounts/api-key.entity';
 import { ServiceAccountEntity } from './service-accounts/service-account.entity';
+import { ServiceAccountsRepository } from './service-accounts/service-accounts.repository';
 import { ServiceAccountsService } from './service-accounts/service-accounts.service';
 
 const USAGE = `Usage:
@@ -48,10 +49,11 @@ async function createApiKey(config: AppConfig, args: Args): Promise<void> {
   const organizationId = orgOf(args);
   const role = roleOf(args.role ?? 'integration');
   const { account, key } = await withDatabase(config, (dataSource) =>
-    new ServiceAccountsService(dataSource.getRepository(ServiceAccountEntity), dataSource.getRepository(ApiKeyEntity)).createWithKey(
-      { subject: 'cli', organizationId },
-      { name: args.name ?? `cli-${role}`, role },
-    ),
+    new ServiceAccountsService(
+      dataSource.getRepository(ServiceAccountEntity),
+      dataSource.getRepository(ApiKeyEntity),
+      new ServiceAccountsRepository(dataSource),
+    ).createWithKey({ subject: 'cli', organizationId }, { name: args.name ?? `cli-${role}`, role }),
   );
   // Only the token goes to stdout, so that `$(npm run -s cli -- create-api-key ...)` captures it.
   console.error(`Service account ${account.id} (${account.name}, role ${account.role}) in organization ${organizationId}; its API key, shown only now:`);

@@ -1,8 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { nextLink } from '../common/http/next-link';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { ApiKeyCreateResponseDto, ApiKeyResponseDto, CreateApiKeyDto, UpdateApiKeyDto } from './dto/api-key.dto';
 import { OffsetPageQueryDto } from './dto/page-query.dto';
@@ -19,15 +21,19 @@ const KeyId = () => Param('api_key_id', new ParseIdPipe('API key'));
 export class ApiKeysController {
   constructor(private readonly service: ServiceAccountsService) {}
 
-  /** List the API keys of a service account, oldest first; only their `token_prefix` is shown. */
+  /** List the API keys of a service account, oldest first; only their `token_prefix` is shown. A page ended early by its byte budget carries `Link: <...>; rel="next"`. */
   @Get()
   @ApiErrors(400, 403, 404)
-  listServiceAccountApiKeys(
+  async listServiceAccountApiKeys(
     @CurrentPrincipal() principal: Principal,
     @AccountId() accountId: string,
-    @Query() page: OffsetPageQueryDto,
+    @Query() query: OffsetPageQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<ApiKeyResponseDto[]> {
-    return this.service.listKeys(principal, accountId, page);
+    const page = await this.service.listKeys(principal, accountId, query);
+    if (page.nextOffset !== null) res.setHeader('Link', nextLink(req.originalUrl, { offset: String(page.nextOffset) }));
+    return page.items;
   }
 
   /** Issue an API key; the response carries the full token, the only time it is shown. */

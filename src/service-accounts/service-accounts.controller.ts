@@ -1,8 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
+import { nextLink } from '../common/http/next-link';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { OffsetPageQueryDto } from './dto/page-query.dto';
 import { CreateServiceAccountDto, ServiceAccountCreateResponseDto, ServiceAccountResponseDto, UpdateServiceAccountDto } from './dto/service-account.dto';
@@ -25,11 +27,18 @@ export class ServiceAccountsController {
     return this.service.create(principal, dto);
   }
 
-  /** List the service accounts of the caller's organization, oldest first. */
+  /** List the service accounts of the caller's organization, oldest first; a page ended early by its byte budget carries `Link: <...>; rel="next"`. */
   @Get()
   @ApiErrors(403)
-  listServiceAccounts(@CurrentPrincipal() principal: Principal, @Query() page: OffsetPageQueryDto): Promise<ServiceAccountResponseDto[]> {
-    return this.service.list(principal, page);
+  async listServiceAccounts(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: OffsetPageQueryDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ServiceAccountResponseDto[]> {
+    const page = await this.service.list(principal, query);
+    if (page.nextOffset !== null) res.setHeader('Link', nextLink(req.originalUrl, { offset: String(page.nextOffset) }));
+    return page.items;
   }
 
   /** Get a service account. */

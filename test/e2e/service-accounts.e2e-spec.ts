@@ -148,6 +148,43 @@ describe('Service accounts and API keys', () => {
       expect(past.body).toEqual([]);
     });
 
+    it('ends a page past 4 MiB of descriptions stored before their bound, with a Link to the rest', async () => {
+      const org = await newOrg();
+      const account = await createAccount(org, { name: 'owner' });
+      await Promise.all([0, 1, 2, 3, 4].map((i) => createKey(org, account.id, { name: `k${i}` })));
+      // Descriptions of 1 MiB, as the service took them before DESCRIPTION_MAX_LENGTH: three of them and their rows fill a page.
+      const MiB = 1024 * 1024;
+      await t.dataSource.query(
+        `INSERT INTO service_accounts (organization_id, name, description, modified_by, created_at)
+         SELECT $1, 'legacy-' || i, repeat('d', $2), 'test', now() + i * interval '1 second' FROM generate_series(1, 5) i`,
+        [org.id, MiB],
+      );
+      await t.dataSource.query(`UPDATE api_keys SET description = repeat('d', $2) WHERE service_account_id = $1`, [account.id, MiB]);
+
+      const first = await http().get('/api/service-accounts?limit=1000').set(org.auth()).expect(200);
+      expect(first.body.map((a: Body) => a.name)).toEqual(['owner', 'legacy-1', 'legacy-2', 'legacy-3']);
+      expect((first.body[1].description as string).length).toBe(MiB);
+      expect(first.headers.link).toBe('</api/service-accounts?limit=1000&offset=4>; rel="next"');
+      const rest = await http().get('/api/service-accounts?limit=1000&offset=4').set(org.auth()).expect(200);
+      expect(rest.body.map((a: Body) => a.name)).toEqual(['legacy-4', 'legacy-5']);
+      expect(rest.headers.link).toBeUndefined();
+      // A page the limit ends carries no Link, as before.
+      const limited = await http().get('/api/service-accounts?limit=2').set(org.auth()).expect(200);
+      expect(limited.body.map((a: Body) => a.name)).toEqual(['owner', 'legacy-1']);
+      expect(limited.headers.link).toBeUndefined();
+
+      const keys = `/api/service-accounts/${account.id}/api-keys`;
+      const firstKeys = await http().get(`${keys}?offset=1`).set(org.auth()).expect(200);
+      expect(firstKeys.body).toHaveLength(3);
+      expect(firstKeys.headers.link).toBe(`<${keys}?offset=4>; rel="next"`);
+      const restKeys = await http().get(`${keys}?offset=4`).set(org.auth()).expect(200);
+      expect(restKeys.body).toHaveLength(1);
+      expect(restKeys.headers.link).toBeUndefined();
+      const names = [...firstKeys.body, ...restKeys.body].map((k: Body) => k.name).sort();
+      const all = await t.dataSource.query(`SELECT name FROM api_keys WHERE service_account_id = $1 ORDER BY created_at, id OFFSET 1`, [account.id]);
+      expect(names).toEqual(all.map((k: { name: string }) => k.name).sort());
+    });
+
     it.each([
       ['limit', '0'],
       ['limit', '1001'],
@@ -477,6 +514,7 @@ describe('Service accounts and API keys', () => {
       ['a name that is not a string', { name: 42 }, ['body', 'name'], 'is_string'],
       ['a name over 255 characters', { name: 'x'.repeat(256) }, ['body', 'name'], 'max_length'],
       ['a description that is not a string', { name: 'x', description: 7 }, ['body', 'description'], 'is_string'],
+      ['a description over 1,000 characters', { name: 'x', description: 'd'.repeat(1001) }, ['body', 'description'], 'max_length'],
       ['an unknown role', { name: 'x', role: 'superuser' }, ['body', 'role'], 'is_in'],
     ])('creating an account with %s', async (_case, body, loc, type) => {
       const org = await newOrg();
@@ -487,12 +525,13 @@ describe('Service accounts and API keys', () => {
       expect(list.body).toEqual([]);
     });
 
-    it('updating an account with an unknown role or a long name', async () => {
+    it('updating an account with an unknown role, a long name or a long description', async () => {
       const org = await newOrg();
-      const account = await createAccount(org);
+      const account = await createAccount(org, { description: 'd'.repeat(1000) });
       for (const [body, field] of [
         [{ role: 'root' }, 'role'],
         [{ name: 'x'.repeat(256) }, 'name'],
+        [{ description: 'd'.repeat(1001) }, 'description'],
       ] as const) {
         const res = await http().patch(`/api/service-accounts/${account.id}`).set(org.auth()).send(body).expect(422);
         expect(res.body.detail[0].loc).toEqual(['body', field]);
@@ -501,7 +540,7 @@ describe('Service accounts and API keys', () => {
       expect(after.body).toEqual(account);
     });
 
-    it('creating or updating a key without a valid name', async () => {
+    it('creating or updating a key without a valid name or with a long description', async () => {
       const org = await newOrg();
       const account = await createAccount(org);
       const missing = await http().post(`/api/service-accounts/${account.id}/api-keys`).set(org.auth()).send({ description: 'd' }).expect(422);
@@ -513,6 +552,18 @@ describe('Service accounts and API keys', () => {
         .send({ name: 'x'.repeat(256) })
         .expect(422);
       expect(long.body.detail[0].loc).toEqual(['body', 'name']);
+      const described = await http()
+        .post(`/api/service-accounts/${account.id}/api-keys`)
+        .set(org.auth())
+        .send({ name: 'described', description: 'd'.repeat(1001) })
+        .expect(422);
+      expect(described.body.detail).toContainEqual(expect.objectContaining({ loc: ['body', 'description'], type: 'max_length' }));
+      const redescribed = await http()
+        .patch(`/api/service-accounts/${account.id}/api-keys/${key.id}`)
+        .set(org.auth())
+        .send({ description: 'd'.repeat(1001) })
+        .expect(422);
+      expect(redescribed.body.detail[0].loc).toEqual(['body', 'description']);
       const keys = await http().get(`/api/service-accounts/${account.id}/api-keys`).set(org.auth()).expect(200);
       expect(keys.body.map((k: Body) => k.name)).toEqual(['key']);
     });

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsDefined, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { ApiKeyEntity } from '../api-key.entity';
+import { DESCRIPTION_MAX_LENGTH } from './page-query.dto';
 
 @ApiSchema({ name: 'ApiKeyCreateRequest' })
 export class CreateApiKeyDto {
@@ -10,9 +11,16 @@ export class CreateApiKeyDto {
   @MaxLength(255)
   name: string;
 
-  @ApiProperty({ type: String, nullable: true, required: false, description: 'Optional description explaining the purpose and usage of this API key.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    required: false,
+    maxLength: DESCRIPTION_MAX_LENGTH,
+    description: 'Optional description explaining the purpose and usage of this API key.',
+  })
   @IsOptional()
   @IsString()
+  @MaxLength(DESCRIPTION_MAX_LENGTH)
   description?: string | null;
 }
 
@@ -25,9 +33,10 @@ export class UpdateApiKeyDto {
   @MaxLength(255)
   name?: string | null;
 
-  @ApiProperty({ type: String, nullable: true, required: false, description: 'Updated description for this API key.' })
+  @ApiProperty({ type: String, nullable: true, required: false, maxLength: DESCRIPTION_MAX_LENGTH, description: 'Updated description for this API key.' })
   @IsOptional()
   @IsString()
+  @MaxLength(DESCRIPTION_MAX_LENGTH)
   description?: string | null;
 }
 

@@ -2,6 +2,9 @@ import { ApiProperty } from '@nestjs/swagger';
 import { IsInt, Max, Min } from 'class-validator';
 import { QueryInt } from '../../common/validation/query-transforms';
 
+/** Characters of a service account's or an API key's `description` (docs/api.md#bounds). */
+export const DESCRIPTION_MAX_LENGTH = 1000;
+
 /** `offset`/`limit` paging of the service-account and API-key lists, as in the spec. */
 export class OffsetPageQueryDto {
   @ApiProperty({ type: 'integer', minimum: 0, default: 0, required: false, description: 'Number of records to skip for pagination' })
@@ -16,4 +19,10 @@ export class OffsetPageQueryDto {
   @Min(1)
   @Max(1000)
   limit: number = 100;
+}
+
+/** One page of a list paged by `offset`; `nextOffset` when it ended early by its byte budget (docs/api.md#page-size-budgets). */
+export interface OffsetPage<T> {
+  items: T[];
+  nextOffset: number | null;
 }

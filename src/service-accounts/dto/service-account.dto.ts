@@ -2,6 +2,7 @@ import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { Role, ROLES } from '../../common/auth/permissions';
 import type { ServiceAccountEntity } from '../service-account.entity';
+import { DESCRIPTION_MAX_LENGTH } from './page-query.dto';
 
 @ApiSchema({ name: 'ServiceAccountCreateRequest' })
 export class CreateServiceAccountDto {
@@ -11,9 +12,16 @@ export class CreateServiceAccountDto {
   @MaxLength(255)
   name: string;
 
-  @ApiProperty({ type: String, nullable: true, required: false, description: 'Optional description explaining the purpose and usage of this account.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    required: false,
+    maxLength: DESCRIPTION_MAX_LENGTH,
+    description: 'Optional description explaining the purpose and usage of this account.',
+  })
   @IsOptional()
   @IsString()
+  @MaxLength(DESCRIPTION_MAX_LENGTH)
   description?: string | null;
 
   @ApiProperty({ enum: ROLES, enumName: 'UserRole', required: false, default: 'integration', description: 'Role its API keys act with (extension).' })
@@ -32,9 +40,16 @@ export class UpdateServiceAccountDto {
   @MaxLength(255)
   name?: string | null;
 
-  @ApiProperty({ type: String, nullable: true, required: false, description: 'Updated description for this service account.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    required: false,
+    maxLength: DESCRIPTION_MAX_LENGTH,
+    description: 'Updated description for this service account.',
+  })
   @IsOptional()
   @IsString()
+  @MaxLength(DESCRIPTION_MAX_LENGTH)
   description?: string | null;
 
   @ApiProperty({ enum: ROLES, enumName: 'UserRole', required: false, description: 'New role of the account (extension).' })
