@@ -21,8 +21,10 @@ export interface DerivedParts {
   order: string[] | null;
 }
 
-export function deriveDefinition({ definition, issues, order }: { definition: unknown; issues: boolean; order: boolean }): DerivedParts {
-  return { issues: issues ? dslIssues(definition) : null, order: order ? orderedTaskNames(definition) : null };
+/** What a definition's answers derive from it; `definitionText` (JSON text, as PostgreSQL renders it) in place of `definition` is parsed here. */
+export function deriveDefinition(task: ({ definition: unknown } | { definitionText: string }) & { issues: boolean; order: boolean }): DerivedParts {
+  const definition = 'definitionText' in task ? (JSON.parse(task.definitionText) as unknown) : task.definition;
+  return { issues: task.issues ? dslIssues(definition) : null, order: task.order ? orderedTaskNames(definition) : null };
 }
 
 /** Characters (strings and member names) of a definition past which its checks run on a JSON worker. */

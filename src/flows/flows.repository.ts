@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
@@ -17,6 +17,12 @@ export interface FlowWithVersion {
   definitionText?: string;
 }
 
+/** A version, and its definition as PostgreSQL's text: the answer splices it, and `version.definition` parses it only when read. */
+export interface VersionWithText {
+  version: FlowVersionEntity;
+  definitionText: string;
+}
+
 export interface FlowListFilter {
   organizationId: string;
   search?: string;
@@ -30,8 +36,6 @@ export interface FlowListFilter {
 
 export type NewFlow = Pick<FlowEntity, 'organizationId' | 'displayName' | 'description' | 'visibility' | 'settings' | 'tags' | 'modifiedBy'>;
 export type FlowChanges = Partial<Pick<FlowEntity, 'displayName' | 'description' | 'visibility' | 'settings' | 'status' | 'tags' | 'modifiedBy'>>;
-
-type Joined = FlowEntity & { latest: FlowVersionEntity };
 
 export interface ExecutableFlowRow {
   id: string;
@@ -64,7 +68,13 @@ export class FlowsRepository {
    */
   @GenerateSql({ params: [DummyValue.UUID] })
   async findWithLatest(id: string, manager?: EntityManager): Promise<FlowWithVersion | null> {
-    return unpack(await this.withLatest(manager).where('f.id = :id', { id }).andWhere('NOT f.deleted').getOne());
+    const [row]: (FlowRow & VersionTextRow)[] = await (manager ?? this.dataSource).query(
+      `SELECT ${FLOW_COLUMNS}, ${VERSION_COLUMNS_AS_TEXT}
+         FROM flows f JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.latest_version
+        WHERE f.id = $1 AND NOT f.deleted`,
+      [id],
+    );
+    return row ? { flow: flowFromRow(row), version: versionFromTextRow(row), definitionText: row.v_definition_text } : null;
   }
 
   /**
@@ -237,7 +247,7 @@ export class FlowsRepository {
    * (toast pointers only), then the versions that fit. `more`: versions are left below the page.
    */
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, null, 100] }, { name: 'after a cursor', params: [DummyValue.UUID, DummyValue.UUID2, 7, 100] })
-  async listVersions(organizationId: string, flowId: string, after: number | null, limit: number): Promise<{ versions: FlowVersionEntity[]; more: boolean }> {
+  async listVersions(organizationId: string, flowId: string, after: number | null, limit: number): Promise<{ versions: VersionWithText[]; more: boolean }> {
     const sizes: { version: number; bytes: string }[] = await this.dataSource.query(
       `SELECT v.version, 500 + pg_column_size(v.definition) AS bytes
          FROM flow_versions v JOIN flows f ON f.id = v.flow_id
@@ -251,19 +261,25 @@ export class FlowsRepository {
       bytes += Number(sizes[fit].bytes);
     }
     if (fit === 0) return { versions: [], more: false };
-    const rows: VersionRow[] = await this.dataSource.query(
-      `SELECT ${VERSION_COLUMNS}
+    const rows: VersionTextRow[] = await this.dataSource.query(
+      `SELECT ${VERSION_COLUMNS_AS_TEXT}
          FROM flow_versions v JOIN flows f ON f.id = v.flow_id
         WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND v.version BETWEEN $3 AND $4
         ORDER BY v.version DESC`,
       [flowId, organizationId, sizes[fit - 1].version, sizes[0].version],
     );
-    return { versions: rows.map(versionFromRow), more: sizes.length > fit };
+    return { versions: rows.map(versionWithText), more: sizes.length > fit };
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1] })
-  findVersion(organizationId: string, flowId: string, version: number): Promise<FlowVersionEntity | null> {
-    return this.versionsOf(organizationId, flowId).andWhere('v.version = :version', { version }).getOne();
+  async findVersion(organizationId: string, flowId: string, version: number): Promise<VersionWithText | null> {
+    const [row]: VersionTextRow[] = await this.dataSource.query(
+      `SELECT ${VERSION_COLUMNS_AS_TEXT}
+         FROM flow_versions v JOIN flows f ON f.id = v.flow_id
+        WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND v.version = $3`,
+      [flowId, organizationId, version],
+    );
+    return row ? versionWithText(row) : null;
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1, { name: 'v1', isFavourite: true, modifiedBy: 'sample' }] })
@@ -280,33 +296,13 @@ export class FlowsRepository {
       .where('flow_id = :flowId AND version = :version', { flowId, version })
       .andWhere('flow_id IN (SELECT id FROM flows WHERE organization_id = :org AND NOT deleted)', { org: organizationId })
       .execute();
-    return this.findVersion(organizationId, flowId, version);
-  }
-
-  private withLatest(manager?: EntityManager): SelectQueryBuilder<FlowEntity> {
-    return (manager ?? this.flows.manager)
-      .createQueryBuilder(FlowEntity, 'f')
-      .innerJoinAndMapOne('f.latest', FlowVersionEntity, 'v', 'v.flowId = f.id AND v.version = f.latestVersion');
-  }
-
-  private versionsOf(organizationId: string, flowId: string): SelectQueryBuilder<FlowVersionEntity> {
-    return this.versions
-      .createQueryBuilder('v')
-      .innerJoin(FlowEntity, 'f', 'f.id = v.flowId')
-      .where('v.flowId = :flowId', { flowId })
-      .andWhere('f.organizationId = :org AND NOT f.deleted', { org: organizationId });
+    return (await this.findVersion(organizationId, flowId, version))?.version ?? null;
   }
 }
 
 // TypeORM's partial-entity type cannot express a jsonb column of arbitrary JSON.
 function newVersion(flowId: string, version: number, definition: Record<string, unknown>, modifiedBy: string) {
   return { flowId, version, definition, modifiedBy } as QueryDeepPartialEntity<FlowVersionEntity>;
-}
-
-function unpack(row: FlowEntity | null): FlowWithVersion | null {
-  if (!row) return null;
-  const { latest, ...flow } = row as Joined;
-  return { flow: Object.assign(new FlowEntity(), flow), version: latest };
 }
 
 /** A flow's columns, as FLOW_COLUMNS selects them. */
@@ -348,7 +344,7 @@ const FLOW_COLUMNS = `f.id, f.organization_id, f.display_name, f.description, f.
 const VERSION_COLUMNS = `v.flow_id AS v_flow_id, v.version AS v_version, v.definition AS v_definition, v.name AS v_name,
   v.is_favourite AS v_is_favourite, v.created_at AS v_created_at, v.updated_at AS v_updated_at, v.modified_by AS v_modified_by`;
 
-// A page's definitions as text: up to PAGE_BYTES of them are neither parsed by the driver nor serialized again (docs/api.md#event-loop-budget).
+// Definitions as text: a 1 MiB definition, or a page's PAGE_BYTES of them, is neither parsed by the driver nor serialized again (docs/api.md#event-loop-budget).
 const VERSION_COLUMNS_AS_TEXT = VERSION_COLUMNS.replace('v.definition AS v_definition', 'v.definition::text AS v_definition_text');
 
 function flowFromRow(row: FlowRow): FlowEntity {
@@ -382,6 +378,10 @@ function versionFromRow(row: VersionRow): FlowVersionEntity {
     updatedAt: row.v_updated_at,
     modifiedBy: row.v_modified_by,
   });
+}
+
+function versionWithText(row: VersionTextRow): VersionWithText {
+  return { version: versionFromTextRow(row), definitionText: row.v_definition_text };
 }
 
 /** The version of a VersionTextRow: its `definition` parsed from the text the first time something reads it. */

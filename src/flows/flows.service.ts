@@ -16,7 +16,7 @@ import {
 } from './dto/flow-response.dto';
 import { FlowVersionSummaryDto, toFlowVersionSummary, UpdateFlowVersionMetadataDto } from './dto/flow-version.dto';
 import { FlowAnalysisCache, FlowHead } from './flow-analysis';
-import { checkDefinition, checkIsHeavy, DefinitionVerdict, deriveDefinition, DerivedParts } from './definition-check';
+import { checkDefinition, checkIsHeavy, DefinitionVerdict, deriveDefinition, DerivedParts, WORKER_DEFINITION_CHARS } from './definition-check';
 import { DslIssue, flowTasks } from './flow-definition';
 import { taskTimeoutIssues } from './flow-timeouts';
 import type { FlowStatus } from './flow.entity';
@@ -147,15 +147,17 @@ export class FlowsService {
   async listVersions(principal: Principal, id: string, query: ListFlowVersionsQueryDto): Promise<{ items: FlowResponseDto[]; nextAfter: number | null }> {
     const { flow } = await this.getAccessible(principal, id);
     const page = await this.repository.listVersions(principal.organizationId, id, query.after ?? null, query.limit ?? VERSIONS_MAX_LIMIT);
-    const items = await eachYielding(query, page.versions, async (version) => toFlowVersionResponse(flow, version, await this.extras(version, query)));
-    return { items, nextAfter: page.more ? page.versions[page.versions.length - 1].version : null };
+    const items = await eachYielding(query, page.versions, async ({ version, definitionText }) =>
+      toFlowVersionResponse(flow, version, await this.extras(version, query, definitionText), definitionText),
+    );
+    return { items, nextAfter: page.more ? page.versions[page.versions.length - 1].version.version : null };
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
     const { flow } = await this.getAccessible(principal, id);
     const found = isStorableVersion(version) ? await this.repository.findVersion(principal.organizationId, id, version) : null;
     if (!found) throw notFound('Flow version');
-    return toFlowVersionResponse(flow, found, await this.extras(found, query));
+    return toFlowVersionResponse(flow, found.version, await this.extras(found.version, query, found.definitionText), found.definitionText);
   }
 
   async updateVersionMetadata(principal: Principal, id: string, version: number, dto: UpdateFlowVersionMetadataDto): Promise<FlowVersionSummaryDto> {
@@ -212,20 +214,32 @@ export class FlowsService {
   }
 
   private async respond(row: FlowWithVersion, query: FlowExpansionQueryDto, more: FlowResponseExtras = {}): Promise<FlowResponseDto> {
-    return toFlowResponse(row.flow, row.version, { ...(await this.extras(row.version, query)), ...more }, row.definitionText);
+    return toFlowResponse(row.flow, row.version, { ...(await this.extras(row.version, query, row.definitionText)), ...more }, row.definitionText);
   }
 
-  /** The derived parts the query asks for: computed once per version and process, on a JSON worker when the definition is heavy. */
-  private async extras(version: FlowVersionEntity, query: FlowExpansionQueryDto): Promise<FlowResponseExtras> {
+  /**
+   * The derived parts the query asks for: computed once per version and process, on a JSON worker when
+   * the definition is heavy. A definition read as text goes to the worker as text, parsed there.
+   */
+  private async extras(version: FlowVersionEntity, query: FlowExpansionQueryDto, definitionText?: string): Promise<FlowResponseExtras> {
     const order = Boolean(query.include_ordered_task_names);
     const issues = Boolean(query.include_validation_errors);
     if (!order && !issues) return { taskNames: null, validationErrors: null };
     const key = `${version.flowId}:${version.version}`;
     let taskNames = order ? (recall(`${key}:order`) as string[] | undefined) : undefined;
     let validationErrors = issues ? (recall(`${key}:issues`) as DslIssue[] | undefined) : undefined;
-    const task = { definition: version.definition, order: order && !taskNames, issues: issues && !validationErrors };
-    if (task.order || task.issues) {
-      const found = checkIsHeavy(version.definition) ? await this.workers.run<DerivedParts>(FLOW_WORKER, 'deriveDefinition', task) : deriveDefinition(task);
+    const wanted = { order: order && !taskNames, issues: issues && !validationErrors };
+    if (wanted.order || wanted.issues) {
+      // Text this long is heavy whatever it holds; shorter, it costs little to parse and look at.
+      const heavy = definitionText !== undefined && definitionText.length >= WORKER_DEFINITION_CHARS;
+      const found =
+        heavy || checkIsHeavy(version.definition)
+          ? await this.workers.run<DerivedParts>(
+              FLOW_WORKER,
+              'deriveDefinition',
+              heavy ? { definitionText, ...wanted } : { definition: version.definition, ...wanted },
+            )
+          : deriveDefinition({ definition: version.definition, ...wanted });
       if (found.order) remember(`${key}:order`, (taskNames = found.order));
       if (found.issues) remember(`${key}:issues`, (validationErrors = found.issues));
     }

@@ -3,36 +3,36 @@
 -- FlowsRepository.findWithLatest
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT
-  "f"."id" AS "f_id",
-  "f"."organization_id" AS "f_organization_id",
-  "f"."display_name" AS "f_display_name",
-  "f"."description" AS "f_description",
-  "f"."visibility" AS "f_visibility",
-  "f"."settings" AS "f_settings",
-  "f"."status" AS "f_status",
-  "f"."tags" AS "f_tags",
-  "f"."latest_version" AS "f_latest_version",
-  "f"."executions_count" AS "f_executions_count",
-  "f"."last_execution_at" AS "f_last_execution_at",
-  "f"."deleted" AS "f_deleted",
-  "f"."created_at" AS "f_created_at",
-  "f"."updated_at" AS "f_updated_at",
-  "f"."modified_by" AS "f_modified_by",
-  "v"."flow_id" AS "v_flow_id",
-  "v"."version" AS "v_version",
-  "v"."definition" AS "v_definition",
-  "v"."name" AS "v_name",
-  "v"."is_favourite" AS "v_is_favourite",
-  "v"."created_at" AS "v_created_at",
-  "v"."updated_at" AS "v_updated_at",
-  "v"."modified_by" AS "v_modified_by"
+  f.id,
+  f.organization_id,
+  f.display_name,
+  f.description,
+  f.visibility,
+  f.settings,
+  f.status,
+  f.tags,
+  f.latest_version,
+  f.executions_count,
+  f.last_execution_at,
+  f.deleted,
+  f.created_at,
+  f.updated_at,
+  f.modified_by,
+  v.flow_id AS v_flow_id,
+  v.version AS v_version,
+  v.definition::text AS v_definition_text,
+  v.name AS v_name,
+  v.is_favourite AS v_is_favourite,
+  v.created_at AS v_created_at,
+  v.updated_at AS v_updated_at,
+  v.modified_by AS v_modified_by
 FROM
-  "flows" "f"
-  INNER JOIN "flow_versions" "v" ON "v"."flow_id" = "f"."id"
-  AND "v"."version" = "f"."latest_version"
+  flows f
+  JOIN flow_versions v ON v.flow_id = f.id
+  AND v.version = f.latest_version
 WHERE
-  "f"."id" = $1
-  AND NOT "f"."deleted";
+  f.id = $1
+  AND NOT f.deleted;
 
 -- FlowsRepository.findExecutable
 -- params: ["00000000-0000-4000-a000-000000000000"]
@@ -355,22 +355,22 @@ LIMIT
 -- FlowsRepository.findVersion
 -- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]
 SELECT
-  "v"."flow_id" AS "v_flow_id",
-  "v"."version" AS "v_version",
-  "v"."definition" AS "v_definition",
-  "v"."name" AS "v_name",
-  "v"."is_favourite" AS "v_is_favourite",
-  "v"."created_at" AS "v_created_at",
-  "v"."updated_at" AS "v_updated_at",
-  "v"."modified_by" AS "v_modified_by"
+  v.flow_id AS v_flow_id,
+  v.version AS v_version,
+  v.definition::text AS v_definition_text,
+  v.name AS v_name,
+  v.is_favourite AS v_is_favourite,
+  v.created_at AS v_created_at,
+  v.updated_at AS v_updated_at,
+  v.modified_by AS v_modified_by
 FROM
-  "flow_versions" "v"
-  INNER JOIN "flows" "f" ON "f"."id" = "v"."flow_id"
+  flow_versions v
+  JOIN flows f ON f.id = v.flow_id
 WHERE
-  "v"."flow_id" = $1
-  AND "f"."organization_id" = $2
-  AND NOT "f"."deleted"
-  AND "v"."version" = $3;
+  v.flow_id = $1
+  AND f.organization_id = $2
+  AND NOT f.deleted
+  AND v.version = $3;
 
 -- FlowsRepository.updateVersion
 -- params: ["v1",true,"sample","00000000-0000-4000-a000-000000000001",1,"00000000-0000-4000-a000-000000000000"]
@@ -394,19 +394,19 @@ WHERE
   );
 -- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]
 SELECT
-  "v"."flow_id" AS "v_flow_id",
-  "v"."version" AS "v_version",
-  "v"."definition" AS "v_definition",
-  "v"."name" AS "v_name",
-  "v"."is_favourite" AS "v_is_favourite",
-  "v"."created_at" AS "v_created_at",
-  "v"."updated_at" AS "v_updated_at",
-  "v"."modified_by" AS "v_modified_by"
+  v.flow_id AS v_flow_id,
+  v.version AS v_version,
+  v.definition::text AS v_definition_text,
+  v.name AS v_name,
+  v.is_favourite AS v_is_favourite,
+  v.created_at AS v_created_at,
+  v.updated_at AS v_updated_at,
+  v.modified_by AS v_modified_by
 FROM
-  "flow_versions" "v"
-  INNER JOIN "flows" "f" ON "f"."id" = "v"."flow_id"
+  flow_versions v
+  JOIN flows f ON f.id = v.flow_id
 WHERE
-  "v"."flow_id" = $1
-  AND "f"."organization_id" = $2
-  AND NOT "f"."deleted"
-  AND "v"."version" = $3;
+  v.flow_id = $1
+  AND f.organization_id = $2
+  AND NOT f.deleted
+  AND v.version = $3;

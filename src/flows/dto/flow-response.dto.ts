@@ -148,9 +148,9 @@ export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, ext
 }
 
 /** The versions endpoints: timestamps and author are the version's, so the history shows who saved what when. */
-export function toFlowVersionResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}): FlowResponseDto {
+export function toFlowVersionResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}, definitionText?: string): FlowResponseDto {
   return {
-    ...toFlowResponse(flow, version, extras),
+    ...toFlowResponse(flow, version, extras, definitionText),
     created_at: version.createdAt.toISOString(),
     updated_at: version.updatedAt.toISOString(),
     modified_by: version.modifiedBy,
