@@ -14,6 +14,9 @@ import { BENCH_DATABASE, BENCH_SUBJECT, BenchDatabase, openBenchDatabase } from 
 import { SUITES } from './suites';
 import { IDLE_POLLS } from './watch';
 
+/** What `npm start` sets GLIBC_TUNABLES to when it is not set (package.json). */
+const APP_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
+
 const USAGE = `npm run bench -- [--scale 1] [--duration 5] [--warmup 2] [--rounds 2] [--connections 1,32] [--only get,list-page,watch,noisy,hostile,otel,writes,liveness] [--reseed] [--database flows_bench]
   DATABASE_URL set: seeds/reuses the database ${BENCH_DATABASE} on that server; unset: an embedded PostgreSQL under data/bench
   on port EMBEDDED_PG_PORT + 1. Results: bench/results/latest.{json,md}.`;
@@ -108,7 +111,9 @@ async function main(): Promise<void> {
 
     const { JWT_ISSUER: _issuer, JWT_AUDIENCE: _audience, ...env } = process.env; // the bench token carries neither
     const databaseUrl = database.url;
-    const appEnv = { ...env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret };
+    // As `npm start` runs it: glibc's allocator on transparent huge pages (docs/operations.md#memory).
+    const glibcTunables = process.env.GLIBC_TUNABLES ?? APP_GLIBC_TUNABLES;
+    const appEnv = { ...env, GLIBC_TUNABLES: glibcTunables, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret };
     const startApp = (name: string, extraEnv: Record<string, string> = {}) => startServer(name, APP_MAIN, { ...appEnv, ...extraEnv });
     const startRaw = (name: string, organizationId: string) =>
       startServer(name, join(__dirname, 'raw-server.js'), {
