@@ -77,6 +77,13 @@ export class FlowsRepository {
     return row ? { flow: flowFromRow(row), version: versionFromTextRow(row), definitionText: row.v_definition_text } : null;
   }
 
+  /** A live flow by id in any organization, without its definition; the caller compares the organization (403) and treats null as 404. */
+  @GenerateSql({ params: [DummyValue.UUID] })
+  async findFlow(id: string): Promise<FlowEntity | null> {
+    const [row]: FlowRow[] = await this.dataSource.query(`SELECT ${FLOW_COLUMNS} FROM flows f WHERE f.id = $1 AND NOT f.deleted`, [id]);
+    return row ? flowFromRow(row) : null;
+  }
+
   /**
    * What starting an execution needs, on the driver's pool as one prepared statement (the create
    * path runs it on every request; the ORM's query builder costs more than the query).

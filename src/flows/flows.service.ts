@@ -19,7 +19,7 @@ import { FlowAnalysisCache, FlowHead } from './flow-analysis';
 import { checkDefinition, checkIsHeavy, DefinitionVerdict, deriveDefinition, DerivedParts, WORKER_DEFINITION_CHARS } from './definition-check';
 import { DslIssue, flowTasks } from './flow-definition';
 import { taskTimeoutIssues } from './flow-timeouts';
-import type { FlowStatus } from './flow.entity';
+import type { FlowEntity, FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
 import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
 
@@ -125,7 +125,7 @@ export class FlowsService {
 
   /** Soft delete: the flow and all its versions answer 404 from now on; executions keep their data. */
   async remove(principal: Principal, id: string): Promise<void> {
-    await this.getAccessible(principal, id);
+    await this.getAccessibleFlow(principal, id);
     if (!(await this.repository.softDelete(principal.organizationId, id, principal.subject))) throw notFound('Flow');
     // The notification drops it on every replica; this one needs it gone for the caller's next request.
     this.analyses.invalidate(id);
@@ -145,7 +145,7 @@ export class FlowsService {
 
   /** A page of versions, newest first (docs/api.md#flows-and-versions); `nextAfter` names the cursor of the next page, if any. */
   async listVersions(principal: Principal, id: string, query: ListFlowVersionsQueryDto): Promise<{ items: FlowResponseDto[]; nextAfter: number | null }> {
-    const { flow } = await this.getAccessible(principal, id);
+    const flow = await this.getAccessibleFlow(principal, id);
     const page = await this.repository.listVersions(principal.organizationId, id, query.after ?? null, query.limit ?? VERSIONS_MAX_LIMIT);
     const items = await eachYielding(query, page.versions, async ({ version, definitionText }) =>
       toFlowVersionResponse(flow, version, await this.extras(version, query, definitionText), definitionText),
@@ -154,14 +154,14 @@ export class FlowsService {
   }
 
   async getVersion(principal: Principal, id: string, version: number, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
-    const { flow } = await this.getAccessible(principal, id);
+    const flow = await this.getAccessibleFlow(principal, id);
     const found = isStorableVersion(version) ? await this.repository.findVersion(principal.organizationId, id, version) : null;
     if (!found) throw notFound('Flow version');
     return toFlowVersionResponse(flow, found.version, await this.extras(found.version, query, found.definitionText), found.definitionText);
   }
 
   async updateVersionMetadata(principal: Principal, id: string, version: number, dto: UpdateFlowVersionMetadataDto): Promise<FlowVersionSummaryDto> {
-    const { flow } = await this.getAccessible(principal, id);
+    const flow = await this.getAccessibleFlow(principal, id);
     if (!isStorableVersion(version)) throw notFound('Flow version');
     const changes: { name?: string | null; isFavourite?: boolean; modifiedBy: string } = { modifiedBy: principal.subject };
     if (dto.name !== undefined) changes.name = dto.name;
@@ -248,6 +248,13 @@ export class FlowsService {
 
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
     return this.accessible(principal, isUuid(id) ? await this.repository.findWithLatest(id.toLowerCase()) : null);
+  }
+
+  /** The flow alone, for what needs no definition (the versions, a delete): a 1 MiB definition is not read for them. */
+  private async getAccessibleFlow(principal: Principal, id: string): Promise<FlowEntity> {
+    const flow = isUuid(id) ? await this.repository.findFlow(id.toLowerCase()) : null;
+    this.checkAccess(principal, flow?.organizationId);
+    return flow!;
   }
 
   private accessible(principal: Principal, row: FlowWithVersion | null): FlowWithVersion {

@@ -34,6 +34,30 @@ WHERE
   f.id = $1
   AND NOT f.deleted;
 
+-- FlowsRepository.findFlow
+-- params: ["00000000-0000-4000-a000-000000000000"]
+SELECT
+  f.id,
+  f.organization_id,
+  f.display_name,
+  f.description,
+  f.visibility,
+  f.settings,
+  f.status,
+  f.tags,
+  f.latest_version,
+  f.executions_count,
+  f.last_execution_at,
+  f.deleted,
+  f.created_at,
+  f.updated_at,
+  f.modified_by
+FROM
+  flows f
+WHERE
+  f.id = $1
+  AND NOT f.deleted;
+
 -- FlowsRepository.findExecutable
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT
