@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { Bytes, copyQuery } from '../database/copy-query';
 import { driverQuery } from '../database/driver-pool';
 import { DummyValue, GenerateSql } from '../database/generate-sql';
 import { FlowVersionEntity } from './flow-version.entity';
@@ -11,16 +12,25 @@ export interface FlowWithVersion {
   flow: FlowEntity;
   version: FlowVersionEntity;
   /**
-   * The version's definition as PostgreSQL's text, where it was read so (a page of flows): the
+   * The version's definition as PostgreSQL's text, or as the bytes it sent (a COPY read): the
    * answer splices it as is, and `version.definition` parses it only when something reads it.
    */
-  definitionText?: string;
+  definitionText?: DefinitionText;
 }
+
+/** A definition as PostgreSQL rendered it: text, or its UTF-8 bytes as they arrived (never decoded). */
+export type DefinitionText = string | Bytes;
+
+/** The text of a DefinitionText (bytes decoded). */
+export const definitionString = (text: DefinitionText): string => (typeof text === 'string' ? text : Buffer.concat(text).toString());
+
+/** Characters (or bytes) of a DefinitionText. */
+export const definitionLength = (text: DefinitionText): number => (typeof text === 'string' ? text.length : text.reduce((n, b) => n + b.length, 0));
 
 /** A version, and its definition as PostgreSQL's text: the answer splices it, and `version.definition` parses it only when read. */
 export interface VersionWithText {
   version: FlowVersionEntity;
-  definitionText: string;
+  definitionText: DefinitionText;
 }
 
 export interface FlowListFilter {
@@ -75,6 +85,27 @@ export class FlowsRepository {
       [id],
     );
     return row ? { flow: flowFromRow(row), version: versionFromTextRow(row), definitionText: row.v_definition_text } : null;
+  }
+
+  /**
+   * `findWithLatest` for an answer: the definition comes as the bytes PostgreSQL sent (COPY), so a
+   * 1 MiB definition is neither assembled by the driver, decoded, nor encoded again (docs/api.md#event-loop-budget).
+   */
+  @GenerateSql({ params: [DummyValue.UUID] })
+  async readWithLatest(id: string): Promise<FlowWithVersion | null> {
+    const [row] = await copyQuery(
+      this.dataSource,
+      `SELECT row_to_json(head) AS head, v.definition
+         FROM flows f JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.latest_version
+         CROSS JOIN LATERAL (SELECT ${FLOW_COLUMNS}, ${VERSION_META_COLUMNS}) head
+        WHERE f.id = $1 AND NOT f.deleted`,
+      [id],
+      ['head', 'definition'],
+    );
+    if (!row) return null;
+    const head = headOf<FlowRow & VersionRow>(row.head!, [...FLOW_DATES, ...VERSION_DATES]);
+    const definition = row.definition!;
+    return { flow: flowFromRow(head), version: versionFromTextRow({ ...head, v_definition_text: definition }), definitionText: definition };
   }
 
   /** A live flow by id in any organization, without its definition; the caller compares the organization (403) and treats null as 404. */
@@ -280,13 +311,17 @@ export class FlowsRepository {
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1] })
   async findVersion(organizationId: string, flowId: string, version: number): Promise<VersionWithText | null> {
-    const [row]: VersionTextRow[] = await this.dataSource.query(
-      `SELECT ${VERSION_COLUMNS_AS_TEXT}
+    const [row] = await copyQuery(
+      this.dataSource,
+      `SELECT row_to_json(head) AS head, v.definition
          FROM flow_versions v JOIN flows f ON f.id = v.flow_id
+         CROSS JOIN LATERAL (SELECT ${VERSION_META_COLUMNS}) head
         WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND v.version = $3`,
       [flowId, organizationId, version],
+      ['head', 'definition'],
     );
-    return row ? versionWithText(row) : null;
+    if (!row) return null;
+    return versionWithText({ ...headOf<VersionRow>(row.head!, VERSION_DATES), v_definition_text: row.definition! });
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1, { name: 'v1', isFavourite: true, modifiedBy: 'sample' }] })
@@ -331,11 +366,10 @@ interface FlowRow {
   modified_by: string;
 }
 
-/** A version's columns, as VERSION_COLUMNS selects them (`v_`: the flow has its own timestamps and author). */
+/** A version's columns but its definition, as VERSION_META_COLUMNS selects them (`v_`: the flow has its own timestamps and author). */
 interface VersionRow {
   v_flow_id: string;
   v_version: number;
-  v_definition: Record<string, unknown>;
   v_name: string | null;
   v_is_favourite: boolean;
   v_created_at: Date;
@@ -343,16 +377,18 @@ interface VersionRow {
   v_modified_by: string;
 }
 
-/** VersionRow with the definition as text (VERSION_COLUMNS_AS_TEXT). */
-type VersionTextRow = Omit<VersionRow, 'v_definition'> & { v_definition_text: string };
+/** A version's row with its definition as text (VERSION_COLUMNS_AS_TEXT), or as bytes (a COPY read). */
+type VersionTextRow = VersionRow & { v_definition_text: DefinitionText };
 
 const FLOW_COLUMNS = `f.id, f.organization_id, f.display_name, f.description, f.visibility, f.settings, f.status, f.tags, f.latest_version,
   f.executions_count, f.last_execution_at, f.deleted, f.created_at, f.updated_at, f.modified_by`;
-const VERSION_COLUMNS = `v.flow_id AS v_flow_id, v.version AS v_version, v.definition AS v_definition, v.name AS v_name,
+const VERSION_META_COLUMNS = `v.flow_id AS v_flow_id, v.version AS v_version, v.name AS v_name,
   v.is_favourite AS v_is_favourite, v.created_at AS v_created_at, v.updated_at AS v_updated_at, v.modified_by AS v_modified_by`;
+const FLOW_DATES = ['created_at', 'updated_at', 'last_execution_at'] as const;
+const VERSION_DATES = ['v_created_at', 'v_updated_at'] as const;
 
 // Definitions as text: a 1 MiB definition, or a page's PAGE_BYTES of them, is neither parsed by the driver nor serialized again (docs/api.md#event-loop-budget).
-const VERSION_COLUMNS_AS_TEXT = VERSION_COLUMNS.replace('v.definition AS v_definition', 'v.definition::text AS v_definition_text');
+const VERSION_COLUMNS_AS_TEXT = `${VERSION_META_COLUMNS}, v.definition::text AS v_definition_text`;
 
 function flowFromRow(row: FlowRow): FlowEntity {
   return Object.assign(new FlowEntity(), {
@@ -374,29 +410,34 @@ function flowFromRow(row: FlowRow): FlowEntity {
   });
 }
 
-function versionFromRow(row: VersionRow): FlowVersionEntity {
-  return Object.assign(new FlowVersionEntity(), {
+/** The version of a VersionTextRow: its `definition` parsed from the text the first time something reads it. */
+function versionFromTextRow({ v_definition_text: text, ...row }: VersionTextRow): FlowVersionEntity {
+  const version = Object.assign(new FlowVersionEntity(), {
     flowId: row.v_flow_id,
     version: row.v_version,
-    definition: row.v_definition,
     name: row.v_name,
     isFavourite: row.v_is_favourite,
     createdAt: row.v_created_at,
     updatedAt: row.v_updated_at,
     modifiedBy: row.v_modified_by,
   });
+  let parsed: Record<string, unknown> | undefined;
+  Object.defineProperty(version, 'definition', {
+    enumerable: true,
+    get: () => (parsed ??= JSON.parse(definitionString(text)) as Record<string, unknown>),
+  });
+  return version;
+}
+
+/** A COPY read's `head` (one JSON object of columns): its timestamps, JSON text there, as the Dates the driver gives. */
+function headOf<T>(bytes: Bytes, dates: readonly string[]): T {
+  const head = JSON.parse(Buffer.concat(bytes).toString()) as Record<string, unknown>;
+  for (const key of dates) if (typeof head[key] === 'string') head[key] = new Date(head[key]);
+  return head as T;
 }
 
 function versionWithText(row: VersionTextRow): VersionWithText {
   return { version: versionFromTextRow(row), definitionText: row.v_definition_text };
-}
-
-/** The version of a VersionTextRow: its `definition` parsed from the text the first time something reads it. */
-function versionFromTextRow({ v_definition_text: text, ...row }: VersionTextRow): FlowVersionEntity {
-  const version = versionFromRow({ ...row, v_definition: {} });
-  let parsed: Record<string, unknown> | undefined;
-  Object.defineProperty(version, 'definition', { enumerable: true, get: () => (parsed ??= JSON.parse(text) as Record<string, unknown>) });
-  return version;
 }
 
 function escapeLike(text: string): string {

@@ -21,7 +21,7 @@ import { DslIssue, flowTasks } from './flow-definition';
 import { taskTimeoutIssues } from './flow-timeouts';
 import type { FlowEntity, FlowStatus } from './flow.entity';
 import type { FlowVersionEntity } from './flow-version.entity';
-import { FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
+import { DefinitionText, definitionLength, definitionString, FlowChanges, FlowsRepository, FlowWithVersion } from './flows.repository';
 
 /** What the flow-executions module runs on: the flow's latest version. */
 export interface ExecutableFlow {
@@ -221,7 +221,7 @@ export class FlowsService {
    * The derived parts the query asks for: computed once per version and process, on a JSON worker when
    * the definition is heavy. A definition read as text goes to the worker as text, parsed there.
    */
-  private async extras(version: FlowVersionEntity, query: FlowExpansionQueryDto, definitionText?: string): Promise<FlowResponseExtras> {
+  private async extras(version: FlowVersionEntity, query: FlowExpansionQueryDto, definitionText?: DefinitionText): Promise<FlowResponseExtras> {
     const order = Boolean(query.include_ordered_task_names);
     const issues = Boolean(query.include_validation_errors);
     if (!order && !issues) return { taskNames: null, validationErrors: null };
@@ -231,13 +231,13 @@ export class FlowsService {
     const wanted = { order: order && !taskNames, issues: issues && !validationErrors };
     if (wanted.order || wanted.issues) {
       // Text this long is heavy whatever it holds; shorter, it costs little to parse and look at.
-      const heavy = definitionText !== undefined && definitionText.length >= WORKER_DEFINITION_CHARS;
+      const heavy = definitionText !== undefined && definitionLength(definitionText) >= WORKER_DEFINITION_CHARS;
       const found =
         heavy || checkIsHeavy(version.definition)
           ? await this.workers.run<DerivedParts>(
               FLOW_WORKER,
               'deriveDefinition',
-              heavy ? { definitionText, ...wanted } : { definition: version.definition, ...wanted },
+              heavy ? { definitionText: definitionString(definitionText!), ...wanted } : { definition: version.definition, ...wanted },
             )
           : deriveDefinition({ definition: version.definition, ...wanted });
       if (found.order) remember(`${key}:order`, (taskNames = found.order));
@@ -247,7 +247,7 @@ export class FlowsService {
   }
 
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
-    return this.accessible(principal, isUuid(id) ? await this.repository.findWithLatest(id.toLowerCase()) : null);
+    return this.accessible(principal, isUuid(id) ? await this.repository.readWithLatest(id.toLowerCase()) : null);
   }
 
   /** The flow alone, for what needs no definition (the versions, a delete): a 1 MiB definition is not read for them. */

@@ -504,6 +504,35 @@ describe('flows and versions', () => {
       expect(res.body.flows[0].task_names).toEqual(['receive', 'extract', 'review']);
     });
 
+    it('a flow, its versions and a version splice the definition as PostgreSQL sent it, large and not ASCII alike', async () => {
+      const org = await newOrg();
+      // Past WORKER_DEFINITION_CHARS: the derived parts are computed on a worker, from that text.
+      const tasks = [...LINEAR_TASKS, ...Array.from({ length: 60 }, (_, i) => ({ name: `étape ${i} ✓ 😀`, task_executor_name: 'human_review' }))];
+      const created = await t
+        .http()
+        .post(FLOWS)
+        .set(org.auth())
+        .send({ display_name: 'Große', definition: definitionOf(tasks) })
+        .expect(201);
+      const { id } = created.body as { id: string };
+      const [{ text }] = await t.dataSource.query(`SELECT v.definition::text AS text FROM flow_versions v WHERE v.flow_id = $1`, [id]);
+      expect(text).toContain('": ');
+      const includes = 'include_ordered_task_names=true&include_validation_errors=true';
+      const answers = [
+        await t.http().get(`${FLOWS}/${id}?${includes}`).set(org.auth()).expect(200),
+        await t.http().get(`${FLOWS}/${id}/versions/1?${includes}`).set(org.auth()).expect(200),
+      ];
+      for (const res of answers) {
+        expect(res.text).toContain(`"definition":${text}`);
+        expect(res.body.definition).toEqual(definitionOf(tasks));
+        expect(res.body.task_names).toEqual(tasks.map((task) => task.name));
+        expect(res.body.validation_errors).toEqual([]);
+      }
+      expect(answers[0].body).toEqual({ ...created.body, task_names: expect.any(Array), validation_errors: [] });
+      const versions = await t.http().get(`${FLOWS}/${id}/versions`).set(org.auth()).expect(200);
+      expect(versions.text).toContain(`"definition":${text}`);
+    });
+
     it('answers 401 without credentials', async () => {
       expectError('get', FLOWS, await t.http().get(FLOWS), 401, 'unauthorized');
     });

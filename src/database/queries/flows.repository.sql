@@ -20,12 +20,12 @@ SELECT
   f.modified_by,
   v.flow_id AS v_flow_id,
   v.version AS v_version,
-  v.definition::text AS v_definition_text,
   v.name AS v_name,
   v.is_favourite AS v_is_favourite,
   v.created_at AS v_created_at,
   v.updated_at AS v_updated_at,
-  v.modified_by AS v_modified_by
+  v.modified_by AS v_modified_by,
+  v.definition::text AS v_definition_text
 FROM
   flows f
   JOIN flow_versions v ON v.flow_id = f.id
@@ -33,6 +33,51 @@ FROM
 WHERE
   f.id = $1
   AND NOT f.deleted;
+
+-- FlowsRepository.readWithLatest
+COPY (
+  SELECT
+    q.head::text,
+    q.definition::text
+  FROM
+    (
+      SELECT
+        row_to_json(head) AS head,
+        v.definition
+      FROM
+        flows f
+        JOIN flow_versions v ON v.flow_id = f.id
+        AND v.version = f.latest_version
+        CROSS JOIN LATERAL (
+          SELECT
+            f.id,
+            f.organization_id,
+            f.display_name,
+            f.description,
+            f.visibility,
+            f.settings,
+            f.status,
+            f.tags,
+            f.latest_version,
+            f.executions_count,
+            f.last_execution_at,
+            f.deleted,
+            f.created_at,
+            f.updated_at,
+            f.modified_by,
+            v.flow_id AS v_flow_id,
+            v.version AS v_version,
+            v.name AS v_name,
+            v.is_favourite AS v_is_favourite,
+            v.created_at AS v_created_at,
+            v.updated_at AS v_updated_at,
+            v.modified_by AS v_modified_by
+        ) head
+      WHERE
+        f.id = '00000000-0000-4000-a000-000000000000'
+        AND NOT f.deleted
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowsRepository.findFlow
 -- params: ["00000000-0000-4000-a000-000000000000"]
@@ -133,12 +178,12 @@ FROM
       f.modified_by,
       v.flow_id AS v_flow_id,
       v.version AS v_version,
-      v.definition::text AS v_definition_text,
       v.name AS v_name,
       v.is_favourite AS v_is_favourite,
       v.created_at AS v_created_at,
       v.updated_at AS v_updated_at,
       v.modified_by AS v_modified_by,
+      v.definition::text AS v_definition_text,
       page.fetched,
       page.n
     FROM
@@ -227,12 +272,12 @@ FROM
       f.modified_by,
       v.flow_id AS v_flow_id,
       v.version AS v_version,
-      v.definition::text AS v_definition_text,
       v.name AS v_name,
       v.is_favourite AS v_is_favourite,
       v.created_at AS v_created_at,
       v.updated_at AS v_updated_at,
       v.modified_by AS v_modified_by,
+      v.definition::text AS v_definition_text,
       page.fetched,
       page.n
     FROM
@@ -377,24 +422,35 @@ LIMIT
   $4;
 
 -- FlowsRepository.findVersion
--- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]
-SELECT
-  v.flow_id AS v_flow_id,
-  v.version AS v_version,
-  v.definition::text AS v_definition_text,
-  v.name AS v_name,
-  v.is_favourite AS v_is_favourite,
-  v.created_at AS v_created_at,
-  v.updated_at AS v_updated_at,
-  v.modified_by AS v_modified_by
-FROM
-  flow_versions v
-  JOIN flows f ON f.id = v.flow_id
-WHERE
-  v.flow_id = $1
-  AND f.organization_id = $2
-  AND NOT f.deleted
-  AND v.version = $3;
+COPY (
+  SELECT
+    q.head::text,
+    q.definition::text
+  FROM
+    (
+      SELECT
+        row_to_json(head) AS head,
+        v.definition
+      FROM
+        flow_versions v
+        JOIN flows f ON f.id = v.flow_id
+        CROSS JOIN LATERAL (
+          SELECT
+            v.flow_id AS v_flow_id,
+            v.version AS v_version,
+            v.name AS v_name,
+            v.is_favourite AS v_is_favourite,
+            v.created_at AS v_created_at,
+            v.updated_at AS v_updated_at,
+            v.modified_by AS v_modified_by
+        ) head
+      WHERE
+        v.flow_id = '00000000-0000-4000-a000-000000000001'
+        AND f.organization_id = '00000000-0000-4000-a000-000000000000'
+        AND NOT f.deleted
+        AND v.version = '1'
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowsRepository.updateVersion
 -- params: ["v1",true,"sample","00000000-0000-4000-a000-000000000001",1,"00000000-0000-4000-a000-000000000000"]
@@ -416,21 +472,32 @@ WHERE
       organization_id = $6
       AND NOT deleted
   );
--- params: ["00000000-0000-4000-a000-000000000001","00000000-0000-4000-a000-000000000000",1]
-SELECT
-  v.flow_id AS v_flow_id,
-  v.version AS v_version,
-  v.definition::text AS v_definition_text,
-  v.name AS v_name,
-  v.is_favourite AS v_is_favourite,
-  v.created_at AS v_created_at,
-  v.updated_at AS v_updated_at,
-  v.modified_by AS v_modified_by
-FROM
-  flow_versions v
-  JOIN flows f ON f.id = v.flow_id
-WHERE
-  v.flow_id = $1
-  AND f.organization_id = $2
-  AND NOT f.deleted
-  AND v.version = $3;
+COPY (
+  SELECT
+    q.head::text,
+    q.definition::text
+  FROM
+    (
+      SELECT
+        row_to_json(head) AS head,
+        v.definition
+      FROM
+        flow_versions v
+        JOIN flows f ON f.id = v.flow_id
+        CROSS JOIN LATERAL (
+          SELECT
+            v.flow_id AS v_flow_id,
+            v.version AS v_version,
+            v.name AS v_name,
+            v.is_favourite AS v_is_favourite,
+            v.created_at AS v_created_at,
+            v.updated_at AS v_updated_at,
+            v.modified_by AS v_modified_by
+        ) head
+      WHERE
+        v.flow_id = '00000000-0000-4000-a000-000000000001'
+        AND f.organization_id = '00000000-0000-4000-a000-000000000000'
+        AND NOT f.deleted
+        AND v.version = '1'
+    ) q
+) TO STDOUT (FORMAT binary);

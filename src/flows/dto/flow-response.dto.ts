@@ -1,9 +1,10 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
-import { RawJson } from '../../common/http/raw-json';
+import { RawJson, RawJsonBytes } from '../../common/http/raw-json';
 import type { DslIssue } from '../flow-definition';
 import type { FlowVersionEntity } from '../flow-version.entity';
 import type { FlowEntity } from '../flow.entity';
 import { FlowTimeouts, normalizeTimeouts } from '../flow-timeouts';
+import type { DefinitionText } from '../flows.repository';
 
 @ApiSchema({ name: 'TTLSettings' })
 export class TtlSettingsResponseDto {
@@ -121,9 +122,14 @@ export function normalizeSettings(value: unknown): FlowSettingsResponseDto | nul
 
 /**
  * The flow at `version`, with the flow's own timestamps and author (the flow endpoints);
- * `definitionText`, the definition as PostgreSQL's text, is spliced in as is (a page of flows).
+ * `definitionText`, the definition as PostgreSQL's text or bytes, is spliced in as is.
  */
-export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}, definitionText?: string): FlowResponseDto {
+export function toFlowResponse(
+  flow: FlowEntity,
+  version: FlowVersionEntity,
+  extras: FlowResponseExtras = {},
+  definitionText?: DefinitionText,
+): FlowResponseDto {
   return {
     id: flow.id,
     created_at: flow.createdAt.toISOString(),
@@ -136,7 +142,7 @@ export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, ext
     is_latest: version.version === flow.latestVersion,
     organization_id: flow.organizationId,
     // JSON text is spliced into the response as is; RawJson serializes like the object it holds.
-    definition: definitionText === undefined ? version.definition : (new RawJson(definitionText) as unknown as Record<string, unknown>),
+    definition: definitionText === undefined ? version.definition : (rawDefinition(definitionText) as unknown as Record<string, unknown>),
     settings: normalizeSettings(flow.settings),
     flow_executions_count: flow.executionsCount,
     latest_version_executions_count: extras.latestVersionExecutionsCount ?? null,
@@ -148,7 +154,12 @@ export function toFlowResponse(flow: FlowEntity, version: FlowVersionEntity, ext
 }
 
 /** The versions endpoints: timestamps and author are the version's, so the history shows who saved what when. */
-export function toFlowVersionResponse(flow: FlowEntity, version: FlowVersionEntity, extras: FlowResponseExtras = {}, definitionText?: string): FlowResponseDto {
+export function toFlowVersionResponse(
+  flow: FlowEntity,
+  version: FlowVersionEntity,
+  extras: FlowResponseExtras = {},
+  definitionText?: DefinitionText,
+): FlowResponseDto {
   return {
     ...toFlowResponse(flow, version, extras, definitionText),
     created_at: version.createdAt.toISOString(),
@@ -159,4 +170,8 @@ export function toFlowVersionResponse(flow: FlowEntity, version: FlowVersionEnti
 
 function toValidationError(issue: DslIssue): FlowValidationErrorDto {
   return { type: 'invalid_dsl', loc: issue.loc, msg: issue.msg, input: null };
+}
+
+function rawDefinition(text: DefinitionText): RawJson | RawJsonBytes {
+  return typeof text === 'string' ? new RawJson(text) : new RawJsonBytes(text);
 }
