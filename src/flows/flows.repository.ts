@@ -33,6 +33,9 @@ export interface VersionWithText {
   definitionText: DefinitionText;
 }
 
+/** A version's own fields, without its definition (a metadata change answers these). */
+export type FlowVersionMeta = Pick<FlowVersionEntity, 'version' | 'name' | 'isFavourite' | 'createdAt' | 'updatedAt' | 'modifiedBy'>;
+
 export interface FlowListFilter {
   organizationId: string;
   search?: string;
@@ -330,15 +333,26 @@ export class FlowsRepository {
     flowId: string,
     version: number,
     changes: Partial<Pick<FlowVersionEntity, 'name' | 'isFavourite' | 'modifiedBy'>>,
-  ): Promise<FlowVersionEntity | null> {
-    await this.versions
+  ): Promise<FlowVersionMeta | null> {
+    const { raw } = await this.versions
       .createQueryBuilder()
       .update()
       .set(changes)
       .where('flow_id = :flowId AND version = :version', { flowId, version })
       .andWhere('flow_id IN (SELECT id FROM flows WHERE organization_id = :org AND NOT deleted)', { org: organizationId })
+      .returning(['version', 'name', 'isFavourite', 'createdAt', 'updatedAt', 'modifiedBy'])
       .execute();
-    return (await this.findVersion(organizationId, flowId, version))?.version ?? null;
+    const [row] = raw as { version: number; name: string | null; is_favourite: boolean; created_at: Date; updated_at: Date; modified_by: string }[];
+    return row
+      ? {
+          version: row.version,
+          name: row.name,
+          isFavourite: row.is_favourite,
+          createdAt: row.created_at,
+          updatedAt: row.updated_at,
+          modifiedBy: row.modified_by,
+        }
+      : null;
   }
 }
 

@@ -471,33 +471,11 @@ WHERE
     WHERE
       organization_id = $6
       AND NOT deleted
-  );
-COPY (
-  SELECT
-    q.head::text,
-    q.definition::text
-  FROM
-    (
-      SELECT
-        row_to_json(head) AS head,
-        v.definition
-      FROM
-        flow_versions v
-        JOIN flows f ON f.id = v.flow_id
-        CROSS JOIN LATERAL (
-          SELECT
-            v.flow_id AS v_flow_id,
-            v.version AS v_version,
-            v.name AS v_name,
-            v.is_favourite AS v_is_favourite,
-            v.created_at AS v_created_at,
-            v.updated_at AS v_updated_at,
-            v.modified_by AS v_modified_by
-        ) head
-      WHERE
-        v.flow_id = '00000000-0000-4000-a000-000000000001'
-        AND f.organization_id = '00000000-0000-4000-a000-000000000000'
-        AND NOT f.deleted
-        AND v.version = '1'
-    ) q
-) TO STDOUT (FORMAT binary);
+  )
+RETURNING
+  "version",
+  "name",
+  "is_favourite",
+  "created_at",
+  "updated_at",
+  "modified_by";

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, IsString, MaxLength } from 'class-validator';
 import { QueryInt } from '../../common/validation/query-transforms';
-import type { FlowVersionEntity } from '../flow-version.entity';
+import type { FlowVersionMeta } from '../flows.repository';
 
 /** The `{version}` path segment: anything but an integer is a 422 at `['path', 'version']`. */
 export class FlowVersionParamsDto {
@@ -40,7 +40,7 @@ export class FlowVersionSummaryDto {
   is_favourite: boolean;
 }
 
-export function toFlowVersionSummary(version: FlowVersionEntity, latestVersion: number): FlowVersionSummaryDto {
+export function toFlowVersionSummary(version: FlowVersionMeta, latestVersion: number): FlowVersionSummaryDto {
   return {
     version: version.version,
     created_at: version.createdAt.toISOString(),
