@@ -113,8 +113,8 @@ export class FlowsRepository {
 
   /** A live flow by id in any organization, without its definition; the caller compares the organization (403) and treats null as 404. */
   @GenerateSql({ params: [DummyValue.UUID] })
-  async findFlow(id: string): Promise<FlowEntity | null> {
-    const [row]: FlowRow[] = await this.dataSource.query(`SELECT ${FLOW_COLUMNS} FROM flows f WHERE f.id = $1 AND NOT f.deleted`, [id]);
+  async findFlow(id: string, manager?: EntityManager): Promise<FlowEntity | null> {
+    const [row]: FlowRow[] = await (manager ?? this.dataSource).query(`SELECT ${FLOW_COLUMNS} FROM flows f WHERE f.id = $1 AND NOT f.deleted`, [id]);
     return row ? flowFromRow(row) : null;
   }
 
@@ -250,19 +250,19 @@ export class FlowsRepository {
 
   /**
    * Stores `definition` as version latest+1 under the flow's row lock, so concurrent calls get
-   * consecutive, distinct versions. `check` sees the locked row and may throw; null when the flow is gone.
+   * consecutive, distinct versions. `check` sees the locked flow (without its definition) and may throw; null when the flow is gone.
    */
   async addVersion(
     organizationId: string,
     flowId: string,
     definition: Record<string, unknown>,
     modifiedBy: string,
-    check: (current: FlowWithVersion | null) => FlowWithVersion,
+    check: (current: FlowEntity | null) => FlowEntity,
   ): Promise<FlowWithVersion> {
     return this.dataSource.transaction(async (m) => {
       // Lock first, read after: a locking read joined on latest_version would drop the row once a concurrent update moved it.
       await m.createQueryBuilder(FlowEntity, 'f').select('f.id').where('f.id = :flowId', { flowId }).setLock('pessimistic_write').getOne();
-      const { flow } = check(await this.findWithLatest(flowId, m));
+      const flow = check(await this.findFlow(flowId, m));
       const version = flow.latestVersion + 1;
       await m.insert(FlowVersionEntity, newVersion(flowId, version, definition, modifiedBy));
       await m.update(FlowEntity, { id: flowId, organizationId }, { latestVersion: version, modifiedBy });

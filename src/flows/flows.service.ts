@@ -133,10 +133,10 @@ export class FlowsService {
 
   /** Stores the definition as a new version (latest + 1); only a draft flow can change (spec). */
   async updateDefinition(principal: Principal, id: string, dto: UpdateFlowDefinitionDto, query: FlowExpansionQueryDto): Promise<FlowResponseDto> {
-    assertDraft(await this.getAccessible(principal, id));
+    assertDraft(await this.getAccessibleFlow(principal, id));
     const order = await this.assertValidDefinition(dto.definition, query);
     const updated = await this.repository.addVersion(principal.organizationId, id, dto.definition, principal.subject, (locked) =>
-      assertDraft(this.accessible(principal, locked)),
+      assertDraft(this.accessibleFlow(principal, locked)),
     );
     rememberChecked(updated.version, query, order);
     this.analyses.invalidate(id);
@@ -247,19 +247,19 @@ export class FlowsService {
   }
 
   private async getAccessible(principal: Principal, id: string): Promise<FlowWithVersion> {
-    return this.accessible(principal, isUuid(id) ? await this.repository.readWithLatest(id.toLowerCase()) : null);
+    const row = isUuid(id) ? await this.repository.readWithLatest(id.toLowerCase()) : null;
+    this.accessibleFlow(principal, row?.flow ?? null);
+    return row!;
   }
 
-  /** The flow alone, for what needs no definition (the versions, a delete): a 1 MiB definition is not read for them. */
+  /** The flow alone, for what needs no definition (the versions, a delete, the check before a new definition). */
   private async getAccessibleFlow(principal: Principal, id: string): Promise<FlowEntity> {
-    const flow = isUuid(id) ? await this.repository.findFlow(id.toLowerCase()) : null;
+    return this.accessibleFlow(principal, isUuid(id) ? await this.repository.findFlow(id.toLowerCase()) : null);
+  }
+
+  private accessibleFlow(principal: Principal, flow: FlowEntity | null): FlowEntity {
     this.checkAccess(principal, flow?.organizationId);
     return flow!;
-  }
-
-  private accessible(principal: Principal, row: FlowWithVersion | null): FlowWithVersion {
-    this.checkAccess(principal, row?.flow.organizationId);
-    return row!;
   }
 
   /** The one place that decides 404 (unknown or deleted) versus 403 (another organization's) for a flow. */
@@ -306,11 +306,11 @@ function rememberChecked(version: FlowVersionEntity, query: FlowExpansionQueryDt
   if (order) remember(`${version.flowId}:${version.version}:order`, order);
 }
 
-function assertDraft(row: FlowWithVersion): FlowWithVersion {
-  if (row.flow.status !== 'draft') {
-    throw badRequest(`Only a flow in draft status can change its definition; this flow is '${row.flow.status}'`);
+function assertDraft(flow: FlowEntity): FlowEntity {
+  if (flow.status !== 'draft') {
+    throw badRequest(`Only a flow in draft status can change its definition; this flow is '${flow.status}'`);
   }
-  return row;
+  return flow;
 }
 
 function isStorableVersion(version: number): boolean {
