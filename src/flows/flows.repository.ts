@@ -193,10 +193,13 @@ export class FlowsRepository {
     // Only the stored definition sizes are summed (toast pointers); the page ends early past
     // PAGE_BYTES, after at least one flow, and only the definitions sent are read in full. The
     // count and the page in one statement: one round trip (an empty page is one row of the count).
-    const rows = await this.dataSource.query<(FlowRow & VersionTextRow & { total: number; fetched: string | null; n: string | null })[]>(
-      `SELECT counted.total, listed.* FROM (SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}) counted
+    // Each flow's columns come as one JSON object, its definition as the bytes PostgreSQL sent (COPY).
+    const rows = await copyQuery(
+      this.dataSource,
+      `SELECT json_build_object('total', counted.total, 'n', listed.n, 'flow', listed.head) AS head, listed.definition
+         FROM (SELECT count(*)::int AS total FROM flows f WHERE ${where.join(' AND ')}) counted
        LEFT JOIN LATERAL (
-         SELECT ${FLOW_COLUMNS}, ${VERSION_COLUMNS_AS_TEXT}, page.fetched, page.n FROM (
+         SELECT row_to_json(h) AS head, v.definition, page.n FROM (
            SELECT w.id, w.version, count(*) OVER () AS fetched,
                   row_number() OVER (ORDER BY w.sort_key ${direction}, w.id ${direction}) AS n,
                   sum(w.bytes) OVER (ORDER BY w.sort_key ${direction}, w.id ${direction} ROWS UNBOUNDED PRECEDING) AS bytes
@@ -209,17 +212,24 @@ export class FlowsRepository {
          ) page
          JOIN flows f ON f.id = page.id
          JOIN flow_versions v ON v.flow_id = page.id AND v.version = page.version
+         CROSS JOIN LATERAL (SELECT ${FLOW_COLUMNS}, ${VERSION_META_COLUMNS}, page.fetched) h
          WHERE page.n = 1 OR page.bytes <= ${budget}
        ) listed ON true
        ORDER BY listed.n`,
       params,
+      ['head', 'definition'],
     );
-    const listed = rows.filter((row) => row.n !== null);
-    return {
-      rows: listed.map((row) => ({ flow: flowFromRow(row), version: versionFromTextRow(row), definitionText: row.v_definition_text })),
-      total: rows[0].total,
-      truncated: listed.length > 0 && listed.length < Number(listed[0].fetched),
-    };
+    // In page order (a COPY of an ordered subquery keeps it, but nothing promises that).
+    const page = rows
+      .map(({ head, definition }) => ({ head: JSON.parse(Buffer.concat(head!).toString()) as ListedHead, definition }))
+      .sort((a, b) => (a.head.n ?? 0) - (b.head.n ?? 0));
+    const listed: FlowWithVersion[] = [];
+    for (const { head, definition } of page) {
+      if (head.flow === null) continue;
+      const row = withDates(head.flow, [...FLOW_DATES, ...VERSION_DATES]);
+      listed.push({ flow: flowFromRow(row), version: versionFromTextRow({ ...row, v_definition_text: definition! }), definitionText: definition! });
+    }
+    return { rows: listed, total: page[0].head.total, truncated: listed.length > 0 && listed.length < page[0].head.flow!.fetched };
   }
 
   /** Executions on the highest version of each flow that has any live execution (0 when none). */
@@ -302,14 +312,17 @@ export class FlowsRepository {
       bytes += Number(sizes[fit].bytes);
     }
     if (fit === 0) return { versions: [], more: false };
-    const rows: VersionTextRow[] = await this.dataSource.query(
-      `SELECT ${VERSION_COLUMNS_AS_TEXT}
+    const rows = await copyQuery(
+      this.dataSource,
+      `SELECT row_to_json(head) AS head, v.definition
          FROM flow_versions v JOIN flows f ON f.id = v.flow_id
-        WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND v.version BETWEEN $3 AND $4
-        ORDER BY v.version DESC`,
+         CROSS JOIN LATERAL (SELECT ${VERSION_META_COLUMNS}) head
+        WHERE v.flow_id = $1 AND f.organization_id = $2 AND NOT f.deleted AND v.version BETWEEN $3 AND $4`,
       [flowId, organizationId, sizes[fit - 1].version, sizes[0].version],
+      ['head', 'definition'],
     );
-    return { versions: rows.map(versionWithText), more: sizes.length > fit };
+    const versions = rows.map((row) => versionWithText({ ...headOf<VersionRow>(row.head!, VERSION_DATES), v_definition_text: row.definition! }));
+    return { versions: versions.sort((a, b) => b.version.version - a.version.version), more: sizes.length > fit };
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1] })
@@ -391,6 +404,13 @@ interface VersionRow {
   v_modified_by: string;
 }
 
+/** A row of a page of flows (listPage): the count, and the flow's and its latest version's columns (none on an empty page). */
+interface ListedHead {
+  total: number;
+  n: number | null;
+  flow: (FlowRow & VersionRow & { fetched: number }) | null;
+}
+
 /** A version's row with its definition as text (VERSION_COLUMNS_AS_TEXT), or as bytes (a COPY read). */
 type VersionTextRow = VersionRow & { v_definition_text: DefinitionText };
 
@@ -445,9 +465,14 @@ function versionFromTextRow({ v_definition_text: text, ...row }: VersionTextRow)
 
 /** A COPY read's `head` (one JSON object of columns): its timestamps, JSON text there, as the Dates the driver gives. */
 function headOf<T>(bytes: Bytes, dates: readonly string[]): T {
-  const head = JSON.parse(Buffer.concat(bytes).toString()) as Record<string, unknown>;
-  for (const key of dates) if (typeof head[key] === 'string') head[key] = new Date(head[key]);
-  return head as T;
+  return withDates(JSON.parse(Buffer.concat(bytes).toString()) as T, dates);
+}
+
+/** `head` with its `dates` (ISO strings in JSON) as Dates. */
+function withDates<T>(head: T, dates: readonly string[]): T {
+  const fields = head as Record<string, unknown>;
+  for (const key of dates) if (typeof fields[key] === 'string') fields[key] = new Date(fields[key]);
+  return head;
 }
 
 function versionWithText(row: VersionTextRow): VersionWithText {

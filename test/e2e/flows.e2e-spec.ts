@@ -531,6 +531,15 @@ describe('flows and versions', () => {
       expect(answers[0].body).toEqual({ ...created.body, task_names: expect.any(Array), validation_errors: [] });
       const versions = await t.http().get(`${FLOWS}/${id}/versions`).set(org.auth()).expect(200);
       expect(versions.text).toContain(`"definition":${text}`);
+      expect(versions.body[0].definition).toEqual(definitionOf(tasks));
+      // A page of flows, with a second flow after it: each definition in its place, the page's JSON whole.
+      await createFlow(org);
+      const page = await t.http().get(`${FLOWS}?${includes}&sort_direction=asc`).set(org.auth()).expect(200);
+      expectSpecResponse('get', FLOWS, 200, page.body);
+      expect(page.text).toContain(`"definition":${text}`);
+      expect(page.body.flows.map((flow: { id: string }) => flow.id)[0]).toBe(id);
+      expect(page.body.flows[0]).toEqual({ ...answers[0].body, latest_version_executions_count: null });
+      expect(page.body.flows[1].task_names).toEqual(['receive', 'extract', 'review']);
     });
 
     it('answers 401 without credentials', async () => {

@@ -56,6 +56,15 @@ describe('raw JSON splicing', () => {
     expect(await sent(cut)).toBe(page);
     expect(await sent({ task_executions: cut, more: false })).toBe(stringify({ task_executions: new RawJson(page), more: false }));
     expect(Array.isArray(await stringifySliced({ task_executions: cut }))).toBe(true);
+    // In the items of an array there (a page of flows, each with its definition), bytes too.
+    const flows = { flows: [{ id: 'a', definition: cut, n: 1 }, { id: 'b' }, cut, { id: 'c', definition: cut }], total: 3 };
+    const asText = {
+      flows: [{ id: 'a', definition: new RawJson(page), n: 1 }, { id: 'b' }, new RawJson(page), { id: 'c', definition: new RawJson(page) }],
+      total: 3,
+    };
+    expect(Array.isArray(await stringifySliced(flows))).toBe(true);
+    expect(await sent(flows)).toBe(stringify(asText));
+    expect(await sent([cut, cut])).toBe(`[${page},${page}]`);
     // Anywhere deeper, or serialized by anything else, it is its value.
     expect(stringify({ a: [cut] })).toBe(`{"a":[${page}]}`);
     expect(JSON.parse(JSON.stringify({ a: cut }))).toEqual({ a: JSON.parse(page) });

@@ -61,7 +61,7 @@ export const rawJson = (text: string | null): RawJson | null => (text === null ?
 
 /** Longest stretch of serializing before the response yields the event loop to other requests. */
 export const SLICE_MS = 4;
-/** Arrays shorter than this are serialized in one go. */
+/** Arrays shorter than this are serialized in one go, unless an item holds raw JSON (a few large items). */
 const SLICED_ARRAY = 64;
 
 /**
@@ -110,29 +110,52 @@ export function nextSlice(): Promise<void> {
 /**
  * The same text as `stringify`, produced in slices of at most about SLICE_MS that yield to the event
  * loop (`nextSlice`) in between: a page of 1,000 rows never holds the process for its whole
- * serialization. A `RawJsonBytes` at the top or one object level down stays bytes: the answer is
- * then a list of Buffers to send in order, the page's text never decoded, encoded nor copied here.
+ * serialization. A `RawJsonBytes` at the top, one object level down, or in an item of an array there
+ * (a page of flows, each with its definition) stays bytes: the answer is then a list of Buffers to
+ * send in order, that text never decoded, encoded nor copied here.
  */
 export async function stringifySliced(value: unknown): Promise<string | Buffer[]> {
   const parts: (string | Buffer)[] = [];
   await walk(value, { since: performance.now() }, parts);
   if (parts.every((part) => typeof part === 'string')) return parts.join('');
-  return parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part));
+  // Each run of text between two spliced values as one Buffer.
+  const buffers: Buffer[] = [];
+  let text = '';
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      text += part;
+      continue;
+    }
+    if (text) buffers.push(Buffer.from(text));
+    text = '';
+    buffers.push(part);
+  }
+  if (text) buffers.push(Buffer.from(text));
+  return buffers;
 }
 
 async function walk(value: unknown, clock: { since: number }, out: (string | Buffer)[]): Promise<void> {
   if (value instanceof RawJsonBytes) {
     out.push(...value.bytes);
-  } else if (Array.isArray(value) && value.length >= SLICED_ARRAY) {
-    const parts: string[] = new Array(value.length);
+  } else if (Array.isArray(value) && (value.length >= SLICED_ARRAY || value.some((item) => isRaw(item) || hasRaw(item)))) {
+    // Items one at a time (a few large ones too), yielding between them past a slice; an item holding bytes is walked so that they stay bytes.
+    let text = '[';
     for (let i = 0; i < value.length; i++) {
-      parts[i] = value[i] === undefined ? 'null' : stringify(value[i]);
+      if (i > 0) text += ',';
+      const item = value[i];
+      if (holdsBytes(item)) {
+        out.push(text);
+        text = '';
+        await walk(item, clock, out);
+      } else {
+        text += item === undefined ? 'null' : stringify(item);
+      }
       if (performance.now() - clock.since > SLICE_MS) {
         await nextSlice();
         clock.since = performance.now();
       }
     }
-    out.push(`[${parts.join(',')}]`);
+    out.push(`${text}]`);
   } else if (isPlainObject(value)) {
     let first = true;
     for (const key of Object.keys(value)) {
@@ -146,6 +169,14 @@ async function walk(value: unknown, clock: { since: number }, out: (string | Buf
   } else {
     out.push(stringify(value));
   }
+}
+
+/** Bytes to send as they are: a RawJsonBytes, or a plain object with one as a member. */
+function holdsBytes(item: unknown): boolean {
+  if (item instanceof RawJsonBytes) return true;
+  if (!isPlainObject(item)) return false;
+  for (const key in item) if (item[key] instanceof RawJsonBytes) return true;
+  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -145,192 +145,228 @@ WHERE
   );
 
 -- FlowsRepository.listPage (first page)
--- params: ["00000000-0000-4000-a000-000000000000",50,0,4194304]
-SELECT
-  counted.total,
-  listed.*
-FROM
-  (
-    SELECT
-      count(*)::int AS total
-    FROM
-      flows f
-    WHERE
-      f.organization_id = $1
-      AND NOT f.deleted
-  ) counted
-  LEFT JOIN LATERAL (
-    SELECT
-      f.id,
-      f.organization_id,
-      f.display_name,
-      f.description,
-      f.visibility,
-      f.settings,
-      f.status,
-      f.tags,
-      f.latest_version,
-      f.executions_count,
-      f.last_execution_at,
-      f.deleted,
-      f.created_at,
-      f.updated_at,
-      f.modified_by,
-      v.flow_id AS v_flow_id,
-      v.version AS v_version,
-      v.name AS v_name,
-      v.is_favourite AS v_is_favourite,
-      v.created_at AS v_created_at,
-      v.updated_at AS v_updated_at,
-      v.modified_by AS v_modified_by,
-      v.definition::text AS v_definition_text,
-      page.fetched,
-      page.n
-    FROM
-      (
-        SELECT
-          w.id,
-          w.version,
-          count(*) OVER () AS fetched,
-          row_number() OVER (
-            ORDER BY
-              w.sort_key DESC,
-              w.id DESC
-          ) AS n,
-          sum(w.bytes) OVER (
-            ORDER BY
-              w.sort_key DESC,
-              w.id DESC ROWS UNBOUNDED PRECEDING
-          ) AS bytes
-        FROM
-          (
-            SELECT
-              f.id,
-              f.created_at AS sort_key,
-              v.version,
-              500 + pg_column_size(v.definition) AS bytes
-            FROM
-              flows f
-              JOIN flow_versions v ON v.flow_id = f.id
-              AND v.version = f.latest_version
-            WHERE
-              f.organization_id = $1
-              AND NOT f.deleted
-            ORDER BY
-              f.created_at DESC,
-              f.id DESC
-            LIMIT
-              $2
-            OFFSET
-              $3
-          ) w
-      ) page
-      JOIN flows f ON f.id = page.id
-      JOIN flow_versions v ON v.flow_id = page.id
-      AND v.version = page.version
-    WHERE
-      page.n = 1
-      OR page.bytes <= $4
-  ) listed ON true
-ORDER BY
-  listed.n;
+COPY (
+  SELECT
+    q.head::text,
+    q.definition::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'total',
+          counted.total,
+          'n',
+          listed.n,
+          'flow',
+          listed.head
+        ) AS head,
+        listed.definition
+      FROM
+        (
+          SELECT
+            count(*)::int AS total
+          FROM
+            flows f
+          WHERE
+            f.organization_id = '00000000-0000-4000-a000-000000000000'
+            AND NOT f.deleted
+        ) counted
+        LEFT JOIN LATERAL (
+          SELECT
+            row_to_json(h) AS head,
+            v.definition,
+            page.n
+          FROM
+            (
+              SELECT
+                w.id,
+                w.version,
+                count(*) OVER () AS fetched,
+                row_number() OVER (
+                  ORDER BY
+                    w.sort_key DESC,
+                    w.id DESC
+                ) AS n,
+                sum(w.bytes) OVER (
+                  ORDER BY
+                    w.sort_key DESC,
+                    w.id DESC ROWS UNBOUNDED PRECEDING
+                ) AS bytes
+              FROM
+                (
+                  SELECT
+                    f.id,
+                    f.created_at AS sort_key,
+                    v.version,
+                    500 + pg_column_size(v.definition) AS bytes
+                  FROM
+                    flows f
+                    JOIN flow_versions v ON v.flow_id = f.id
+                    AND v.version = f.latest_version
+                  WHERE
+                    f.organization_id = '00000000-0000-4000-a000-000000000000'
+                    AND NOT f.deleted
+                  ORDER BY
+                    f.created_at DESC,
+                    f.id DESC
+                  LIMIT
+                    '50'
+                  OFFSET
+                    '0'
+                ) w
+            ) page
+            JOIN flows f ON f.id = page.id
+            JOIN flow_versions v ON v.flow_id = page.id
+            AND v.version = page.version
+            CROSS JOIN LATERAL (
+              SELECT
+                f.id,
+                f.organization_id,
+                f.display_name,
+                f.description,
+                f.visibility,
+                f.settings,
+                f.status,
+                f.tags,
+                f.latest_version,
+                f.executions_count,
+                f.last_execution_at,
+                f.deleted,
+                f.created_at,
+                f.updated_at,
+                f.modified_by,
+                v.flow_id AS v_flow_id,
+                v.version AS v_version,
+                v.name AS v_name,
+                v.is_favourite AS v_is_favourite,
+                v.created_at AS v_created_at,
+                v.updated_at AS v_updated_at,
+                v.modified_by AS v_modified_by,
+                page.fetched
+            ) h
+          WHERE
+            page.n = 1
+            OR page.bytes <= '4194304'
+        ) listed ON true
+      ORDER BY
+        listed.n
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowsRepository.listPage (search and tags, by name)
--- params: ["00000000-0000-4000-a000-000000000000","%invoice%",["finance","ops"],["archived"],50,50,4194304]
-SELECT
-  counted.total,
-  listed.*
-FROM
-  (
-    SELECT
-      count(*)::int AS total
-    FROM
-      flows f
-    WHERE
-      f.organization_id = $1
-      AND NOT f.deleted
-      AND f.display_name ILIKE $2 ESCAPE '\'
-      AND f.tags && $3::text[]
-      AND NOT (f.tags && $4::text[])
-  ) counted
-  LEFT JOIN LATERAL (
-    SELECT
-      f.id,
-      f.organization_id,
-      f.display_name,
-      f.description,
-      f.visibility,
-      f.settings,
-      f.status,
-      f.tags,
-      f.latest_version,
-      f.executions_count,
-      f.last_execution_at,
-      f.deleted,
-      f.created_at,
-      f.updated_at,
-      f.modified_by,
-      v.flow_id AS v_flow_id,
-      v.version AS v_version,
-      v.name AS v_name,
-      v.is_favourite AS v_is_favourite,
-      v.created_at AS v_created_at,
-      v.updated_at AS v_updated_at,
-      v.modified_by AS v_modified_by,
-      v.definition::text AS v_definition_text,
-      page.fetched,
-      page.n
-    FROM
-      (
-        SELECT
-          w.id,
-          w.version,
-          count(*) OVER () AS fetched,
-          row_number() OVER (
-            ORDER BY
-              w.sort_key ASC,
-              w.id ASC
-          ) AS n,
-          sum(w.bytes) OVER (
-            ORDER BY
-              w.sort_key ASC,
-              w.id ASC ROWS UNBOUNDED PRECEDING
-          ) AS bytes
-        FROM
-          (
-            SELECT
-              f.id,
-              f.display_name AS sort_key,
-              v.version,
-              500 + pg_column_size(v.definition) AS bytes
-            FROM
-              flows f
-              JOIN flow_versions v ON v.flow_id = f.id
-              AND v.version = f.latest_version
-            WHERE
-              f.organization_id = $1
-              AND NOT f.deleted
-              AND f.display_name ILIKE $2 ESCAPE '\'
-              AND f.tags && $3::text[]
-              AND NOT (f.tags && $4::text[])
-            ORDER BY
-              f.display_name ASC,
-              f.id ASC
-            LIMIT
-              $5
-            OFFSET
-              $6
-          ) w
-      ) page
-      JOIN flows f ON f.id = page.id
-      JOIN flow_versions v ON v.flow_id = page.id
-      AND v.version = page.version
-    WHERE
-      page.n = 1
-      OR page.bytes <= $7
-  ) listed ON true
-ORDER BY
-  listed.n;
+COPY (
+  SELECT
+    q.head::text,
+    q.definition::text
+  FROM
+    (
+      SELECT
+        json_build_object(
+          'total',
+          counted.total,
+          'n',
+          listed.n,
+          'flow',
+          listed.head
+        ) AS head,
+        listed.definition
+      FROM
+        (
+          SELECT
+            count(*)::int AS total
+          FROM
+            flows f
+          WHERE
+            f.organization_id = '00000000-0000-4000-a000-000000000000'
+            AND NOT f.deleted
+            AND f.display_name ILIKE '%invoice%' ESCAPE '\'
+            AND f.tags && '{"finance","ops"}'::text[]
+            AND NOT (f.tags && '{"archived"}'::text[])
+        ) counted
+        LEFT JOIN LATERAL (
+          SELECT
+            row_to_json(h) AS head,
+            v.definition,
+            page.n
+          FROM
+            (
+              SELECT
+                w.id,
+                w.version,
+                count(*) OVER () AS fetched,
+                row_number() OVER (
+                  ORDER BY
+                    w.sort_key ASC,
+                    w.id ASC
+                ) AS n,
+                sum(w.bytes) OVER (
+                  ORDER BY
+                    w.sort_key ASC,
+                    w.id ASC ROWS UNBOUNDED PRECEDING
+                ) AS bytes
+              FROM
+                (
+                  SELECT
+                    f.id,
+                    f.display_name AS sort_key,
+                    v.version,
+                    500 + pg_column_size(v.definition) AS bytes
+                  FROM
+                    flows f
+                    JOIN flow_versions v ON v.flow_id = f.id
+                    AND v.version = f.latest_version
+                  WHERE
+                    f.organization_id = '00000000-0000-4000-a000-000000000000'
+                    AND NOT f.deleted
+                    AND f.display_name ILIKE '%invoice%' ESCAPE '\'
+                    AND f.tags && '{"finance","ops"}'::text[]
+                    AND NOT (f.tags && '{"archived"}'::text[])
+                  ORDER BY
+                    f.display_name ASC,
+                    f.id ASC
+                  LIMIT
+                    '50'
+                  OFFSET
+                    '50'
+                ) w
+            ) page
+            JOIN flows f ON f.id = page.id
+            JOIN flow_versions v ON v.flow_id = page.id
+            AND v.version = page.version
+            CROSS JOIN LATERAL (
+              SELECT
+                f.id,
+                f.organization_id,
+                f.display_name,
+                f.description,
+                f.visibility,
+                f.settings,
+                f.status,
+                f.tags,
+                f.latest_version,
+                f.executions_count,
+                f.last_execution_at,
+                f.deleted,
+                f.created_at,
+                f.updated_at,
+                f.modified_by,
+                v.flow_id AS v_flow_id,
+                v.version AS v_version,
+                v.name AS v_name,
+                v.is_favourite AS v_is_favourite,
+                v.created_at AS v_created_at,
+                v.updated_at AS v_updated_at,
+                v.modified_by AS v_modified_by,
+                page.fetched
+            ) h
+          WHERE
+            page.n = 1
+            OR page.bytes <= '4194304'
+        ) listed ON true
+      ORDER BY
+        listed.n
+    ) q
+) TO STDOUT (FORMAT binary);
 
 -- FlowsRepository.latestVersionExecutionCounts
 -- params: ["00000000-0000-4000-a000-000000000000",["00000000-0000-4000-a000-000000000001"]]
