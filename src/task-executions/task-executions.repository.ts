@@ -652,7 +652,9 @@ export class TaskExecutionsRepository {
                   LIMIT ${p(f.limit + 1)}
                ) w
            ) sized
-           JOIN task_executions te ON te.id = sized.id
+           -- Each row sent read by its key (OFFSET 0 keeps it a nested loop): as a join, a page
+           -- estimated at a third of its rows (the byte budget's filter) is hashed against the whole table.
+           CROSS JOIN LATERAL (SELECT * FROM task_executions t WHERE t.id = sized.id OFFSET 0) te
            JOIN flow_executions fe ON fe.id = te.flow_execution_id
            CROSS JOIN LATERAL (${ITEM_FIELDS(p(f.includeCredits))}) item
            WHERE sized.bytes_before < ${p(PAGE_BYTES)} AND sized.n <= ${p(f.limit)}

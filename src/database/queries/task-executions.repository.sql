@@ -793,7 +793,18 @@ COPY (
                     '101'
                 ) w
             ) sized
-            JOIN task_executions te ON te.id = sized.id
+            -- Each row sent read by its key (OFFSET 0 keeps it a nested loop): as a join, a page
+            -- estimated at a third of its rows (the byte budget's filter) is hashed against the whole table.
+            CROSS JOIN LATERAL (
+              SELECT
+                *
+              FROM
+                task_executions t
+              WHERE
+                t.id = sized.id
+              OFFSET
+                0
+            ) te
             JOIN flow_executions fe ON fe.id = te.flow_execution_id
             CROSS JOIN LATERAL (
               SELECT
@@ -977,7 +988,18 @@ COPY (
                     '101'
                 ) w
             ) sized
-            JOIN task_executions te ON te.id = sized.id
+            -- Each row sent read by its key (OFFSET 0 keeps it a nested loop): as a join, a page
+            -- estimated at a third of its rows (the byte budget's filter) is hashed against the whole table.
+            CROSS JOIN LATERAL (
+              SELECT
+                *
+              FROM
+                task_executions t
+              WHERE
+                t.id = sized.id
+              OFFSET
+                0
+            ) te
             JOIN flow_executions fe ON fe.id = te.flow_execution_id
             CROSS JOIN LATERAL (
               SELECT
