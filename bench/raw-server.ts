@@ -19,7 +19,7 @@ const pool = new Pool({
 // Copied from FlowExecutionsRepository, so that the database does exactly the same work.
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 // `input` as JSON text, spliced into the answer unparsed, as the app's read paths do.
-const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input::text AS input, fe.run_number,
+const COLUMNS = `fe.id, fe.organization_id, fe.flow_id, fe.flow_version, fe.status, fe.input::text AS input, fe.run_number, fe.redrive_count,
   fe.triggered_task_executor_name, fe.pricing_config_id, fe.modified_by,
   ${iso('fe.created_at')} AS created_at, ${iso('fe.updated_at')} AS updated_at`;
 const FIND_BY_ID = `SELECT ${COLUMNS} FROM flow_executions fe WHERE fe.id = $1`;
@@ -34,6 +34,7 @@ interface Row {
   status: string;
   input: string;
   run_number: number;
+  redrive_count: number;
   triggered_task_executor_name: string | null;
   pricing_config_id: string | null;
   modified_by: string;
@@ -57,6 +58,7 @@ const toResponse = (row: Row, includeRunNumber: boolean) => ({
   pricing_config_id: row.pricing_config_id,
   total_credits: null,
   triggered_task_executor_name: row.triggered_task_executor_name,
+  redrive_count: row.redrive_count,
   run_number: includeRunNumber ? row.run_number : null,
 });
 
