@@ -6,11 +6,12 @@ import { isRole } from '../common/auth/permissions';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventLog } from '../event-log/event-log.service';
+import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { Change, ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { LOGGER } from '../logging/logger';
 import type { BulkActionRow } from './dto/bulk-action.dto';
-import { BulkActionsRepository, ItemOutcomeToWrite } from './bulk-actions.repository';
+import { BulkActionsRepository, ItemOutcomeToWrite, PendingItem } from './bulk-actions.repository';
 import { completedEvent } from './bulk-action-events';
 
 const IDLE_POLL_MS = 500;
@@ -101,8 +102,10 @@ export class BulkActionWorker implements OnApplicationBootstrap, BeforeApplicati
         this.events.record(m, completedEvent(failed));
         return true;
       }
-      const outcomes: ItemOutcomeToWrite[] = [];
-      for (const item of items) outcomes.push({ seq: item.seq, ...(await this.act(m, principal, item.flow_execution_id, change, action)) });
+      const outcomes =
+        change.cause === 'cancel' || change.cause === 'delete'
+          ? await this.actTogether(m, principal, items, { ...change, cause: change.cause }, action)
+          : await this.actEach(m, principal, items, change, action);
       await this.repository.recordOutcomes(m, action.id, outcomes);
       const succeeded = outcomes.filter((o) => o.outcome === 'succeeded').length;
       const done = items.length < this.config.bulkActions.batchSize || (await this.repository.pending(m, action.id, 1)).length === 0;
@@ -131,21 +134,58 @@ export class BulkActionWorker implements OnApplicationBootstrap, BeforeApplicati
     }
   }
 
+  /**
+   * A cancel or a delete of the batch's runs in one statement (change_flow_execution_status for each,
+   * under one savepoint): each run's answer is its outcome. Should the statement fail whole, run by run.
+   */
+  private async actTogether(
+    m: EntityManager,
+    principal: Principal,
+    items: PendingItem[],
+    change: Change & { cause: 'cancel' | 'delete' },
+    action: BulkActionRow,
+  ): Promise<ItemOutcomeToWrite[]> {
+    let answers: (FlowExecutionRow | AppError)[];
+    try {
+      const ids = items.map((item) => item.flow_execution_id);
+      answers = await this.events.savepoint(m, () => this.lifecycle.changeEach(m, principal, ids, change));
+    } catch (err) {
+      this.logger.warn({ err, bulkActionId: action.id }, 'bulk action: the batch in one statement failed; acting run by run');
+      return this.actEach(m, principal, items, change, action);
+    }
+    return items.map((item, i) => {
+      const answer = answers[i];
+      return { seq: item.seq, ...(answer instanceof AppError ? refusedOutcome(answer, action) : SUCCEEDED) };
+    });
+  }
+
+  /** Run by run, each under a savepoint of its own. */
+  private async actEach(m: EntityManager, principal: Principal, items: PendingItem[], change: Change, action: BulkActionRow): Promise<ItemOutcomeToWrite[]> {
+    const outcomes: ItemOutcomeToWrite[] = [];
+    for (const item of items) outcomes.push({ seq: item.seq, ...(await this.act(m, principal, item.flow_execution_id, change, action)) });
+    return outcomes;
+  }
+
   /** One run, under a savepoint: a refusal (409, a run deleted since) is its outcome, and the batch goes on. */
-  private async act(m: EntityManager, principal: Principal, id: string, change: Change, action: BulkActionRow): Promise<Omit<ItemOutcomeToWrite, 'seq'>> {
+  private async act(m: EntityManager, principal: Principal, id: string, change: Change, action: BulkActionRow): Promise<Outcome> {
     try {
       await this.events.savepoint(m, () => this.lifecycle.change(principal, id, change, m));
-      return { outcome: 'succeeded', error: null };
+      return SUCCEEDED;
     } catch (err) {
-      if (err instanceof AppError) {
-        // Deleting a run deleted since is done, as DELETE answers 204 again.
-        if (action.action === 'delete' && err.code === 'not_found') return { outcome: 'succeeded', error: null };
-        return { outcome: 'failed', error: { code: err.code, message: err.message } };
-      }
+      if (err instanceof AppError) return refusedOutcome(err, action);
       this.logger.error({ err, bulkActionId: action.id, flowExecutionId: id }, 'bulk action: acting on a run failed');
       return { outcome: 'failed', error: { code: 'internal_error', message: 'The action failed on this run' } };
     }
   }
+}
+
+type Outcome = Omit<ItemOutcomeToWrite, 'seq'>;
+const SUCCEEDED: Outcome = { outcome: 'succeeded', error: null };
+
+/** A run the lifecycle refused (409, 404): deleting a run deleted since is done, as DELETE answers 204 again. */
+function refusedOutcome(err: AppError, action: BulkActionRow): Outcome {
+  if (action.action === 'delete' && err.code === 'not_found') return SUCCEEDED;
+  return { outcome: 'failed', error: { code: err.code, message: err.message } };
 }
 
 /** The action acts as the caller who created it (who had the permission then). */

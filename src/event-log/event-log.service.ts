@@ -118,6 +118,16 @@ export class EventLog implements OnApplicationBootstrap, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Events a statement wrote in the transaction by itself (change_flow_execution_status appends its
+   * own), for the metrics to count once the transaction commits.
+   */
+  written(m: EntityManager, events: CommittedEvent[]): void {
+    const pending = this.pending.get(m);
+    if (!pending) throw new Error('events are written inside EventLog.transaction()');
+    pending.committed.push(...events);
+  }
+
   /** An execution changed in a way no event describes (e.g. re-executed while running): waiters still wake. */
   touch(m: EntityManager, organizationId: string, executionId: string): void {
     this.pendingOf(m, organizationId).touched.add(executionId);

@@ -3,9 +3,9 @@ import type { EntityManager } from 'typeorm';
 import { missingPermission, statusMovePermissions } from '../common/auth/permissions';
 import type { Principal } from '../common/auth/principal';
 import type { TraceContext } from '../common/http/trace-context';
-import { forbidden } from '../common/errors/app-error';
+import { AppError, forbidden } from '../common/errors/app-error';
 import { keyTakenOver, ownedKey } from '../common/idempotency/idempotency.context';
-import { MetricsService } from '../common/metrics/metrics.service';
+import { CommittedEvent, MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
@@ -140,28 +140,35 @@ export class ExecutionLifecycle {
 
   /** What change_flow_execution_status answered, as `apply` answers: the run, or the error (404 / 403, 409), and the metrics of what committed. */
   settle(principal: Principal, change: Change, rows: ChangedRow[]): FlowExecutionRow {
-    const [{ outcome, previous_status: from, refused_to: to, row }] = rows;
-    const asked = change.cause === 'patch' ? change.to : null;
-    switch (outcome) {
-      case 'inaccessible':
-        accessible(principal, row);
-        throw new Error(`flow execution ${row?.id} is accessible but was refused`);
-      case 'denied':
-        assertMayMove(principal, from!, asked!);
-        throw new Error(`a move from '${from}' to '${asked}' was denied but is permitted`);
-      case 'refused_transition':
-      case 'refused_no_slot':
-        throw refusal(change.cause, from!, { kind: 'refused', reason: outcome === 'refused_no_slot' ? 'no_slot' : 'transition', to });
-    }
-    const committed = rows
-      .filter((r) => r.outcome !== 'unchanged' && r.previous_status !== r.row!.status)
-      .map((r) => ({
-        type: r.row!.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed',
-        status: r.row!.status,
-        previousStatus: r.previous_status,
-      }));
-    this.metrics.eventsCommitted(committed);
-    return row!;
+    const row = answer(principal, change, rows);
+    this.metrics.eventsCommitted(committedEvents(rows));
+    return row;
+  }
+
+  /**
+   * One cancel or delete of many runs of the principal's organization (a bulk action's batch) in one
+   * statement, in the caller's transaction `m` (an event log's, whose metrics count the events once
+   * it commits): for each of `ids`, in order, the run as `change` answers it alone, or its error.
+   */
+  async changeEach(
+    m: EntityManager,
+    principal: Principal,
+    ids: string[],
+    change: Change & { cause: 'cancel' | 'delete' },
+  ): Promise<(FlowExecutionRow | AppError)[]> {
+    const answers = await this.repository.changeStatusWithin(
+      m,
+      ids.map((id) => this.statusChange(principal, id, change)),
+    );
+    this.events.written(m, answers.flatMap(committedEvents));
+    return answers.map((rows) => {
+      try {
+        return answer(principal, change, rows);
+      } catch (err) {
+        if (err instanceof AppError) return err;
+        throw err;
+      }
+    });
   }
 
   /**
@@ -260,4 +267,33 @@ function assertMayMove(principal: Principal, from: ExecutionStatus, to: Executio
   if (missing) {
     throw forbidden(`Changing status from '${from}' to '${to}' needs permission '${missing}', which role '${principal.role}' does not have`);
   }
+}
+
+/** The run change_flow_execution_status answered, or the error `apply` would throw (404 / 403, 409). */
+function answer(principal: Principal, change: Change, rows: ChangedRow[]): FlowExecutionRow {
+  const [{ outcome, previous_status: from, refused_to: to, row }] = rows;
+  const asked = change.cause === 'patch' ? change.to : null;
+  switch (outcome) {
+    case 'inaccessible':
+      accessible(principal, row);
+      throw new Error(`flow execution ${row?.id} is accessible but was refused`);
+    case 'denied':
+      assertMayMove(principal, from!, asked!);
+      throw new Error(`a move from '${from}' to '${asked}' was denied but is permitted`);
+    case 'refused_transition':
+    case 'refused_no_slot':
+      throw refusal(change.cause, from!, { kind: 'refused', reason: outcome === 'refused_no_slot' ? 'no_slot' : 'transition', to });
+  }
+  return row!;
+}
+
+/** The events change_flow_execution_status wrote, as the metrics count them. */
+function committedEvents(rows: ChangedRow[]): CommittedEvent[] {
+  return rows
+    .filter((r) => r.outcome !== 'unchanged' && r.previous_status !== r.row!.status)
+    .map((r) => ({
+      type: r.row!.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed',
+      status: r.row!.status,
+      previousStatus: r.previous_status,
+    }));
 }

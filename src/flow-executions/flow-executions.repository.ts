@@ -117,6 +117,57 @@ const CHANGE_MANY = {
 /** The most status changes one statement carries. */
 const CHANGE_MANY_ITEMS = 64;
 
+/** A row of CHANGE or CHANGE_MANY (`n`: the item's ordinal, CHANGE_MANY only). */
+type ChangeRow = FlowExecutionRow & { n?: string; outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null };
+
+function changedRows(rows: ChangeRow[]): ChangedRow[] {
+  return rows.map(({ n: _, outcome, previous_status, refused_to, ...row }) => ({
+    outcome,
+    previous_status,
+    refused_to,
+    row: row.id === null ? undefined : row,
+  }));
+}
+
+function changeParams(c: StatusChange): unknown[] {
+  return [c.organizationId, c.id, c.rule, c.asked, c.permittedFrom, c.active, c.modifiedBy, c.reason, c.defaultLimit];
+}
+
+/** CHANGE_MANY's parameters: the changes of one organization, as one JSON array. */
+function changeManyParams(changes: StatusChange[]): unknown[] {
+  const [{ organizationId, defaultLimit }] = changes;
+  const items = changes.map((c) => ({
+    id: c.id,
+    rule: c.rule,
+    asked: c.asked,
+    permitted_from: c.permittedFrom,
+    active: c.active,
+    modified_by: c.modifiedBy,
+    reason: c.reason,
+  }));
+  return [organizationId, JSON.stringify(items), defaultLimit];
+}
+
+/** CHANGE_MANY's rows, by the item they answer. */
+function changedByItem(changes: StatusChange[], rows: ChangeRow[]): ChangedRow[][] {
+  const byItem: ChangeRow[][] = changes.map(() => []);
+  for (const row of rows) byItem[Number(row.n) - 1].push(row);
+  return byItem.map(changedRows);
+}
+
+/** A cancel as change_flow_execution_status is asked it, for the SQL samples. */
+const SAMPLE_CANCEL: StatusChange = {
+  organizationId: DummyValue.UUID,
+  id: DummyValue.UUID2,
+  rule: { moves: [{ from: ['queued', 'running'], to: 'cancel_requested' }], otherwise: 'refuse' },
+  asked: null,
+  permittedFrom: null,
+  active: ['running', 'awaiting_input', 'cancel_requested'],
+  modifiedBy: 'sample',
+  reason: 'cancel',
+  defaultLimit: 10,
+};
+
 /** What change_flow_execution_status did: to the run (first row), and each run it admitted into a freed slot. */
 export type ChangeOutcome = 'moved' | 'unchanged' | 'inaccessible' | 'denied' | 'refused_transition' | 'refused_no_slot' | 'admitted';
 export interface ChangedRow {
@@ -711,49 +762,25 @@ export class FlowExecutionsRepository {
           reason: 'patch',
           defaultLimit: 10,
         },
-        {
-          organizationId: DummyValue.UUID,
-          id: DummyValue.UUID2,
-          rule: { moves: [{ from: ['queued', 'running'], to: 'cancel_requested' }], otherwise: 'refuse' },
-          asked: null,
-          permittedFrom: null,
-          active: ['running', 'awaiting_input', 'cancel_requested'],
-          modifiedBy: 'sample',
-          reason: 'cancel',
-          defaultLimit: 10,
-        },
+        SAMPLE_CANCEL,
       ],
     ],
   })
   async changeStatusMany(changes: StatusChange[]): Promise<ChangedRow[][]> {
-    type Row = FlowExecutionRow & { n?: string; outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null };
-    const changed = ({ outcome, previous_status, refused_to, ...row }: Omit<Row, 'n'>): ChangedRow => ({
-      outcome,
-      previous_status,
-      refused_to,
-      row: row.id === null ? undefined : row,
-    });
-    if (changes.length === 1) {
-      const [c] = changes;
-      const params = [c.organizationId, c.id, c.rule, c.asked, c.permittedFrom, c.active, c.modifiedBy, c.reason, c.defaultLimit];
-      return [(await driverQuery<Row>(this.dataSource, CHANGE, params)).rows.map(changed)];
-    }
-    const [{ organizationId, defaultLimit }] = changes;
-    const items = JSON.stringify(
-      changes.map((c) => ({
-        id: c.id,
-        rule: c.rule,
-        asked: c.asked,
-        permitted_from: c.permittedFrom,
-        active: c.active,
-        modified_by: c.modifiedBy,
-        reason: c.reason,
-      })),
-    );
-    const { rows } = await driverQuery<Row>(this.dataSource, CHANGE_MANY, [organizationId, items, defaultLimit]);
-    const byItem: ChangedRow[][] = changes.map(() => []);
-    for (const { n, ...row } of rows) byItem[Number(n) - 1].push(changed(row));
-    return byItem;
+    if (changes.length === 1) return [changedRows((await driverQuery<ChangeRow>(this.dataSource, CHANGE, changeParams(changes[0]))).rows)];
+    return changedByItem(changes, (await driverQuery<ChangeRow>(this.dataSource, CHANGE_MANY, changeManyParams(changes))).rows);
+  }
+
+  /**
+   * The same status changes of one organization's runs in the caller's transaction `m` (a bulk
+   * action's batch): CHANGE_MANY on its connection, each run's rows in the order of `changes`.
+   */
+  @GenerateSql({
+    params: [DummyValue.MANAGER, [SAMPLE_CANCEL]],
+  })
+  async changeStatusWithin(m: EntityManager, changes: StatusChange[]): Promise<ChangedRow[][]> {
+    if (changes.length === 0) return [];
+    return changedByItem(changes, await m.query(CHANGE_MANY.text, changeManyParams(changes)));
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */

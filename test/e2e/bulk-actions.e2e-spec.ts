@@ -208,6 +208,74 @@ describe('bulk actions', () => {
     expect((await allItems(t, org, created.body.id, 'succeeded')).map((i) => i.flow_execution_id)).toEqual([a.id]);
   });
 
+  it('cancels and deletes a batch in one statement, each run answered as its single-run endpoint answers it', async () => {
+    const org = await newOrg();
+    const flowId = await createFlow(t, org.auth);
+    const [done, first, second, gone] = [
+      await createExecution(t, org.auth, flowId),
+      await createExecution(t, org.auth, flowId),
+      await createExecution(t, org.auth, flowId),
+      await createExecution(t, org.auth, flowId),
+    ];
+    // Three left running at a limit of 2: the next run queues.
+    await t.http().put('/api/organizations/settings').set(org.auth()).send({ max_concurrent_executions: 2 }).expect(200);
+    await t.http().patch(`${RUNS}/${done.id}/status`).query({ status: 'completed' }).set(org.auth('worker')).expect(200);
+    const queuedRun = (await createExecution(t, org.auth, flowId)).id;
+    const cancel = await t
+      .http()
+      .post(BULK)
+      .set(org.auth())
+      .send({ action: 'cancel', selection: { flow_id: flowId } })
+      .expect(202);
+    // Deleted after the set was frozen.
+    await t.http().delete(`${RUNS}/${gone.id}`).set(org.auth()).expect(204);
+    const cancelled = await withWorker(() => finished(t, org, cancel.body.id));
+    expect(cancelled).toMatchObject({ status: 'completed', matched: 5, processed: 5, succeeded: 3, failed: 2 });
+
+    // The failed items carry what POST .../cancel answers for the same runs now.
+    const single = async (id: string) =>
+      (
+        await t
+          .http()
+          .post(`${RUNS}/${id}/cancel`)
+          .set(org.auth())
+          .expect((r) => expect(r.status).toBeGreaterThanOrEqual(400))
+      ).body.error;
+    const failed = await allItems(t, org, cancel.body.id, 'failed');
+    const expected = [
+      { flow_execution_id: done.id, error: await single(done.id) },
+      { flow_execution_id: gone.id, error: await single(gone.id) },
+    ].sort((a, b) => a.flow_execution_id.localeCompare(b.flow_execution_id));
+    expect(failed.map((i) => i.flow_execution_id).sort()).toEqual(expected.map((e) => e.flow_execution_id));
+    for (const item of failed) {
+      const { error } = expected.find((e) => e.flow_execution_id === item.flow_execution_id)!;
+      expect(item.error).toEqual({ code: error.code, message: error.message });
+    }
+    expect(failed.map((i) => i.error!.code).sort()).toEqual(['conflict', 'not_found']);
+    const after = await statuses(flowId);
+    expect([after.get(first.id), after.get(second.id), after.get(queuedRun)]).toEqual(['cancel_requested', 'cancel_requested', 'cancelled']);
+    // One status event per run moved, as the single-run endpoint writes it.
+    const events: { n: number }[] = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM flow_events WHERE organization_id = $1 AND type = 'flow_execution.status_changed' AND payload->>'reason' = 'cancel'`,
+      [org.id],
+    );
+    expect(events[0].n).toBe(3);
+
+    // A delete: a run deleted since the set was frozen is done, as DELETE answers 204 again; deleting frees slots.
+    const del = await t
+      .http()
+      .post(BULK)
+      .set(org.auth())
+      .send({ action: 'delete', selection: { flow_id: flowId } })
+      .expect(202);
+    await t.http().delete(`${RUNS}/${first.id}`).set(org.auth()).expect(204);
+    const deleted = await withWorker(() => finished(t, org, del.body.id));
+    expect(deleted).toMatchObject({ status: 'completed', matched: 4, processed: 4, succeeded: 4, failed: 0 });
+    expect([...(await statuses(flowId)).values()].every((s) => s === 'deleted')).toBe(true);
+    const slots: { active_executions: number }[] = await t.dataSource.query(`SELECT active_executions FROM organizations WHERE id = $1`, [org.id]);
+    expect(slots[0].active_executions).toBe(0);
+  });
+
   it('resumes after a process is killed mid-action and finishes with no run acted on twice', async () => {
     const org = await newOrg();
     const flowId = await createFlow(t, org.auth);

@@ -1758,6 +1758,85 @@ ORDER BY
   item.n,
   c.ordinality;
 
+-- FlowExecutionsRepository.changeStatusWithin
+-- params: ["00000000-0000-4000-a000-000000000000","[{\"id\":\"00000000-0000-4000-a000-000000000001\",\"rule\":{\"moves\":[{\"from\":[\"queued\",\"running\"],\"to\":\"cancel_requested\"}],\"otherwise\":\"refuse\"},\"asked\":null,\"permitted_from\":null,\"active\":[\"running\",\"awaiting_input\",\"cancel_requested\"],\"modified_by\":\"sample\",\"reason\":\"cancel\"}]",10]
+WITH
+  item AS (
+    SELECT
+      i.n,
+      e.id,
+      e.rule,
+      e.asked,
+      e.permitted_from,
+      e.active,
+      e.modified_by,
+      e.reason
+    FROM
+      jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
+      jsonb_to_record(i.value) AS e (
+        id uuid,
+        rule jsonb,
+        asked text,
+        permitted_from text[],
+        active text[],
+        modified_by text,
+        reason text
+      )
+  )
+SELECT
+  item.n,
+  c.outcome,
+  c.previous_status,
+  c.refused_to,
+  fe.id,
+  fe.organization_id,
+  fe.flow_id,
+  fe.flow_version,
+  fe.status,
+  fe.input::text AS input,
+  fe.run_number,
+  fe.redrive_count,
+  fe.triggered_task_executor_name,
+  fe.pricing_config_id,
+  fe.modified_by,
+  fe.traceparent,
+  fe.tracestate,
+  to_char(
+    fe.created_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS created_at,
+  to_char(
+    fe.updated_at AT TIME ZONE 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+  ) AS updated_at
+FROM
+  (
+    SELECT
+      *
+    FROM
+      item
+    ORDER BY
+      item.n
+  ) item
+  CROSS JOIN LATERAL change_flow_execution_status (
+    $1,
+    item.id,
+    item.rule,
+    item.asked,
+    item.permitted_from,
+    item.active,
+    item.modified_by,
+    item.reason,
+    $3
+  ) WITH ORDINALITY AS c
+  CROSS JOIN LATERAL (
+    SELECT
+      (c.fe).*
+  ) fe
+ORDER BY
+  item.n,
+  c.ordinality;
+
 -- FlowExecutionsRepository.lockForUpdate
 -- params: ["00000000-0000-4000-a000-000000000000"]
 SELECT
