@@ -220,9 +220,7 @@ export class FlowsRepository {
       ['head', 'definition'],
     );
     // In page order (a COPY of an ordered subquery keeps it, but nothing promises that).
-    const page = rows
-      .map(({ head, definition }) => ({ head: JSON.parse(Buffer.concat(head!).toString()) as ListedHead, definition }))
-      .sort((a, b) => (a.head.n ?? 0) - (b.head.n ?? 0));
+    const page = rows.map(({ head, definition }) => ({ head: headOf<ListedHead>(head!, []), definition })).sort((a, b) => (a.head.n ?? 0) - (b.head.n ?? 0));
     const listed: FlowWithVersion[] = [];
     for (const { head, definition } of page) {
       if (head.flow === null) continue;
