@@ -1,11 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import type { AppError } from '../common/errors/app-error';
-import type { MetricsService } from '../common/metrics/metrics.service';
+import type { CommittedEvent, MetricsService } from '../common/metrics/metrics.service';
 import type { EventLog, LogEvent } from '../event-log/event-log.service';
 import type { OrganizationsService, Slots } from '../organizations/organizations.service';
 import type { FlowExecutionRow } from './dto/flow-execution.dto';
-import { ExecutionLifecycle } from './execution-lifecycle';
+import { ChangedRow, ExecutionLifecycle } from './execution-lifecycle';
 import { ExecutionStatus, isActive } from './execution-status';
 import type { FlowExecutionsRepository } from './flow-executions.repository';
 
@@ -358,6 +358,61 @@ describe('ExecutionLifecycle', () => {
         { type: 'flow_execution.deleted', id: b.id, status: 'deleted', previous: 'failed' },
       ]);
       expect([world.retiredTags, world.status(elsewhere.id)]).toEqual([[a.id, b.id], 'cancelled']);
+    });
+  });
+
+  describe('a batch in one statement (changeEach)', () => {
+    /** A lifecycle over a statement that answers `answers`; what it was asked, and what was handed to the event log and the metrics. */
+    function batch(answers: ChangedRow[][]) {
+      const seen = { asked: [] as { id: string; reason: string }[], written: [] as CommittedEvent[], countedNow: 0 };
+      const repository = {
+        changeStatusWithin: async (_m: EntityManager, changes: { id: string; reason: string }[]) => {
+          seen.asked = changes.map(({ id, reason }) => ({ id, reason }));
+          return answers;
+        },
+      } as unknown as FlowExecutionsRepository;
+      const events = { written: (_m: EntityManager, events: CommittedEvent[]) => seen.written.push(...events) } as unknown as EventLog;
+      const metrics = { eventsCommitted: () => seen.countedNow++ } as unknown as MetricsService;
+      const lifecycle = new ExecutionLifecycle(repository, { defaultLimit: 10 } as OrganizationsService, events, metrics);
+      return { lifecycle, seen };
+    }
+    const row = (id: string, status: ExecutionStatus) => ({ id, status, organization_id: ORG }) as FlowExecutionRow;
+
+    it('answers each run as a cancel alone would: its row, a 409, or a 404 for a run gone since, even with no row at all', async () => {
+      const { lifecycle, seen } = batch([
+        [{ outcome: 'moved', previous_status: 'running', refused_to: null, row: row('a', 'cancel_requested') }],
+        [{ outcome: 'refused_transition', previous_status: 'completed', refused_to: null, row: row('b', 'completed') }],
+        [{ outcome: 'inaccessible', previous_status: null, refused_to: null, row: undefined }],
+        [{ outcome: 'inaccessible', previous_status: null, refused_to: null, row: row('d', 'deleted') }],
+      ]);
+      const answers = await lifecycle.changeEach(IN_TRANSACTION, principal, ['a', 'b', 'c', 'd'], { cause: 'cancel' });
+
+      expect(seen.asked).toEqual(['a', 'b', 'c', 'd'].map((id) => ({ id, reason: 'cancel' })));
+      expect((answers[0] as FlowExecutionRow).status).toBe('cancel_requested');
+      expect(answers.slice(1).map((a) => (a as AppError).code)).toEqual(['conflict', 'not_found', 'not_found']);
+      // The 409 says what the same cancel says run by run.
+      const { world, lifecycle: alone } = setup();
+      const single = await refusedWith(alone.change(principal, world.run('completed').id, { cause: 'cancel' }, IN_TRANSACTION));
+      expect([(answers[1] as AppError).status, (answers[1] as AppError).message]).toEqual([single.status, single.message]);
+      // Counted when the event log's transaction commits, not before.
+      expect([seen.written, seen.countedNow]).toEqual([[{ type: 'flow_execution.status_changed', status: 'cancel_requested', previousStatus: 'running' }], 0]);
+    });
+
+    it('counts a delete and the runs it admitted into the freed slot', async () => {
+      const { lifecycle, seen } = batch([
+        [
+          { outcome: 'moved', previous_status: 'running', refused_to: null, row: row('a', 'deleted') },
+          { outcome: 'admitted', previous_status: 'queued', refused_to: null, row: row('q', 'running') },
+        ],
+        [{ outcome: 'unchanged', previous_status: 'deleted', refused_to: null, row: row('b', 'deleted') }],
+      ]);
+      const answers = await lifecycle.changeEach(IN_TRANSACTION, principal, ['a', 'b'], { cause: 'delete' });
+
+      expect(answers.map((a) => (a as FlowExecutionRow).id)).toEqual(['a', 'b']);
+      expect(seen.written).toEqual([
+        { type: 'flow_execution.deleted', status: 'deleted', previousStatus: 'running' },
+        { type: 'flow_execution.status_changed', status: 'running', previousStatus: 'queued' },
+      ]);
     });
   });
 });

@@ -287,10 +287,10 @@ function answer(principal: Principal, change: Change, rows: ChangedRow[]): FlowE
   return row!;
 }
 
-/** The events change_flow_execution_status wrote, as the metrics count them. */
+/** The events change_flow_execution_status wrote (a run moved, runs admitted), as the metrics count them; none for a refusal. */
 function committedEvents(rows: ChangedRow[]): CommittedEvent[] {
   return rows
-    .filter((r) => r.outcome !== 'unchanged' && r.previous_status !== r.row!.status)
+    .filter((r) => (r.outcome === 'moved' || r.outcome === 'admitted') && r.previous_status !== r.row!.status)
     .map((r) => ({
       type: r.row!.status === 'deleted' ? 'flow_execution.deleted' : 'flow_execution.status_changed',
       status: r.row!.status,
