@@ -103,8 +103,8 @@ export class BulkActionWorker implements OnApplicationBootstrap, BeforeApplicati
         return true;
       }
       const outcomes =
-        change.cause === 'cancel' || change.cause === 'delete'
-          ? await this.actTogether(m, principal, items, { ...change, cause: change.cause }, action)
+        action.action === 'cancel' || action.action === 'delete'
+          ? await this.actTogether(m, principal, items, { cause: action.action }, action)
           : await this.actEach(m, principal, items, change, action);
       await this.repository.recordOutcomes(m, action.id, outcomes);
       const succeeded = outcomes.filter((o) => o.outcome === 'succeeded').length;
