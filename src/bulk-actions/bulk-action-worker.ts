@@ -6,8 +6,7 @@ import { isRole } from '../common/auth/permissions';
 import { AppError } from '../common/errors/app-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EventLog } from '../event-log/event-log.service';
-import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
-import { Change, ExecutionLifecycle } from '../flow-executions/execution-lifecycle';
+import { Change, ExecutionLifecycle, RunHead } from '../flow-executions/execution-lifecycle';
 import { FlowExecutionsService } from '../flow-executions/flow-executions.service';
 import { LOGGER } from '../logging/logger';
 import type { BulkActionRow } from './dto/bulk-action.dto';
@@ -145,7 +144,7 @@ export class BulkActionWorker implements OnApplicationBootstrap, BeforeApplicati
     change: Change & { cause: 'cancel' | 'delete' },
     action: BulkActionRow,
   ): Promise<ItemOutcomeToWrite[]> {
-    let answers: (FlowExecutionRow | AppError)[];
+    let answers: (RunHead | AppError)[];
     try {
       const ids = items.map((item) => item.flow_execution_id);
       answers = await this.events.savepoint(m, () => this.lifecycle.changeEach(m, principal, ids, change));

@@ -12,10 +12,10 @@ import type { FlowExecutionRow } from './dto/flow-execution.dto';
 import { accessible, allAccessible } from './execution-access';
 import { statusChangeEvent } from './execution-events';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES, ExecutionStatus, isActive } from './execution-status';
-import { ChangedRow, DueExecution, ExpiredExecution, FlowExecutionsRepository, NewExecution, StatusChange } from './flow-executions.repository';
+import { ChangedRow, DueExecution, ExpiredExecution, FlowExecutionsRepository, NewExecution, RunHead, StatusChange } from './flow-executions.repository';
 import { Cause, decide, freesSlot, refusal, RULES } from './transitions';
 
-export type { ChangedRow, ChangeOutcome } from './flow-executions.repository';
+export type { ChangedRow, ChangeOutcome, RunHead } from './flow-executions.repository';
 
 /**
  * A status change asked of one run: its cause, what the cause needs, and optionally a finer
@@ -148,14 +148,9 @@ export class ExecutionLifecycle {
   /**
    * One cancel or delete of many runs of the principal's organization (a bulk action's batch) in one
    * statement, in the caller's transaction `m` (an event log's, whose metrics count the events once
-   * it commits): for each of `ids`, in order, the run as `change` answers it alone, or its error.
+   * it commits): for each of `ids`, in order, the run (its head) as `change` answers it alone, or its error.
    */
-  async changeEach(
-    m: EntityManager,
-    principal: Principal,
-    ids: string[],
-    change: Change & { cause: 'cancel' | 'delete' },
-  ): Promise<(FlowExecutionRow | AppError)[]> {
+  async changeEach(m: EntityManager, principal: Principal, ids: string[], change: Change & { cause: 'cancel' | 'delete' }): Promise<(RunHead | AppError)[]> {
     const answers = await this.repository.changeStatusWithin(
       m,
       ids.map((id) => this.statusChange(principal, id, change)),
@@ -270,7 +265,7 @@ function assertMayMove(principal: Principal, from: ExecutionStatus, to: Executio
 }
 
 /** The run change_flow_execution_status answered, or the error `apply` would throw (404 / 403, 409). */
-function answer(principal: Principal, change: Change, rows: ChangedRow[]): FlowExecutionRow {
+function answer<R extends RunHead>(principal: Principal, change: Change, rows: ChangedRow<R>[]): R {
   const [{ outcome, previous_status: from, refused_to: to, row }] = rows;
   const asked = change.cause === 'patch' ? change.to : null;
   switch (outcome) {
@@ -288,7 +283,7 @@ function answer(principal: Principal, change: Change, rows: ChangedRow[]): FlowE
 }
 
 /** The events change_flow_execution_status wrote (a run moved, runs admitted), as the metrics count them; none for a refusal. */
-function committedEvents(rows: ChangedRow[]): CommittedEvent[] {
+function committedEvents(rows: ChangedRow<RunHead>[]): CommittedEvent[] {
   return rows
     .filter((r) => (r.outcome === 'moved' || r.outcome === 'admitted') && r.previous_status !== r.row!.status)
     .map((r) => ({

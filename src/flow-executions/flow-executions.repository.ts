@@ -96,36 +96,41 @@ const CHANGE = {
  * Status changes of one organization in one statement (KeyedBatches): CHANGE for each item of a
  * JSON array, in its order, in one implicit transaction: the organization's lock taken once, one
  * commit (and its notifications' one turn at PostgreSQL's commit lock). The rows of each item as
- * CHANGE answers them, in the items' order.
+ * CHANGE answers them (`columns` of each run), in the items' order.
  */
-const CHANGE_MANY = {
-  name: 'change_flow_execution_status_many',
-  text: `
+const changeManyText = (columns: string) => `
     WITH item AS (
       SELECT i.n, e.id, e.rule, e.asked, e.permitted_from, e.active, e.modified_by, e.reason
         FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS i (value, n),
              jsonb_to_record(i.value) AS e (id uuid, rule jsonb, asked text, permitted_from text[], active text[], modified_by text, reason text)
     )
-    SELECT item.n, c.outcome, c.previous_status, c.refused_to, ${COLUMNS}
+    SELECT item.n, c.outcome, c.previous_status, c.refused_to, ${columns}
       FROM (SELECT * FROM item ORDER BY item.n) item
            CROSS JOIN LATERAL change_flow_execution_status($1, item.id, item.rule, item.asked, item.permitted_from, item.active,
                                                            item.modified_by, item.reason, $3) WITH ORDINALITY AS c
            CROSS JOIN LATERAL (SELECT (c.fe).*) fe
-     ORDER BY item.n, c.ordinality`,
-};
+     ORDER BY item.n, c.ordinality`;
+const CHANGE_MANY = { name: 'change_flow_execution_status_many', text: changeManyText(COLUMNS) };
+/** The same, answering of each run only what decides its outcome: a bulk action's batch of runs may carry 1 MiB of input each. */
+const CHANGE_MANY_HEADS = changeManyText('fe.id, fe.organization_id, fe.status');
 
 /** The most status changes one statement carries. */
 const CHANGE_MANY_ITEMS = 64;
 
 /** A row of CHANGE or CHANGE_MANY (`n`: the item's ordinal, CHANGE_MANY only). */
-type ChangeRow = FlowExecutionRow & { n?: string; outcome: ChangeOutcome; previous_status: ExecutionStatus | null; refused_to: ExecutionStatus | null };
+type ChangeRow<R extends RunHead = FlowExecutionRow> = R & {
+  n?: string;
+  outcome: ChangeOutcome;
+  previous_status: ExecutionStatus | null;
+  refused_to: ExecutionStatus | null;
+};
 
-function changedRows(rows: ChangeRow[]): ChangedRow[] {
+function changedRows<R extends RunHead>(rows: ChangeRow<R>[]): ChangedRow<R>[] {
   return rows.map(({ n: _, outcome, previous_status, refused_to, ...row }) => ({
     outcome,
     previous_status,
     refused_to,
-    row: row.id === null ? undefined : row,
+    row: row.id === null ? undefined : (row as unknown as R),
   }));
 }
 
@@ -149,8 +154,8 @@ function changeManyParams(changes: StatusChange[]): unknown[] {
 }
 
 /** CHANGE_MANY's rows, by the item they answer. */
-function changedByItem(changes: StatusChange[], rows: ChangeRow[]): ChangedRow[][] {
-  const byItem: ChangeRow[][] = changes.map(() => []);
+function changedByItem<R extends RunHead>(changes: StatusChange[], rows: ChangeRow<R>[]): ChangedRow<R>[][] {
+  const byItem: ChangeRow<R>[][] = changes.map(() => []);
   for (const row of rows) byItem[Number(row.n) - 1].push(row);
   return byItem.map(changedRows);
 }
@@ -170,13 +175,16 @@ const SAMPLE_CANCEL: StatusChange = {
 
 /** What change_flow_execution_status did: to the run (first row), and each run it admitted into a freed slot. */
 export type ChangeOutcome = 'moved' | 'unchanged' | 'inaccessible' | 'denied' | 'refused_transition' | 'refused_no_slot' | 'admitted';
-export interface ChangedRow {
+export interface ChangedRow<R extends RunHead = FlowExecutionRow> {
   outcome: ChangeOutcome;
   previous_status: ExecutionStatus | null;
   refused_to: ExecutionStatus | null;
   /** The run's row; undefined when there is none. */
-  row: FlowExecutionRow | undefined;
+  row: R | undefined;
 }
+
+/** What decides a run's answer to a status change: its id, organization and status. */
+export type RunHead = Pick<FlowExecutionRow, 'id' | 'organization_id' | 'status'>;
 
 /** One status change asked of change_flow_execution_status (the rule is the cause's row of the transition table). */
 export interface StatusChange {
@@ -773,14 +781,14 @@ export class FlowExecutionsRepository {
 
   /**
    * The same status changes of one organization's runs in the caller's transaction `m` (a bulk
-   * action's batch): CHANGE_MANY on its connection, each run's rows in the order of `changes`.
+   * action's batch): CHANGE_MANY on its connection, each run's rows (their heads) in the order of `changes`.
    */
   @GenerateSql({
     params: [DummyValue.MANAGER, [SAMPLE_CANCEL]],
   })
-  async changeStatusWithin(m: EntityManager, changes: StatusChange[]): Promise<ChangedRow[][]> {
+  async changeStatusWithin(m: EntityManager, changes: StatusChange[]): Promise<ChangedRow<RunHead>[][]> {
     if (changes.length === 0) return [];
-    return changedByItem(changes, await m.query(CHANGE_MANY.text, changeManyParams(changes)));
+    return changedByItem<RunHead>(changes, await m.query(CHANGE_MANY_HEADS, changeManyParams(changes)));
   }
 
   /** Locks the execution's row for a status change; callers hold the organization lock first. */

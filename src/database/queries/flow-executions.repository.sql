@@ -1790,25 +1790,7 @@ SELECT
   c.refused_to,
   fe.id,
   fe.organization_id,
-  fe.flow_id,
-  fe.flow_version,
-  fe.status,
-  fe.input::text AS input,
-  fe.run_number,
-  fe.redrive_count,
-  fe.triggered_task_executor_name,
-  fe.pricing_config_id,
-  fe.modified_by,
-  fe.traceparent,
-  fe.tracestate,
-  to_char(
-    fe.created_at AT TIME ZONE 'UTC',
-    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-  ) AS created_at,
-  to_char(
-    fe.updated_at AT TIME ZONE 'UTC',
-    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-  ) AS updated_at
+  fe.status
 FROM
   (
     SELECT
