@@ -65,6 +65,13 @@ describe('raw JSON splicing', () => {
     expect(Array.isArray(await stringifySliced(flows))).toBe(true);
     expect(await sent(flows)).toBe(stringify(asText));
     expect(await sent([cut, cut])).toBe(`[${page},${page}]`);
+    // An item with bytes, raw text, nested values and members JSON leaves out, serialized in one go and cut at its bytes.
+    const raw = new RawJson('{"r": "\\u0000"}');
+    const item = { definition: cut, a: undefined, input: raw, nested: { list: [raw, 1], when: new Date(0) }, f: () => 1, again: cut, last: 'x' };
+    const itemAsText = { ...item, definition: new RawJson(page), again: new RawJson(page) };
+    expect(Array.isArray(await stringifySliced({ flows: [item] }))).toBe(true);
+    expect(await sent({ flows: [item, item], total: 2 })).toBe(stringify({ flows: [itemAsText, itemAsText], total: 2 }));
+    expect(await sent({ flows: [{ definition: cut }, {}] })).toBe(`{"flows":[{"definition":${page}},{}]}`);
     // Anywhere deeper, or serialized by anything else, it is its value.
     expect(stringify({ a: [cut] })).toBe(`{"a":[${page}]}`);
     expect(JSON.parse(JSON.stringify({ a: cut }))).toEqual({ a: JSON.parse(page) });

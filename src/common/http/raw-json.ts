@@ -137,7 +137,7 @@ export async function stringifySliced(value: unknown): Promise<string | Buffer[]
 async function walk(value: unknown, clock: { since: number }, out: (string | Buffer)[]): Promise<void> {
   if (value instanceof RawJsonBytes) {
     out.push(...value.bytes);
-  } else if (Array.isArray(value) && (value.length >= SLICED_ARRAY || value.some((item) => isRaw(item) || hasRaw(item)))) {
+  } else if (Array.isArray(value) && slicedArray(value)) {
     // Items one at a time (a few large ones too), yielding between them past a slice; an item holding bytes is walked so that they stay bytes.
     let text = '[';
     for (let i = 0; i < value.length; i++) {
@@ -157,18 +157,33 @@ async function walk(value: unknown, clock: { since: number }, out: (string | Buf
     }
     out.push(`${text}]`);
   } else if (isPlainObject(value)) {
-    let first = true;
+    // Members serialized in place, bytes pushed as they are; only a member that needs slicing itself
+    // is walked. A walk (an async call) per member allocated several times the text of a page of flows.
+    let text = '{';
     for (const key of Object.keys(value)) {
       const v = value[key];
       if (v === undefined || typeof v === 'function') continue;
-      out.push(`${first ? '{' : ','}${JSON.stringify(key)}:`);
-      first = false;
-      await walk(v, clock, out);
+      text += `${text === '{' ? '' : ','}${JSON.stringify(key)}:`;
+      if (v instanceof RawJsonBytes) {
+        out.push(text, ...v.bytes);
+        text = '';
+      } else if ((Array.isArray(v) && slicedArray(v)) || (isPlainObject(v) && needsSlicing(v))) {
+        out.push(text);
+        text = '';
+        await walk(v, clock, out);
+      } else {
+        text += typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? JSON.stringify(v) : stringify(v);
+      }
     }
-    out.push(first ? '{}' : '}');
+    out.push(`${text}}`);
   } else {
     out.push(stringify(value));
   }
+}
+
+/** An array serialized item by item: a long one, or one that holds raw JSON (a few large items). */
+function slicedArray(value: unknown[]): boolean {
+  return value.length >= SLICED_ARRAY || value.some((item) => isRaw(item) || hasRaw(item));
 }
 
 /** Bytes to send as they are: a RawJsonBytes, or a plain object with one as a member. */
@@ -188,11 +203,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Whether a body must take the sliced path: a long array, or spliced JSON, at its top or one level down. */
 function needsSlicing(body: unknown): boolean {
   if (isRaw(body)) return true;
-  if (Array.isArray(body)) return body.length >= SLICED_ARRAY || body.some((item) => isRaw(item) || hasRaw(item));
+  if (Array.isArray(body)) return slicedArray(body);
   if (!isPlainObject(body)) return false;
   for (const key in body) {
     const v = body[key];
-    if (isRaw(v) || (Array.isArray(v) && (v.length >= SLICED_ARRAY || v.some((item) => isRaw(item) || hasRaw(item))))) return true;
+    if (isRaw(v) || (Array.isArray(v) && slicedArray(v))) return true;
   }
   return false;
 }
