@@ -41,7 +41,11 @@ export interface WritesResult {
     cpuMsPerRequest: number | null;
     errors: number;
   }[];
-  floor: { insertP50: number; startP50: number };
+  /**
+   * The floor at 1 connection, back to back, and paced: with PACE_MS of work in this process between
+   * two statements, as a request's own work comes between them, so the backend idles in between.
+   */
+  floor: { insertP50: number; startP50: number; insertPacedP50: number; startPacedP50: number };
   ratios: { name: string; value: number | null; target: string; ok: boolean | null }[];
 }
 
@@ -50,6 +54,8 @@ const SPREAD_ORGANIZATIONS = 8;
 // Enough running runs that no PATCH of a measured run (warm-up included) finds its run already moved.
 const PATCH_POOL = 25_000;
 const FLOOR_SAMPLES = 400;
+/** Work between two paced floor statements: about what the server does for a GET beside its query. */
+const PACE_MS = 0.5;
 /** Each spread organization's concurrency limit, the most the API allows: its creates run, none queues. */
 const SPREAD_LIMIT = 100_000;
 
@@ -133,6 +139,7 @@ export async function benchWrites(ctx: WritesContext): Promise<WritesResult> {
       for (const connections of ctx.connections) {
         for (const s of [ctx.getById, create, report, 'patch' as const, ...(connections === top ? [createSpread] : [])]) {
           const scenario = s === 'patch' ? patch(await runningRuns(db, fixture.postFlowId, PATCH_POOL)) : s;
+          await vacuumHotRows(db);
           const m = await ctx.measure(scenario, connections);
           all.push({ ...m, round });
           log(
@@ -148,6 +155,7 @@ export async function benchWrites(ctx: WritesContext): Promise<WritesResult> {
     ]);
 
     log(`writes: the floor, ${FLOOR_SAMPLES} samples each at 1 connection`);
+    await vacuumHotRows(db);
     const floor = await measureFloor(database.url, fixture.organizationId, fixture.postFlowId);
 
     const keys = [...new Set(all.map((m) => `${m.scenario}@${m.connections}`))];
@@ -207,7 +215,9 @@ export function writesMarkdown(result: WritesResult, load: string): string {
       (r) => `| ${r.scenario} | ${r.connections} | ${r.requestsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.cpuMsPerRequest)} | ${r.errors} |`,
     ),
     '',
-    `Floor at 1 connection: committed single-row INSERT p50 ${ms(result.floor.insertP50)} ms; start_flow_execution() alone p50 ${ms(result.floor.startP50)} ms.`,
+    `Floor at 1 connection: committed single-row INSERT p50 ${ms(result.floor.insertP50)} ms; start_flow_execution() alone p50 ${ms(result.floor.startP50)} ms. ` +
+      `Paced (${PACE_MS} ms of work in the process before each, as a request's own work comes between its statements): ` +
+      `INSERT p50 ${ms(result.floor.insertPacedP50)} ms, start_flow_execution() p50 ${ms(result.floor.startPacedP50)} ms.`,
     '',
     '| ratio | value | target |',
     '| --- | ---: | --- |',
@@ -258,6 +268,17 @@ async function runningRuns(db: Client, flowId: string, count: number): Promise<s
   return rows.map((r) => r.id as string);
 }
 
+/**
+ * Every write updates its organization's row (the slots in use) and a create its flow's (the run
+ * count): a few rows updated thousands of times a second. Autovacuum keeps them small; where it is off
+ * (this bench's machines), a round leaves each a chain of hundreds of thousands of dead versions that
+ * every later write walks (start_flow_execution() alone went from 0.5 to 1.2 ms). Vacuumed before
+ * each measured run, as autovacuum would have.
+ */
+async function vacuumHotRows(db: Client): Promise<void> {
+  await db.query('VACUUM organizations, flows');
+}
+
 /** The floor of any write, one connection, sequential: a committed single-row INSERT, and the create's SQL function alone. */
 async function measureFloor(url: string, organizationId: string, flowId: string): Promise<WritesResult['floor']> {
   // Two connections: each create's change notification, sent after it and not awaited, does not hold up the next create.
@@ -269,20 +290,15 @@ async function measureFloor(url: string, organizationId: string, flowId: string)
       `CREATE TABLE IF NOT EXISTS bench_write_floor (id bigserial PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
     );
     const body = JSON.stringify(CREATE_INPUT);
-    const insert: number[] = [];
-    for (let i = 0; i < FLOOR_SAMPLES; i++) {
-      const started = performance.now();
-      await client.query({ name: 'bench_floor_insert', text: `INSERT INTO bench_write_floor (body) VALUES ($1)`, values: [body] });
-      insert.push(performance.now() - started);
-    }
+    const insertOne = () => client.query({ name: 'bench_floor_insert', text: `INSERT INTO bench_write_floor (body) VALUES ($1)`, values: [body] });
+    const insert = await timed(insertOne, 0);
+    const insertPaced = await timed(insertOne, PACE_MS);
     await client.query(`TRUNCATE bench_write_floor`);
 
     const executions = new FlowExecutionsRepository(dataSource);
     const { rows } = await client.query(`SELECT latest_version FROM flows WHERE id = $1`, [flowId]);
-    const start: number[] = [];
-    for (let i = 0; i < FLOOR_SAMPLES; i++) {
-      const started = performance.now();
-      await executions.start(
+    const startOne = () =>
+      executions.start(
         {
           organizationId,
           flowId,
@@ -295,13 +311,26 @@ async function measureFloor(url: string, organizationId: string, flowId: string)
         },
         1_000_000,
       );
-      start.push(performance.now() - started);
-    }
-    return { insertP50: median(insert)!, startP50: median(start)! };
+    const start = await timed(startOne, 0);
+    const startPaced = await timed(startOne, PACE_MS);
+    return { insertP50: median(insert)!, startP50: median(start)!, insertPacedP50: median(insertPaced)!, startPacedP50: median(startPaced)! };
   } finally {
     await client.end();
     await dataSource.destroy();
   }
+}
+
+/** FLOOR_SAMPLES timings of `statement`, one after another, with `paceMs` of busy work before each. */
+async function timed(statement: () => Promise<unknown>, paceMs: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < FLOOR_SAMPLES; i++) {
+    const until = performance.now() + paceMs;
+    while (performance.now() < until); // busy, as a request's own work is: the process does not sleep
+    const started = performance.now();
+    await statement();
+    times.push(performance.now() - started);
+  }
+  return times;
 }
 
 function median(values: (number | null)[]): number | null {
