@@ -167,7 +167,7 @@ async function walk(value: unknown, clock: { since: number }, out: (string | Buf
       if (v instanceof RawJsonBytes) {
         out.push(text, ...v.bytes);
         text = '';
-      } else if ((Array.isArray(v) && slicedArray(v)) || (isPlainObject(v) && needsSlicing(v))) {
+      } else if (needsSlicing(v)) {
         out.push(text);
         text = '';
         await walk(v, clock, out);
