@@ -8,8 +8,10 @@ import { ensureNeighbour } from './seed';
  * `--only noisy`: one organization reads heavy list pages (1,000 executions, 1,000 task
  * executions, 100 flows) at 32 connections while another reads executions by id at a steady
  * 40 req/s over 4 connections. The neighbour's p99 alone and under the flood, on a server with the
- * defaults (fair admission on) and on one with admission off; and the event-loop delay p99 during
- * each phase, read from the server's /metrics (`nodejs_eventloop_lag_p99_seconds`: prom-client's
+ * defaults (fair admission on) and on one with admission off. Then a flood of pages of flows
+ * alone, which the database serves fast enough to keep the event loop saturated: on the defaults,
+ * and with the organizations' budget fixed (`ADMISSION_LOOP_UTILIZATION=0`). And the event-loop
+ * delay p99 during each phase, read from the server's /metrics (`nodejs_eventloop_lag_p99_seconds`: prom-client's
  * monitorEventLoopDelay, reset at every scrape, so a scrape before the phase and one after it give
  * the phase's own figure).
  *
@@ -40,12 +42,22 @@ export interface NoisyResult {
   phases: NoisyPhase[];
 }
 
-export const PHASES = ['alone', 'flood', 'flood, admission off', 'raw server alone', 'raw server beside the flood'] as const;
+export const PHASES = [
+  'alone',
+  'flood',
+  'flood, admission off',
+  'flows flood',
+  'flows flood, budget fixed',
+  'raw server alone',
+  'raw server beside the flood',
+] as const;
 /** Each phase's "alone": the app's, or the raw server's for its own reads. */
 const REFERENCE: Record<(typeof PHASES)[number], (typeof PHASES)[number]> = {
   alone: 'alone',
   flood: 'alone',
   'flood, admission off': 'alone',
+  'flows flood': 'alone',
+  'flows flood, budget fixed': 'alone',
   'raw server alone': 'raw server alone',
   'raw server beside the flood': 'raw server alone',
 };
@@ -59,11 +71,8 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
     .setExpirationTime('24h')
     .sign(new TextEncoder().encode(ctx.jwtSecret));
   const { fixture } = database;
-  const floodRequests = [
-    { path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000` },
-    { path: '/api/task-executions?limit=1000' },
-    { path: '/api/flows?page_size=100' },
-  ];
+  const flowsPages = [{ path: '/api/flows?page_size=100' }];
+  const mixedPages = [{ path: `/api/flow-executions?flow_id=${fixture.hotFlowId}&page_size=1000` }, { path: '/api/task-executions?limit=1000' }, ...flowsPages];
   const reads = neighbour.executionIds.map((id) => ({ path: `/api/flow-executions/${id}` }));
   const neighbourCommand = (url: string, seconds: number) => ({
     url,
@@ -75,12 +84,13 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
     rate: NOISY_NEIGHBOUR_RATE,
   });
   const off = await ctx.startApp('app-admission-off', { ADMISSION_CONCURRENCY: '0' });
+  const fixed = await ctx.startApp('app-budget-fixed', { ADMISSION_LOOP_UTILIZATION: '0' });
   const raw = await ctx.startRaw('raw-neighbour', neighbour.organizationId);
   const flood = startLoadGenerator();
   const probe = startLoopProbe();
 
   /** The neighbour reads `url` while the flood (if any) reads `floodUrl`. */
-  const run = async (phase: (typeof PHASES)[number], url: string, floodUrl: string | null): Promise<NoisyPhase> => {
+  const run = async (phase: (typeof PHASES)[number], url: string, floodUrl: string | null, floodRequests = mixedPages): Promise<NoisyPhase> => {
     const flooding = floodUrl
       ? flood({
           url: floodUrl,
@@ -110,11 +120,13 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
       phases.push(await run('alone', ctx.app.url, null));
       phases.push(await run('flood', ctx.app.url, ctx.app.url));
       phases.push(await run('flood, admission off', off.url, off.url));
+      phases.push(await run('flows flood', ctx.app.url, ctx.app.url, flowsPages));
+      phases.push(await run('flows flood, budget fixed', fixed.url, fixed.url, flowsPages));
       phases.push(await run('raw server alone', raw.url, null));
       phases.push(await run('raw server beside the flood', raw.url, ctx.app.url));
     }
   } finally {
-    await Promise.all([off.stop(), raw.stop(), stopChild(flood.child), stopChild(probe.child)]);
+    await Promise.all([off.stop(), fixed.stop(), raw.stop(), stopChild(flood.child), stopChild(probe.child)]);
   }
   return { phases };
 }
@@ -135,7 +147,8 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number): string {
   const lines = [
     `Noisy neighbour: one organization reads heavy list pages (1,000 executions, 1,000 task executions, 100 flows) at ${NOISY_FLOOD_CONNECTIONS} connections; ` +
       `another reads executions by id at ${NOISY_NEIGHBOUR_RATE} req/s over ${NOISY_NEIGHBOUR_CONNECTIONS} connections. ` +
-      `"flood": the defaults; "admission off": ADMISSION_CONCURRENCY=0. Event-loop delay: nodejs_eventloop_lag_p99_seconds over the phase. ` +
+      `"flood": the defaults; "admission off": ADMISSION_CONCURRENCY=0; "flows flood": pages of 100 flows alone, at the same 32 connections; ` +
+      `"budget fixed": ADMISSION_LOOP_UTILIZATION=0. Event-loop delay: nodejs_eventloop_lag_p99_seconds over the phase. ` +
       `References: "raw server": the neighbour's reads from the ceiling server (no framework, the same SQL), alone and beside the same flood on the app; ` +
       `"idle probe": an idle process's own event-loop delay p99 over the phase, measured the same way. ` +
       `Medians of ${rounds} rounds, the phases back to back in each.`,

@@ -73,6 +73,8 @@ export interface AdmissionConfig {
   organizationQueue: number;
   /** Longest wait for a slot (`ADMISSION_QUEUE_TIMEOUT_MS`): past it, 503. */
   queueTimeoutMs: number;
+  /** Event-loop utilization past which, with organizations contending, their budget shrinks (`ADMISSION_LOOP_UTILIZATION`); 0: fixed. */
+  loopUtilization: number;
 }
 
 export interface BulkActionsConfig {
@@ -219,6 +221,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
   };
 
+  const fraction = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0 || value > 1) {
+      problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
   const positive = (name: string, fallback: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -248,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queue: admissionQueue,
     organizationQueue: integer('ADMISSION_ORG_QUEUE', Math.min(200, admissionQueue), 1, 1_000_000),
     queueTimeoutMs: integer('ADMISSION_QUEUE_TIMEOUT_MS', 10_000, 100, 600_000),
+    loopUtilization: fraction('ADMISSION_LOOP_UTILIZATION', 0.9),
   };
   if (admission.organizationQueue > admission.queue) problems.push('ADMISSION_ORG_QUEUE must not exceed ADMISSION_QUEUE');
   if (admissionConcurrency > 0 && admission.organizationConcurrency > admissionConcurrency) {

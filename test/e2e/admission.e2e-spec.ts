@@ -105,6 +105,7 @@ describe('fair admission (docs/api.md#fair-admission)', () => {
     expect(await metric('admission_rejections_total{reason="queue_full"}')).toBe(1);
     expect(await metric('admission_queue_depth')).toBe(0);
     expect(await metric('admission_in_use')).toBe(0);
+    expect(await metric('admission_organization_budget')).toBe(1); // ADMISSION_ORG_CONCURRENCY: half of 1, at least 1
   });
 
   it('a long-poll gives its slot back while it waits', async () => {

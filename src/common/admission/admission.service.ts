@@ -1,10 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { EventLoopUtilization, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { FairScheduler, Refusal, Slot } from './fair-scheduler';
 
 const SLOT = Symbol('admission slot');
+
+/** How often the organizations' budget follows the event loop's utilization (FairScheduler.tick). */
+const LOOP_INTERVAL_MS = 100;
 
 type Holder = object & { [SLOT]?: Slot };
 
@@ -24,9 +28,10 @@ export function releaseAdmission(res: object): void {
 
 /** The process's fair scheduler and its metrics (no organization label: cardinality stays bounded). */
 @Injectable()
-export class AdmissionService {
+export class AdmissionService implements OnModuleDestroy {
   readonly scheduler: FairScheduler | null;
   private readonly rejections: Counter<'reason'> | null = null;
+  private loopTimer: NodeJS.Timeout | null = null;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig, metrics: MetricsService) {
     const limits = config.admission;
@@ -61,6 +66,23 @@ export class AdmissionService {
     gauge('admission_in_use', 'Admission cost units in use (ADMISSION_CONCURRENCY is the most)', () => scheduler.used);
     gauge('admission_queue_depth', 'Requests waiting for an admission slot, all organizations', () => scheduler.queued);
     gauge('admission_queued_organizations', 'Organizations with a request waiting for an admission slot', () => scheduler.queuedOrganizations);
+    gauge(
+      'admission_organization_budget',
+      'Cost units one organization may have in use now (ADMISSION_ORG_CONCURRENCY, less while the event loop is saturated)',
+      () => scheduler.organizationBudget,
+    );
+    if (limits.loopUtilization) {
+      let last: EventLoopUtilization = performance.eventLoopUtilization();
+      this.loopTimer = setInterval(() => {
+        const now = performance.eventLoopUtilization();
+        scheduler.tick(performance.eventLoopUtilization(now, last).utilization);
+        last = now;
+      }, LOOP_INTERVAL_MS).unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.loopTimer) clearInterval(this.loopTimer);
   }
 
   /** Stores the slot on the response and gives it back when the response closes (or at `releaseAdmission`). */

@@ -169,4 +169,87 @@ describe('FairScheduler', () => {
     const { scheduler } = harness({ concurrency: 8, organizationConcurrency: 4 });
     expect([0, 1, 2.5, 10, NaN].map((c) => scheduler.clamp(c))).toEqual([1, 1, 2, 4, 1]);
   });
+
+  describe('following the event loop', () => {
+    const busy = 0.95;
+    const quiet = 0.5;
+
+    it('halves the budget while the loop is saturated and two organizations ask, down to 1', () => {
+      const { scheduler } = harness({ concurrency: 32, organizationConcurrency: 16, loopUtilization: 0.9 });
+      const budgets: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        scheduler.tryAcquire('a', 1)!.release();
+        scheduler.tryAcquire('b', 1)!.release();
+        scheduler.tick(busy);
+        budgets.push(scheduler.organizationBudget);
+      }
+      expect(budgets).toEqual([8, 4, 2, 1, 1]);
+    });
+
+    it('leaves it alone for one organization alone, for a loop below the mark, and when turned off', () => {
+      const alone = harness({ concurrency: 32, organizationConcurrency: 16, loopUtilization: 0.9 }).scheduler;
+      alone.tryAcquire('a', 1)!.release();
+      alone.tick(busy);
+      expect(alone.organizationBudget).toBe(16);
+
+      const cool = harness({ concurrency: 32, organizationConcurrency: 16, loopUtilization: 0.9 }).scheduler;
+      cool.tryAcquire('a', 1)!.release();
+      cool.tryAcquire('b', 1)!.release();
+      cool.tick(quiet);
+      expect(cool.organizationBudget).toBe(16);
+
+      const off = harness({ concurrency: 32, organizationConcurrency: 16, loopUtilization: 0 }).scheduler;
+      off.tryAcquire('a', 1)!.release();
+      off.tryAcquire('b', 1)!.release();
+      off.tick(1);
+      expect(off.organizationBudget).toBe(16);
+    });
+
+    it('lets an organization with nothing in use in with one request, whatever its cost, and no more', () => {
+      const { scheduler } = harness({ concurrency: 32, organizationConcurrency: 16, loopUtilization: 0.9 });
+      for (let i = 0; i < 3; i++) {
+        scheduler.tryAcquire('a', 1)!.release();
+        scheduler.tryAcquire('b', 1)!.release();
+        scheduler.tick(busy);
+      }
+      expect(scheduler.organizationBudget).toBe(2);
+      const page = scheduler.tryAcquire('a', 10)!;
+      expect(page).not.toBeNull();
+      expect(scheduler.tryAcquire('a', 1)).toBeNull();
+      const read = scheduler.tryAcquire('b', 1)!;
+      expect(scheduler.tryAcquire('b', 1)).not.toBeNull(); // 2 of b's 2
+      expect(scheduler.tryAcquire('b', 1)).toBeNull();
+      page.release();
+      read.release();
+    });
+
+    it('grows the budget back by an eighth at a time and serves the queues what now fits', async () => {
+      const h = harness({ concurrency: 32, organizationConcurrency: 16, loopUtilization: 0.9 });
+      for (let i = 0; i < 4; i++) {
+        h.scheduler.tryAcquire('a', 1)!.release();
+        h.scheduler.tryAcquire('b', 1)!.release();
+        h.scheduler.tick(busy);
+      }
+      expect(h.scheduler.organizationBudget).toBe(1);
+      const first = h.scheduler.tryAcquire('a', 1)!;
+      h.queue('a', 1, 'a2');
+      h.queue('a', 1, 'a3');
+      h.queue('a', 1, 'a4');
+      await settle();
+      expect(h.served).toEqual([]);
+      h.scheduler.tick(quiet);
+      await settle();
+      expect(h.scheduler.organizationBudget).toBe(3);
+      expect(h.served).toEqual(['a2', 'a3']);
+      const budgets = [];
+      for (let i = 0; i < 8; i++) {
+        h.scheduler.tick(quiet);
+        budgets.push(h.scheduler.organizationBudget);
+      }
+      expect(budgets).toEqual([5, 7, 9, 11, 13, 15, 16, 16]);
+      await settle();
+      expect(h.served).toEqual(['a2', 'a3', 'a4']);
+      first.release();
+    });
+  });
 });

@@ -10,6 +10,11 @@ export interface SchedulerLimits {
   queue: number;
   /** Requests of one organization waiting at once: past it, `organization_queue_full`. */
   organizationQueue: number;
+  /**
+   * Event-loop utilization (0 to 1) past which, while two or more organizations ask for slots, each
+   * one's budget shrinks (`tick`); 0 or absent: `organizationConcurrency` stays fixed.
+   */
+  loopUtilization?: number;
 }
 
 /** A granted slot; `release()` gives it back (idempotent). */
@@ -50,6 +55,12 @@ const before = (a: Organization, b: Organization | null) => !b || a.start < b.st
  * and a newly busy organization goes next. A request that does not fit in the process yet is
  * bypassed by cheaper ones of other organizations for at most `concurrency` units, then the others
  * wait for it: heavy requests are never starved.
+ *
+ * Units count concurrency, not the event loop's time: a few requests heavy on the loop can keep it
+ * busy all the time, and past that point the loop's own queue, first come first served, decides who
+ * waits. So the organizations' budget follows the loop (`tick`): halved while the loop is saturated
+ * and more than one organization is asking, grown back once it is not. The queueing then happens
+ * here, fairly, and not in the loop.
  */
 export class FairScheduler {
   private inUse = 0;
@@ -58,12 +69,23 @@ export class FairScheduler {
   private grants = 0;
   /** Organizations with a request in use or waiting. */
   private readonly orgs = new Map<string, Organization>();
+  /** Each organization's budget now: `organizationConcurrency`, or less while the event loop is saturated. */
+  private organizationLimit: number;
+  /** Organizations that asked for a slot since the last `tick`. */
+  private readonly asking = new Set<string>();
 
   constructor(
     readonly limits: SchedulerLimits,
     private readonly queueTimeoutMs: number,
     private readonly onWaited: (seconds: number) => void = () => {},
-  ) {}
+  ) {
+    this.organizationLimit = limits.organizationConcurrency;
+  }
+
+  /** Cost units one organization may have in use now (`organizationConcurrency` unless the event loop is saturated). */
+  get organizationBudget(): number {
+    return this.organizationLimit;
+  }
 
   get used(): number {
     return this.inUse;
@@ -86,14 +108,40 @@ export class FairScheduler {
     return cost >= 1 ? (cost <= most ? Math.floor(cost) : most) : 1;
   }
 
+  /**
+   * Every tenth of a second (AdmissionService), with the event loop's utilization over it:
+   * while it was above `loopUtilization` and two or more organizations asked for slots, each
+   * organization's budget is halved; otherwise it grows back by an eighth of
+   * `organizationConcurrency` at a time, and the queues are served what now fits. An organization
+   * with nothing in use always gets one request in, whatever its cost.
+   */
+  tick(utilization: number): void {
+    const contended = this.asking.size > 1;
+    this.asking.clear();
+    const most = this.limits.organizationConcurrency;
+    if (!this.limits.loopUtilization) return;
+    if (contended && utilization > this.limits.loopUtilization) {
+      this.organizationLimit = Math.max(1, Math.floor(this.organizationLimit / 2));
+    } else if (this.organizationLimit < most) {
+      this.organizationLimit = Math.min(most, this.organizationLimit + Math.ceil(most / 8));
+      if (this.waiting > 0) this.dispatch(Date.now());
+    }
+  }
+
+  /** Whether `cost` more units fit in the organization's budget (always, when it has none in use). */
+  private fits(org: Organization, cost: number): boolean {
+    return org.inUse === 0 || org.inUse + cost <= this.organizationLimit;
+  }
+
   /** A slot at once, or null when the caller must `wait`. */
   tryAcquire(key: string, cost: number): Slot | null {
+    this.asking.add(key);
     if (this.waiting > 0 || this.inUse + cost > this.limits.concurrency) return null;
     let org = this.orgs.get(key);
     if (!org) {
       org = { key, inUse: 0, waiters: [], start: this.virtualTime, lastGrant: 0 };
       this.orgs.set(key, org);
-    } else if (org.inUse + cost > this.limits.organizationConcurrency) return null;
+    } else if (!this.fits(org, cost)) return null;
     this.inUse += cost;
     org.inUse += cost;
     return this.slot(org, cost);
@@ -104,6 +152,7 @@ export class FairScheduler {
    * a refusal when a queue is full or the wait outlasts the timeout; `cancel()` withdraws it (its client went away).
    */
   wait(key: string, cost: number, now = Date.now()): { granted: Promise<Slot>; cancel(): void } {
+    this.asking.add(key);
     let org = this.orgs.get(key);
     const refused = (reason: Refusal) => ({ granted: Promise.reject<Slot>(reason), cancel: () => {} });
     if (org && org.waiters.length >= this.limits.organizationQueue) return refused('organization_queue_full');
@@ -145,7 +194,7 @@ export class FairScheduler {
       let blocked: Organization | null = null;
       for (const org of this.orgs.values()) {
         const head = org.waiters[0];
-        if (!head || org.inUse + head.cost > this.limits.organizationConcurrency) continue; // over its own budget: waits for its own
+        if (!head || !this.fits(org, head.cost)) continue; // over its own budget: waits for its own
         if (this.inUse + head.cost <= this.limits.concurrency) {
           if (before(org, pick)) pick = org;
         } else if (before(org, blocked)) blocked = org;
