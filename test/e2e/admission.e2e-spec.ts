@@ -150,3 +150,52 @@ describe('fair admission (docs/api.md#fair-admission)', () => {
     await Promise.all([page, stream]);
   });
 });
+
+describe('fair admission following the event loop (docs/api.md#fair-admission)', () => {
+  let server: ServerProcess;
+  // Any work at all counts as a saturated loop here: the budget moves without a real flood.
+  beforeAll(async () => {
+    server = await startServerProcess({ ADMISSION_CONCURRENCY: '32', ADMISSION_ORG_CONCURRENCY: '16', ADMISSION_LOOP_UTILIZATION: '0.001' });
+    await waitUntilReady(server);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const budget = async (): Promise<number> =>
+    Number(/^admission_organization_budget (\S+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? NaN);
+
+  /** Each organization reads pages of flows, 8 at a time, until `stop()` holds; the statuses of every answer. */
+  async function readUntil(orgs: Org[], stop: () => boolean): Promise<number[]> {
+    const statuses: number[] = [];
+    const reader = async (org: Org) => {
+      while (!stop()) statuses.push((await fetch(`${server.url}/api/flows?page_size=1`, { headers: org.auth() })).status);
+    };
+    await Promise.all(orgs.flatMap((org) => Array.from({ length: 8 }, () => reader(org))));
+    return statuses;
+  }
+
+  it("keeps one organization's budget whole, however busy the loop", async () => {
+    const a = await newOrg();
+    const budgets: number[] = [];
+    let reads = 0;
+    const watching = eventually(
+      async () => budgets.push(await budget()),
+      () => reads >= 600,
+    );
+    const statuses = await readUntil([a], () => ++reads > 600);
+    await watching;
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    expect(Math.min(...budgets)).toBe(16);
+  });
+
+  it('halves the budget while two organizations contend for a busy loop, and gives it back once they stop', async () => {
+    const [a, b] = await Promise.all([newOrg(), newOrg()]);
+    let low = false;
+    const traffic = readUntil([a, b], () => low);
+    low = (await eventually(budget, (n) => n < 16)) < 16;
+    const statuses = await traffic;
+    expect(new Set(statuses)).toEqual(new Set([200])); // over the budget, requests wait their turn: none is refused
+    expect(await eventually(budget, (n) => n === 16)).toBe(16);
+  });
+});
