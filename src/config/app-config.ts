@@ -221,26 +221,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
   };
 
-  const fraction = (name: string, fallback: number): number => {
+  /** A decimal number that `fits`; `expected` completes "must be a number …" when it does not. */
+  const decimal = (name: string, fallback: number, fits: (value: number) => boolean, expected: string): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0 || value > 1) {
-      problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
+    if (!Number.isFinite(value) || !fits(value)) {
+      problems.push(`${name} must be a number ${expected}, got "${raw}"`);
       return fallback;
     }
     return value;
   };
-  const positive = (name: string, fallback: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value <= 0 || value > max) {
-      problems.push(`${name} must be a number above 0 and at most ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return value;
-  };
+  const fraction = (name: string, fallback: number) => decimal(name, fallback, (v) => v >= 0 && v <= 1, 'from 0 to 1');
+  const positive = (name: string, fallback: number, max: number) => decimal(name, fallback, (v) => v > 0 && v <= max, `above 0 and at most ${max}`);
   const rateSet = (env.RATE_LIMIT_RPS ?? '') !== '';
   if (!rateSet) {
     for (const name of ['RATE_LIMIT_BURST', 'RATE_LIMIT_CREDENTIAL_RPS', 'RATE_LIMIT_CREDENTIAL_BURST']) {

@@ -4,7 +4,10 @@ const settle = () => new Promise((done) => setImmediate(done));
 
 /** A scheduler and the requests queued on it, by name, with the order they were granted in. */
 function harness(limits: Partial<SchedulerLimits>, timeoutMs = 0) {
-  const scheduler = new FairScheduler({ concurrency: 4, organizationConcurrency: 4, queue: 100, organizationQueue: 50, ...limits }, timeoutMs);
+  const scheduler = new FairScheduler(
+    { concurrency: 4, organizationConcurrency: 4, queue: 100, organizationQueue: 50, loopUtilization: 0, ...limits },
+    timeoutMs,
+  );
   const served: string[] = [];
   const slots = new Map<string, Slot>();
   const refused = new Map<string, Refusal>();

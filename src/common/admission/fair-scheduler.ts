@@ -12,9 +12,9 @@ export interface SchedulerLimits {
   organizationQueue: number;
   /**
    * Event-loop utilization (0 to 1) past which, while two or more organizations ask for slots, each
-   * one's budget shrinks (`tick`); 0 or absent: `organizationConcurrency` stays fixed.
+   * one's budget shrinks (`tick`); 0: `organizationConcurrency` stays fixed.
    */
-  loopUtilization?: number;
+  loopUtilization: number;
 }
 
 /** A granted slot; `release()` gives it back (idempotent). */
@@ -73,8 +73,6 @@ export class FairScheduler {
   private organizationLimit: number;
   /** Organizations that asked for a slot since the last `tick` (kept only when the budget follows the loop). */
   private readonly asking = new Set<string>();
-  /** `loopUtilization`, 0 when the budget stays fixed. */
-  private readonly loopMark: number;
 
   constructor(
     readonly limits: SchedulerLimits,
@@ -82,7 +80,6 @@ export class FairScheduler {
     private readonly onWaited: (seconds: number) => void = () => {},
   ) {
     this.organizationLimit = limits.organizationConcurrency;
-    this.loopMark = limits.loopUtilization ?? 0;
   }
 
   /** Cost units one organization may have in use now (`organizationConcurrency` unless the event loop is saturated). */
@@ -119,11 +116,11 @@ export class FairScheduler {
    * with nothing in use always gets one request in, whatever its cost.
    */
   tick(utilization: number): void {
-    if (this.loopMark <= 0) return;
+    if (this.limits.loopUtilization <= 0) return;
     const contended = this.asking.size > 1;
     this.asking.clear();
     const most = this.limits.organizationConcurrency;
-    if (contended && utilization > this.loopMark) {
+    if (contended && utilization > this.limits.loopUtilization) {
       this.organizationLimit = Math.max(1, Math.floor(this.organizationLimit / 2));
     } else if (this.organizationLimit < most) {
       this.organizationLimit = Math.min(most, this.organizationLimit + Math.ceil(most / 8));
@@ -138,7 +135,7 @@ export class FairScheduler {
 
   /** A slot at once, or null when the caller must `wait`. */
   tryAcquire(key: string, cost: number): Slot | null {
-    if (this.loopMark > 0) this.asking.add(key);
+    if (this.limits.loopUtilization > 0) this.asking.add(key);
     if (this.waiting > 0 || this.inUse + cost > this.limits.concurrency) return null;
     let org = this.orgs.get(key);
     if (!org) {
@@ -155,7 +152,7 @@ export class FairScheduler {
    * a refusal when a queue is full or the wait outlasts the timeout; `cancel()` withdraws it (its client went away).
    */
   wait(key: string, cost: number, now = Date.now()): { granted: Promise<Slot>; cancel(): void } {
-    if (this.loopMark > 0) this.asking.add(key);
+    if (this.limits.loopUtilization > 0) this.asking.add(key);
     let org = this.orgs.get(key);
     const refused = (reason: Refusal) => ({ granted: Promise.reject<Slot>(reason), cancel: () => {} });
     if (org && org.waiters.length >= this.limits.organizationQueue) return refused('organization_queue_full');
