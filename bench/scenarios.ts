@@ -154,6 +154,14 @@ export async function buildScenarios(db: Client, fixture: Fixture, appUrl: strin
       ceiling: false,
     },
     {
+      key: 'flows-100',
+      name: `flows of the organization (${fixture.smallFlows + 1}), 100 a page with their definitions`,
+      method: 'GET',
+      requests: [{ path: '/api/flows?page_size=100' }],
+      expect: 200,
+      ceiling: false,
+    },
+    {
       key: 'post',
       name: 'POST create, small flow',
       method: 'POST',
