@@ -122,8 +122,14 @@ class ChunkReader {
     return views;
   }
 
-  /** A signed big-endian integer of `size` bytes (2 or 4). */
+  /** A signed big-endian integer of `size` bytes (2 or 4): read in place, unless it straddles two chunks. */
   int(size: 2 | 4): number {
+    const current = this.chunks[this.chunk];
+    if (current !== undefined && this.at + size < current.length) {
+      const value = size === 2 ? current.readInt16BE(this.at) : current.readInt32BE(this.at);
+      this.at += size;
+      return value;
+    }
     const views = this.take(size);
     const bytes = views.length === 1 ? views[0] : Buffer.concat(views);
     return size === 2 ? bytes.readInt16BE(0) : bytes.readInt32BE(0);
