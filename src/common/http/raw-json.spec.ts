@@ -72,7 +72,10 @@ describe('raw JSON splicing', () => {
     expect(Array.isArray(await stringifySliced({ flows: [item] }))).toBe(true);
     expect(await sent({ flows: [item, item], total: 2 })).toBe(stringify({ flows: [itemAsText, itemAsText], total: 2 }));
     expect(await sent({ flows: [{ definition: cut }, {}] })).toBe(`{"flows":[{"definition":${page}},{}]}`);
-    // Anywhere deeper, or serialized by anything else, it is its value.
+    // Deeper inside such an item, bytes as well, each in its place.
+    const deeper = { flows: [{ definition: cut, deeper: { list: [cut, 2] } }] };
+    expect(await sent(deeper)).toBe(`{"flows":[{"definition":${page},"deeper":{"list":[${page},2]}}]}`);
+    // Anywhere else, or serialized by anything else, it is its value.
     expect(stringify({ a: [cut] })).toBe(`{"a":[${page}]}`);
     expect(JSON.parse(JSON.stringify({ a: cut }))).toEqual({ a: JSON.parse(page) });
   });

@@ -5,8 +5,11 @@ import type { Express, Response } from 'express';
 // NUL, a per-process nonce, its index, NUL (PostgreSQL text never holds a NUL, and nobody can guess
 // the nonce). In JSON text the marker is a string with its NULs escaped.
 let splicing: string[] | null = null;
+// Likewise, while `spliceBytes` runs, a RawJsonBytes stands for a marker naming its bytes (`b` before the index).
+let splicingBytes: (readonly Buffer[])[] | null = null;
 const NONCE = randomBytes(12).toString('hex');
 const MARKED = new RegExp(`"\\\\u0000${NONCE}:(\\d+)\\\\u0000"`, 'g');
+const BYTES_MARKED = new RegExp(`"\\\\u0000${NONCE}b(\\d+)\\\\u0000"`);
 
 /**
  * JSON text as PostgreSQL handed it back (`column::text`), spliced into a response as is: a 1 MiB
@@ -52,6 +55,7 @@ export class RawJsonBytes {
   constructor(readonly bytes: readonly Buffer[]) {}
 
   toJSON(): unknown {
+    if (splicingBytes) return `\u0000${NONCE}b${splicingBytes.push(this.bytes) - 1}\u0000`;
     return new RawJson(Buffer.concat(this.bytes).toString()).toJSON();
   }
 }
@@ -72,14 +76,23 @@ const SLICED_ARRAY = 64;
 export function stringify(value: unknown): string {
   if (value instanceof RawJson) return value.text;
   if (value instanceof RawJsonBytes) return Buffer.concat(value.bytes).toString();
+  return serialize(value, null);
+}
+
+/** JSON.stringify with RawJson texts spliced in, and RawJsonBytes as markers into `bytes` (their text when null). */
+function serialize(value: unknown, bytes: (readonly Buffer[])[] | null): string {
   const texts: string[] = [];
-  const outer = splicing; // a toJSON that calls stringify in turn gets its own markers
+  // A toJSON that calls stringify in turn gets its own markers.
+  const outerTexts = splicing;
+  const outerBytes = splicingBytes;
   splicing = texts;
+  splicingBytes = bytes;
   let out: string | undefined;
   try {
     out = JSON.stringify(value);
   } finally {
-    splicing = outer;
+    splicing = outerTexts;
+    splicingBytes = outerBytes;
   }
   if (out === undefined) return 'null';
   return texts.length === 0 ? out : out.replace(MARKED, (_, i: string) => texts[Number(i)]);
@@ -111,8 +124,9 @@ export function nextSlice(): Promise<void> {
  * The same text as `stringify`, produced in slices of at most about SLICE_MS that yield to the event
  * loop (`nextSlice`) in between: a page of 1,000 rows never holds the process for its whole
  * serialization. A `RawJsonBytes` at the top, one object level down, or in an item of an array there
- * (a page of flows, each with its definition) stays bytes: the answer is then a list of Buffers to
- * send in order, that text never decoded, encoded nor copied here.
+ * that holds one as a member (a page of flows, each with its definition; then anywhere in that item)
+ * stays bytes: the answer is then a list of Buffers to send in order, that text never decoded,
+ * encoded nor copied here.
  */
 export async function stringifySliced(value: unknown): Promise<string | Buffer[]> {
   const parts: (string | Buffer)[] = [];
@@ -156,6 +170,8 @@ async function walk(value: unknown, clock: { since: number }, out: (string | Buf
       }
     }
     out.push(`${text}]`);
+  } else if (isPlainObject(value) && !slicedMember(value)) {
+    spliceBytes(value, out);
   } else if (isPlainObject(value)) {
     // Members serialized in place, bytes pushed as they are; only a member that needs slicing itself
     // is walked. A walk (an async call) per member allocated several times the text of a page of flows.
@@ -179,6 +195,36 @@ async function walk(value: unknown, clock: { since: number }, out: (string | Buf
   } else {
     out.push(stringify(value));
   }
+}
+
+/**
+ * A plain object whose members need no slicing but may hold bytes (an item of a page of flows):
+ * JSON.stringify's own serialization of it, each RawJsonBytes a marker, then the text cut at the
+ * markers and the bytes pushed between the pieces. One native call per object, where serializing
+ * member by member allocated several times the object's text.
+ */
+function spliceBytes(value: Record<string, unknown>, out: (string | Buffer)[]): void {
+  const held: (readonly Buffer[])[] = [];
+  const text = serialize(value, held);
+  if (held.length === 0) {
+    out.push(text);
+    return;
+  }
+  // With its capturing group, split keeps each marker's index between the pieces around it.
+  const pieces = text.split(BYTES_MARKED);
+  for (let i = 0; i < pieces.length; i++) {
+    if (i % 2 === 1) out.push(...held[Number(pieces[i])]);
+    else if (pieces[i] !== '') out.push(pieces[i]);
+  }
+}
+
+/** Whether a member of `value` needs serializing in slices of its own (a long array, spliced text). */
+function slicedMember(value: Record<string, unknown>): boolean {
+  for (const key in value) {
+    const v = value[key];
+    if (!(v instanceof RawJsonBytes) && needsSlicing(v)) return true;
+  }
+  return false;
 }
 
 /** An array serialized item by item: a long one, or one that holds raw JSON (a few large items). */
