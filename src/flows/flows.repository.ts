@@ -87,7 +87,7 @@ export class FlowsRepository {
         WHERE f.id = $1 AND NOT f.deleted`,
       [id],
     );
-    return row ? { flow: flowFromRow(row), version: versionFromTextRow(row), definitionText: row.v_definition_text } : null;
+    return row ? { flow: flowFromRow(row), version: versionFromTextRow(row, row.v_definition_text), definitionText: row.v_definition_text } : null;
   }
 
   /**
@@ -106,9 +106,9 @@ export class FlowsRepository {
       ['head', 'definition'],
     );
     if (!row) return null;
-    const head = headOf<FlowRow & VersionRow>(row.head!, [...FLOW_DATES, ...VERSION_DATES]);
+    const head = headOf<FlowRow & VersionRow>(row.head!, LISTED_DATES);
     const definition = row.definition!;
-    return { flow: flowFromRow(head), version: versionFromTextRow({ ...head, v_definition_text: definition }), definitionText: definition };
+    return { flow: flowFromRow(head), version: versionFromTextRow(head, definition), definitionText: definition };
   }
 
   /** A live flow by id in any organization, without its definition; the caller compares the organization (403) and treats null as 404. */
@@ -224,8 +224,8 @@ export class FlowsRepository {
     const listed: FlowWithVersion[] = [];
     for (const { head, definition } of page) {
       if (head.flow === null) continue;
-      const row = withDates(head.flow, [...FLOW_DATES, ...VERSION_DATES]);
-      listed.push({ flow: flowFromRow(row), version: versionFromTextRow({ ...row, v_definition_text: definition! }), definitionText: definition! });
+      const row = withDates(head.flow, LISTED_DATES);
+      listed.push({ flow: flowFromRow(row), version: versionFromTextRow(row, definition!), definitionText: definition! });
     }
     return { rows: listed, total: page[0].head.total, truncated: listed.length > 0 && listed.length < page[0].head.flow!.fetched };
   }
@@ -319,7 +319,7 @@ export class FlowsRepository {
       [flowId, organizationId, sizes[fit - 1].version, sizes[0].version],
       ['head', 'definition'],
     );
-    const versions = rows.map((row) => versionWithText({ ...headOf<VersionRow>(row.head!, VERSION_DATES), v_definition_text: row.definition! }));
+    const versions = rows.map((row) => versionWithText(headOf<VersionRow>(row.head!, VERSION_DATES), row.definition!));
     return { versions: versions.sort((a, b) => b.version.version - a.version.version), more: sizes.length > fit };
   }
 
@@ -335,7 +335,7 @@ export class FlowsRepository {
       ['head', 'definition'],
     );
     if (!row) return null;
-    return versionWithText({ ...headOf<VersionRow>(row.head!, VERSION_DATES), v_definition_text: row.definition! });
+    return versionWithText(headOf<VersionRow>(row.head!, VERSION_DATES), row.definition!);
   }
 
   @GenerateSql({ params: [DummyValue.UUID, DummyValue.UUID2, 1, { name: 'v1', isFavourite: true, modifiedBy: 'sample' }] })
@@ -418,6 +418,8 @@ const VERSION_META_COLUMNS = `v.flow_id AS v_flow_id, v.version AS v_version, v.
   v.is_favourite AS v_is_favourite, v.created_at AS v_created_at, v.updated_at AS v_updated_at, v.modified_by AS v_modified_by`;
 const FLOW_DATES = ['created_at', 'updated_at', 'last_execution_at'] as const;
 const VERSION_DATES = ['v_created_at', 'v_updated_at'] as const;
+// A flow joined with its version: both sets of timestamps.
+const LISTED_DATES = [...FLOW_DATES, ...VERSION_DATES];
 
 // Definitions as text: a 1 MiB definition, or a page's PAGE_BYTES of them, is neither parsed by the driver nor serialized again (docs/api.md#event-loop-budget).
 const VERSION_COLUMNS_AS_TEXT = `${VERSION_META_COLUMNS}, v.definition::text AS v_definition_text`;
@@ -442,8 +444,8 @@ function flowFromRow(row: FlowRow): FlowEntity {
   });
 }
 
-/** The version of a VersionTextRow: its `definition` parsed from the text the first time something reads it. */
-function versionFromTextRow({ v_definition_text: text, ...row }: VersionTextRow): FlowVersionEntity {
+/** The version of a row of VERSION_META_COLUMNS: its `definition` parsed from `text` the first time something reads it. */
+function versionFromTextRow(row: VersionRow, text: DefinitionText): FlowVersionEntity {
   const version = Object.assign(new FlowVersionEntity(), {
     flowId: row.v_flow_id,
     version: row.v_version,
@@ -463,7 +465,8 @@ function versionFromTextRow({ v_definition_text: text, ...row }: VersionTextRow)
 
 /** A COPY read's `head` (one JSON object of columns): its timestamps, JSON text there, as the Dates the driver gives. */
 function headOf<T>(bytes: Bytes, dates: readonly string[]): T {
-  return withDates(JSON.parse(Buffer.concat(bytes).toString()) as T, dates);
+  const text = bytes.length === 1 ? bytes[0].toString() : Buffer.concat(bytes).toString();
+  return withDates(JSON.parse(text) as T, dates);
 }
 
 /** `head` with its `dates` (ISO strings in JSON) as Dates. */
@@ -473,8 +476,8 @@ function withDates<T>(head: T, dates: readonly string[]): T {
   return head;
 }
 
-function versionWithText(row: VersionTextRow): VersionWithText {
-  return { version: versionFromTextRow(row), definitionText: row.v_definition_text };
+function versionWithText(row: VersionRow, text: DefinitionText): VersionWithText {
+  return { version: versionFromTextRow(row, text), definitionText: text };
 }
 
 function escapeLike(text: string): string {

@@ -540,6 +540,11 @@ describe('flows and versions', () => {
       expect(page.body.flows.map((flow: { id: string }) => flow.id)[0]).toBe(id);
       expect(page.body.flows[0]).toEqual({ ...answers[0].body, latest_version_executions_count: null });
       expect(page.body.flows[1].task_names).toEqual(['receive', 'extract', 'review']);
+      // Without includes (each flow straight from its row), the same flows but the derived parts.
+      const plain = await t.http().get(`${FLOWS}?sort_direction=asc`).set(org.auth()).expect(200);
+      expect(plain.text).toContain(`"definition":${text}`);
+      expect(plain.body.flows[0]).toEqual(created.body);
+      expect(plain.body.flows[1]).toEqual({ ...page.body.flows[1], task_names: null, validation_errors: null });
     });
 
     it('answers 401 without credentials', async () => {
