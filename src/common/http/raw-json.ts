@@ -170,11 +170,10 @@ async function walk(value: unknown, clock: { since: number }, out: (string | Buf
       }
     }
     out.push(`${text}]`);
-  } else if (isPlainObject(value) && !slicedMember(value)) {
-    spliceBytes(value, out);
   } else if (isPlainObject(value)) {
-    // Members serialized in place, bytes pushed as they are; only a member that needs slicing itself
-    // is walked. A walk (an async call) per member allocated several times the text of a page of flows.
+    if (!slicedMember(value)) return spliceBytes(value, out);
+    // A member needs slicing itself (a long array): members serialized in place, bytes pushed as
+    // they are, and that member walked.
     let text = '{';
     for (const key of Object.keys(value)) {
       const v = value[key];
