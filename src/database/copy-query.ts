@@ -122,7 +122,10 @@ class ChunkReader {
     return views;
   }
 
-  /** A signed big-endian integer of `size` bytes (2 or 4): read in place, unless it straddles two chunks. */
+  /**
+   * A signed big-endian integer of `size` bytes (2 or 4): read in place when it lies within the current
+   * chunk short of its end; otherwise through `take`, which also moves on to the next chunk.
+   */
   int(size: 2 | 4): number {
     const current = this.chunks[this.chunk];
     if (current !== undefined && this.at + size < current.length) {
