@@ -74,4 +74,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // On Node 20 and 22 an AsyncLocalStorage's first run turns on async hooks for every promise of
+    // the process, for good: a quarter of the throughput (docs/benchmarks.md, "Idempotency without AsyncLocalStorage").
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        ...['node:async_hooks', 'async_hooks'].map((name) => ({
+          name,
+          importNames: ['AsyncLocalStorage', 'createHook'],
+          message: 'Pass request state as an argument: AsyncLocalStorage costs every request of the process on Node 20 and 22.',
+        })),
+      ],
+    },
+  },
 );

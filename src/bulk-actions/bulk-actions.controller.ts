@@ -4,8 +4,8 @@ import type { Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
-import { answerWith } from '../common/idempotency/idempotency.context';
-import { Idempotent } from '../common/idempotency/idempotency.decorator';
+import { answerWith, OwnedKey } from '../common/idempotency/idempotency.context';
+import { Idempotent, OwnedIdempotencyKey } from '../common/idempotency/idempotency.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import {
   BulkActionDryRunResponseDto,
@@ -43,11 +43,12 @@ export class BulkActionsController {
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateBulkActionDto,
     @Res({ passthrough: true }) res: Response,
+    @OwnedIdempotencyKey() key: OwnedKey | undefined,
   ): Promise<BulkActionResponseDto | BulkActionDryRunResponseDto> {
     const answer = await this.service.create(principal, dto);
     if ('dry_run' in answer) {
       res.status(HttpStatus.OK);
-      answerWith(HttpStatus.OK);
+      answerWith(key, HttpStatus.OK);
     }
     return answer;
   }

@@ -4,7 +4,7 @@ import { missingPermission, statusMovePermissions } from '../common/auth/permiss
 import type { Principal } from '../common/auth/principal';
 import type { TraceContext } from '../common/http/trace-context';
 import { AppError, forbidden } from '../common/errors/app-error';
-import { keyTakenOver, ownedKey } from '../common/idempotency/idempotency.context';
+import { keyTakenOver, OwnedKey } from '../common/idempotency/idempotency.context';
 import { CommittedEvent, MetricsService } from '../common/metrics/metrics.service';
 import { EventLog } from '../event-log/event-log.service';
 import { OrganizationsService, Slots } from '../organizations/organizations.service';
@@ -170,11 +170,10 @@ export class ExecutionLifecycle {
    * A new run (the `create` row): start_flow_execution decides running or queued under the
    * organization's lock and appends the created event, in one statement, if the version validated
    * against is still the flow's latest: `'stale'` when it is not or the flow is gone (nothing created).
-   * The request's `Idempotency-Key`, if any, gets its outcome in that statement too (a 409 when a
-   * retry took the key over, and nothing is created).
+   * The request's `Idempotency-Key` (`key`), if any, gets its outcome in that statement too (a 409
+   * when a retry took the key over, and nothing is created).
    */
-  async start(execution: NewExecution): Promise<FlowExecutionRow | 'stale'> {
-    const key = ownedKey();
+  async start(execution: NewExecution, key?: OwnedKey): Promise<FlowExecutionRow | 'stale'> {
     const keep = key && !key.storedForm ? key : undefined;
     const row = await this.repository.start(execution, this.organizations.defaultLimit, keep);
     if (row === 'key_lost') throw keyTakenOver(key!);

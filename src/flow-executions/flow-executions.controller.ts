@@ -5,7 +5,8 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
-import { Idempotent } from '../common/idempotency/idempotency.decorator';
+import type { OwnedKey } from '../common/idempotency/idempotency.context';
+import { Idempotent, OwnedIdempotencyKey } from '../common/idempotency/idempotency.decorator';
 import { ApiLongPoll, preferredWait, replyConditional } from '../common/http/prefer';
 import { IncomingTrace, TraceContext } from '../common/http/trace-context';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
@@ -32,8 +33,9 @@ export class FlowExecutionsController {
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateFlowExecutionDto,
     @IncomingTrace() trace: TraceContext | null,
+    @OwnedIdempotencyKey() key: OwnedKey | undefined,
   ): Promise<FlowExecutionResponseDto> {
-    return this.service.create(principal, dto, trace);
+    return this.service.create(principal, dto, trace, key);
   }
 
   /** List a flow's executions; a full page carries `Link: <...>; rel="next"` built on the keyset cursor. */
@@ -88,8 +90,8 @@ export class FlowExecutionsController {
   @HttpCode(204)
   @Idempotent()
   @ApiErrors(400, 403, 404, 409)
-  cancelFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string): Promise<void> {
-    return this.service.cancel(principal, id);
+  cancelFlowExecution(@CurrentPrincipal() principal: Principal, @ExecutionId() id: string, @OwnedIdempotencyKey() key: OwnedKey | undefined): Promise<void> {
+    return this.service.cancel(principal, id, key);
   }
 
   /** Re-execute on the flow's latest version, the whole run or only its stale tasks. */
@@ -103,8 +105,9 @@ export class FlowExecutionsController {
     @ExecutionId() id: string,
     @Query() query: ReexecuteQueryDto,
     @IncomingTrace() trace: TraceContext | null,
+    @OwnedIdempotencyKey() key: OwnedKey | undefined,
   ): Promise<void> {
-    return this.service.reexecute(principal, id, query.only_stale === true, undefined, trace);
+    return this.service.reexecute(principal, id, query.only_stale === true, { trace, key });
   }
 
   /**

@@ -7,7 +7,7 @@ import { AppError, badRequest, forbidden, notFound } from '../common/errors/app-
 import { disconnectSignal } from '../common/http/disconnect';
 import { RawJsonBytes } from '../common/http/raw-json';
 import type { TraceContext } from '../common/http/trace-context';
-import { keepOutcome, ownedKey } from '../common/idempotency/idempotency.context';
+import { keepOutcome, OwnedKey } from '../common/idempotency/idempotency.context';
 import { ifNoneMatchHits } from '../common/http/etag';
 import { HeldRequests } from '../common/held/held-requests';
 import { WakeReads } from '../common/held/wake-reads';
@@ -44,6 +44,15 @@ export interface FlowExecutionPage {
 
 /** An execution by its id, or by its flow and run number. */
 export type ExecutionLocator = { id: string } | { flowId: string; runNumber: number };
+
+export interface ReexecuteOptions {
+  /** The caller's transaction (a task report that re-executes the run); else the re-execution opens its own. */
+  within?: EntityManager;
+  /** The request's W3C trace context: replaces the run's when given. */
+  trace?: TraceContext | null;
+  /** The request's `Idempotency-Key`, whose outcome commits with the re-execution (its own transaction only). */
+  key?: OwnedKey;
+}
 
 export interface ConditionalResponse {
   id: string;
@@ -158,23 +167,26 @@ export class FlowExecutionsService {
    * start checks, in its one statement, that it is still the latest, else the flow is read again.
    * `trace`: the request's W3C trace context, kept with the run (docs/api.md#trace-context).
    */
-  async create(principal: Principal, dto: CreateFlowExecutionDto, trace: TraceContext | null = null): Promise<FlowExecutionResponseDto> {
+  async create(principal: Principal, dto: CreateFlowExecutionDto, trace: TraceContext | null = null, key?: OwnedKey): Promise<FlowExecutionResponseDto> {
     for (let attempt = 1; ; attempt++) {
       const { analysis } = await this.flows.latest(principal, dto.flow_id, attempt > 1);
       const task = chooseInputTask(analysis.inputTasks, dto.input_task_name ?? null);
       const schema = inputSchemaOf(task);
       if (schema) await this.inputs.validate(analysis.schema(`${task.name}:input`, schema), dto.input);
 
-      const row = await this.lifecycle.start({
-        organizationId: principal.organizationId,
-        flowId: analysis.flowId,
-        flowVersion: analysis.version,
-        input: dto.input,
-        inputTaskName: task.name,
-        triggeredTaskExecutorName: analysis.inputTasks.length > 1 ? task.task_executor_name : null,
-        modifiedBy: principal.subject,
-        trace,
-      });
+      const row = await this.lifecycle.start(
+        {
+          organizationId: principal.organizationId,
+          flowId: analysis.flowId,
+          flowVersion: analysis.version,
+          input: dto.input,
+          inputTaskName: task.name,
+          triggeredTaskExecutorName: analysis.inputTasks.length > 1 ? task.task_executor_name : null,
+          modifiedBy: principal.subject,
+          trace,
+        },
+        key,
+      );
       if (row !== 'stale') return toFlowExecutionResponse(row);
       // A new version or a deletion committed since the version was cached; three in a row is a flow edited without pause.
       if (attempt === 3) throw new AppError('service_unavailable', 'The flow changed while the execution was being created; try again');
@@ -254,11 +266,11 @@ export class FlowExecutionsService {
   }
 
   /** running/awaiting_input → cancel_requested; queued → cancelled; asking again while cancel_requested is a no-op. */
-  async cancel(principal: Principal, id: string): Promise<void> {
-    if (!ownedKey()) return void (await this.lifecycle.change(principal, id, { cause: 'cancel' }));
+  async cancel(principal: Principal, id: string, key?: OwnedKey): Promise<void> {
+    if (!key) return void (await this.lifecycle.change(principal, id, { cause: 'cancel' }));
     await this.events.transaction(async (m) => {
       await this.lifecycle.change(principal, id, { cause: 'cancel' }, m);
-      await keepOutcome(m);
+      await keepOutcome(m, key);
     });
   }
 
@@ -266,18 +278,19 @@ export class FlowExecutionsService {
    * Runs the execution again on the flow's latest version: every task gets a new attempt, or with
    * `onlyStale` only the stale ones are reset. It runs at once when a slot is free, else waits. A
    * `trace` given replaces the run's; without one the run keeps its own (docs/api.md#trace-context).
+   * `within`: the caller's transaction; else its own, where the request's `key` keeps its outcome.
    */
-  async reexecute(principal: Principal, id: string, onlyStale: boolean, within?: EntityManager, trace: TraceContext | null = null): Promise<void> {
+  async reexecute(principal: Principal, id: string, onlyStale: boolean, options: ReexecuteOptions = {}): Promise<void> {
     const current = accessible(principal, await this.repository.readById(id, false));
     const flow = await this.flows.getExecutable(principal, current.flow_id);
-    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale, trace };
-    if (within) {
-      await this.lifecycle.change(principal, id, change, within);
+    const change: Change = { cause: 're_execute', flowVersion: flow.latestVersion, onlyStale, trace: options.trace ?? null };
+    if (options.within) {
+      await this.lifecycle.change(principal, id, change, options.within);
       return;
     }
     await this.events.transaction(async (m) => {
       await this.lifecycle.change(principal, id, change, m);
-      await keepOutcome(m); // POST .../execute: its Idempotency-Key's outcome commits with the re-execution
+      await keepOutcome(m, options.key); // POST .../execute: its Idempotency-Key's outcome commits with the re-execution
     });
   }
 

@@ -5,7 +5,8 @@ import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorat
 import type { Principal } from '../common/auth/principal';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { RateCost, rowsCost } from '../common/rate-limit/rate-cost.decorator';
-import { Idempotent } from '../common/idempotency/idempotency.decorator';
+import type { OwnedKey } from '../common/idempotency/idempotency.context';
+import { Idempotent, OwnedIdempotencyKey } from '../common/idempotency/idempotency.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { GetTaskExecutionQueryDto, ListTaskExecutionsQueryDto, UpdateTaskExecutionQueryDto } from './dto/task-execution-query.dto';
 import {
@@ -30,8 +31,12 @@ export class TaskExecutionsController {
   @RequirePermission('executions:report')
   @Idempotent()
   @ApiErrors(400, 403, 404, 409)
-  createTaskExecution(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
-    return this.service.create(principal, dto);
+  createTaskExecution(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateTaskExecutionDto,
+    @OwnedIdempotencyKey() key: OwnedKey | undefined,
+  ): Promise<TaskExecutionResponseDto> {
+    return this.service.create(principal, dto, key);
   }
 
   /** Update a task execution found by (flow_execution_id, task_name, task_execution_idx); optionally re-execute its stale downstream tasks. */

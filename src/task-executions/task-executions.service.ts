@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { EventLog } from '../event-log/event-log.service';
-import { keepOutcome } from '../common/idempotency/idempotency.context';
+import { keepOutcome, OwnedKey } from '../common/idempotency/idempotency.context';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
 import type { FlowExecutionRow } from '../flow-executions/dto/flow-execution.dto';
 import { accessible } from '../flow-executions/execution-access';
@@ -50,7 +50,7 @@ export class TaskExecutionsService {
   ) {}
 
   /** A worker reports a new attempt of a task; a duplicate (execution, task, idx) is a 409. */
-  async create(principal: Principal, dto: CreateTaskExecutionDto): Promise<TaskExecutionResponseDto> {
+  async create(principal: Principal, dto: CreateTaskExecutionDto, idempotencyKey?: OwnedKey): Promise<TaskExecutionResponseDto> {
     const parent = await this.executions.getRow(principal, dto.flow_execution_id.toLowerCase(), false);
     const pinned = (await this.executions.knownTasks([{ run: parent, taskName: dto.task_name, at: 'task_name' }])).get(parent.id)!;
     // Webhook data may be waiting for this task: applying it can resume the run, which takes the run's locks.
@@ -65,7 +65,7 @@ export class TaskExecutionsService {
         const applied = run && (await this.webhookData.applyPending(m, principal, run, inserted));
         if (!applied) this.recordTasks(m, parent, [inserted], tags);
         const answer = toTaskExecutionResponse(applied || inserted, tags, WRITE_RESPONSE, parent);
-        await keepOutcome(m, answer);
+        await keepOutcome(m, idempotencyKey, answer);
         return answer;
       });
       return written;
@@ -95,7 +95,7 @@ export class TaskExecutionsService {
       this.events.transaction(async (m) => {
         const written = await this.applyUpdate(m, principal, parent, pinned, dto, withRunLocks);
         if (written && executeFlow && (await this.repository.hasStale(m, parent.id))) {
-          await this.executions.reexecute(principal, parent.id, true, m);
+          await this.executions.reexecute(principal, parent.id, true, { within: m });
           written.row = await this.repository.reload(m, written.row.id);
         }
         return written;

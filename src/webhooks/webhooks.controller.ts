@@ -2,7 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequirePermission } from '../common/auth/auth.decorators';
 import type { Principal } from '../common/auth/principal';
-import { Idempotent } from '../common/idempotency/idempotency.decorator';
+import type { OwnedKey } from '../common/idempotency/idempotency.context';
+import { Idempotent, OwnedIdempotencyKey } from '../common/idempotency/idempotency.decorator';
 import { ApiErrors } from '../common/http/api-errors.decorator';
 import { ParseIdPipe } from '../common/validation/parse-id.pipe';
 import { ListWebhookDeliveriesQueryDto, WebhookDeliveriesPageDto, WebhookRedeliveryDto } from './dto/webhook-delivery.dto';
@@ -25,8 +26,12 @@ export class WebhooksController {
   @Post()
   @Idempotent(WebhookSecretCodec)
   @ApiErrors(400, 403, 404)
-  createWebhook(@CurrentPrincipal() principal: Principal, @Body() dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
-    return this.service.create(principal, dto);
+  createWebhook(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateWebhookDto,
+    @OwnedIdempotencyKey() key: OwnedKey | undefined,
+  ): Promise<WebhookWithSecretResponseDto> {
+    return this.service.create(principal, dto, key);
   }
 
   /** The organization's webhooks, oldest first. */

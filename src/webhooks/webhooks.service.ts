@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Repository } from 'typeorm';
 import type { Principal } from '../common/auth/principal';
 import { badRequest, conflict, forbidden, notFound } from '../common/errors/app-error';
-import { keepOutcome } from '../common/idempotency/idempotency.context';
+import { keepOutcome, OwnedKey } from '../common/idempotency/idempotency.context';
 import { RequestValidationError } from '../common/validation/validation-error';
 import { LOGGER } from '../logging/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -66,7 +66,7 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
     return total;
   }
 
-  async create(principal: Principal, dto: CreateWebhookDto): Promise<WebhookWithSecretResponseDto> {
+  async create(principal: Principal, dto: CreateWebhookDto, key?: OwnedKey): Promise<WebhookWithSecretResponseDto> {
     await this.checkTarget(principal, dto.url, dto.flow_id);
     const secret = newWebhookSecret();
     const cap = this.config.webhooks.perOrganization;
@@ -102,7 +102,7 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
         }),
       );
       const answer = toWebhookWithSecret(webhook, secret);
-      await keepOutcome(m, answer);
+      await keepOutcome(m, key, answer);
       return answer;
     });
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { keyTakenOver, withOwnedKey } from '../../src/common/idempotency/idempotency.context';
+import { keyTakenOver } from '../../src/common/idempotency/idempotency.context';
 import { fingerprint } from '../../src/common/idempotency/idempotent-requests';
 import { IdempotencyStore } from '../../src/common/idempotency/idempotency.store';
 import { FlowExecutionsService } from '../../src/flow-executions/flow-executions.service';
@@ -148,13 +148,13 @@ describe('Idempotency-Key outcome in the work transaction', () => {
     };
 
     const createKey = await stale(`POST ${CREATE}`);
-    await expect(withOwnedKey(createKey, () => service.create(principal, { flow_id: flowId, input: {} }))).rejects.toMatchObject({
+    await expect(service.create(principal, { flow_id: flowId, input: {} }, null, createKey)).rejects.toMatchObject({
       code: keyTakenOver(createKey).code,
     });
     expect(await executionsOf(flowId)).toEqual([{ id }]);
 
     const cancelKey = await stale(`POST ${CREATE}/:flow_execution_id/cancel`);
-    await expect(withOwnedKey(cancelKey, () => service.cancel(principal, id))).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
+    await expect(service.cancel(principal, id, cancelKey)).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
     expect((await t.http().get(`${CREATE}/${id}`).set(org.auth()).expect(200)).body.status).toBe('running');
   });
 });

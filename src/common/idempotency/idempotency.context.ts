@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
 import { AppError } from '../errors/app-error';
 import { stringify } from '../http/raw-json';
@@ -10,6 +9,10 @@ export type StoredForm = (body: unknown) => unknown;
 /**
  * The key a running request owns, for the code that opens the request's work transaction: it
  * writes the outcome there (`keepOutcome`), so the work and its answer commit together or not at all.
+ * The handler receives it as an argument (`@OwnedIdempotencyKey()`) and passes it down. Not an
+ * `AsyncLocalStorage`: on Node 20 and 22 its first `run` turns on async hooks for every promise of
+ * the process, for good, and one keyed request cost every later request of the process a quarter
+ * of its throughput (docs/benchmarks.md, "Idempotency without AsyncLocalStorage").
  */
 export interface OwnedKey {
   scope: IdempotencyScope;
@@ -21,24 +24,11 @@ export interface OwnedKey {
   kept: boolean;
 }
 
-const storage = new AsyncLocalStorage<OwnedKey>();
-
-/** Runs `fn` (the handler) with the key it owns visible to the code it calls. */
-export function withOwnedKey<T>(key: OwnedKey, fn: () => T): T {
-  return storage.run(key, fn);
-}
-
-/** The key the current request owns; undefined without one. */
-export function ownedKey(): OwnedKey | undefined {
-  return storage.getStore();
-}
-
 /**
- * The current request answers with another success status than its route's (a bulk action's dry
- * run: 200, not 202): the outcome kept for its key, and so its replay, say so too. No-op without a key.
+ * The request answers with another success status than its route's (a bulk action's dry run: 200,
+ * not 202): the outcome kept for its key, and so its replay, say so too. No-op without a key.
  */
-export function answerWith(status: number): void {
-  const key = ownedKey();
+export function answerWith(key: OwnedKey | undefined, status: number): void {
   if (key) key.status = status;
 }
 
@@ -55,13 +45,12 @@ const KEEP = `
    WHERE organization_id = $1 AND operation = $2 AND key = $3 AND owner = $4`;
 
 /**
- * Writes the outcome of the current request's key (its success status and `body`, in its stored
- * form) in the transaction `m` of its work, as its last write: a replay then answers it whatever
- * happens after COMMIT (a crash, a lost answer). No-op without a key. Throws (so the work rolls
- * back) when the key is no longer this request's: a retry took it over after its lease ran out.
+ * Writes the outcome of the request's `key` (its success status and `body`, in its stored form) in
+ * the transaction `m` of its work, as its last write: a replay then answers it whatever happens
+ * after COMMIT (a crash, a lost answer). No-op without a key. Throws (so the work rolls back) when
+ * the key is no longer this request's: a retry took it over after its lease ran out.
  */
-export async function keepOutcome(m: EntityManager, body?: unknown): Promise<void> {
-  const key = ownedKey();
+export async function keepOutcome(m: EntityManager, key: OwnedKey | undefined, body?: unknown): Promise<void> {
   if (!key) return;
   const stored = key.storedForm ? key.storedForm(body) : body;
   const [, affected]: [unknown, number] = await m.query(KEEP, [

@@ -1,8 +1,9 @@
 import { Body, HttpCode, Param, Post, SetMetadata } from '@nestjs/common';
 import { HTTP_CODE_METADATA, PROPERTY_DEPS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { Idempotent } from './idempotency.decorator';
-import { IdempotentRequests, IdempotentRoute } from './idempotent-requests';
+import type { OwnedKey } from './idempotency.context';
+import { Idempotent, OwnedIdempotencyKey } from './idempotency.decorator';
+import { IdempotentRequests, IdempotentRoute, Work } from './idempotent-requests';
 
 describe('@Idempotent()', () => {
   class Controller {
@@ -19,8 +20,27 @@ describe('@Idempotent()', () => {
     other() {
       return null;
     }
+
+    @Post(':id/keyed')
+    @Idempotent()
+    keyed(@Param('id') id: string, @OwnedIdempotencyKey() key: OwnedKey | undefined, @Body() body: { n: number }) {
+      return { id, key, n: body.n };
+    }
   }
   const handler = Controller.prototype.handle as unknown as (...args: unknown[]) => unknown;
+  const keyed = Controller.prototype.keyed as unknown as (...args: unknown[]) => unknown;
+  /** The controller with a runner that calls the handler with `owned` as the request's key. */
+  const withRunner = (owned: OwnedKey | undefined, calls: { req: unknown; route: IdempotentRoute }[] = []) => {
+    const controller = new Controller();
+    const runner = {
+      run: (req: unknown, route: IdempotentRoute, work: Work) => {
+        calls.push({ req, route });
+        return work(owned);
+      },
+    };
+    const [{ key }] = Reflect.getMetadata(PROPERTY_DEPS_METADATA, Controller) as { key: symbol }[];
+    return Object.assign(controller, { [key]: runner });
+  };
 
   it('keeps on the wrapped handler what decorators above and below it put there', () => {
     expect(Reflect.getMetadata(HTTP_CODE_METADATA, handler)).toBe(202);
@@ -37,18 +57,23 @@ describe('@Idempotent()', () => {
   });
 
   it('hands the runner the request and a call of the handler with its own arguments and instance', () => {
-    const controller = new Controller();
     const calls: { req: unknown; route: IdempotentRoute }[] = [];
-    const runner = {
-      run: (req: unknown, route: IdempotentRoute, work: () => unknown) => {
-        calls.push({ req, route });
-        return work();
-      },
-    };
-    const [{ key }] = Reflect.getMetadata(PROPERTY_DEPS_METADATA, Controller) as { key: symbol }[];
-    Object.assign(controller, { [key]: runner });
+    const controller = withRunner(undefined, calls);
     const req = { headers: {} };
     expect(handler.call(controller, 'a', { n: 1 }, req)).toEqual({ id: 'a', n: 1, self: controller });
     expect(calls).toEqual([{ req, route: { handler, codec: undefined } }]);
+  });
+
+  it('puts the key the request owns in the handler’s @OwnedIdempotencyKey() parameter, which Nest leaves empty', () => {
+    const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, Controller, 'keyed') as Record<string, { index: number }>;
+    expect(
+      Object.values(args)
+        .map((arg) => arg.index)
+        .sort(),
+    ).toEqual([0, 2, 3]); // id, body, and the request past them
+    const owned = { owner: 'o' } as OwnedKey;
+    const req = { headers: {} };
+    expect(keyed.call(withRunner(owned), 'a', undefined, { n: 1 }, req)).toEqual({ id: 'a', key: owned, n: 1 });
+    expect(keyed.call(withRunner(undefined), 'a', undefined, { n: 2 }, req)).toEqual({ id: 'a', key: undefined, n: 2 });
   });
 });

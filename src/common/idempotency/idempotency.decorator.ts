@@ -7,7 +7,18 @@ import { IDEMPOTENCY_HEADER, IdempotentAnswerCodec, IdempotentRequests, Idempote
 
 /** The controller's property Nest fills with the runner of its `@Idempotent()` routes. */
 const RUNNER = Symbol('IdempotentRequests');
+/** Metadata of a handler: the index of its `@OwnedIdempotencyKey()` parameter. */
+const OWNED_KEY_INDEX = Symbol('owned idempotency key');
 type Handler = (...args: unknown[]) => unknown;
+
+/**
+ * The parameter of an `@Idempotent()` handler that receives the key its request owns (an
+ * `OwnedKey`, undefined without an `Idempotency-Key` header), for `keepOutcome` in the work's
+ * transaction. Filled by the wrapper `@Idempotent()` puts around the handler, not by Nest.
+ */
+export function OwnedIdempotencyKey(): ParameterDecorator {
+  return (target, key, index) => Reflect.defineMetadata(OWNED_KEY_INDEX, index, target, key!);
+}
 
 /**
  * Makes a POST safe to retry with an `Idempotency-Key` header (see IdempotentRequests), and
@@ -38,13 +49,15 @@ export function Idempotent(codec?: Type<IdempotentAnswerCodec>) {
  * RxJS pipeline that binds an AsyncResource per step, which cost every create 13-21% of its CPU,
  * key or not (docs/benchmarks.md, "Idempotency without an interceptor"). The wrapper gets the
  * request as one more argument (`@Req()` past the handler's own parameters, stripped before the
- * handler is called) and the runner from a property Nest injects into the controller. Metadata that
+ * handler is called) and the runner from a property Nest injects into the controller, and puts the
+ * owned key in the handler's `@OwnedIdempotencyKey()` parameter, if it has one. Metadata that
  * decorators applied below this one left on the handler is carried over to the wrapper.
  */
 function runsIdempotently(codec: Type<IdempotentAnswerCodec> | undefined): MethodDecorator {
   return (target, key, descriptor) => {
     const handler = descriptor.value as Handler;
-    const at = argumentCount(target, key, handler);
+    const keyIndex = Reflect.getMetadata(OWNED_KEY_INDEX, target, key) as number | undefined;
+    const at = Math.max(argumentCount(target, key, handler), keyIndex === undefined ? 0 : keyIndex + 1);
     Req()(target, key, at);
     const injected = (Reflect.getMetadata(PROPERTY_DEPS_METADATA, target.constructor) ?? []) as { key: string | symbol }[];
     if (!injected.some((property) => property.key === RUNNER)) Inject(IdempotentRequests)(target, RUNNER);
@@ -52,7 +65,10 @@ function runsIdempotently(codec: Type<IdempotentAnswerCodec> | undefined): Metho
     const route: IdempotentRoute = { handler: {}, codec };
     const wrapper = function (this: { [RUNNER]: IdempotentRequests }, ...args: unknown[]): unknown {
       const own = args.slice(0, at);
-      return this[RUNNER].run(args[at] as Request, route, () => handler.apply(this, own));
+      return this[RUNNER].run(args[at] as Request, route, (owned) => {
+        if (keyIndex !== undefined) own[keyIndex] = owned;
+        return handler.apply(this, own);
+      });
     };
     route.handler = wrapper;
     for (const metadataKey of Reflect.getOwnMetadataKeys(handler)) {

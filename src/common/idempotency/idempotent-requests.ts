@@ -10,7 +10,7 @@ import { AppError, ErrorCode, ERROR_STATUS } from '../errors/app-error';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { LOGGER } from '../../logging/logger';
 import { canonical } from '../validation/canonical';
-import { OwnedKey, withOwnedKey } from './idempotency.context';
+import { OwnedKey } from './idempotency.context';
 import { IdempotencyScope, IdempotencyStore } from './idempotency.store';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -31,6 +31,9 @@ export interface IdempotentAnswerCodec {
 interface StoredError {
   error: { code: ErrorCode; message: string; details: AppError['details'] };
 }
+
+/** The handler, called with the key the request owns (undefined without an `Idempotency-Key`). */
+export type Work = (key: OwnedKey | undefined) => unknown;
 
 /** What `run` is given of the route: its handler (for its success status) and its answer codec. */
 export interface IdempotentRoute {
@@ -53,13 +56,16 @@ export class IdempotentRequests {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Runs `work` (the handler) for `req`: at once without a key, else at most once per key, or replays its answer. */
-  run(req: Request & AuthenticatedRequest, route: IdempotentRoute, work: () => unknown): unknown {
+  /**
+   * Runs `work` (the handler) for `req`: at once without a key, else at most once per key, or
+   * replays its answer. `work` is given the key the request owns, for its transaction (`keepOutcome`).
+   */
+  run(req: Request & AuthenticatedRequest, route: IdempotentRoute, work: Work): unknown {
     const key = req.headers['idempotency-key'];
-    return key === undefined ? work() : this.runKeyed(req, key, route, work);
+    return key === undefined ? work(undefined) : this.runKeyed(req, key, route, work);
   }
 
-  private async runKeyed(req: Request & AuthenticatedRequest, key: string | string[], route: IdempotentRoute, work: () => unknown): Promise<unknown> {
+  private async runKeyed(req: Request & AuthenticatedRequest, key: string | string[], route: IdempotentRoute, work: Work): Promise<unknown> {
     const res = req.res!;
     if (typeof key !== 'string' || !PRINTABLE_ASCII.test(key)) {
       throw new AppError('bad_request', `${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters`);
@@ -99,16 +105,16 @@ export class IdempotentRequests {
   }
 
   /**
-   * Runs the handler with the key visible to the code that opens its work transaction, which
+   * Runs the handler with the key it owns, for the code that opens its work transaction, which
    * writes the outcome there (`keepOutcome`). Else (a handler that does not) the answer is kept here,
    * after the work. A kept error is stored, an error that is not frees the key; both only while no
    * outcome was committed with the work.
    */
-  private async runOnce(owned: OwnedKey, work: () => unknown, res: Response): Promise<unknown> {
+  private async runOnce(owned: OwnedKey, work: Work, res: Response): Promise<unknown> {
     const { scope, owner } = owned;
     let body: unknown;
     try {
-      body = await withOwnedKey(owned, work);
+      body = await work(owned);
     } catch (error) {
       const kept = error instanceof AppError && error.status < 500 && !NOT_KEPT.has(error.status);
       const stored: StoredError | null = kept ? { error: { code: error.code, message: error.message, details: error.details } } : null;
