@@ -19,6 +19,21 @@ export function cpuTimes(): CpuTimes | null {
   }
 }
 
+/**
+ * How long the process's main thread (its event loop) has been runnable but waiting for a core,
+ * in ms, from /proc/<pid>/schedstat (Linux; null elsewhere): a loop late because the machine
+ * gave its cores to other processes, not because the process was busy.
+ */
+export function runQueueWaitMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const waited = Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ')[1]);
+    return Number.isFinite(waited) ? waited / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** How the machine's cores were spent since `since`: the share busy, and the share the hypervisor gave other guests. */
 export interface MachineShare {
   busyPercent: number;

@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose';
-import { assertRunning, BenchContext, ms, suite } from './context';
+import { assertRunning, BenchContext, BenchServer, ms, suite } from './context';
+import { runQueueWaitMs } from './machine';
 import { startLoadGenerator, startLoopProbe, stopChild } from './processes';
 import { median } from './report';
 import { ensureNeighbour } from './seed';
@@ -41,6 +42,12 @@ export interface NoisyPhase {
   loopP99: number | null;
   /** The idle probe's event-loop delay p99 over the phase, ms. */
   probeP99: number | null;
+  /**
+   * How long the neighbour's server's event loop waited for a core, ms per second of the phase
+   * (runnable, but the machine's cores busy with other processes: the flood's clients, PostgreSQL);
+   * null where /proc/<pid>/schedstat cannot be read.
+   */
+  serverWaitMsPerS: number | null;
   neighbourErrors: number;
   floodStatuses: Record<string, number> | null;
 }
@@ -97,8 +104,9 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
   const flood = startLoadGenerator();
   const probe = startLoopProbe();
 
-  /** The neighbour reads `url` while the flood (if any) reads `floodUrl`. */
-  const run = async (phase: (typeof PHASES)[number], url: string, floodUrl: string | null, floodRequests = mixedPages): Promise<NoisyPhase> => {
+  /** The neighbour reads from `server` while the flood (if any) reads `floodUrl`. */
+  const run = async (phase: (typeof PHASES)[number], server: BenchServer, floodUrl: string | null, floodRequests = mixedPages): Promise<NoisyPhase> => {
+    const { url } = server;
     const flooding = floodUrl
       ? flood({
           url: floodUrl,
@@ -111,27 +119,40 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
       : null;
     if (options.warmup > 0) await load(neighbourCommand(url, options.warmup));
     await Promise.all([loopP99(url), probe.reset()]); // resets the histograms: what the next reads give is this phase's
+    const waitedBefore = runQueueWaitMs(server.child.pid);
+    const startedAt = performance.now();
     const measured = await load(neighbourCommand(url, seconds));
+    const waitedAfter = runQueueWaitMs(server.child.pid);
+    const serverWaitMsPerS = waitedBefore !== null && waitedAfter !== null ? (waitedAfter - waitedBefore) / ((performance.now() - startedAt) / 1000) : null;
     const [loop, probeP99] = await Promise.all([loopP99(url), probe.read()]);
     const floodResult = await flooding;
     const neighbourErrors = Object.entries(measured.statusCodes).reduce((n, [code, count]) => n + (code === '200' ? 0 : count), 0);
     log(
       `noisy ${phase}: neighbour p50 ${ms(measured.p50)} p99 ${ms(measured.p99)} ms (${measured.responses} responses, ${neighbourErrors} not 200), ` +
-        `event-loop delay p99 ${ms(loop)} ms, idle probe's ${ms(probeP99)} ms` +
+        `event-loop delay p99 ${ms(loop)} ms, idle probe's ${ms(probeP99)} ms, server waited for a core ${ms(serverWaitMsPerS)} ms/s` +
         (floodResult ? `; flood ${JSON.stringify(floodResult.statusCodes)}` : ''),
     );
-    return { phase, p50: measured.p50, p99: measured.p99, loopP99: loop, probeP99, neighbourErrors, floodStatuses: floodResult?.statusCodes ?? null };
+    return {
+      phase,
+      p50: measured.p50,
+      p99: measured.p99,
+      loopP99: loop,
+      probeP99,
+      serverWaitMsPerS,
+      neighbourErrors,
+      floodStatuses: floodResult?.statusCodes ?? null,
+    };
   };
   const phases: NoisyPhase[] = [];
   try {
     for (let round = 1; round <= options.rounds; round++) {
-      phases.push(await run('alone', ctx.app.url, null));
-      phases.push(await run('flood', ctx.app.url, ctx.app.url));
-      phases.push(await run('flood, admission off', off.url, off.url));
-      phases.push(await run('flows flood', ctx.app.url, ctx.app.url, flowsPages));
-      phases.push(await run('flows flood, budget fixed', fixed.url, fixed.url, flowsPages));
-      phases.push(await run('raw server alone', raw.url, null));
-      phases.push(await run('raw server beside the flood', raw.url, ctx.app.url));
+      phases.push(await run('alone', ctx.app, null));
+      phases.push(await run('flood', ctx.app, ctx.app.url));
+      phases.push(await run('flood, admission off', off, off.url));
+      phases.push(await run('flows flood', ctx.app, ctx.app.url, flowsPages));
+      phases.push(await run('flows flood, budget fixed', fixed, fixed.url, flowsPages));
+      phases.push(await run('raw server alone', raw, null));
+      phases.push(await run('raw server beside the flood', raw, ctx.app.url));
     }
   } finally {
     await Promise.all([off.stop(), fixed.stop(), raw.stop(), stopChild(flood.child), stopChild(probe.child)]);
@@ -158,11 +179,12 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number, seconds: number): str
       `"flood": the defaults; "admission off": ADMISSION_CONCURRENCY=0; "flows flood": pages of 100 flows alone, at the same 32 connections; ` +
       `"budget fixed": ADMISSION_LOOP_UTILIZATION=0. Event-loop delay: nodejs_eventloop_lag_p99_seconds over the phase. ` +
       `References: "raw server": the neighbour's reads from the ceiling server (no framework, the same SQL), alone and beside the same flood on the app; ` +
-      `"idle probe": an idle process's own event-loop delay p99 over the phase, measured the same way. ` +
+      `"idle probe": an idle process's own event-loop delay p99 over the phase, measured the same way; ` +
+      `"waited for a core": how long the neighbour's server's event loop was ready to run while the machine's cores ran other processes, ms per second of the phase (/proc/<pid>/schedstat). ` +
       `Each phase measured for ${seconds} s (at least ${NOISY_MIN_SECONDS} s: ${NOISY_MIN_SECONDS * NOISY_NEIGHBOUR_RATE} reads), medians of ${rounds} rounds, the phases back to back in each.`,
     '',
-    '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | idle probe p99 ms | neighbour errors | flood responses by status |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | idle probe p99 ms | server waited for a core, ms/s | neighbour errors | flood responses by status |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const phase of PHASES) {
     const runs = byPhase(phase);
@@ -175,7 +197,7 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number, seconds: number): str
       .join(', ');
     lines.push(
       `| ${phase} | ${ms(median(runs.map((p) => p.p50)))} | ${ms(p99)} | ${p99 !== null && alone ? (p99 / alone).toFixed(2) : '–'} | ` +
-        `${ms(median(runs.map((p) => p.loopP99)))} | ${ms(median(runs.map((p) => p.probeP99)))} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,
+        `${ms(median(runs.map((p) => p.loopP99)))} | ${ms(median(runs.map((p) => p.probeP99)))} | ${ms(median(runs.map((p) => p.serverWaitMsPerS)))} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,
     );
   }
   return lines.join('\n');
