@@ -76,7 +76,7 @@ export default tseslint.config(
   },
   {
     // On Node 20 and 22 an AsyncLocalStorage's first run turns on async hooks for every promise of
-    // the process, for good: a quarter of the throughput (docs/benchmarks.md, "Idempotency without AsyncLocalStorage").
+    // the process, for good: 6-10% more CPU per request (docs/benchmarks.md, "Idempotency without AsyncLocalStorage").
     files: ['src/**/*.ts'],
     ignores: ['src/**/*.spec.ts'],
     rules: {

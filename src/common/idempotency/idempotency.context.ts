@@ -11,8 +11,8 @@ export type StoredForm = (body: unknown) => unknown;
  * writes the outcome there (`keepOutcome`), so the work and its answer commit together or not at all.
  * The handler receives it as an argument (`@OwnedIdempotencyKey()`) and passes it down. Not an
  * `AsyncLocalStorage`: on Node 20 and 22 its first `run` turns on async hooks for every promise of
- * the process, for good, and one keyed request cost every later request of the process a quarter
- * of its throughput (docs/benchmarks.md, "Idempotency without AsyncLocalStorage").
+ * the process, for good, and after one keyed request a GET by id cost 6-10% more CPU
+ * (docs/benchmarks.md, "Idempotency without AsyncLocalStorage").
  */
 export interface OwnedKey {
   scope: IdempotencyScope;
