@@ -1,8 +1,11 @@
-import { Body, HttpCode, Param, Post, SetMetadata } from '@nestjs/common';
+import { Body, Controller as NestController, HttpCode, Param, Post, SetMetadata } from '@nestjs/common';
 import { HTTP_CODE_METADATA, PROPERTY_DEPS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { OwnedKey } from './idempotency.context';
-import { Idempotent, OwnedIdempotencyKey } from './idempotency.decorator';
+import { Test } from '@nestjs/testing';
+import { Idempotent, OwnedIdempotencyKey, unfilledOwnedKeys } from './idempotency.decorator';
+import { IdempotencyModule } from './idempotency.module';
+import { IdempotencyStore } from './idempotency.store';
 import { IdempotentRequests, IdempotentRoute, Work } from './idempotent-requests';
 
 describe('@Idempotent()', () => {
@@ -75,5 +78,47 @@ describe('@Idempotent()', () => {
     const req = { headers: {} };
     expect(keyed.call(withRunner(owned), 'a', undefined, { n: 1 }, req)).toEqual({ id: 'a', key: owned, n: 1 });
     expect(keyed.call(withRunner(undefined), 'a', undefined, { n: 2 }, req)).toEqual({ id: 'a', key: undefined, n: 2 });
+  });
+
+  describe('an @OwnedIdempotencyKey() parameter without @Idempotent()', () => {
+    @NestController('unfilled')
+    class Unfilled {
+      @Post()
+      create(@Body() body: unknown, @OwnedIdempotencyKey() key: OwnedKey | undefined) {
+        return { body, key };
+      }
+    }
+    @NestController('filled')
+    class Filled {
+      @Post()
+      @Idempotent()
+      create(@Body() body: unknown, @OwnedIdempotencyKey() key: OwnedKey | undefined) {
+        return { body, key };
+      }
+    }
+    const init = async (...controllers: (new () => object)[]) => {
+      const moduleRef = await Test.createTestingModule({ imports: [IdempotencyModule], controllers })
+        .overrideProvider(IdempotencyStore)
+        .useValue({})
+        .overrideProvider(IdempotentRequests)
+        .useValue({})
+        .compile();
+      try {
+        await moduleRef.init();
+      } finally {
+        await moduleRef.close();
+      }
+    };
+
+    it('is found on the prototype, and a wrapped one is not', () => {
+      expect(unfilledOwnedKeys(Unfilled.prototype, ['create'])).toEqual(['create']);
+      expect(unfilledOwnedKeys(Filled.prototype, ['create'])).toEqual([]);
+      expect(unfilledOwnedKeys(Controller.prototype, ['handle', 'other', 'keyed'])).toEqual([]);
+    });
+
+    it('keeps the application from starting, naming the handler', async () => {
+      await expect(init(Unfilled)).rejects.toThrow('@OwnedIdempotencyKey() without @Idempotent() on Unfilled.create');
+      await expect(init(Filled)).resolves.toBeUndefined();
+    });
   });
 });

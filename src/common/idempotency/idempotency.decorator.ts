@@ -9,12 +9,16 @@ import { IDEMPOTENCY_HEADER, IdempotentAnswerCodec, IdempotentRequests, Idempote
 const RUNNER = Symbol('IdempotentRequests');
 /** Metadata of a handler: the index of its `@OwnedIdempotencyKey()` parameter. */
 const OWNED_KEY_INDEX = Symbol('owned idempotency key');
+/** Metadata of a handler that `@Idempotent()` wrapped. */
+const WRAPPED = Symbol('idempotent');
 type Handler = (...args: unknown[]) => unknown;
 
 /**
  * The parameter of an `@Idempotent()` handler that receives the key its request owns (an
  * `OwnedKey`, undefined without an `Idempotency-Key` header), for `keepOutcome` in the work's
- * transaction. Filled by the wrapper `@Idempotent()` puts around the handler, not by Nest.
+ * transaction. Filled by the wrapper `@Idempotent()` puts around the handler, not by Nest: on a
+ * handler without `@Idempotent()` nothing would fill it, and the application refuses to start
+ * (`unfilledOwnedKeys`, checked by IdempotencyModule).
  */
 export function OwnedIdempotencyKey(): ParameterDecorator {
   return (target, key, index) => Reflect.defineMetadata(OWNED_KEY_INDEX, index, target, key!);
@@ -57,6 +61,7 @@ function runsIdempotently(codec: Type<IdempotentAnswerCodec> | undefined): Metho
   return (target, key, descriptor) => {
     const handler = descriptor.value as Handler;
     const keyIndex = Reflect.getMetadata(OWNED_KEY_INDEX, target, key) as number | undefined;
+    Reflect.defineMetadata(WRAPPED, true, target, key);
     const at = Math.max(argumentCount(target, key, handler), keyIndex === undefined ? 0 : keyIndex + 1);
     Req()(target, key, at);
     const injected = (Reflect.getMetadata(PROPERTY_DEPS_METADATA, target.constructor) ?? []) as { key: string | symbol }[];
@@ -78,6 +83,11 @@ function runsIdempotently(codec: Type<IdempotentAnswerCodec> | undefined): Metho
     descriptor.value = wrapper as typeof descriptor.value;
     return descriptor;
   };
+}
+
+/** The handlers of a controller's prototype with an `@OwnedIdempotencyKey()` parameter but no `@Idempotent()`: nothing fills it. */
+export function unfilledOwnedKeys(prototype: object, methodNames: readonly string[]): string[] {
+  return methodNames.filter((name) => Reflect.getMetadata(OWNED_KEY_INDEX, prototype, name) !== undefined && !Reflect.getMetadata(WRAPPED, prototype, name));
 }
 
 /** How many arguments Nest passes the handler: its declared parameters, and any decorated past them. */
