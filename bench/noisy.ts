@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { assertRunning, BenchContext, BenchServer, ms, suite } from './context';
-import { runQueueWaitMs } from './machine';
-import { startLoadGenerator, startLoopProbe, stopChild } from './processes';
+import { cpuMsBetween, cpuMsOfProcessesNamed, runQueueWaitMs } from './machine';
+import { cpuMs, startLoadGenerator, startLoopProbe, stopChild } from './processes';
 import { median } from './report';
 import { ensureNeighbour } from './seed';
 
@@ -48,6 +48,12 @@ export interface NoisyPhase {
    * null where /proc/<pid>/schedstat cannot be read.
    */
   serverWaitMsPerS: number | null;
+  /**
+   * Cores used over the phase (CPU seconds per second) by the neighbour's server, by PostgreSQL (its
+   * processes on this machine alive at the phase's end: a floor; null where /proc cannot be read)
+   * and by the bench's two load generators (the neighbour's and the flood's): who had the cores.
+   */
+  cores: { server: number; postgres: number | null; load: number };
   neighbourErrors: number;
   floodStatuses: Record<string, number> | null;
 }
@@ -119,17 +125,32 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
       : null;
     if (options.warmup > 0) await load(neighbourCommand(url, options.warmup));
     await Promise.all([loopP99(url), probe.reset()]); // resets the histograms: what the next reads give is this phase's
+    const cpu = () => ({
+      server: cpuMs(server.child.pid!),
+      postgres: cpuMsOfProcessesNamed('postgres'),
+      load: cpuMs(load.child.pid!) + cpuMs(flood.child.pid!),
+    });
     const waitedBefore = runQueueWaitMs(server.child.pid);
+    const cpuBefore = cpu();
     const startedAt = performance.now();
     const measured = await load(neighbourCommand(url, seconds));
+    const elapsedMs = performance.now() - startedAt;
+    const cpuAfter = cpu();
     const waitedAfter = runQueueWaitMs(server.child.pid);
-    const serverWaitMsPerS = waitedBefore !== null && waitedAfter !== null ? (waitedAfter - waitedBefore) / ((performance.now() - startedAt) / 1000) : null;
+    const serverWaitMsPerS = waitedBefore !== null && waitedAfter !== null ? (waitedAfter - waitedBefore) / (elapsedMs / 1000) : null;
+    const postgresMs = cpuMsBetween(cpuBefore.postgres, cpuAfter.postgres);
+    const cores = {
+      server: (cpuAfter.server - cpuBefore.server) / elapsedMs,
+      postgres: postgresMs === null ? null : postgresMs / elapsedMs,
+      load: (cpuAfter.load - cpuBefore.load) / elapsedMs,
+    };
     const [loop, probeP99] = await Promise.all([loopP99(url), probe.read()]);
     const floodResult = await flooding;
     const neighbourErrors = Object.entries(measured.statusCodes).reduce((n, [code, count]) => n + (code === '200' ? 0 : count), 0);
     log(
       `noisy ${phase}: neighbour p50 ${ms(measured.p50)} p99 ${ms(measured.p99)} ms (${measured.responses} responses, ${neighbourErrors} not 200), ` +
-        `event-loop delay p99 ${ms(loop)} ms, idle probe's ${ms(probeP99)} ms, server waited for a core ${ms(serverWaitMsPerS)} ms/s` +
+        `event-loop delay p99 ${ms(loop)} ms, idle probe's ${ms(probeP99)} ms, server waited for a core ${ms(serverWaitMsPerS)} ms/s, ` +
+        `cores used: server ${cores.server.toFixed(2)}, PostgreSQL ${cores.postgres?.toFixed(2) ?? '–'}, load generators ${cores.load.toFixed(2)}` +
         (floodResult ? `; flood ${JSON.stringify(floodResult.statusCodes)}` : ''),
     );
     return {
@@ -139,6 +160,7 @@ async function benchNoisy(ctx: BenchContext): Promise<NoisyResult> {
       loopP99: loop,
       probeP99,
       serverWaitMsPerS,
+      cores,
       neighbourErrors,
       floodStatuses: floodResult?.statusCodes ?? null,
     };
@@ -180,11 +202,12 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number, seconds: number): str
       `"budget fixed": ADMISSION_LOOP_UTILIZATION=0. Event-loop delay: nodejs_eventloop_lag_p99_seconds over the phase. ` +
       `References: "raw server": the neighbour's reads from the ceiling server (no framework, the same SQL), alone and beside the same flood on the app; ` +
       `"idle probe": an idle process's own event-loop delay p99 over the phase, measured the same way; ` +
-      `"waited for a core": how long the neighbour's server's event loop was ready to run while the machine's cores ran other processes, ms per second of the phase (/proc/<pid>/schedstat). ` +
+      `"waited for a core": how long the neighbour's server's event loop was ready to run while the machine's cores ran other processes, ms per second of the phase (/proc/<pid>/schedstat); ` +
+      `"cores used": CPU seconds per second of the phase of the neighbour's server, of PostgreSQL (all its processes on this machine) and of the bench's two load generators. ` +
       `Each phase measured for ${seconds} s (at least ${NOISY_MIN_SECONDS} s: ${NOISY_MIN_SECONDS * NOISY_NEIGHBOUR_RATE} reads), medians of ${rounds} rounds, the phases back to back in each.`,
     '',
-    '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | idle probe p99 ms | server waited for a core, ms/s | neighbour errors | flood responses by status |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | idle probe p99 ms | server waited for a core, ms/s | cores used: server · PostgreSQL · load generators | neighbour errors | flood responses by status |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const phase of PHASES) {
     const runs = byPhase(phase);
@@ -195,9 +218,13 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number, seconds: number): str
     const shown = Object.entries(statuses)
       .map(([c, n]) => `${c}: ${n}`)
       .join(', ');
+    const cores = (of: (c: NoisyPhase['cores']) => number | null) => {
+      const m = median(runs.map((p) => of(p.cores)));
+      return m === null ? '–' : m.toFixed(2);
+    };
     lines.push(
       `| ${phase} | ${ms(median(runs.map((p) => p.p50)))} | ${ms(p99)} | ${p99 !== null && alone ? (p99 / alone).toFixed(2) : '–'} | ` +
-        `${ms(median(runs.map((p) => p.loopP99)))} | ${ms(median(runs.map((p) => p.probeP99)))} | ${ms(median(runs.map((p) => p.serverWaitMsPerS)))} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,
+        `${ms(median(runs.map((p) => p.loopP99)))} | ${ms(median(runs.map((p) => p.probeP99)))} | ${ms(median(runs.map((p) => p.serverWaitMsPerS)))} | ${cores((c) => c.server)} · ${cores((c) => c.postgres)} · ${cores((c) => c.load)} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,
     );
   }
   return lines.join('\n');
