@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 /** The machine's CPU time so far, from /proc/stat's first line (Linux; null elsewhere), in clock ticks. */
@@ -32,46 +32,6 @@ export function runQueueWaitMs(pid: number | undefined): number | null {
   } catch {
     return null;
   }
-}
-
-/**
- * The CPU time used so far by each process named `name` (`postgres`: PostgreSQL's server and
- * backends, when it runs on this machine), in ms by pid, from /proc (Linux; null elsewhere).
- */
-export function cpuMsOfProcessesNamed(name: string): Map<number, number> | null {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  const used = new Map<number, number>();
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // ended since the listing
-    }
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) !== name) continue;
-    const fields = stat.slice(close + 2).split(' ');
-    used.set(Number(entry), (Number(fields[11]) + Number(fields[12])) * 10); // utime, stime: fields 14 and 15, in 1/100 s
-  }
-  return used;
-}
-
-/**
- * The CPU time, ms, that the processes of two readings of `cpuMsOfProcessesNamed` used between
- * them: the processes alive at the second, from their first reading or from their start. A process
- * that ended in between is not counted, so this is a floor.
- */
-export function cpuMsBetween(before: Map<number, number> | null, after: Map<number, number> | null): number | null {
-  if (!before || !after) return null;
-  let used = 0;
-  for (const [pid, ms] of after) used += ms - (before.get(pid) ?? 0);
-  return used;
 }
 
 /** How the machine's cores were spent since `since`: the share busy, and the share the hypervisor gave other guests. */

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { assertRunning, BenchContext, BenchServer, ms, suite } from './context';
-import { cpuMsBetween, cpuMsOfProcessesNamed, runQueueWaitMs } from './machine';
-import { cpuMs, startLoadGenerator, startLoopProbe, stopChild } from './processes';
+import { runQueueWaitMs } from './machine';
+import { cpuMs, cpuMsBetween, cpuMsOfProcessesNamed, startLoadGenerator, startLoopProbe, stopChild } from './processes';
 import { median } from './report';
 import { ensureNeighbour } from './seed';
 
@@ -203,7 +203,7 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number, seconds: number): str
       `References: "raw server": the neighbour's reads from the ceiling server (no framework, the same SQL), alone and beside the same flood on the app; ` +
       `"idle probe": an idle process's own event-loop delay p99 over the phase, measured the same way; ` +
       `"waited for a core": how long the neighbour's server's event loop was ready to run while the machine's cores ran other processes, ms per second of the phase (/proc/<pid>/schedstat); ` +
-      `"cores used": CPU seconds per second of the phase of the neighbour's server, of PostgreSQL (all its processes on this machine) and of the bench's two load generators. ` +
+      `"cores used": CPU seconds per second of the phase of the neighbour's server, of PostgreSQL (its processes on this machine alive at the phase's end: a floor) and of the bench's two load generators. ` +
       `Each phase measured for ${seconds} s (at least ${NOISY_MIN_SECONDS} s: ${NOISY_MIN_SECONDS * NOISY_NEIGHBOUR_RATE} reads), medians of ${rounds} rounds, the phases back to back in each.`,
     '',
     '| phase | neighbour p50 ms | neighbour p99 ms | p99 ÷ alone | event-loop delay p99 ms | idle probe p99 ms | server waited for a core, ms/s | cores used: server · PostgreSQL · load generators | neighbour errors | flood responses by status |',
@@ -218,10 +218,7 @@ function noisyMarkdown(noisy: NoisyResult, rounds: number, seconds: number): str
     const shown = Object.entries(statuses)
       .map(([c, n]) => `${c}: ${n}`)
       .join(', ');
-    const cores = (of: (c: NoisyPhase['cores']) => number | null) => {
-      const m = median(runs.map((p) => of(p.cores)));
-      return m === null ? '–' : m.toFixed(2);
-    };
+    const cores = (of: (c: NoisyPhase['cores']) => number | null) => ms(median(runs.map((p) => of(p.cores))));
     lines.push(
       `| ${phase} | ${ms(median(runs.map((p) => p.p50)))} | ${ms(p99)} | ${p99 !== null && alone ? (p99 / alone).toFixed(2) : '–'} | ` +
         `${ms(median(runs.map((p) => p.loopP99)))} | ${ms(median(runs.map((p) => p.probeP99)))} | ${ms(median(runs.map((p) => p.serverWaitMsPerS)))} | ${cores((c) => c.server)} · ${cores((c) => c.postgres)} · ${cores((c) => c.load)} | ${runs.reduce((n, r) => n + r.neighbourErrors, 0)} | ${shown || '–'} |`,

@@ -1,5 +1,5 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadCommand, LoadReply, LoadResult } from './load';
@@ -138,9 +138,46 @@ export function rssKB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readText(`/proc/${pid}/status`))?.[1] ?? 0);
 }
 
-/** CPU time used so far: fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in ticks of 1/100 s (USER_HZ). */
+/** CPU time used so far by the process, ms (0 when unknown). */
 export function cpuMs(pid: number): number {
-  const fields = readText(`/proc/${pid}/stat`).split(') ')[1]?.split(' ') ?? [];
+  return statCpuMs(readText(`/proc/${pid}/stat`));
+}
+
+/**
+ * The CPU time used so far by each process named `name` (`postgres`: PostgreSQL's server and
+ * backends, when it runs on this machine), in ms by pid, from /proc (Linux; null elsewhere).
+ */
+export function cpuMsOfProcessesNamed(name: string): Map<number, number> | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const used = new Map<number, number>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readText(`/proc/${entry}/stat`); // '' when it ended since the listing
+    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) used.set(Number(entry), statCpuMs(stat));
+  }
+  return used;
+}
+
+/**
+ * The CPU time, ms, that the processes of two readings of `cpuMsOfProcessesNamed` used between
+ * them: the processes alive at the second, from their first reading or from their start. A process
+ * that ended in between is not counted, so this is a floor.
+ */
+export function cpuMsBetween(before: Map<number, number> | null, after: Map<number, number> | null): number | null {
+  if (!before || !after) return null;
+  let used = 0;
+  for (const [pid, ms] of after) used += ms - (before.get(pid) ?? 0);
+  return used;
+}
+
+/** utime + stime of a /proc/<pid>/stat text: fields 14 and 15, after the parenthesised command name, in ticks of 1/100 s (USER_HZ). */
+function statCpuMs(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
 }
 

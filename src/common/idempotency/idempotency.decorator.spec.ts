@@ -1,8 +1,8 @@
 import { Body, Controller as NestController, HttpCode, Param, Post, SetMetadata } from '@nestjs/common';
 import { HTTP_CODE_METADATA, PROPERTY_DEPS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import type { OwnedKey } from './idempotency.context';
 import { Test } from '@nestjs/testing';
+import type { OwnedKey } from './idempotency.context';
 import { Idempotent, OwnedIdempotencyKey, unfilledOwnedKeys } from './idempotency.decorator';
 import { IdempotencyModule } from './idempotency.module';
 import { IdempotencyStore } from './idempotency.store';

@@ -16,9 +16,9 @@ export class IdempotencyModule implements OnModuleInit {
   /** Refuses to start when a handler has an `@OwnedIdempotencyKey()` parameter that no `@Idempotent()` fills. */
   onModuleInit(): void {
     const unfilled = this.discovery.getControllers().flatMap(({ metatype }) => {
-      const prototype = (metatype as { prototype?: object } | null)?.prototype;
-      if (!prototype) return [];
-      return unfilledOwnedKeys(prototype, this.scanner.getAllMethodNames(prototype)).map((name) => `${metatype!.name}.${name}`);
+      if (!metatype) return [];
+      const prototype = metatype.prototype as object;
+      return unfilledOwnedKeys(prototype, this.scanner.getAllMethodNames(prototype)).map((name) => `${metatype.name}.${name}`);
     });
     if (unfilled.length > 0) throw new Error(`@OwnedIdempotencyKey() without @Idempotent() on ${unfilled.join(', ')}: nothing would fill the parameter`);
   }
